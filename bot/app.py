@@ -1,0 +1,130 @@
+"""Wiring: configuration, engine, one aiohttp application with web chat, workbench and channel routes."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from bot.channels.webchat.routes import setup as setup_webchat
+from bot.channels.webchat.sender import WebchatSender
+from bot.config import Settings
+from bot.context import AppContext
+from bot.core import metrics
+from bot.core.db import create_engine, ping, session_factory
+from bot.core.delivery import Dispatcher
+from bot.core.errors import DomainError
+from bot.core.ingest import Ingestor
+from bot.core.live import make_hub
+from bot.flows.engine import load_default_flows
+from bot.web import CTX, wants_json
+from workbench.routes import setup as setup_workbench
+
+log = logging.getLogger(__name__)
+# Adapters that switch themselves on when their credentials are configured.
+OPTIONAL_CHANNELS = ("bot.channels.telegram", "bot.channels.slack")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def build_context(settings: Settings) -> AppContext:
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
+    factory = session_factory(engine)
+    hub = make_hub(settings.redis.url)
+    services: dict[str, object] = {}
+    ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services)
+    dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
+    dispatcher.add_sender(WebchatSender(hub))
+    ingestor.on_committed.append(dispatcher.wake)
+    return AppContext(
+        settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
+    )
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        if wants_json(request):
+            return web.json_response({"error": exc.code, "message": exc.message}, status=exc.status)
+        from workbench.render import render_error
+
+        return render_error(request, exc.status, exc.message)
+
+
+@web.middleware
+async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    response = await handler(request)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault(
+        "Content-Security-Policy",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+    )
+    return response
+
+
+async def healthz(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    ok = await ping(ctx.engine)
+    return web.json_response({"status": "ok" if ok else "database unavailable", "database": ok}, status=200 if ok else 503)
+
+
+async def metrics_view(_request: web.Request) -> web.Response:
+    body = generate_latest(metrics.REGISTRY)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def index(_request: web.Request) -> web.Response:
+    raise web.HTTPFound("/chat")
+
+
+def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Application:
+    load_default_flows()
+    ctx = ctx or build_context(settings)
+    app = web.Application(
+        client_max_size=settings.webchat.max_upload_bytes + 64 * 1024,
+        middlewares=[security_headers, error_middleware],
+    )
+    app[CTX] = ctx
+    app.router.add_get("/", index)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_view)
+    setup_webchat(app, ctx)
+    setup_workbench(app, ctx)
+    for module_name in OPTIONAL_CHANNELS:
+        module = importlib.import_module(module_name)
+        setup = getattr(module, "setup", None)
+        if setup is not None:
+            setup(app, ctx)
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+    return app
+
+
+async def _start(app: web.Application) -> None:
+    ctx = app[CTX]
+    await ctx.hub.start()
+    await ctx.ingestor.start()
+    await ctx.dispatcher.start()
+    for hook in ctx.on_start:
+        await hook()
+
+
+async def _stop(app: web.Application) -> None:
+    ctx = app[CTX]
+    for hook in reversed(ctx.on_stop):
+        try:
+            await hook()
+        except Exception:  # noqa: BLE001 - keep shutting down the rest
+            log.exception("stop hook failed")
+    await ctx.dispatcher.stop()
+    await ctx.ingestor.stop()
+    await ctx.hub.stop()
+    await ctx.engine.dispose()

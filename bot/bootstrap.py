@@ -1,0 +1,43 @@
+"""First start on an empty database: a demo organization and its main admin, password shown once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+
+from bot.core.agents import create_agent, generate_password
+from bot.core.db import SessionFactory, transaction
+from bot.core.models import Organization, PolicyVersion
+from bot.core.organizations import create_organization
+
+
+@dataclass(frozen=True)
+class FirstLogin:
+    email: str
+    password: str
+
+
+async def ensure_policy_version(factory: SessionFactory, version: str) -> None:
+    async with transaction(factory) as session:
+        if not await session.scalar(select(PolicyVersion.id).where(PolicyVersion.version == version)):
+            session.add(PolicyVersion(version=version, summary="INCS Privacy Policy", major=True))
+
+
+async def bootstrap_demo(factory: SessionFactory, slug: str) -> FirstLogin | None:
+    """Creates the demo organization and admin when no organization exists yet; else None."""
+    async with transaction(factory) as session:
+        if await session.scalar(select(func.count()).select_from(Organization)):
+            return None
+        org = await create_organization(
+            session=session,
+            name="Demo Company",
+            slug=slug,
+            brand="Demo Company",
+            profile="We make demo products and answer within one business day.",
+            website="https://example.com",
+        )
+        password = generate_password()
+        email = "admin@example.com"
+        await create_agent(session=session, org_id=org.id, email=email, password=password, name="Admin", role="main_admin")
+    return FirstLogin(email=email, password=password)

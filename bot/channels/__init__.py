@@ -1,0 +1,1 @@
+"""Channel adapters: platform payload <-> normalized events and replies."""

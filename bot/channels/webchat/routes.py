@@ -1,0 +1,311 @@
+"""Web chat: the page, the websocket, uploads and the visitor's own files.
+
+A visitor is an anonymous identity in a signed cookie; a forged or missing cookie gets a new
+visitor on the page and a 401 on the socket and the upload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import secrets
+from typing import Any
+
+from aiohttp import WSMsgType, web
+from sqlalchemy import select
+
+from bot.context import AppContext
+from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
+from bot.core.conversations import customer_history
+from bot.core.db import transaction
+from bot.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from bot.core.events import IncomingFile, InboundEvent
+from bot.core.models import ChannelIdentity, Conversation, Message, Organization
+from bot.core.organizations import get_organization_by_slug
+from bot.core.serialize import message_json
+from bot.web import CTX, sign, unsign
+from workbench.render import render
+
+log = logging.getLogger(__name__)
+CHANNEL = "webchat"
+COOKIE = "incs_visitor"
+PURPOSE = "webchat-visitor"
+MAX_FRAME = 64 * 1024
+
+
+def _visitor(request: web.Request) -> str | None:
+    return unsign(request.app[CTX].settings.secret_key, PURPOSE, request.cookies.get(COOKIE))
+
+
+def _set_visitor_cookie(request: web.Request, response: web.StreamResponse, visitor: str) -> None:
+    settings = request.app[CTX].settings
+    response.set_cookie(
+        COOKIE,
+        sign(settings.secret_key, PURPOSE, visitor),
+        max_age=365 * 24 * 3600,
+        httponly=True,
+        samesite="Lax",
+        secure=settings.server.secure_cookies,
+        path="/chat",
+    )
+
+
+async def _org(ctx: AppContext, request: web.Request) -> Organization:
+    slug = request.query.get("org") or ctx.settings.webchat.default_org
+    async with ctx.factory() as session:
+        return await get_organization_by_slug(session=session, slug=slug)
+
+
+async def _identity(ctx: AppContext, org_id: int, visitor: str) -> ChannelIdentity | None:
+    async with ctx.factory() as session:
+        return await session.scalar(
+            select(ChannelIdentity).where(
+                ChannelIdentity.org_id == org_id, ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == visitor
+            )
+        )
+
+
+async def chat_page(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    org = await _org(ctx, request)
+    visitor = _visitor(request)
+    response = render(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
+    if visitor is None:
+        _set_visitor_cookie(request, response, secrets.token_urlsafe(16))
+    return response
+
+
+async def chat_socket(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    visitor = _visitor(request)
+    if visitor is None:
+        raise Unauthorized("no web chat session; reload the page")
+    org = await _org(ctx, request)
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
+    await ws.prepare(request)
+    session = ChatSession(ctx, ws, org, visitor)
+    try:
+        await session.run()
+    finally:
+        session.close()
+    return ws
+
+
+class ChatSession:
+    """One open tab: forwards live events to the socket and frames from it to the ingest path."""
+
+    def __init__(self, ctx: AppContext, ws: web.WebSocketResponse, org: Organization, visitor: str) -> None:
+        self.ctx = ctx
+        self.ws = ws
+        self.org = org
+        self.visitor = visitor
+        self.customer_id: int | None = None
+        self.sub: Any = None
+        self.pump: asyncio.Task[None] | None = None
+
+    async def run(self) -> None:
+        identity = await _identity(self.ctx, self.org.id, self.visitor)
+        history: list[dict[str, Any]] = []
+        if identity is not None:
+            self._follow(identity.customer_id)
+            async with self.ctx.factory() as session:
+                rows = await customer_history(
+                    session=session, org_id=self.org.id, customer_id=identity.customer_id, limit=self.ctx.settings.webchat.history_limit
+                )
+                history = [message_json(m) for m in rows]
+                await _attach_buttons(session, history)
+        await self.ws.send_json(
+            {"type": "hello", "org": {"name": self.org.name, "brand": self.org.brand, "website": self.org.website}, "history": history}
+        )
+        async for frame in self.ws:
+            if frame.type != WSMsgType.TEXT:
+                if frame.type == WSMsgType.BINARY:
+                    await self._error(None, InvalidInput("binary frames are not accepted"))
+                continue
+            await self._on_frame(frame.data)
+
+    def _follow(self, customer_id: int) -> None:
+        if self.customer_id == customer_id:
+            return
+        self.close()
+        self.customer_id = customer_id
+        self.sub = self.ctx.hub.subscribe(f"customer:{customer_id}")
+        self.pump = asyncio.create_task(self._pump())
+
+    async def _pump(self) -> None:
+        assert self.sub is not None
+        async for event in self.sub:
+            if self.ws.closed:
+                return
+            with contextlib.suppress(ConnectionError, RuntimeError):
+                await self.ws.send_json(event)
+
+    def close(self) -> None:
+        if self.sub is not None:
+            self.sub.close()
+        if self.pump is not None:
+            self.pump.cancel()
+
+    async def _on_frame(self, data: str) -> None:
+        client_id = None
+        try:
+            frame = json.loads(data)
+            if not isinstance(frame, dict):
+                raise InvalidInput("a frame is a JSON object")
+            client_id = frame.get("client_id")
+            event = self._event(frame)
+            result = await self.ctx.ingestor.submit(event)
+        except json.JSONDecodeError:
+            await self._error(client_id, InvalidInput("the frame is not JSON"))
+            return
+        except DomainError as exc:
+            await self._error(client_id, exc)
+            return
+        self._follow(result.customer_id)
+        await self.ws.send_json({"type": "ack", "client_id": client_id, "message": result.message})
+
+    def _event(self, frame: dict[str, Any]) -> InboundEvent:
+        kind = frame.get("type")
+        base: dict[str, Any] = {"org_id": self.org.id, "channel": CHANNEL, "external_id": self.visitor}
+        if kind == "text":
+            return InboundEvent(kind="text", text=_str(frame, "text"), **base)
+        if kind == "button":
+            payload = _str(frame, "payload")[:200]
+            return InboundEvent(kind="button", text=_str(frame, "label")[:200] or payload, payload=payload, **base)
+        if kind == "location":
+            try:
+                lat, lon = float(frame["latitude"]), float(frame["longitude"])
+            except (KeyError, TypeError, ValueError):
+                raise InvalidInput("a location needs numeric latitude and longitude") from None
+            return InboundEvent(kind="location", latitude=lat, longitude=lon, **base)
+        raise InvalidInput("unknown frame type")
+
+    async def _error(self, client_id: Any, exc: DomainError) -> None:
+        await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": exc.message})
+
+
+def _str(frame: dict[str, Any], key: str) -> str:
+    value = frame.get(key, "")
+    if not isinstance(value, str):
+        raise InvalidInput(f"{key} must be a string")
+    return value
+
+
+async def _attach_buttons(session: Any, history: list[dict[str, Any]]) -> None:
+    """Bot messages in history keep their buttons (stored in the outbox payload)."""
+    from bot.core.models import OutboxItem
+
+    ids = [m["id"] for m in history if m["author"] == "bot"]
+    if not ids:
+        return
+    rows = await session.execute(select(OutboxItem.message_id, OutboxItem.payload).where(OutboxItem.message_id.in_(ids)))
+    payloads = {mid: payload for mid, payload in rows}
+    for message in history:
+        payload = payloads.get(message["id"])
+        if payload:
+            message["buttons"] = payload.get("buttons", [])
+            message["reply_kind"] = payload.get("kind", "text")
+            message["data"] = payload.get("data", {})
+
+
+async def upload(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    visitor = _visitor(request)
+    if visitor is None:
+        raise Unauthorized("no web chat session; reload the page")
+    org = await _org(ctx, request)
+    limits = ctx.settings.webchat
+    filename, mime, content = await _read_upload(request, limits.max_upload_bytes)
+    check_upload(size=len(content), mime_type=mime, max_bytes=limits.max_upload_bytes, allowed=limits.allowed_mime_types)
+    identity = await _identity(ctx, org.id, visitor)
+    async with transaction(ctx.factory) as session:
+        attachment = await store_attachment(
+            session=session,
+            data_dir=ctx.settings.data_dir,
+            org_id=org.id,
+            customer_id=identity.customer_id if identity else None,
+            filename=filename,
+            mime_type=mime,
+            content=content,
+        )
+    kind = "photo" if mime.startswith("image/") else "file"
+    event = InboundEvent(
+        org_id=org.id,
+        channel=CHANNEL,
+        external_id=visitor,
+        kind=kind,
+        text=attachment.filename,
+        file=IncomingFile(attachment.id, attachment.filename, mime, attachment.size),
+    )
+    result = await ctx.ingestor.submit(event)
+    return web.json_response({"type": "ack", "message": result.message})
+
+
+async def _read_upload(request: web.Request, max_bytes: int) -> tuple[str, str, bytes]:
+    if not request.content_type.startswith("multipart/"):
+        raise InvalidInput("send the file as multipart/form-data")
+    reader = await request.multipart()
+    async for part in reader:
+        if getattr(part, "name", None) != "file":
+            continue
+        chunks: list[bytes] = []
+        total = 0
+        while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+            total += len(chunk)
+            if total > max_bytes:
+                raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
+            chunks.append(chunk)
+        mime = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip().lower()
+        return part.filename or "file", mime, b"".join(chunks)  # type: ignore[union-attr]
+    raise InvalidInput("no file in the upload")
+
+
+async def visitor_file(request: web.Request) -> web.StreamResponse:
+    """A visitor may fetch a file only if it is part of their own conversations."""
+    ctx = request.app[CTX]
+    visitor = _visitor(request)
+    if visitor is None:
+        raise Unauthorized("no web chat session")
+    org = await _org(ctx, request)
+    identity = await _identity(ctx, org.id, visitor)
+    try:
+        attachment_id = int(request.match_info["attachment_id"])
+    except ValueError:
+        raise NotFound("no such file") from None
+    if identity is None:
+        raise NotFound("no such file")
+    async with ctx.factory() as session:
+        attachment = await get_attachment(session=session, org_id=org.id, attachment_id=attachment_id)
+        if not await _is_customers_file(session, attachment_id, identity):
+            raise NotFound("no such file")
+    path = attachment_path(ctx.settings.data_dir, attachment)
+    return web.FileResponse(
+        path,
+        headers={
+            "Content-Type": attachment.mime_type,
+            "Content-Disposition": f'attachment; filename="{attachment.filename}"',
+        },
+    )
+
+
+async def _is_customers_file(session: Any, attachment_id: int, identity: ChannelIdentity) -> bool:
+    query = (
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(
+            Message.attachment_id == attachment_id,
+            Message.direction != "note",
+            Conversation.customer_id == identity.customer_id,
+        )
+        .limit(1)
+    )
+    return bool(await session.scalar(query))
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    app.router.add_get("/chat", chat_page)
+    app.router.add_get("/chat/ws", chat_socket)
+    app.router.add_post("/chat/upload", upload)
+    app.router.add_get("/chat/files/{attachment_id}", visitor_file)

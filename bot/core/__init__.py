@@ -1,0 +1,1 @@
+"""The domain: models, services, errors. Imports no channel framework."""

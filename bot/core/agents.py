@@ -1,0 +1,105 @@
+"""Agents, their passwords (argon2id) and their workbench sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import now
+from bot.core.errors import Conflict, InvalidInput, Unauthorized
+from bot.core.models import Agent, AgentSession
+
+ROLES = ("platform_admin", "main_admin", "admin", "agent")
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+# Verifying against this keeps the time of a login for an unknown email like that of a known one.
+_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def generate_password() -> str:
+    return secrets.token_urlsafe(12)
+
+
+async def create_agent(
+    *, session: AsyncSession, org_id: int, email: str, password: str, name: str = "", role: str = "agent"
+) -> Agent:
+    email = email.strip().lower()
+    if "@" not in email or len(email) > 320:
+        raise InvalidInput("email: not an email address")
+    if len(password) < 10:
+        raise InvalidInput("password: at least 10 characters")
+    if role not in ROLES:
+        raise InvalidInput(f"role: one of {', '.join(ROLES)}")
+    exists = await session.scalar(select(Agent.id).where(Agent.org_id == org_id, Agent.email == email))
+    if exists:
+        raise Conflict("an agent with this email exists")
+    agent = Agent(org_id=org_id, email=email, name=name or email.split("@")[0], password_hash=hash_password(password), role=role)
+    session.add(agent)
+    await session.flush()
+    return agent
+
+
+async def authenticate(*, session: AsyncSession, email: str, password: str) -> Agent:
+    """The agent with this email and password, across organizations (emails are per org; first match wins)."""
+    email = email.strip().lower()
+    agents = (await session.scalars(select(Agent).where(Agent.email == email, Agent.active.is_(True)))).all()
+    if not agents:
+        _verify(_DUMMY_HASH, password)
+        raise Unauthorized("wrong email or password")
+    for agent in agents:
+        if _verify(agent.password_hash, password):
+            return agent
+    raise Unauthorized("wrong email or password")
+
+
+@dataclass(frozen=True)
+class NewSession:
+    token: str
+    csrf_token: str
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def start_session(*, session: AsyncSession, agent: Agent, hours: int) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    csrf = secrets.token_urlsafe(32)
+    session.add(
+        AgentSession(
+            token_hash=_token_hash(token), agent_id=agent.id, csrf_token=csrf, expires_at=now() + timedelta(hours=hours)
+        )
+    )
+    await session.flush()
+    return NewSession(token=token, csrf_token=csrf)
+
+
+async def session_agent(*, session: AsyncSession, token: str) -> tuple[Agent, AgentSession]:
+    row = await session.scalar(select(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+    if row is None or row.expires_at < now():
+        raise Unauthorized("session expired")
+    agent = await session.get(Agent, row.agent_id)
+    if agent is None or not agent.active:
+        raise Unauthorized("session expired")
+    return agent, row
+
+
+async def end_session(*, session: AsyncSession, token: str) -> None:
+    await session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))

@@ -1,0 +1,70 @@
+"""Attachment storage: files on disk under the data dir, metadata in the database."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from pathlib import Path
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from bot.core.models import Attachment
+
+_UNSAFE = re.compile(r"[^\w.\- ]+")
+
+
+def safe_filename(name: str) -> str:
+    base = Path(name.replace("\\", "/")).name
+    cleaned = _UNSAFE.sub("_", base).strip(" .")
+    return cleaned[:200] or "file"
+
+
+def check_upload(*, size: int, mime_type: str, max_bytes: int, allowed: list[str]) -> None:
+    if size <= 0:
+        raise InvalidInput("the file is empty")
+    if size > max_bytes:
+        raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
+    if mime_type not in allowed:
+        raise UnsupportedMediaType(f"files of type {mime_type} are not accepted")
+
+
+async def store_attachment(
+    *,
+    session: AsyncSession,
+    data_dir: Path,
+    org_id: int,
+    customer_id: int | None,
+    filename: str,
+    mime_type: str,
+    content: bytes,
+) -> Attachment:
+    digest = hashlib.sha256(content).hexdigest()
+    relative = Path("attachments") / str(org_id) / digest[:2] / f"{uuid.uuid4().hex}"
+    path = data_dir / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(content)
+    attachment = Attachment(
+        org_id=org_id,
+        customer_id=customer_id,
+        filename=safe_filename(filename),
+        mime_type=mime_type,
+        size=len(content),
+        sha256=digest,
+        storage_path=str(relative),
+    )
+    session.add(attachment)
+    await session.flush()
+    return attachment
+
+
+async def get_attachment(*, session: AsyncSession, org_id: int, attachment_id: int) -> Attachment:
+    attachment = await session.get(Attachment, attachment_id)
+    if attachment is None or attachment.org_id != org_id:
+        raise NotFound("no such file")
+    return attachment
+
+
+def attachment_path(data_dir: Path, attachment: Attachment) -> Path:
+    return data_dir / attachment.storage_path

@@ -1,0 +1,139 @@
+"""The outbox dispatcher: claims due items, hands each to its channel's sender, records the outcome.
+
+Pending items survive restarts (they are rows); a crashed sender's lease expires and the item is
+claimed again. One item in flight per target keeps each chat's messages in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from bot.channels.base import PermanentFailure, RetryLater, Sender, TargetUnreachable
+from bot.config import OutboxConfig
+from bot.core import metrics
+from bot.core.clock import now
+from bot.core.db import SessionFactory, transaction
+from bot.core.live import Hub
+from bot.core.outbox import Claimed, backlog, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+
+log = logging.getLogger(__name__)
+
+
+class Dispatcher:
+    def __init__(self, *, factory: SessionFactory, senders: Mapping[str, Sender], hub: Hub, config: OutboxConfig) -> None:
+        self.factory = factory
+        self.senders = dict(senders)
+        self.hub = hub
+        self.config = config
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def add_sender(self, sender: Sender) -> None:
+        self.senders[sender.channel] = sender
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                worked = await self.run_once()
+            except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
+                log.exception("outbox round failed")
+                worked = 0
+            if worked:
+                continue
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+            except TimeoutError:
+                pass
+
+    async def run_once(self) -> int:
+        """One round: claim, deliver concurrently (one per target), record. Returns items handled."""
+        async with transaction(self.factory) as session:
+            claimed = await claim_due(
+                session=session, lease_seconds=self.config.lease_seconds, limit=self.config.batch_size
+            )
+        if claimed:
+            await asyncio.gather(*(self._deliver(item) for item in claimed))
+        else:
+            async with self.factory() as session:
+                metrics.OUTBOX_BACKLOG.set(await backlog(session=session))
+        return len(claimed)
+
+    async def _deliver(self, item: Claimed) -> None:
+        sender = self.senders.get(item.channel)
+        if sender is None:
+            await self._retry(item, RetryLater(f"no sender for channel {item.channel}"))
+            return
+        try:
+            platform_id = await sender.send(item.target, item.payload)
+        except TargetUnreachable as exc:
+            await self._fail(item, exc, unreachable=True)
+        except PermanentFailure as exc:
+            await self._fail(item, exc)
+        except RetryLater as exc:
+            await self._retry(item, exc)
+        except Exception as exc:  # noqa: BLE001 - an unknown sender error is treated as transient
+            log.warning("sender %s raised %s", item.channel, type(exc).__name__)
+            await self._retry(item, RetryLater(type(exc).__name__))
+        else:
+            async with transaction(self.factory) as session:
+                await mark_sent(session=session, item_id=item.id, platform_message_id=platform_id)
+            metrics.OUTBOUND.labels(item.channel, "sent").inc()
+            metrics.DELIVERY_LATENCY.labels(item.channel).observe(max((now() - item.created_at).total_seconds(), 0))
+            await self._announce(item, "sent")
+
+    def backoff(self, attempts: int) -> float:
+        base = self.config.backoff_base_seconds * (2 ** (attempts - 1))
+        return min(base, self.config.backoff_max_seconds) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+
+    async def _retry(self, item: Claimed, exc: RetryLater) -> None:
+        if item.attempts >= self.config.max_attempts:
+            await self._fail(item, exc)
+            return
+        delay = exc.retry_after if exc.retry_after is not None else self.backoff(item.attempts)
+        async with transaction(self.factory) as session:
+            await mark_retry(session=session, item_id=item.id, delay_seconds=delay, error=str(exc))
+        metrics.OUTBOUND.labels(item.channel, "retry").inc()
+        log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
+        self._schedule_wake(delay)
+
+    def _schedule_wake(self, delay: float) -> None:
+        try:
+            asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.01, self._wake.set)
+        except RuntimeError:
+            pass
+
+    async def _fail(self, item: Claimed, exc: Exception, *, unreachable: bool = False) -> None:
+        async with transaction(self.factory) as session:
+            await mark_failed(session=session, item_id=item.id, error=str(exc))
+            if unreachable:
+                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)
+        metrics.OUTBOUND.labels(item.channel, "failed").inc()
+        log.warning("outbox item %d to %s failed: %s", item.id, item.channel, exc)
+        await self._announce(item, "failed")
+
+    async def _announce(self, item: Claimed, state: str) -> None:
+        conversation_id: Any = item.payload.get("conversation_id")
+        if item.message_id is not None and conversation_id is not None:
+            await self.hub.publish(
+                f"conv:{conversation_id}", {"type": "delivery", "message_id": item.message_id, "state": state}
+            )

@@ -1,0 +1,21 @@
+"""Prometheus metrics (one process-wide registry, served at /metrics)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+REGISTRY = CollectorRegistry(auto_describe=True)
+
+INBOUND = Counter("incs_inbound_messages", "Inbound customer events stored", ["channel"], registry=REGISTRY)
+OUTBOUND = Counter("incs_outbound_messages", "Outbound delivery attempts by result", ["channel", "result"], registry=REGISTRY)
+OUTBOX_BACKLOG = Gauge("incs_outbox_backlog", "Outbox items pending or in flight", registry=REGISTRY)
+DELIVERY_LATENCY = Histogram(
+    "incs_delivery_latency_seconds",
+    "From outbox enqueue to confirmed delivery",
+    ["channel"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+    registry=REGISTRY,
+)
+INGEST_BATCH = Histogram(
+    "incs_ingest_batch_size", "Events per group commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY
+)

@@ -1,0 +1,55 @@
+"""Organizations (tenants)."""
+
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.errors import Conflict, InvalidInput, NotFound
+from bot.core.models import Organization
+
+_SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
+
+
+def slugify(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug[:62] or "org"
+
+
+async def create_organization(
+    *,
+    session: AsyncSession,
+    name: str,
+    slug: str | None = None,
+    brand: str = "",
+    profile: str = "",
+    website: str = "",
+) -> Organization:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("an organization needs a name")
+    slug = slug or slugify(name)
+    if not _SLUG.match(slug):
+        raise InvalidInput("slug: lowercase letters, digits and dashes, 2 to 63 characters")
+    if await session.scalar(select(Organization.id).where(Organization.slug == slug)):
+        raise Conflict(f"organization {slug!r} exists")
+    org = Organization(name=name, slug=slug, brand=brand or name, profile=profile, website=website)
+    session.add(org)
+    await session.flush()
+    return org
+
+
+async def get_organization_by_slug(*, session: AsyncSession, slug: str) -> Organization:
+    org = await session.scalar(select(Organization).where(Organization.slug == slug))
+    if org is None:
+        raise NotFound("no such organization")
+    return org
+
+
+async def get_organization(*, session: AsyncSession, org_id: int) -> Organization:
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("no such organization")
+    return org

@@ -1,0 +1,93 @@
+"""The flow engine: routes a stored inbound event to the first flow that takes it.
+
+Flow state lives in ChannelIdentity.flow_state (the database), so a restart or another
+instance continues where the user was.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.core.events import Button, InboundEvent, Reply
+from bot.core.models import ChannelIdentity, Conversation, Customer, Organization
+from bot.flows.texts import render_text
+
+
+@dataclass
+class FlowCall:
+    session: AsyncSession
+    settings: Settings
+    org: Organization
+    identity: ChannelIdentity
+    customer: Customer
+    conversation: Conversation
+    event: InboundEvent
+    new_customer: bool
+    new_conversation: bool
+    services: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def locale(self) -> str:
+        return self.customer.locale or "en"
+
+    def text(self, name: str, **context: Any) -> str:
+        return render_text(name, self.locale, org=self.org, customer=self.customer, **context)
+
+    def reply(self, name: str, buttons: tuple[Button, ...] = (), **context: Any) -> Reply:
+        return Reply(text=self.text(name, **context), buttons=buttons)
+
+    @property
+    def state(self) -> dict[str, Any]:
+        return dict(self.identity.flow_state or {})
+
+    def set_state(self, **changes: Any) -> None:
+        state = self.state
+        for key, value in changes.items():
+            if value is None:
+                state.pop(key, None)
+            else:
+                state[key] = value
+        self.identity.flow_state = state  # reassign so the JSON column is marked dirty
+
+    @property
+    def command(self) -> str:
+        """`help`, `/help`, `/help@bot` -> `help`; empty when the text is not a command word."""
+        event = self.event
+        if event.kind == "command":
+            return event.text.lower()
+        if event.kind != "text":
+            return ""
+        word = event.text.strip().split(maxsplit=1)[0].lower() if event.text.strip() else ""
+        return word.lstrip("/").split("@", 1)[0]
+
+
+FlowHandler = Callable[[FlowCall], Awaitable[list[Reply] | None]]
+_FLOWS: list[tuple[str, FlowHandler]] = []
+
+
+def register(name: str) -> Callable[[FlowHandler], FlowHandler]:
+    """Add a flow. Flows are tried in registration order; the first to return a list handles the event."""
+
+    def wrap(handler: FlowHandler) -> FlowHandler:
+        _FLOWS.append((name, handler))
+        return handler
+
+    return wrap
+
+
+async def run_flows(call: FlowCall) -> list[Reply]:
+    for _name, handler in _FLOWS:
+        replies = await handler(call)
+        if replies is not None:
+            return replies
+    return []
+
+
+def load_default_flows() -> None:
+    """Import the modules that register flows (import order is flow order)."""
+    from bot.flows import greeting  # noqa: F401

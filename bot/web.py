@@ -1,0 +1,32 @@
+"""Small helpers shared by the aiohttp routes of web chat, workbench and channel webhooks."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from aiohttp import web
+
+from bot.context import AppContext
+
+CTX = web.AppKey("incs_ctx", AppContext)
+
+
+def wants_json(request: web.Request) -> bool:
+    if request.path.startswith(("/chat/", "/telegram/", "/slack/", "/api/")):
+        return True
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def sign(secret: str, purpose: str, value: str) -> str:
+    mac = hmac.new(secret.encode(), f"{purpose}:{value}".encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{value}.{mac}"
+
+
+def unsign(secret: str, purpose: str, signed: str | None) -> str | None:
+    """The value if the signature is ours, else None (forged, truncated or for another purpose)."""
+    if not signed or "." not in signed:
+        return None
+    value, _, _mac = signed.rpartition(".")
+    expected = sign(secret, purpose, value)
+    return value if hmac.compare_digest(expected, signed) else None

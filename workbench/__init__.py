@@ -1,0 +1,1 @@
+"""The agents' web app: server-rendered pages over bot.core services."""

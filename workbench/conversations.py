@@ -1,0 +1,149 @@
+"""A conversation: thread, customer sidebar, reply, note, assign, status, files."""
+
+from __future__ import annotations
+
+from aiohttp import web
+from sqlalchemy import select
+
+from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
+from bot.core.audit import record
+from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
+from bot.core.customers import get_customer, latest_consent, list_identities
+from bot.core.db import transaction
+from bot.core.errors import InvalidInput, NotFound
+from bot.core.models import Agent
+from bot.core.organizations import get_organization
+from bot.core.replies import reply_as_agent
+from bot.core.serialize import message_json
+from bot.web import CTX
+from workbench.auth import agent_page
+from workbench.render import render
+
+
+def _id(request: web.Request, key: str = "conversation_id") -> int:
+    try:
+        return int(request.match_info[key])
+    except ValueError:
+        raise NotFound("no such conversation") from None
+
+
+@agent_page
+async def conversation_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)
+        messages = await list_messages(session=session, org_id=agent.org_id, conversation_id=conversation.id)
+        identities = await list_identities(session=session, org_id=agent.org_id, customer_id=customer.id)
+        consent = await latest_consent(session=session, customer_id=customer.id)
+        org = await get_organization(session=session, org_id=agent.org_id)
+        agents = (await session.scalars(select(Agent).where(Agent.org_id == agent.org_id, Agent.active.is_(True)))).all()
+        await mark_read(session=session, conversation=conversation)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
+                     subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
+    names = {a.id: a.name for a in agents}
+    return render(
+        request,
+        "workbench/conversation.html",
+        conversation=conversation,
+        customer=customer,
+        messages=[dict(message_json(m), agent_name=names.get(m.author_agent_id or 0, "")) for m in messages],
+        identities=identities,
+        consent=consent,
+        org=org,
+        agents=agents,
+    )
+
+
+def _done(request: web.Request, conversation_id: int, payload: dict[str, object] | None = None) -> web.StreamResponse:
+    if "application/json" in request.headers.get("Accept", ""):
+        return web.json_response(payload or {"ok": True})
+    raise web.HTTPSeeOther(f"/workbench/conversations/{conversation_id}")
+
+
+@agent_page
+async def reply(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    form = await request.post()
+    conversation_id = _id(request)
+    upload = form.get("file")
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        attachment_id = None
+        if isinstance(upload, web.FileField) and upload.filename:
+            content = upload.file.read()
+            limits = ctx.settings.webchat
+            mime = (upload.content_type or "application/octet-stream").lower()
+            check_upload(size=len(content), mime_type=mime, max_bytes=limits.max_upload_bytes, allowed=limits.allowed_mime_types)
+            attachment = await store_attachment(session=session, data_dir=ctx.settings.data_dir, org_id=agent.org_id,
+                                                customer_id=conversation.customer_id, filename=upload.filename,
+                                                mime_type=mime, content=content)
+            attachment_id = attachment.id
+        message = await reply_as_agent(session=session, conversation=conversation, agent=agent,
+                                       text=str(form.get("text", "")), attachment_id=attachment_id)
+    body = dict(message_json(message), agent_name=agent.name)
+    await ctx.hub.publish(f"conv:{conversation_id}", {"type": "message", "conversation_id": conversation_id, "message": body})
+    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation_id})
+    ctx.dispatcher.wake()
+    return _done(request, conversation_id, {"message": body})
+
+
+@agent_page
+async def note(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    form = await request.post()
+    conversation_id = _id(request)
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
+    body = dict(message_json(message), agent_name=agent.name)
+    await ctx.hub.publish(f"conv:{conversation_id}", {"type": "message", "conversation_id": conversation_id, "message": body})
+    return _done(request, conversation_id, {"message": body})
+
+
+@agent_page
+async def assign_view(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    form = await request.post()
+    raw = str(form.get("assignee_id", ""))
+    try:
+        assignee = int(raw) if raw else None
+    except ValueError:
+        raise InvalidInput("assignee: not an agent id") from None
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        await assign(session=session, conversation=conversation, assignee_id=assignee)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="assign",
+                     subject_type="conversation", subject_id=conversation.id, detail={"assignee_id": assignee})
+    return _done(request, conversation.id)
+
+
+@agent_page
+async def status_view(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    form = await request.post()
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
+    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
+    return _done(request, conversation.id)
+
+
+@agent_page
+async def file_view(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    async with transaction(ctx.factory) as session:
+        attachment = await get_attachment(session=session, org_id=agent.org_id, attachment_id=_id(request, "attachment_id"))
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_file",
+                     subject_type="attachment", subject_id=attachment.id)
+    return web.FileResponse(
+        attachment_path(ctx.settings.data_dir, attachment),
+        headers={"Content-Type": attachment.mime_type,
+                 "Content-Disposition": f'attachment; filename="{attachment.filename}"'},
+    )

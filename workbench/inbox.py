@@ -1,0 +1,37 @@
+"""The inbox: conversations by last activity, keyset-paginated."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.core.audit import record
+from bot.core.conversations import list_inbox
+from bot.core.db import transaction
+from bot.web import CTX
+from workbench.auth import agent_page
+from workbench.render import render
+
+STATUSES = ("open", "pending", "resolved")
+
+
+@agent_page
+async def inbox(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    status = request.query.get("status", "open")
+    if status not in STATUSES:
+        status = "open"
+    mine = request.query.get("mine") == "1"
+    async with transaction(ctx.factory) as session:
+        page = await list_inbox(
+            session=session,
+            org_id=agent.org_id,
+            status=status,
+            assignee_id=agent.id if mine else None,
+            cursor=request.query.get("after"),
+            limit=ctx.settings.workbench.page_size,
+        )
+        # The inbox shows customers' names and message previews: personal data, so the view is audited.
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_inbox",
+                     detail={"status": status, "rows": len(page.rows)})
+    return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES)

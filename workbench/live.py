@@ -1,0 +1,61 @@
+"""The agents' websocket: inbox updates for the organization, thread updates for watched conversations."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+
+from aiohttp import WSMsgType, web
+
+from bot.core.conversations import get_conversation
+from bot.core.errors import NotFound
+from bot.core.live import Subscription
+from bot.web import CTX
+from workbench.auth import load_agent
+
+
+async def agent_socket(request: web.Request) -> web.StreamResponse:
+    await load_agent(request)
+    ctx = request.app[CTX]
+    agent = request["agent"]
+    ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
+    await ws.prepare(request)
+    subs: list[Subscription] = [ctx.hub.subscribe(f"org:{agent.org_id}")]
+    pumps = [asyncio.create_task(_pump(subs[0], ws))]
+    try:
+        async for frame in ws:
+            if frame.type != WSMsgType.TEXT:
+                continue
+            try:
+                data = json.loads(frame.data)
+                conversation_id = int(data["conversation_id"]) if data.get("type") == "watch" else None
+            except (ValueError, TypeError, KeyError, AttributeError):
+                await ws.send_json({"type": "error", "error": "invalid_input", "message": "bad frame"})
+                continue
+            if conversation_id is None:
+                continue
+            async with ctx.factory() as session:
+                try:
+                    await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+                except NotFound:
+                    await ws.send_json({"type": "error", "error": "not_found", "message": "no such conversation"})
+                    continue
+            sub = ctx.hub.subscribe(f"conv:{conversation_id}")
+            subs.append(sub)
+            pumps.append(asyncio.create_task(_pump(sub, ws)))
+            await ws.send_json({"type": "watching", "conversation_id": conversation_id})
+    finally:
+        for sub in subs:
+            sub.close()
+        for pump in pumps:
+            pump.cancel()
+    return ws
+
+
+async def _pump(sub: Subscription, ws: web.WebSocketResponse) -> None:
+    async for event in sub:
+        if ws.closed:
+            return
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await ws.send_json(event)

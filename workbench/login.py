@@ -1,0 +1,69 @@
+"""Sign in and out."""
+
+from __future__ import annotations
+
+import hmac
+
+from aiohttp import web
+
+from bot.core.agents import authenticate, end_session, start_session
+from bot.core.audit import record
+from bot.core.db import transaction
+from bot.core.errors import Unauthorized
+from bot.web import CTX
+from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
+from workbench.render import render
+
+
+async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+    token = new_login_csrf()
+    response = render(request, "workbench/login.html", status=status, login_csrf=token, error=error)
+    set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
+    return response
+
+
+async def login_form(request: web.Request) -> web.Response:
+    return await login_page(request)
+
+
+async def login_submit(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    form = await request.post()
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    given = str(form.get("csrf_token", ""))
+    if not cookie or not hmac.compare_digest(cookie, given):
+        return await login_page(request, "The form expired. Please try again.", status=403)
+    email = str(form.get("email", "")).strip().lower()[:320]
+    password = str(form.get("password", ""))[:1024]
+    limiter = request.app[LIMITER]
+    keys = (f"ip:{request.remote}", f"email:{email}")
+    wait = max(limiter.blocked(key) for key in keys)
+    if wait:
+        return await login_page(request, f"Too many attempts. Try again in {int(wait // 60) + 1} minutes.", status=429)
+    async with transaction(ctx.factory) as session:
+        try:
+            agent = await authenticate(session=session, email=email, password=password)
+        except Unauthorized:
+            for key in keys:
+                limiter.hit(key)
+            await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_failed",
+                         detail={"ip": request.remote or ""})
+            return await login_page(request, "Wrong email or password.", status=401)
+        new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
+                     detail={"ip": request.remote or ""})
+    limiter.reset(f"email:{email}")
+    response = web.HTTPFound("/workbench")
+    set_cookie(request, response, SESSION_COOKIE, new.token, max_age=ctx.settings.workbench.session_hours * 3600)
+    response.del_cookie(LOGIN_CSRF_COOKIE, path="/workbench")
+    raise response
+
+
+@agent_page
+async def logout(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    async with transaction(ctx.factory) as session:
+        await end_session(session=session, token=request.cookies.get(SESSION_COOKIE, ""))
+    response = web.HTTPFound("/workbench/login")
+    response.del_cookie(SESSION_COOKIE, path="/workbench")
+    raise response

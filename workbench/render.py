@@ -1,0 +1,33 @@
+"""Jinja2 page rendering (autoescape on) with the CSRF token and current agent in every template."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from aiohttp import web
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from bot.paths import TEMPLATES
+
+
+def _timeago(value: Any) -> str:
+    return value.isoformat(timespec="seconds") + "Z" if value is not None else ""
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), enable_async=False)
+    env.filters["iso"] = _timeago
+    return env
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    context.setdefault("agent", request.get("agent"))
+    context.setdefault("csrf_token", request.get("csrf_token", ""))
+    html = environment().get_template(template).render(request=request, **context)
+    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+
+
+def render_error(request: web.Request, status: int, message: str) -> web.Response:
+    return render(request, "workbench/error.html", status=status, status_code=status, message=message)
