@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.core.agents import session_agent
+from bot.core.models import Agent
 from bot.core.errors import Forbidden, Unauthorized
 from bot.core.ratelimit import SlidingWindow
 from bot.web import CTX
@@ -16,6 +17,8 @@ from bot.web import CTX
 SESSION_COOKIE = "incs_session"
 LOGIN_CSRF_COOKIE = "incs_login_csrf"
 LIMITER = web.AppKey("incs_login_limiter", SlidingWindow)
+AGENT = web.RequestKey("incs_agent", Agent)
+CSRF = web.RequestKey("incs_csrf", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -43,8 +46,8 @@ async def load_agent(request: web.Request) -> None:
             agent, row = await session_agent(session=session, token=token)
         except Unauthorized:
             raise _to_login(request) from None
-    request["agent"] = agent
-    request["csrf_token"] = row.csrf_token
+    request[AGENT] = agent
+    request[CSRF] = row.csrf_token
 
 
 def _to_login(request: web.Request) -> web.HTTPException:
@@ -54,7 +57,7 @@ def _to_login(request: web.Request) -> web.HTTPException:
 
 
 async def check_csrf(request: web.Request) -> None:
-    expected = request.get("csrf_token", "")
+    expected = request.get(CSRF, "")
     given = request.headers.get("X-CSRF-Token", "")
     if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
         form = await request.post()

@@ -16,7 +16,7 @@ from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
 from bot.core.serialize import message_json
 from bot.web import CTX
-from workbench.auth import agent_page
+from workbench.auth import AGENT, agent_page
 from workbench.render import render
 
 
@@ -30,7 +30,7 @@ def _id(request: web.Request, key: str = "conversation_id") -> int:
 @agent_page
 async def conversation_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)
@@ -65,7 +65,7 @@ def _done(request: web.Request, conversation_id: int, payload: dict[str, object]
 @agent_page
 async def reply(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     form = await request.post()
     conversation_id = _id(request)
     upload = form.get("file")
@@ -93,7 +93,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
 @agent_page
 async def note(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     form = await request.post()
     conversation_id = _id(request)
     async with transaction(ctx.factory) as session:
@@ -107,7 +107,7 @@ async def note(request: web.Request) -> web.StreamResponse:
 @agent_page
 async def assign_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     form = await request.post()
     raw = str(form.get("assignee_id", ""))
     try:
@@ -125,7 +125,7 @@ async def assign_view(request: web.Request) -> web.StreamResponse:
 @agent_page
 async def status_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     form = await request.post()
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
@@ -137,7 +137,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
 @agent_page
 async def file_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     async with transaction(ctx.factory) as session:
         attachment = await get_attachment(session=session, org_id=agent.org_id, attachment_id=_id(request, "attachment_id"))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_file",

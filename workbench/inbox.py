@@ -8,7 +8,7 @@ from bot.core.audit import record
 from bot.core.conversations import list_inbox
 from bot.core.db import transaction
 from bot.web import CTX
-from workbench.auth import agent_page
+from workbench.auth import AGENT, agent_page
 from workbench.render import render
 
 STATUSES = ("open", "pending", "resolved")
@@ -17,7 +17,7 @@ STATUSES = ("open", "pending", "resolved")
 @agent_page
 async def inbox(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     status = request.query.get("status", "open")
     if status not in STATUSES:
         status = "open"

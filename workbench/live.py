@@ -12,13 +12,13 @@ from bot.core.conversations import get_conversation
 from bot.core.errors import NotFound
 from bot.core.live import Subscription
 from bot.web import CTX
-from workbench.auth import load_agent
+from workbench.auth import AGENT, load_agent
 
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     await load_agent(request)
     ctx = request.app[CTX]
-    agent = request["agent"]
+    agent = request[AGENT]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
     subs: list[Subscription] = [ctx.hub.subscribe(f"org:{agent.org_id}")]

@@ -17,7 +17,7 @@ from workbench.render import render
 
 async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
     token = new_login_csrf()
-    response = render(request, "workbench/login.html", status=status, login_csrf=token, error=error)
+    response = render(request, "workbench/login.html", http_status=status, login_csrf=token, error=error)
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response
 

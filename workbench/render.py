@@ -22,12 +22,14 @@ def environment() -> Environment:
     return env
 
 
-def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
-    context.setdefault("agent", request.get("agent"))
-    context.setdefault("csrf_token", request.get("csrf_token", ""))
+def render(request: web.Request, template: str, http_status: int = 200, **context: Any) -> web.Response:
+    from workbench.auth import AGENT, CSRF
+
+    context.setdefault("agent", request.get(AGENT))
+    context.setdefault("csrf_token", request.get(CSRF, ""))
     html = environment().get_template(template).render(request=request, **context)
-    return web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
+    return web.Response(text=html, status=http_status, content_type="text/html", charset="utf-8")
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.Response:
-    return render(request, "workbench/error.html", status=status, status_code=status, message=message)
+    return render(request, "workbench/error.html", http_status=status, status_code=status, message=message)
