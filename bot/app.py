@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.channels.email.sender import EmailSender
 from bot.channels.webchat.routes import setup as setup_webchat
 from bot.channels.webchat.sender import WebchatSender
 from bot.config import Settings
@@ -39,6 +40,7 @@ def build_context(settings: Settings) -> AppContext:
     ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services)
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
     dispatcher.add_sender(WebchatSender(hub))
+    dispatcher.add_sender(EmailSender(settings.smtp))
     ingestor.on_committed.append(dispatcher.wake)
     return AppContext(
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services

@@ -11,6 +11,7 @@ from bot.core.conversations import add_note, assign, get_conversation, list_mess
 from bot.core.customers import get_customer, latest_consent, list_identities
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound
+from bot.core.live import publish_message
 from bot.core.models import Agent
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
@@ -84,8 +85,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
         message = await reply_as_agent(session=session, conversation=conversation, agent=agent,
                                        text=str(form.get("text", "")), attachment_id=attachment_id)
     body = dict(message_json(message), agent_name=agent.name)
-    await ctx.hub.publish(f"conv:{conversation_id}", {"type": "message", "conversation_id": conversation_id, "message": body})
-    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation_id})
+    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     ctx.dispatcher.wake()
     return _done(request, conversation_id, {"message": body})
 
@@ -100,7 +100,7 @@ async def note(request: web.Request) -> web.StreamResponse:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
     body = dict(message_json(message), agent_name=agent.name)
-    await ctx.hub.publish(f"conv:{conversation_id}", {"type": "message", "conversation_id": conversation_id, "message": body})
+    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     return _done(request, conversation_id, {"message": body})
 
 

@@ -23,7 +23,7 @@ from bot.core.customers import resolve_identity
 from bot.core.db import SessionFactory
 from bot.core.errors import DomainError, InvalidInput
 from bot.core.events import InboundEvent
-from bot.core.live import Hub
+from bot.core.live import Hub, publish_message
 from bot.core.models import Message, Organization
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
@@ -135,17 +135,12 @@ class Ingestor:
         for result in results:
             if result.duplicate:
                 continue
-            conv_event = {"type": "message", "conversation_id": result.conversation_id, "message": result.message}
-            await self.hub.publish(f"conv:{result.conversation_id}", conv_event)
-            await self.hub.publish(f"customer:{result.customer_id}", {"type": "message", "message": result.message})
-            for reply in result.replies:
-                await self.hub.publish(
-                    f"conv:{result.conversation_id}", {"type": "message", "conversation_id": result.conversation_id, "message": reply}
-                )
-            org_id = result.message.get("org_id")
-            await self.hub.publish(
-                f"org:{org_id}", {"type": "conversation", "conversation_id": result.conversation_id, "preview": result.message["text"][:140]}
+            org_id = int(result.message["org_id"])
+            await publish_message(
+                self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=result.customer_id, message=result.message
             )
+            for reply in result.replies:
+                await publish_message(self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=None, message=reply)
         for callback in self.on_committed:
             callback()
 

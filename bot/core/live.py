@@ -127,3 +127,14 @@ class RedisHub(Hub):
 
 def make_hub(redis_url: str) -> Hub:
     return RedisHub(redis_url) if redis_url else Hub()
+
+
+async def publish_message(hub: Hub, *, org_id: int, conversation_id: int, customer_id: int | None, message: dict[str, Any]) -> None:
+    """One new message in a thread: to agents on it, to the org's inbox, to mirrors (topic `messages`),
+    and, unless it is an internal note, to the customer's open web chat tabs."""
+    event = {"type": "message", "org_id": org_id, "conversation_id": conversation_id, "message": message}
+    await hub.publish(f"conv:{conversation_id}", event)
+    await hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
+    await hub.publish("messages", event)
+    if customer_id is not None and message.get("direction") == "in":
+        await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message})

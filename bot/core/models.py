@@ -221,3 +221,17 @@ class AuditEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+
+
+class NotificationTarget(Base):
+    """Where an agent receives pushes: a linked Telegram chat, a Slack user or channel, an email address."""
+
+    __tablename__ = "notification_targets"
+    __table_args__ = (UniqueConstraint("agent_id", "kind", "address"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # telegram | slack | email
+    address: Mapped[str] = mapped_column(String(320))  # chat id, Slack user/channel id, email
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)

@@ -1,0 +1,1 @@
+"""Email over SMTP (aiosmtplib), delivered through the outbox."""
