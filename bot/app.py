@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import weakref
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -21,7 +22,8 @@ from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.flows.engine import load_default_flows
-from bot.web import CTX, wants_json
+
+from bot.web import CTX, SOCKETS, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 
 log = logging.getLogger(__name__)
@@ -95,6 +97,8 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Applica
         middlewares=[security_headers, error_middleware],
     )
     app[CTX] = ctx
+    app[SOCKETS] = weakref.WeakSet()
+    app.on_shutdown.append(close_sockets)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)

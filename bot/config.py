@@ -83,6 +83,18 @@ class TelegramConfig(Section):
     default_org: str = "demo"
     agents_chat_id: int | None = None
     max_download_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    webhook_url: str = ""  # empty: server.public_url + /telegram/webhook
+    agents_org: str = ""  # org slug mirrored into agents_chat_id topics; empty: default_org
+    poll_timeout_seconds: int = Field(25, ge=0, le=50)  # getUpdates long-poll wait
+    request_timeout_seconds: float = Field(30.0, gt=0)
+    rate_per_chat: float = Field(1.0, gt=0)  # messages per second to one chat
+    chat_burst: int = Field(3, ge=1)  # short bursts to one chat before the per-chat rate applies
+    rate_global: float = Field(30.0, gt=0)  # messages per second over all chats
+    group_per_minute: int = Field(20, ge=1)  # messages per minute to one group or supergroup
+    max_wait_seconds: float = Field(1.0, ge=0)  # wait this long for a send slot, else reschedule via the outbox
+    flood_limit: int = Field(20, ge=1)  # inbound updates per user per flood_window_seconds
+    flood_window_seconds: float = Field(10.0, gt=0)
+    link_code_minutes: int = Field(15, ge=1)
 
 
 class SlackConfig(Section):
@@ -93,6 +105,21 @@ class SlackConfig(Section):
     mode: Literal["events", "socket"] = "events"
     team_orgs: dict[str, str] = Field(default_factory=dict)
     agents_channel: str = ""
+    default_org: str = ""  # org slug for a team missing from team_orgs; empty: such events are refused
+    max_download_bytes: int = Field(20 * 1024 * 1024, ge=1)
+    request_timeout_seconds: int = Field(10, ge=1)
+
+
+class NotificationsConfig(Section):
+    enabled: bool = True
+    waiting_minutes: int = Field(15, ge=1)  # a conversation waiting longer raises conversation_waiting
+    sweep_seconds: float = Field(60.0, gt=0)
+    failing_window_minutes: int = Field(60, ge=1)  # failed outbox items in this window raise delivery_failing
+    digest_time: str = Field("08:00", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # UTC, HH:MM
+    per_target_per_hour: int = Field(30, ge=1)  # more pushes to one target wait for the digest
+    # event kind -> target kinds (workbench, slack, telegram, email); a kind not listed goes to all.
+    routes: dict[str, list[Literal["workbench", "slack", "telegram", "email"]]] = Field(default_factory=dict)
+    slack_channels: dict[str, str] = Field(default_factory=dict)  # org slug -> Slack channel id for every push
 
 
 class ChannelsConfig(Section):
@@ -133,6 +160,7 @@ class Settings(Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 

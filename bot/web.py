@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import weakref
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
 from bot.context import AppContext
 
 CTX = web.AppKey("incs_ctx", AppContext)
+SOCKETS = web.AppKey("incs_sockets", weakref.WeakSet[web.WebSocketResponse])
+
+
+def track_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
+    """Open sockets are closed on shutdown, so a restart does not wait on idle browsers."""
+    request.app[SOCKETS].add(ws)
+
+
+async def close_sockets(app: web.Application) -> None:
+    for ws in list(app[SOCKETS]):
+        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
 
 
 def wants_json(request: web.Request) -> bool:

@@ -11,7 +11,7 @@ from aiohttp import WSMsgType, web
 from bot.core.conversations import get_conversation
 from bot.core.errors import NotFound
 from bot.core.live import Subscription
-from bot.web import CTX
+from bot.web import CTX, track_socket
 from workbench.auth import AGENT, load_agent
 
 
@@ -21,6 +21,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
+    track_socket(request, ws)
     subs: list[Subscription] = [ctx.hub.subscribe(f"org:{agent.org_id}")]
     pumps = [asyncio.create_task(_pump(subs[0], ws))]
     try:

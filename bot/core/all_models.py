@@ -1,3 +1,5 @@
 """Every module that defines tables, imported so Base.metadata knows them all (migrations, tests)."""
 
 from bot.core import models  # noqa: F401
+from bot.core import notification_models  # noqa: F401
+from bot.core import telegram_models  # noqa: F401

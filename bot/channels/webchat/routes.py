@@ -25,7 +25,7 @@ from bot.core.events import IncomingFile, InboundEvent
 from bot.core.models import ChannelIdentity, Conversation, Message, Organization
 from bot.core.organizations import get_organization_by_slug
 from bot.core.serialize import message_json
-from bot.web import CTX, sign, unsign
+from bot.web import CTX, sign, track_socket, unsign
 from workbench.render import render
 
 log = logging.getLogger(__name__)
@@ -85,6 +85,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     org = await _org(ctx, request)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
+    track_socket(request, ws)
     session = ChatSession(ctx, ws, org, visitor)
     try:
         await session.run()

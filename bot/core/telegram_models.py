@@ -1,0 +1,55 @@
+"""Tables of the Telegram channel: chat -> organization, sent journal, agents' topics, link codes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.core.clock import now
+from bot.core.models import Base, Id
+
+
+class TelegramChat(Base):
+    """The organization a private chat currently talks to (chosen with /start org_<slug>)."""
+
+    __tablename__ = "telegram_chats"
+    chat_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class TelegramSent(Base):
+    """Journal of what reached Telegram, keyed per outbox message part, so a resend after a crash is skipped."""
+
+    __tablename__ = "telegram_sent"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), unique=True)
+    platform_message_id: Mapped[str] = mapped_column(String(100), default="")
+    sent_at: Mapped[datetime] = mapped_column(DateTime, default=now, index=True)
+
+
+class TelegramTopic(Base):
+    """The forum topic that mirrors one conversation in the agents' supergroup."""
+
+    __tablename__ = "telegram_topics"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    thread_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class TelegramLinkCode(Base):
+    """A one-time code an agent sends to the bot to link a chat for notifications. Only its hash is stored."""
+
+    __tablename__ = "telegram_link_codes"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)

@@ -1,0 +1,47 @@
+"""Headless Debian Chromium driven by Playwright's Python package (no browser download)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from bot.config import Settings
+from tests.conftest import Server, make_settings, start_server
+from tests.utils.factories import OrgWithAdmin, make_org
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        raise RuntimeError("chromium is missing: `make test` installs it (apt-get install chromium)")
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        await b.close()
+
+
+@pytest.fixture
+async def web_server(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Server]:
+    settings: Settings = make_settings(sqlite_url, tmp_path / "data")
+    srv = await start_server(settings)
+    yield srv
+    await srv.stop()
+
+
+@pytest.fixture
+async def web_demo(web_server: Server) -> OrgWithAdmin:
+    return await make_org(web_server.ctx.factory, slug="demo")
