@@ -138,6 +138,25 @@ class SmtpConfig(Section):
     timeout_seconds: float = Field(10.0, gt=0)
 
 
+class VerificationConfig(Section):
+    """One-time codes that prove who the bot is talking to (identity check before account help or rights requests)."""
+
+    code_ttl_minutes: int = Field(10, ge=1)
+    max_attempts: int = Field(5, ge=1)  # wrong codes per identity and per address before a lock
+    lock_minutes: int = Field(15, ge=1)
+    resend_seconds: int = Field(60, ge=0)
+    daily_cap: int = Field(10, ge=1)  # codes per address per 24 hours
+    freshness_hours: float = Field(24.0, gt=0)  # how old a verification may be for flows that need one
+
+
+class SmsConfig(Section):
+    provider: Literal["console", "webhook"] = "console"  # console: the message goes to the log (local runs only)
+    webhook_url: str = ""
+    auth_header: str = "Authorization"
+    auth_token: str = ""  # secret: INCS_SMS__AUTH_TOKEN
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
 class PrivacyConfig(Section):
     policy_version: str = "2023-08-17"
     response_days: int = Field(15, ge=1)
@@ -160,6 +179,8 @@ class Settings(Section):
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)
+    verification: VerificationConfig = Field(default_factory=VerificationConfig)
+    sms: SmsConfig = Field(default_factory=SmsConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
@@ -186,6 +207,7 @@ SECRET_PATHS = {
     ("channels", "slack", "signing_secret"),
     ("channels", "slack", "app_token"),
     ("smtp", "password"),
+    ("sms", "auth_token"),
 }
 
 

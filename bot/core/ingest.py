@@ -197,6 +197,7 @@ class Ingestor:
             new_customer=resolved.created,
             new_conversation=new_conversation,
             services=self.services,
+            message=message,
         )
         replies = await run_flows(call)
         await session.flush()
@@ -209,7 +210,7 @@ class Ingestor:
         return IngestResult(
             message=payload,
             conversation_id=conversation.id,
-            customer_id=customer.id,
+            customer_id=identity.customer_id,  # a flow may have linked the identity to another customer
             identity_id=identity.id,
             replies=[message_json(m) for m in out],
             new_conversation=new_conversation,

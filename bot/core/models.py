@@ -86,6 +86,7 @@ class Customer(Base):
     phone: Mapped[str | None] = mapped_column(String(40), nullable=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    verification_method: Mapped[str | None] = mapped_column(String(10), nullable=True)  # email | sms
     status: Mapped[str] = mapped_column(String(20), default="active")
     first_seen_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=now)

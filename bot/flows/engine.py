@@ -30,6 +30,7 @@ class FlowCall:
     new_customer: bool
     new_conversation: bool
     services: dict[str, Any] = field(default_factory=dict)
+    message: Any = None  # the stored inbound Message; a flow may redact what must not be kept (a one-time code)
 
     @property
     def locale(self) -> str:
@@ -91,3 +92,4 @@ async def run_flows(call: FlowCall) -> list[Reply]:
 def load_default_flows() -> None:
     """Import the modules that register flows (import order is flow order)."""
     from bot.flows import greeting  # noqa: F401
+    from bot.flows import verify  # noqa: F401

@@ -84,6 +84,7 @@
     ws.onmessage = function (ev) {
       var data = JSON.parse(ev.data);
       if (data.type === "hello") { data.history.forEach(render); }
+      else if (data.type === "history") { log.textContent = ""; data.history.forEach(render); }
       else if (data.type === "message" || data.type === "ack") { render(data.message); }
       else if (data.type === "error") { showError(data.message); }
     };

@@ -164,8 +164,11 @@ class ChatSession:
         except DomainError as exc:
             await self._error(client_id, exc)
             return
+        previous = self.customer_id
         self._follow(result.customer_id)
         await self.ws.send_json({"type": "ack", "client_id": client_id, "message": result.message})
+        if previous is not None and previous != result.customer_id:
+            await self._send_history()  # linked to another customer (identity check): show the whole shared history
 
     def _event(self, frame: dict[str, Any]) -> InboundEvent:
         kind = frame.get("type")
@@ -182,6 +185,16 @@ class ChatSession:
                 raise InvalidInput("a location needs numeric latitude and longitude") from None
             return InboundEvent(kind="location", latitude=lat, longitude=lon, **base)
         raise InvalidInput("unknown frame type")
+
+    async def _send_history(self) -> None:
+        assert self.customer_id is not None
+        async with self.ctx.factory() as session:
+            rows = await customer_history(
+                session=session, org_id=self.org.id, customer_id=self.customer_id, limit=self.ctx.settings.webchat.history_limit
+            )
+            history = [message_json(m) for m in rows]
+            await _attach_buttons(session, history)
+        await self.ws.send_json({"type": "history", "history": history})
 
     async def _error(self, client_id: Any, exc: DomainError) -> None:
         await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": exc.message})

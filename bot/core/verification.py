@@ -1,0 +1,391 @@
+"""Identity checks by one-time code: issue, check, lock, and link the identity to the address's customer.
+
+Codes come from `secrets`, are stored only as an HMAC under the server secret, compared in constant
+time, and never logged. Every answer is the same whether or not the address already belongs to a
+customer, so the flow cannot be used to find out who is a customer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import VerificationConfig
+from bot.core.audit import record
+from bot.core.clock import now
+from bot.core.errors import DomainError, InvalidInput, RateLimited
+from bot.core.identity_merge import merge_customers
+from bot.core.models import ChannelIdentity, Customer
+from bot.core.verification_models import VerificationChallenge, VerificationLock
+
+Kind = Literal["email", "sms"]
+CODE_DIGITS = 6
+ACTIVE = ("sending", "sent")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
+)
+_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+_PHONE_NOISE = re.compile(r"[\s\-().]")
+_CODE_NOISE = re.compile(r"[\s\-]")
+
+
+class Locked(DomainError):
+    """Too many wrong codes for this identity or this address; `until` is when it opens again."""
+
+    status = 429
+    code = "verification_locked"
+
+    def __init__(self, until: datetime) -> None:
+        super().__init__("too many wrong codes")
+        self.until = until
+
+
+class NoActiveCode(DomainError):
+    code = "no_active_code"
+
+
+class CodeExpired(DomainError):
+    code = "code_expired"
+
+
+class WrongCode(DomainError):
+    code = "wrong_code"
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__("wrong code")
+        self.remaining = remaining
+
+
+@dataclass(frozen=True)
+class CodeJob:
+    """A code waiting to be delivered once its challenge is committed (repr hides the code)."""
+
+    challenge_id: int
+    org_id: int
+    org_name: str
+    conversation_id: int
+    identity_id: int
+    kind: str
+    address: str
+    locale: str
+    minutes: int
+    code: str = field(repr=False)
+
+
+class CodeDelivery(Protocol):
+    """The code courier, as flows see it (ctx.services["verification_courier"])."""
+
+    def available(self, kind: str) -> bool: ...
+
+    def submit(self, job: CodeJob) -> None: ...
+
+
+@dataclass(frozen=True)
+class Destination:
+    kind: Kind
+    address: str
+
+    @property
+    def masked(self) -> str:
+        if self.kind == "email":
+            local, _, domain = self.address.partition("@")
+            return f"{local[:1]}***@{domain}"
+        return f"{self.address[:3]}****{self.address[-2:]}"
+
+
+def parse_destination(text: str) -> Destination:
+    """An email address or an international phone number; a clear InvalidInput otherwise (and no code is sent)."""
+    value = text.strip()
+    if "@" in value:
+        if len(value) > 254 or not _EMAIL.match(value):
+            raise InvalidInput("that is not a valid email address")
+        return Destination("email", value.lower())
+    phone = _PHONE_NOISE.sub("", value)
+    if phone.startswith("00"):
+        phone = "+" + phone[2:]
+    if not _PHONE.match(phone):
+        raise InvalidInput("that is not a valid phone number; include the country code, e.g. +8613800000000")
+    return Destination("sms", phone)
+
+
+def looks_like_code(text: str) -> bool:
+    """Digits with optional spaces or dashes: an attempt at a code (possibly of the wrong length)."""
+    stripped = _CODE_NOISE.sub("", text)
+    return bool(stripped) and stripped.isdigit() and len(stripped) <= 12
+
+
+def normalize_code(text: str) -> str:
+    """`123 456` and `123-456` are accepted as `123456`; anything but six digits is refused unchecked."""
+    code = _CODE_NOISE.sub("", text)
+    if len(code) != CODE_DIGITS or not code.isdigit():
+        raise InvalidInput(f"the code has {CODE_DIGITS} digits")
+    return code
+
+
+def new_code() -> str:
+    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
+
+
+def code_digest(secret_key: str, challenge_id: int, code: str) -> str:
+    # A purpose-specific key, and the challenge id in the message, so one code's HMAC says nothing about another's.
+    key = hmac.new(secret_key.encode(), b"incs-verification-code", hashlib.sha256).digest()
+    return hmac.new(key, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def is_fresh(customer: Customer, config: VerificationConfig) -> bool:
+    if customer.verified_at is None:
+        return False
+    return now() - customer.verified_at < timedelta(hours=config.freshness_hours)
+
+
+@dataclass(frozen=True)
+class IssuedCode:
+    challenge: VerificationChallenge
+    destination: Destination
+    code: str = field(repr=False)
+
+
+async def _lock_row(session: AsyncSession, org_id: int, scope: str, key: str) -> VerificationLock | None:
+    return await session.scalar(
+        select(VerificationLock).where(VerificationLock.org_id == org_id, VerificationLock.scope == scope, VerificationLock.key == key)
+    )
+
+
+async def active_lock(*, session: AsyncSession, org_id: int, identity_id: int, destination: str | None) -> datetime | None:
+    """The end of the lock on this identity or this address, if either is locked now."""
+    keys = [("identity", str(identity_id))] + ([("destination", destination)] if destination else [])
+    until: datetime | None = None
+    for scope, key in keys:
+        row = await _lock_row(session, org_id, scope, key)
+        if row is not None and row.locked_until is not None and row.locked_until > now():
+            until = max(until, row.locked_until) if until else row.locked_until
+    return until
+
+
+async def issue_code(
+    *, session: AsyncSession, config: VerificationConfig, secret_key: str, identity: ChannelIdentity, destination: Destination
+) -> IssuedCode:
+    """A new challenge in state `sending`; the caller delivers the code and then marks it sent or discards it."""
+    org_id = identity.org_id
+    until = await active_lock(session=session, org_id=org_id, identity_id=identity.id, destination=destination.address)
+    if until is not None:
+        raise Locked(until)
+    stamp = now()
+    sent_today = await session.scalar(
+        select(func.count()).select_from(VerificationChallenge).where(
+            VerificationChallenge.org_id == org_id,
+            VerificationChallenge.destination == destination.address,
+            VerificationChallenge.created_at > stamp - timedelta(days=1),
+        )
+    )
+    if (sent_today or 0) >= config.daily_cap:
+        raise RateLimited("too many codes for this address today", retry_after=24 * 3600)
+    await _check_resend_interval(session, config, org_id, identity.id, destination.address, stamp)
+    await session.execute(
+        update(VerificationChallenge)
+        .where(VerificationChallenge.identity_id == identity.id, VerificationChallenge.state.in_(ACTIVE))
+        .values(state="superseded")
+        .execution_options(synchronize_session=False)
+    )
+    challenge = VerificationChallenge(
+        org_id=org_id,
+        identity_id=identity.id,
+        customer_id=identity.customer_id,
+        kind=destination.kind,
+        destination=destination.address,
+        state="sending",
+        created_at=stamp,
+        expires_at=stamp + timedelta(minutes=config.code_ttl_minutes),
+    )
+    session.add(challenge)
+    await session.flush()
+    code = new_code()
+    challenge.code_hash = code_digest(secret_key, challenge.id, code)
+    await session.flush()
+    return IssuedCode(challenge=challenge, destination=destination, code=code)
+
+
+async def _check_resend_interval(
+    session: AsyncSession, config: VerificationConfig, org_id: int, identity_id: int, address: str, stamp: datetime
+) -> None:
+    latest = await session.scalar(
+        select(func.max(VerificationChallenge.created_at)).where(
+            VerificationChallenge.org_id == org_id,
+            (VerificationChallenge.destination == address) | (VerificationChallenge.identity_id == identity_id),
+        )
+    )
+    if latest is not None:
+        wait = config.resend_seconds - (stamp - latest).total_seconds()
+        if wait > 0:
+            raise RateLimited("a code was sent a moment ago", retry_after=wait)
+
+
+async def current_challenge(*, session: AsyncSession, identity_id: int) -> VerificationChallenge | None:
+    return await session.scalar(
+        select(VerificationChallenge)
+        .where(VerificationChallenge.identity_id == identity_id, VerificationChallenge.state.in_(ACTIVE))
+        .order_by(VerificationChallenge.id.desc())
+        .limit(1)
+    )
+
+
+@dataclass(frozen=True)
+class Verified:
+    customer: Customer
+    challenge: VerificationChallenge
+    merged_from: int | None
+
+
+async def check_code(
+    *, session: AsyncSession, config: VerificationConfig, secret_key: str, identity: ChannelIdentity, code_text: str
+) -> Verified:
+    """Checks a typed code. Raises InvalidInput (malformed, not counted), Locked, NoActiveCode, CodeExpired or WrongCode."""
+    code = normalize_code(code_text)
+    challenge = await current_challenge(session=session, identity_id=identity.id)
+    until = await active_lock(
+        session=session, org_id=identity.org_id, identity_id=identity.id, destination=challenge.destination if challenge else None
+    )
+    if until is not None:
+        raise Locked(until)
+    if challenge is None:
+        raise NoActiveCode("no code is waiting")
+    if challenge.expires_at <= now():
+        challenge.state = "expired"
+        raise CodeExpired("the code has expired")
+    if not hmac.compare_digest(challenge.code_hash, code_digest(secret_key, challenge.id, code)):
+        challenge.attempts += 1
+        remaining, locked_until = await _count_failure(session, config, identity, challenge)
+        if locked_until is not None:
+            raise Locked(locked_until)
+        raise WrongCode(remaining)
+    challenge.state = "verified"
+    challenge.verified_at = now()
+    await _clear_failures(session, identity.org_id, identity.id, challenge.destination)
+    return await link_identity(session=session, identity=identity, challenge=challenge)
+
+
+async def _count_failure(
+    session: AsyncSession, config: VerificationConfig, identity: ChannelIdentity, challenge: VerificationChallenge
+) -> tuple[int, datetime | None]:
+    """One more wrong code against the identity and against the address; either reaching the limit locks both paths."""
+    stamp = now()
+    remaining = config.max_attempts
+    locked_until: datetime | None = None
+    for scope, key in (("identity", str(identity.id)), ("destination", challenge.destination)):
+        row = await _lock_row(session, identity.org_id, scope, key)
+        if row is None:
+            row = VerificationLock(org_id=identity.org_id, scope=scope, key=key, failures=0, lock_count=0)
+            session.add(row)
+        if row.last_failure_at is not None and stamp - row.last_failure_at > timedelta(minutes=config.lock_minutes):
+            row.failures = 0  # old failures are forgiven
+        row.failures += 1
+        row.last_failure_at = stamp
+        if row.failures >= config.max_attempts:
+            row.failures = 0
+            row.locked_until = stamp + timedelta(minutes=config.lock_minutes)
+            row.lock_count += 1
+            await session.flush()
+            await record(
+                session=session, org_id=identity.org_id, actor_type="system", actor_id=None, action="verification_locked",
+                subject_type="channel_identity" if scope == "identity" else "verification_destination",
+                subject_id=identity.id if scope == "identity" else None,
+                detail={"category": "security", "scope": scope, "identity_id": identity.id,
+                        "locked_until": row.locked_until.isoformat(), "lock_count": row.lock_count},
+            )
+            await _notify_admins(session, identity.org_id, row)
+            locked_until = row.locked_until
+        else:
+            remaining = min(remaining, config.max_attempts - row.failures)
+    await session.flush()
+    return remaining, locked_until
+
+
+async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLock) -> None:
+    """Repeated failures are a security event for the organization's admins (when notifications are installed)."""
+    try:
+        from bot.core.notifications import raise_event
+    except ImportError:  # the audit event above is the record either way
+        return
+    masked = Destination("email" if "@" in row.key else "sms", row.key).masked if row.scope == "destination" else f"identity #{row.key}"
+    await raise_event(
+        session=session, org_id=org_id, kind="identity_check_failures", subject_type="verification_lock", subject_id=row.id,
+        title=f"Identity check locked after repeated wrong codes ({masked})", url="/workbench/verification/locks",
+        dedup_key=f"verification_locked:{row.id}:{row.lock_count}", detail={"scope": row.scope, "target": masked},
+    )
+
+
+async def _clear_failures(session: AsyncSession, org_id: int, identity_id: int, destination: str) -> None:
+    for scope, key in (("identity", str(identity_id)), ("destination", destination)):
+        row = await _lock_row(session, org_id, scope, key)
+        if row is not None:
+            row.failures = 0
+
+
+async def link_identity(*, session: AsyncSession, identity: ChannelIdentity, challenge: VerificationChallenge) -> Verified:
+    """The identity now belongs to the customer who owns the verified address in this organization (merging if another does)."""
+    column = Customer.email if challenge.kind == "email" else Customer.phone
+    owner = await session.scalar(
+        select(Customer)
+        .where(Customer.org_id == identity.org_id, column == challenge.destination, Customer.status != "merged",
+               Customer.id != identity.customer_id)
+        .order_by(Customer.verified_at.is_(None), Customer.id)
+        .limit(1)
+    )
+    merged_from = None
+    if owner is not None:
+        merged_from = identity.customer_id
+        await merge_customers(
+            session=session, org_id=identity.org_id, survivor_id=owner.id, loser_id=identity.customer_id,
+            actor_type="system", actor_id=None, reason=f"verified {challenge.kind}",
+        )
+    customer = await session.get(Customer, identity.customer_id)
+    assert customer is not None
+    if challenge.kind == "email":
+        customer.email = challenge.destination
+    else:
+        customer.phone = challenge.destination
+    customer.verified_at = now()
+    customer.verification_method = challenge.kind
+    challenge.customer_id = customer.id
+    await record(
+        session=session, org_id=identity.org_id, actor_type="customer", actor_id=customer.id, action="identity_verified",
+        subject_type="customer", subject_id=customer.id,
+        detail={"method": challenge.kind, "identity_id": identity.id, "channel": identity.channel, "merged_from": merged_from},
+    )
+    return Verified(customer=customer, challenge=challenge, merged_from=merged_from)
+
+
+async def mark_sent(*, session: AsyncSession, challenge_id: int) -> None:
+    await session.execute(
+        update(VerificationChallenge)
+        .where(VerificationChallenge.id == challenge_id, VerificationChallenge.state == "sending")
+        .values(state="sent", sent_at=now())
+    )
+
+
+async def pending_challenge(*, session: AsyncSession, challenge_id: int, secret_key: str, code: str) -> VerificationChallenge | None:
+    """The committed challenge this code was issued for, if it still waits for delivery (else the send is dropped)."""
+    challenge = await session.get(VerificationChallenge, challenge_id)
+    if challenge is None or challenge.state != "sending":
+        return None
+    if not hmac.compare_digest(challenge.code_hash, code_digest(secret_key, challenge.id, code)):
+        return None  # a rolled-back attempt whose id was reused
+    return challenge
+
+
+async def list_locks(*, session: AsyncSession, org_id: int) -> list[VerificationLock]:
+    rows = await session.scalars(
+        select(VerificationLock)
+        .where(VerificationLock.org_id == org_id, VerificationLock.locked_until > now())
+        .order_by(VerificationLock.locked_until.desc())
+        .limit(500)
+    )
+    return list(rows)
