@@ -34,7 +34,7 @@ class Scheduler:
             self._pending.append((name, job, trigger))
             return
         self._scheduler.add_job(
-            _guarded(name, job), id=name, replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=300,
+            _guarded(name, job), id=name, name=name, replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=300,
             **trigger,  # type: ignore[arg-type]
         )
 
@@ -47,10 +47,10 @@ class Scheduler:
     async def start(self) -> None:
         # Created here, not in __init__: AsyncIOScheduler binds to the running loop.
         self._scheduler = AsyncIOScheduler(timezone="UTC")
+        self._scheduler.start()
         pending, self._pending = self._pending, []
         for name, job, trigger in pending:
             self._add(name, job, trigger)
-        self._scheduler.start()
 
     async def stop(self) -> None:
         if self._scheduler is not None and self._scheduler.running:

@@ -1,4 +1,4 @@
-"""notification events, pushes and preferences
+"""notification events, pushes and preferences; Slack agents' channel threads
 
 Revision ID: 0020
 Revises: 0002
@@ -80,9 +80,27 @@ def upgrade() -> None:
         sa.UniqueConstraint("agent_id", name=op.f("uq_notification_preferences_agent_id")),
     )
     op.create_index(op.f("ix_notification_preferences_org_id"), "notification_preferences", ["org_id"], unique=False)
+    op.create_table(
+        "slack_threads",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("org_id", ID, nullable=False),
+        sa.Column("conversation_id", ID, nullable=False),
+        sa.Column("channel", sa.String(length=40), nullable=False),
+        sa.Column("thread_ts", sa.String(length=40), nullable=False),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["conversation_id"], ["conversations.id"], name=op.f("fk_slack_threads_conversation_id_conversations"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_slack_threads_org_id_organizations")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_threads")),
+        sa.UniqueConstraint("channel", "thread_ts", name=op.f("uq_slack_threads_channel")),
+        sa.UniqueConstraint("conversation_id", name=op.f("uq_slack_threads_conversation_id")),
+    )
+    op.create_index(op.f("ix_slack_threads_org_id"), "slack_threads", ["org_id"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_table("slack_threads")
     op.drop_table("notification_preferences")
     op.drop_table("notification_pushes")
     op.drop_table("notification_events")

@@ -1,0 +1,102 @@
+"""Slack channel on slack-bolt: POST /slack/events (events, interactivity, /support) or Socket Mode.
+
+On when channels.slack.bot_token is set, plus the signing secret (events mode) or the app-level
+token (socket mode). Customers' replies go out through the outbox (`slack`), admin pushes too
+(`slack-push`).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
+
+from bot.channels.slack.inbound import SlackInbound
+from bot.channels.slack.mirror import AgentsChannelMirror
+from bot.channels.slack.sender import SlackSender, make_client
+from bot.context import AppContext
+
+log = logging.getLogger(__name__)
+SLACK = web.AppKey("incs_slack", AsyncApp)
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    config = ctx.settings.channels.slack
+    if not config.bot_token:
+        return
+    socket = config.mode == "socket"
+    if (socket and not config.app_token) or (not socket and not config.signing_secret):
+        log.warning("slack: bot_token is set but %s is missing; Slack stays off", "app_token" if socket else "signing_secret")
+        return
+    client = make_client(config.bot_token, config.api_base, config.request_timeout_seconds)
+    ctx.services["slack_client"] = client
+    bolt = AsyncApp(
+        client=client,
+        signing_secret=config.signing_secret or None,
+        request_verification_enabled=not socket,
+        # Ack only after the event is committed: the ingest path is quick (group commit), and
+        # everything slow (replies, users.info) runs after the ack.
+        process_before_response=True,
+        logger=logging.getLogger("slack_bolt"),
+    )
+    inbound = SlackInbound(ctx, config, config.bot_token)
+    if config.agents_channel:
+        mirror = AgentsChannelMirror(ctx, config.agents_channel)
+        inbound.on_agents_channel = mirror.on_agent_message
+        ctx.on_start.append(mirror.start)
+        ctx.on_stop.append(mirror.stop)
+    inbound.register(bolt)
+    ctx.on_stop.append(inbound.drain)
+    ctx.dispatcher.add_sender(SlackSender(client, channel="slack", factory=ctx.factory, data_dir=ctx.settings.data_dir))
+    ctx.dispatcher.add_sender(SlackSender(client, channel="slack-push"))
+    app[SLACK] = bolt
+    if socket:
+        _socket_mode(ctx, bolt, config.app_token)
+    else:
+        verifier = SignatureVerifier(config.signing_secret)
+        app.router.add_post("/slack/events", _events_handler(bolt, verifier))
+
+
+def _events_handler(bolt: AsyncApp, verifier: SignatureVerifier):  # type: ignore[no-untyped-def]
+    async def slack_events(request: web.Request) -> web.Response:
+        body = await request.text()
+        # Checked here before any parsing, so a forged or replayed request (timestamp older than
+        # five minutes) is refused with nothing stored; Bolt checks again on its own.
+        timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+        signature = request.headers.get("X-Slack-Signature", "")
+        if not timestamp.isdigit() or not signature or not verifier.is_valid(body=body, timestamp=timestamp, signature=signature):
+            log.warning("slack: request with a bad or stale signature refused")
+            return web.json_response({"error": "invalid signature"}, status=401)
+        try:
+            bolt_request = AsyncBoltRequest(body=body, query=request.query_string, headers=dict(request.headers))
+        except (ValueError, json.JSONDecodeError):
+            log.warning("slack: malformed request body refused")
+            return web.json_response({"error": "malformed body"}, status=400)
+        retry = request.headers.get("X-Slack-Retry-Num")
+        if retry:
+            log.info("slack: retry %s (%s) of an event", retry, request.headers.get("X-Slack-Retry-Reason", ""))
+        response = await bolt.async_dispatch(bolt_request)
+        return await to_aiohttp_response(response)
+
+    return slack_events
+
+
+def _socket_mode(ctx: AppContext, bolt: AsyncApp, app_token: str) -> None:
+    """For setups without a public URL: Slack pushes over a websocket the app opens."""
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    handler = AsyncSocketModeHandler(bolt, app_token)
+
+    async def start() -> None:
+        await handler.connect_async()
+
+    async def stop() -> None:
+        await handler.close_async()
+
+    ctx.on_start.append(start)
+    ctx.on_stop.append(stop)

@@ -1,0 +1,222 @@
+"""Admin notifications: a domain event becomes one push per target (Slack, Telegram, email, workbench list).
+
+`raise_event` writes the event, its pushes and their outbox items in the caller's transaction, so a
+restart between raising and delivering loses nothing, and raising the same fact again (same
+dedup_key) sends nothing twice. Delivery and retries are the outbox's job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, time, timedelta
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from jinja2.exceptions import TemplateNotFound
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.core.clock import now
+from bot.core.models import Agent, NotificationTarget, Organization
+from bot.core.notification_models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.outbox import enqueue
+from bot.paths import TEMPLATES
+
+
+class NotificationKind(StrEnum):
+    """Every kind of push. Other features raise these; each has templates/notifications/<locale>/<kind>.txt."""
+
+    CONVERSATION_WAITING = "conversation_waiting"
+    WORK_ORDER_NEW = "work_order_new"
+    SLA_AT_RISK = "sla_at_risk"
+    SLA_BREACHED = "sla_breached"
+    RIGHTS_REQUEST_RECEIVED = "rights_request_received"
+    RIGHTS_REQUEST_DUE_SOON = "rights_request_due_soon"
+    RIGHTS_REQUEST_OVERDUE = "rights_request_overdue"
+    CERTIFICATION_SUBMITTED = "certification_submitted"
+    IDENTITY_CHECK_FAILURES = "identity_check_failures"
+    DELIVERY_FAILING = "delivery_failing"
+
+
+TARGET_KINDS = ("workbench", "slack", "telegram", "email")
+# Outbox channels of pushes: separate from the customer-facing ones, so a failing push never
+# counts as a failing customer channel (which would raise a push about itself, forever).
+PUSH_CHANNELS = {"slack": "slack-push", "telegram": "telegram-push", "email": "email-push"}
+ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
+_DEFAULT_SETTINGS = Settings()
+
+
+@lru_cache(maxsize=1)
+def _env() -> Environment:
+    # Plain text; each sender escapes for its own markup (Slack mrkdwn, email text).
+    return Environment(  # noqa: S701
+        loader=FileSystemLoader(TEMPLATES / "notifications"), autoescape=False, undefined=StrictUndefined
+    )
+
+
+def render_push(name: str, locale: str, **context: Any) -> str:
+    locale = locale if locale in ("en", "zh") else "en"
+    try:
+        template = _env().get_template(f"{locale}/{name}.txt")
+    except TemplateNotFound:
+        template = _env().get_template(f"{locale}/default.txt")
+    return template.render(**context).strip()
+
+
+def push_payload(event: NotificationEvent, target_kind: str, locale: str, public_url: str) -> dict[str, Any]:
+    link = public_url.rstrip("/") + event.url if event.url.startswith("/") else event.url
+    text = render_push(event.kind, locale, event=event, title=event.title, link=link, detail=event.detail)
+    if target_kind == "email":
+        return {"subject": render_push("subject", locale, title=event.title), "text": text}
+    return {"text": text, "title": event.title, "link": link, "event_id": event.id, "kind": event.kind}
+
+
+def _parse_hhmm(value: str) -> time | None:
+    try:
+        hour, minute = (int(part) for part in value.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        return None
+
+
+def in_quiet_hours(pref: NotificationPreference | None, stamp: datetime) -> bool:
+    """Quiet hours may wrap midnight (22:00-07:00)."""
+    if pref is None or not pref.quiet_start or not pref.quiet_end:
+        return False
+    start, end = _parse_hhmm(pref.quiet_start), _parse_hhmm(pref.quiet_end)
+    if start is None or end is None or start == end:
+        return False
+    moment = stamp.time()
+    return start <= moment < end if start < end else (moment >= start or moment < end)
+
+
+def idempotency_key(prefix: str, *parts: object) -> str:
+    """Outbox keys are at most 120 characters; long addresses are hashed."""
+    raw = ":".join(str(p) for p in parts)
+    if len(prefix) + len(raw) > 110:
+        raw = hashlib.sha256(raw.encode()).hexdigest()[:40]
+    return f"{prefix}:{raw}"
+
+
+async def raise_event(
+    *,
+    session: AsyncSession,
+    org_id: int,
+    kind: NotificationKind | str,
+    subject_type: str,
+    subject_id: int | None,
+    title: str,
+    url: str,
+    dedup_key: str,
+    detail: dict[str, Any] | None = None,
+    settings: Settings | None = None,
+) -> tuple[NotificationEvent, bool]:
+    """Record an event and queue its pushes. Returns (event, created); an existing dedup_key queues nothing."""
+    kind = NotificationKind(kind)
+    existing = await session.scalar(select(NotificationEvent).where(NotificationEvent.dedup_key == dedup_key))
+    if existing is not None:
+        return existing, False
+    event = NotificationEvent(
+        org_id=org_id, kind=kind.value, subject_type=subject_type, subject_id=subject_id, title=title[:300], url=url,
+        dedup_key=dedup_key, detail=detail or {},
+    )
+    try:
+        async with session.begin_nested():  # another process may raise the same fact at the same moment
+            session.add(event)
+            await session.flush()
+    except IntegrityError:
+        again = await session.scalar(select(NotificationEvent).where(NotificationEvent.dedup_key == dedup_key))
+        assert again is not None
+        return again, False
+    await _fan_out(session, event, settings or _DEFAULT_SETTINGS)
+    return event, True
+
+
+async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Settings) -> None:
+    config = settings.notifications
+    routed = set(config.routes.get(event.kind, TARGET_KINDS))
+    stamp = now()
+    seen: set[tuple[str, str]] = set()
+    agents = (
+        await session.scalars(
+            select(Agent).where(Agent.org_id == event.org_id, Agent.active.is_(True), Agent.role.in_(ADMIN_ROLES)).order_by(Agent.id)
+        )
+    ).all()
+    prefs = await preferences_for(session=session, agent_ids=[a.id for a in agents])
+    targets = await _verified_targets(session, [a.id for a in agents])
+    for agent in agents:
+        pref = prefs.get(agent.id)
+        if pref is not None and pref.kinds and event.kind not in pref.kinds:
+            continue
+        allowed = routed & set(pref.targets if pref is not None and pref.targets else TARGET_KINDS)
+        locale = pref.locale if pref is not None else settings.locale
+        if "workbench" in allowed:
+            session.add(
+                NotificationPush(org_id=event.org_id, event_id=event.id, agent_id=agent.id, target_kind="workbench",
+                                 address=str(agent.id), state="delivered")
+            )
+        quiet = in_quiet_hours(pref, stamp)
+        for target in targets.get(agent.id, []):
+            if target.kind in allowed and (target.kind, target.address) not in seen:
+                seen.add((target.kind, target.address))
+                await _push(session, event, target.kind, target.address, agent.id, locale, settings, held=quiet)
+    org = await session.get(Organization, event.org_id)
+    channel = config.slack_channels.get(org.slug, "") if org is not None else ""
+    if channel and "slack" in routed and ("slack", channel) not in seen:
+        await _push(session, event, "slack", channel, None, settings.locale, settings, held=False)
+    await session.flush()
+
+
+async def _verified_targets(session: AsyncSession, agent_ids: list[int]) -> dict[int, list[NotificationTarget]]:
+    rows = await session.scalars(
+        select(NotificationTarget)
+        .where(NotificationTarget.agent_id.in_(agent_ids), NotificationTarget.verified_at.is_not(None))
+        .order_by(NotificationTarget.id)
+    )
+    grouped: dict[int, list[NotificationTarget]] = {}
+    for row in rows:
+        grouped.setdefault(row.agent_id, []).append(row)
+    return grouped
+
+
+async def _push(
+    session: AsyncSession, event: NotificationEvent, target_kind: str, address: str, agent_id: int | None, locale: str,
+    settings: Settings, *, held: bool,
+) -> None:
+    if target_kind not in PUSH_CHANNELS:
+        return
+    if not held and await _recent_pushes(session, target_kind, address) >= settings.notifications.per_target_per_hour:
+        held = True  # flooding one target helps nobody: the rest waits for the digest
+    push = NotificationPush(org_id=event.org_id, event_id=event.id, agent_id=agent_id, target_kind=target_kind,
+                            address=address, state="held" if held else "queued")
+    session.add(push)
+    if held:
+        return
+    item = await enqueue(
+        session=session, channel=PUSH_CHANNELS[target_kind], target=address,
+        payload=push_payload(event, target_kind, locale, settings.server.public_url),
+        idempotency_key=idempotency_key("push", event.id, target_kind, address), org_id=event.org_id,
+    )
+    push.outbox_id = item.id
+
+
+async def _recent_pushes(session: AsyncSession, target_kind: str, address: str) -> int:
+    since = now() - timedelta(hours=1)
+    count = await session.scalar(
+        select(func.count()).select_from(NotificationPush).where(
+            NotificationPush.target_kind == target_kind, NotificationPush.address == address,
+            NotificationPush.created_at >= since, NotificationPush.state == "queued",
+        )
+    )
+    return int(count or 0)
+
+
+async def preferences_for(*, session: AsyncSession, agent_ids: list[int]) -> dict[int, NotificationPreference]:
+    if not agent_ids:
+        return {}
+    rows = await session.scalars(select(NotificationPreference).where(NotificationPreference.agent_id.in_(agent_ids)))
+    return {row.agent_id: row for row in rows}

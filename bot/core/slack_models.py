@@ -1,0 +1,22 @@
+"""The agents' channel: which Slack thread mirrors which conversation."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from bot.core.clock import now
+from bot.core.models import Base, Id
+
+
+class SlackThread(Base):
+    __tablename__ = "slack_threads"
+    __table_args__ = (UniqueConstraint("channel", "thread_ts"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
+    channel: Mapped[str] = mapped_column(String(40))
+    thread_ts: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
