@@ -21,6 +21,8 @@ from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
+from bot.core.notifications_sweeps import install as install_notifications
+from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
 
 from bot.web import CTX, SOCKETS, close_sockets, wants_json
@@ -44,9 +46,15 @@ def build_context(settings: Settings) -> AppContext:
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
     ingestor.on_committed.append(dispatcher.wake)
-    return AppContext(
+    ctx = AppContext(
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
     )
+    # Shared scheduler for idempotent sweeps (other features add jobs to it), then admin notifications.
+    scheduler = services["scheduler"] = Scheduler()
+    ctx.on_start.append(scheduler.start)
+    ctx.on_stop.append(scheduler.stop)
+    install_notifications(ctx)
+    return ctx
 
 
 @web.middleware
