@@ -9,6 +9,7 @@ from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
 from workbench import conversations, inbox, live, login
 from workbench.auth import LIMITER
+from workbench.notifications import setup_notifications
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -26,4 +27,5 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     r.add_post("/workbench/conversations/{conversation_id}/status", conversations.status_view)
     r.add_get("/workbench/files/{attachment_id}", conversations.file_view)
     r.add_get("/workbench/ws", live.agent_socket)
+    setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
