@@ -73,6 +73,7 @@ class OutboxConfig(Section):
     backoff_max_seconds: float = Field(600.0, gt=0)
     lease_seconds: float = Field(60.0, gt=0)
     batch_size: int = Field(200, ge=1)
+    shutdown_grace_seconds: float = Field(5.0, ge=0)
 
 
 class TelegramConfig(Section):

@@ -47,7 +47,7 @@ def make_settings(db_url: str, data_dir: Path, **overrides: object) -> Settings:
         "data_dir": data_dir,
         "secret_key": SECRET,
         "database": {"url": db_url},
-        "outbox": {"poll_seconds": 0.05, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5},
+        "outbox": {"poll_seconds": 0.05, "backoff_base_seconds": 0.05, "backoff_max_seconds": 0.5, "shutdown_grace_seconds": 0.5},
         "logging": {"level": "INFO"},
     }
     base.update(overrides)

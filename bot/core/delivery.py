@@ -31,6 +31,7 @@ class Dispatcher:
         self.config = config
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
@@ -42,22 +43,29 @@ class Dispatcher:
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Let the current round finish (its sends and their bookkeeping), then stop; cancel after the grace period."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), self.config.shutdown_grace_seconds)
+        except TimeoutError:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
-            self._task = None
+        self._task = None
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 worked = await self.run_once()
             except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
                 log.exception("outbox round failed")
                 worked = 0
-            if worked:
+            if worked or self._stopping:
                 continue
             self._wake.clear()
             try:

@@ -54,3 +54,8 @@ class RateLimited(DomainError):
     def __init__(self, message: str = "", retry_after: float = 60.0) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class ServiceUnavailable(DomainError):
+    status = 503
+    code = "unavailable"

@@ -21,16 +21,17 @@ from bot.core import metrics
 from bot.core.conversations import open_conversation_for, touch_inbound
 from bot.core.customers import resolve_identity
 from bot.core.db import SessionFactory
-from bot.core.errors import DomainError, InvalidInput
+from bot.core.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.events import InboundEvent
 from bot.core.live import Hub, publish_message
 from bot.core.models import Message, Organization
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
-from bot.flows.engine import FlowCall, run_flows
+from bot.flows.engine import FlowCall, run_flows, stored_text
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
+_STOP: Any = object()  # queue sentinel: drain, then stop
 
 
 @dataclass
@@ -77,31 +78,47 @@ class Ingestor:
         self.on_committed: list[Any] = []  # callbacks after each commit (the outbox dispatcher's wake-up)
         self._queue: asyncio.Queue[tuple[InboundEvent, asyncio.Future[IngestResult]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._writer(), name="ingest-writer")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Finish what is queued (callers are waiting for their acks), then stop."""
+        if self._task is None:
+            return
+        self._stopping = True
+        await self._queue.put(_STOP)
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), 10)
+        except TimeoutError:
             self._task.cancel()
             try:
                 await self._task
             except asyncio.CancelledError:
                 pass
-            self._task = None
+        self._task = None
 
     async def submit(self, event: InboundEvent) -> IngestResult:
         """Returns once the event and its replies are committed. Raises DomainError on bad input."""
+        if self._stopping:
+            raise ServiceUnavailable("the server is restarting; please send again in a moment")
         validate(event, self.settings)
         future: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         await self._queue.put((event, future))
         return await future
 
     async def _writer(self) -> None:
-        while True:
+        stop = False
+        while not stop:
             batch = [await self._queue.get()]
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
+            if _STOP in batch:
+                batch = [item for item in batch if item is not _STOP]
+                stop = True
+            if not batch:
+                continue
             try:
                 await self._write(batch)
             except Exception:  # noqa: BLE001 - the writer must outlive any one batch
@@ -174,7 +191,7 @@ class Ingestor:
             direction="in",
             author_type="customer",
             kind=event.kind,
-            text=event.text,
+            text=stored_text(identity, event),  # a flow may keep a one-time code out of the thread
             attachment_id=event.file.attachment_id if event.file else None,
             latitude=event.latitude,
             longitude=event.longitude,
@@ -182,7 +199,7 @@ class Ingestor:
             delivery_state="received",
         )
         session.add(message)
-        touch_inbound(conversation, _describe(event))
+        touch_inbound(conversation, _describe(event) if message.text == event.text else message.text)
         org = await session.get(Organization, event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
@@ -197,7 +214,6 @@ class Ingestor:
             new_customer=resolved.created,
             new_conversation=new_conversation,
             services=self.services,
-            message=message,
         )
         replies = await run_flows(call)
         await session.flush()
