@@ -34,13 +34,29 @@ async def notifications_page(request: web.Request) -> web.Response:
         entries = await list_for_agent(session=session, agent=agent, before_id=before, limit=ctx.settings.workbench.page_size)
         pref = await get_preferences(session=session, agent=agent)
     if "application/json" in request.headers.get("Accept", ""):
-        return web.json_response({"notifications": [
-            {"id": e.push_id, "kind": e.event.kind, "title": e.event.title, "url": e.event.url, "read": e.read,
-             "deliveries": [{"target": d.target_kind, "state": d.state, "error": d.error} for d in e.deliveries]}
-            for e in entries
-        ]})
-    return render(request, "workbench/notifications.html", entries=entries, pref=pref,
-                  kinds=[k.value for k in NotificationKind], targets=TARGET_KINDS)
+        return web.json_response(
+            {
+                "notifications": [
+                    {
+                        "id": e.push_id,
+                        "kind": e.event.kind,
+                        "title": e.event.title,
+                        "url": e.event.url,
+                        "read": e.read,
+                        "deliveries": [{"target": d.target_kind, "state": d.state, "error": d.error} for d in e.deliveries],
+                    }
+                    for e in entries
+                ]
+            }
+        )
+    return render(
+        request,
+        "workbench/notifications.html",
+        entries=entries,
+        pref=pref,
+        kinds=[k.value for k in NotificationKind],
+        targets=TARGET_KINDS,
+    )
 
 
 @agent_page
@@ -57,9 +73,13 @@ async def preferences(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with transaction(ctx.factory) as session:
         await save_preferences(
-            session=session, agent=request[AGENT],
-            kinds=[str(v) for v in form.getall("kinds", [])], targets=[str(v) for v in form.getall("targets", [])],
-            quiet_start=str(form.get("quiet_start", "")).strip(), quiet_end=str(form.get("quiet_end", "")).strip(),
-            digest=form.get("digest") == "on", locale=str(form.get("locale", "en")),
+            session=session,
+            agent=request[AGENT],
+            kinds=[str(v) for v in form.getall("kinds", [])],
+            targets=[str(v) for v in form.getall("targets", [])],
+            quiet_start=str(form.get("quiet_start", "")).strip(),
+            quiet_end=str(form.get("quiet_end", "")).strip(),
+            digest=form.get("digest") == "on",
+            locale=str(form.get("locale", "en")),
         )
     raise web.HTTPSeeOther("/workbench/notifications")

@@ -53,9 +53,7 @@ _DEFAULT_SETTINGS = Settings()
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     # Plain text; each sender escapes for its own markup (Slack mrkdwn, email text).
-    return Environment(  # noqa: S701
-        loader=FileSystemLoader(TEMPLATES / "notifications"), autoescape=False, undefined=StrictUndefined
-    )
+    return Environment(loader=FileSystemLoader(TEMPLATES / "notifications"), autoescape=False, undefined=StrictUndefined)  # noqa: S701
 
 
 def render_push(name: str, locale: str, **context: Any) -> str:
@@ -121,8 +119,14 @@ async def raise_event(
     if existing is not None:
         return existing, False
     event = NotificationEvent(
-        org_id=org_id, kind=kind.value, subject_type=subject_type, subject_id=subject_id, title=title[:300], url=url,
-        dedup_key=dedup_key, detail=detail or {},
+        org_id=org_id,
+        kind=kind.value,
+        subject_type=subject_type,
+        subject_id=subject_id,
+        title=title[:300],
+        url=url,
+        dedup_key=dedup_key,
+        detail=detail or {},
     )
     try:
         async with session.begin_nested():  # another process may raise the same fact at the same moment
@@ -143,7 +147,9 @@ async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Se
     seen: set[tuple[str, str]] = set()
     agents = (
         await session.scalars(
-            select(Agent).where(Agent.org_id == event.org_id, Agent.active.is_(True), Agent.role.in_(ADMIN_ROLES)).order_by(Agent.id)
+            select(Agent)
+            .where(Agent.org_id == event.org_id, Agent.active.is_(True), Agent.role.in_(ADMIN_ROLES))
+            .order_by(Agent.id)
         )
     ).all()
     prefs = await preferences_for(session=session, agent_ids=[a.id for a in agents])
@@ -156,8 +162,14 @@ async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Se
         locale = pref.locale if pref is not None else settings.locale
         if "workbench" in allowed:
             session.add(
-                NotificationPush(org_id=event.org_id, event_id=event.id, agent_id=agent.id, target_kind="workbench",
-                                 address=str(agent.id), state="delivered")
+                NotificationPush(
+                    org_id=event.org_id,
+                    event_id=event.id,
+                    agent_id=agent.id,
+                    target_kind="workbench",
+                    address=str(agent.id),
+                    state="delivered",
+                )
             )
         quiet = in_quiet_hours(pref, stamp)
         for target in targets.get(agent.id, []):
@@ -184,22 +196,38 @@ async def _verified_targets(session: AsyncSession, agent_ids: list[int]) -> dict
 
 
 async def _push(
-    session: AsyncSession, event: NotificationEvent, target_kind: str, address: str, agent_id: int | None, locale: str,
-    settings: Settings, *, held: bool,
+    session: AsyncSession,
+    event: NotificationEvent,
+    target_kind: str,
+    address: str,
+    agent_id: int | None,
+    locale: str,
+    settings: Settings,
+    *,
+    held: bool,
 ) -> None:
     if target_kind not in PUSH_CHANNELS:
         return
     if not held and await _recent_pushes(session, target_kind, address) >= settings.notifications.per_target_per_hour:
         held = True  # flooding one target helps nobody: the rest waits for the digest
-    push = NotificationPush(org_id=event.org_id, event_id=event.id, agent_id=agent_id, target_kind=target_kind,
-                            address=address, state="held" if held else "queued")
+    push = NotificationPush(
+        org_id=event.org_id,
+        event_id=event.id,
+        agent_id=agent_id,
+        target_kind=target_kind,
+        address=address,
+        state="held" if held else "queued",
+    )
     session.add(push)
     if held:
         return
     item = await enqueue(
-        session=session, channel=PUSH_CHANNELS[target_kind], target=address,
+        session=session,
+        channel=PUSH_CHANNELS[target_kind],
+        target=address,
         payload=push_payload(event, target_kind, locale, settings.server.public_url),
-        idempotency_key=idempotency_key("push", event.id, target_kind, address), org_id=event.org_id,
+        idempotency_key=idempotency_key("push", event.id, target_kind, address),
+        org_id=event.org_id,
     )
     push.outbox_id = item.id
 
@@ -207,9 +235,13 @@ async def _push(
 async def _recent_pushes(session: AsyncSession, target_kind: str, address: str) -> int:
     since = now() - timedelta(hours=1)
     count = await session.scalar(
-        select(func.count()).select_from(NotificationPush).where(
-            NotificationPush.target_kind == target_kind, NotificationPush.address == address,
-            NotificationPush.created_at >= since, NotificationPush.state == "queued",
+        select(func.count())
+        .select_from(NotificationPush)
+        .where(
+            NotificationPush.target_kind == target_kind,
+            NotificationPush.address == address,
+            NotificationPush.created_at >= since,
+            NotificationPush.state == "queued",
         )
     )
     return int(count or 0)

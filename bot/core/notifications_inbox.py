@@ -36,8 +36,11 @@ async def list_for_agent(*, session: AsyncSession, agent: Agent, before_id: int 
     query = (
         select(NotificationPush, NotificationEvent)
         .join(NotificationEvent, NotificationEvent.id == NotificationPush.event_id)
-        .where(NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench",
-               NotificationPush.org_id == agent.org_id)
+        .where(
+            NotificationPush.agent_id == agent.id,
+            NotificationPush.target_kind == "workbench",
+            NotificationPush.org_id == agent.org_id,
+        )
         .order_by(NotificationPush.id.desc())
         .limit(limit)
     )
@@ -49,8 +52,11 @@ async def list_for_agent(*, session: AsyncSession, agent: Agent, before_id: int 
         await session.execute(
             select(NotificationPush, OutboxItem.state, OutboxItem.last_error)
             .outerjoin(OutboxItem, OutboxItem.id == NotificationPush.outbox_id)
-            .where(NotificationPush.event_id.in_(event_ids), NotificationPush.target_kind != "workbench",
-                   (NotificationPush.agent_id == agent.id) | NotificationPush.agent_id.is_(None))
+            .where(
+                NotificationPush.event_id.in_(event_ids),
+                NotificationPush.target_kind != "workbench",
+                (NotificationPush.agent_id == agent.id) | NotificationPush.agent_id.is_(None),
+            )
             .order_by(NotificationPush.id)
         )
     ).all()
@@ -63,8 +69,11 @@ async def list_for_agent(*, session: AsyncSession, agent: Agent, before_id: int 
 
 async def unread_count(*, session: AsyncSession, agent: Agent) -> int:
     rows = await session.scalars(
-        select(NotificationPush.id).where(NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench",
-                                          NotificationPush.read_at.is_(None)).limit(100)
+        select(NotificationPush.id)
+        .where(
+            NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench", NotificationPush.read_at.is_(None)
+        )
+        .limit(100)
     )
     return len(rows.all())
 
@@ -72,19 +81,29 @@ async def unread_count(*, session: AsyncSession, agent: Agent) -> int:
 async def mark_all_read(*, session: AsyncSession, agent: Agent) -> None:
     await session.execute(
         update(NotificationPush)
-        .where(NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench", NotificationPush.read_at.is_(None))
+        .where(
+            NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench", NotificationPush.read_at.is_(None)
+        )
         .values(read_at=now(), state="read")
     )
 
 
 async def get_preferences(*, session: AsyncSession, agent: Agent) -> NotificationPreference:
     pref = await session.scalar(select(NotificationPreference).where(NotificationPreference.agent_id == agent.id))
-    return pref or NotificationPreference(org_id=agent.org_id, agent_id=agent.id, kinds=[], targets=[], quiet_start="",
-                                          quiet_end="", digest=True, locale="en")
+    return pref or NotificationPreference(
+        org_id=agent.org_id, agent_id=agent.id, kinds=[], targets=[], quiet_start="", quiet_end="", digest=True, locale="en"
+    )
 
 
 async def save_preferences(
-    *, session: AsyncSession, agent: Agent, kinds: list[str], targets: list[str], quiet_start: str, quiet_end: str, digest: bool,
+    *,
+    session: AsyncSession,
+    agent: Agent,
+    kinds: list[str],
+    targets: list[str],
+    quiet_start: str,
+    quiet_end: str,
+    digest: bool,
     locale: str,
 ) -> NotificationPreference:
     known = {k.value for k in NotificationKind}

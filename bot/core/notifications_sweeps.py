@@ -49,8 +49,13 @@ async def sweep_waiting(*, factory: SessionFactory, settings: Settings) -> int:
             rows = (
                 await session.scalars(
                     select(Conversation)
-                    .where(Conversation.id > after, Conversation.status.in_(("open", "pending")),
-                           Conversation.waiting_since.is_not(None), Conversation.waiting_since <= cutoff, ~already.exists())
+                    .where(
+                        Conversation.id > after,
+                        Conversation.status.in_(("open", "pending")),
+                        Conversation.waiting_since.is_not(None),
+                        Conversation.waiting_since <= cutoff,
+                        ~already.exists(),
+                    )
                     .order_by(Conversation.id)
                     .limit(BATCH)
                 )
@@ -59,12 +64,16 @@ async def sweep_waiting(*, factory: SessionFactory, settings: Settings) -> int:
                 assert conv.waiting_since is not None
                 minutes = int((now() - conv.waiting_since).total_seconds() // 60)
                 _, created = await raise_event(
-                    session=session, org_id=conv.org_id, kind=NotificationKind.CONVERSATION_WAITING,
-                    subject_type="conversation", subject_id=conv.id,
+                    session=session,
+                    org_id=conv.org_id,
+                    kind=NotificationKind.CONVERSATION_WAITING,
+                    subject_type="conversation",
+                    subject_id=conv.id,
                     title=f"Conversation #{conv.id} has waited {minutes} minutes for a reply",
                     url=f"/workbench/conversations/{conv.id}",
                     dedup_key=f"conversation_waiting:{conv.id}:{conv.waiting_since.isoformat()}",
-                    detail={"minutes": minutes, "channel": conv.channel}, settings=settings,
+                    detail={"minutes": minutes, "channel": conv.channel},
+                    settings=settings,
                 )
                 raised += int(created)
         if len(rows) < BATCH:
@@ -82,17 +91,27 @@ async def sweep_failing(*, factory: SessionFactory, settings: Settings) -> int:
         rows = (
             await session.execute(
                 select(OutboxItem.org_id, OutboxItem.channel, func.count())
-                .where(OutboxItem.state == "failed", OutboxItem.created_at >= stamp - timedelta(minutes=window),
-                       OutboxItem.org_id.is_not(None), OutboxItem.channel.not_in(tuple(PUSH_CHANNELS.values())))
+                .where(
+                    OutboxItem.state == "failed",
+                    OutboxItem.created_at >= stamp - timedelta(minutes=window),
+                    OutboxItem.org_id.is_not(None),
+                    OutboxItem.channel.not_in(tuple(PUSH_CHANNELS.values())),
+                )
                 .group_by(OutboxItem.org_id, OutboxItem.channel)
             )
         ).all()
         for org_id, channel, count in rows:
             _, created = await raise_event(
-                session=session, org_id=int(org_id), kind=NotificationKind.DELIVERY_FAILING, subject_type="channel",
-                subject_id=None, title=f"Delivery failing on {channel}: {count} messages failed in {window} minutes",
-                url="/workbench/notifications", dedup_key=f"delivery_failing:{org_id}:{channel}:{bucket}",
-                detail={"channel": channel, "failed": int(count), "window_minutes": window}, settings=settings,
+                session=session,
+                org_id=int(org_id or 0),
+                kind=NotificationKind.DELIVERY_FAILING,
+                subject_type="channel",
+                subject_id=None,
+                title=f"Delivery failing on {channel}: {count} messages failed in {window} minutes",
+                url="/workbench/notifications",
+                dedup_key=f"delivery_failing:{org_id}:{channel}:{bucket}",
+                detail={"channel": channel, "failed": int(count), "window_minutes": window},
+                settings=settings,
             )
             raised += int(created)
     return raised
@@ -120,8 +139,14 @@ async def _digest_for(
     events = (
         await session.scalars(
             select(NotificationEvent)
-            .join(NotificationPush, and_(NotificationPush.event_id == NotificationEvent.id,
-                                         NotificationPush.agent_id == agent.id, NotificationPush.target_kind == "workbench"))
+            .join(
+                NotificationPush,
+                and_(
+                    NotificationPush.event_id == NotificationEvent.id,
+                    NotificationPush.agent_id == agent.id,
+                    NotificationPush.target_kind == "workbench",
+                ),
+            )
             .where(NotificationEvent.created_at >= since, NotificationEvent.created_at < stamp)
             .order_by(NotificationEvent.id)
             .limit(200)
@@ -144,7 +169,11 @@ async def _digest_for(
             continue
         payload = {"subject": render_push("digest_subject", locale, day=stamp.date().isoformat()), "text": text}
         await enqueue(
-            session=session, channel=PUSH_CHANNELS[target.kind], target=target.address, payload=payload, org_id=agent.org_id,
+            session=session,
+            channel=PUSH_CHANNELS[target.kind],
+            target=target.address,
+            payload=payload,
+            org_id=agent.org_id,
             idempotency_key=idempotency_key("digest", agent.id, stamp.date().isoformat(), target.kind, target.address),
         )
         sent += 1

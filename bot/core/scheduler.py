@@ -34,8 +34,14 @@ class Scheduler:
             self._pending.append((name, job, trigger))
             return
         self._scheduler.add_job(
-            _guarded(name, job), id=name, name=name, replace_existing=True, max_instances=1, coalesce=True, misfire_grace_time=300,
-            **trigger,  # type: ignore[arg-type]
+            _guarded(name, job),
+            id=name,
+            name=name,
+            replace_existing=True,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=300,
+            **trigger,
         )
 
     @property

@@ -61,7 +61,8 @@ async def fakes() -> AsyncIterator[tuple[FakeSlack, FakeTelegramPush]]:
 
 def push_settings(db_url: str, data_dir: Path, slack: FakeSlack, smtp_port: int, **notifications: Any) -> Any:
     return make_settings(
-        db_url, data_dir,
+        db_url,
+        data_dir,
         channels={"slack": {"bot_token": "xoxb-test", "signing_secret": "s" * 20, "api_base": slack.api_base}},
         smtp={"host": "127.0.0.1", "port": smtp_port, "timeout_seconds": 2},
         notifications={"sweep_seconds": 3600, **notifications},
@@ -78,22 +79,32 @@ async def started(settings: Any, telegram: FakeTelegramPush) -> Server:
 async def add_targets(server: Server, demo: OrgWithAdmin) -> None:
     async with transaction(server.ctx.factory) as session:
         for kind, address in (("slack", ADMIN_SLACK), ("telegram", ADMIN_CHAT), ("email", ADMIN_MAIL)):
-            session.add(NotificationTarget(org_id=demo.org.id, agent_id=demo.admin.id, kind=kind, address=address,
-                                           verified_at=clock.now()))
+            session.add(
+                NotificationTarget(
+                    org_id=demo.org.id, agent_id=demo.admin.id, kind=kind, address=address, verified_at=clock.now()
+                )
+            )
         session.add(NotificationTarget(org_id=demo.org.id, agent_id=demo.admin.id, kind="email", address="unverified@x.example"))
 
 
-async def wait_until(predicate: Any, timeout: float = 8.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
+async def wait_until(predicate: Any, seconds: float = 8.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not await predicate():  # noqa: ASYNC110 - polling a fake
             await asyncio.sleep(0.03)
 
 
 async def raise_sample(server: Server, demo: OrgWithAdmin, dedup: str = "sample:1") -> bool:
     async with transaction(server.ctx.factory) as session:
         _, created = await raise_event(
-            session=session, org_id=demo.org.id, kind=NotificationKind.WORK_ORDER_NEW, subject_type="work_order", subject_id=7,
-            title="WO-7 <urgent> & late", url="/workbench/conversations/1", dedup_key=dedup, settings=server.ctx.settings,
+            session=session,
+            org_id=demo.org.id,
+            kind=NotificationKind.WORK_ORDER_NEW,
+            subject_type="work_order",
+            subject_id=7,
+            title="WO-7 <urgent> & late",
+            url="/workbench/conversations/1",
+            dedup_key=dedup,
+            settings=server.ctx.settings,
         )
     return created
 
@@ -115,8 +126,10 @@ async def test_one_event_reaches_each_target_once_across_a_restart(
 
     second = await started(settings, telegram)
     try:
+
         async def delivered() -> bool:
             return bool(slack.called("chat.postMessage")) and bool(telegram.sent) and bool(inbox.messages)
+
         await wait_until(delivered)
         assert not await raise_sample(second, demo)
         await asyncio.sleep(0.3)  # a second delivery, if there were one, would show by now
@@ -135,11 +148,13 @@ async def test_one_event_reaches_each_target_once_across_a_restart(
         # The workbench shows the notification and each push's delivery state.
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
             await login(http, second.url, demo.admin.email)
+
             async def all_sent() -> bool:
                 async with http.get(f"{second.url}/workbench/notifications", headers={"Accept": "application/json"}) as resp:
                     body = await resp.json()
                 states = {d["target"]: d["state"] for d in body["notifications"][0]["deliveries"]}
                 return states == {"slack": "sent", "telegram": "sent", "email": "sent"}
+
             await wait_until(all_sent)
             async with http.get(f"{second.url}/workbench/notifications") as resp:
                 page = await resp.text()
@@ -159,7 +174,8 @@ async def test_sweeps_raise_once_and_read_the_database(
         start = datetime(2026, 11, 29, 9, 0)
         clock.set_clock(lambda: start)
         status = await server.ctx.ingestor.submit(
-            InboundEvent(org_id=demo.org.id, channel="webchat", external_id="v1", kind="text", text="hello?"))
+            InboundEvent(org_id=demo.org.id, channel="webchat", external_id="v1", kind="text", text="hello?")
+        )
         factory = server.ctx.factory
         assert await sweep_waiting(factory=factory, settings=settings) == 0  # not yet 10 minutes
         clock.set_clock(lambda: start + timedelta(minutes=11))
@@ -175,10 +191,28 @@ async def test_sweeps_raise_once_and_read_the_database(
 
         async with transaction(factory) as session:
             for n in range(3):
-                session.add(OutboxItem(org_id=demo.org.id, channel="telegram", target=f"c{n}", payload={}, idempotency_key=f"k{n}",
-                                       state="failed", created_at=clock.now()))
-            session.add(OutboxItem(org_id=demo.org.id, channel="slack-push", target="x", payload={}, idempotency_key="kp",
-                                   state="failed", created_at=clock.now()))
+                session.add(
+                    OutboxItem(
+                        org_id=demo.org.id,
+                        channel="telegram",
+                        target=f"c{n}",
+                        payload={},
+                        idempotency_key=f"k{n}",
+                        state="failed",
+                        created_at=clock.now(),
+                    )
+                )
+            session.add(
+                OutboxItem(
+                    org_id=demo.org.id,
+                    channel="slack-push",
+                    target="x",
+                    payload={},
+                    idempotency_key="kp",
+                    state="failed",
+                    created_at=clock.now(),
+                )
+            )
         assert await sweep_failing(factory=factory, settings=settings) == 1
         assert await sweep_failing(factory=factory, settings=settings) == 0
         async with factory() as session:
@@ -189,8 +223,9 @@ async def test_sweeps_raise_once_and_read_the_database(
         await server.stop()
 
 
-async def test_preferences_quiet_hours_and_digest(db_url: str, tmp_path: Path, fakes: tuple[FakeSlack, FakeTelegramPush],
-                                                  smtp: tuple[Inbox, int]) -> None:
+async def test_preferences_quiet_hours_and_digest(
+    db_url: str, tmp_path: Path, fakes: tuple[FakeSlack, FakeTelegramPush], smtp: tuple[Inbox, int]
+) -> None:
     slack, telegram = fakes
     settings = push_settings(db_url, tmp_path / "data", slack, smtp[1], routes={"sla_breached": ["workbench", "email"]})
     server = await started(settings, telegram)
@@ -201,12 +236,31 @@ async def test_preferences_quiet_hours_and_digest(db_url: str, tmp_path: Path, f
         night = datetime(2026, 11, 29, 23, 30)
         clock.set_clock(lambda: night)
         async with transaction(server.ctx.factory) as session:
-            session.add(NotificationPreference(org_id=demo.org.id, agent_id=demo.admin.id, kinds=["sla_breached", "work_order_new"],
-                                               targets=[], quiet_start="22:00", quiet_end="07:00", digest=True, locale="zh"))
+            session.add(
+                NotificationPreference(
+                    org_id=demo.org.id,
+                    agent_id=demo.admin.id,
+                    kinds=["sla_breached", "work_order_new"],
+                    targets=[],
+                    quiet_start="22:00",
+                    quiet_end="07:00",
+                    digest=True,
+                    locale="zh",
+                )
+            )
         async with transaction(server.ctx.factory) as session:
             for kind in (NotificationKind.SLA_BREACHED, NotificationKind.RIGHTS_REQUEST_OVERDUE):
-                await raise_event(session=session, org_id=demo.org.id, kind=kind, subject_type="x", subject_id=1, title=f"t {kind}",
-                                  url="/workbench", dedup_key=f"pref:{kind}", settings=settings)
+                await raise_event(
+                    session=session,
+                    org_id=demo.org.id,
+                    kind=kind,
+                    subject_type="x",
+                    subject_id=1,
+                    title=f"t {kind}",
+                    url="/workbench",
+                    dedup_key=f"pref:{kind}",
+                    settings=settings,
+                )
         async with server.ctx.factory() as session:
             pushes = (await session.scalars(select(NotificationPush).order_by(NotificationPush.id))).all()
             queued = (await session.scalars(select(OutboxItem))).all()
@@ -231,7 +285,9 @@ def test_quiet_hours_wrap_midnight() -> None:
     assert not in_quiet_hours(pref, datetime(2026, 1, 1, 7, 0)) and not in_quiet_hours(None, datetime(2026, 1, 1, 23, 0))
 
 
-async def test_smtp_refusal_and_timeout_are_recorded_not_lost(db_url: str, tmp_path: Path, fakes: tuple[FakeSlack, FakeTelegramPush]) -> None:
+async def test_smtp_refusal_and_timeout_are_recorded_not_lost(
+    db_url: str, tmp_path: Path, fakes: tuple[FakeSlack, FakeTelegramPush]
+) -> None:
     slack, telegram = fakes
     settings = push_settings(db_url, tmp_path / "data", slack, free_port(), routes={"work_order_new": ["email"]})
     server = await started(settings, telegram)
@@ -244,7 +300,22 @@ async def test_smtp_refusal_and_timeout_are_recorded_not_lost(db_url: str, tmp_p
         async def retried() -> bool:
             async with server.ctx.factory() as session:
                 item = await session.scalar(select(OutboxItem).where(OutboxItem.channel == "email-push"))
-                return item is not None and item.attempts >= 1 and item.state == "pending" and "smtp unavailable" in item.last_error
+                return (
+                    item is not None and item.attempts >= 1 and item.state == "pending" and "smtp unavailable" in item.last_error
+                )
+
         await wait_until(retried)
     finally:
         await server.stop()
+
+
+async def test_install_registers_push_senders_and_sweeps(sqlite_url: str, tmp_path: Path) -> None:
+    from bot.app import build_context
+
+    settings = make_settings(sqlite_url, tmp_path / "data", channels={"telegram": {"token": "123:abc"}})
+    ctx = build_context(settings)
+    try:
+        assert {"telegram-push", "email-push"} <= set(ctx.dispatcher.senders)
+        assert ctx.services["scheduler"].job_names == ["notifications.waiting", "notifications.failing", "notifications.digest"]
+    finally:
+        await ctx.engine.dispose()

@@ -10,6 +10,7 @@ import asyncio
 import json
 import socket
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -48,11 +49,20 @@ class FakeSlack:
     def called(self, method: str) -> list[Call]:
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
-        async with asyncio.timeout(timeout):
-            while len(self.called(method)) < count:
+    async def wait_for(self, method: str, count: int = 1, seconds: float = 5.0) -> list[Call]:
+        async with asyncio.timeout(seconds):
+            while len(self.called(method)) < count:  # noqa: ASYNC110 - polling a fake
                 await asyncio.sleep(0.02)
         return self.called(method)
+
+    async def wait_until(self, match: Callable[[Call], bool], method: str = "chat.postMessage", seconds: float = 5.0) -> Call:
+        """The first recorded call of `method` that matches, waiting for it if need be."""
+        async with asyncio.timeout(seconds):
+            while True:
+                for call in self.called(method):
+                    if match(call):
+                        return call
+                await asyncio.sleep(0.02)
 
     async def start(self) -> FakeSlack:
         app = web.Application()
@@ -105,8 +115,14 @@ class FakeSlack:
         return f"1700000000.{self._ts:06d}"
 
     def m_auth_test(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"url": "https://fake.slack.com/", "team": "Fake", "user": "incs", "team_id": TEAM, "user_id": BOT_USER,
-                "bot_id": "B0BOT001"}
+        return {
+            "url": "https://fake.slack.com/",
+            "team": "Fake",
+            "user": "incs",
+            "team_id": TEAM,
+            "user_id": BOT_USER,
+            "bot_id": "B0BOT001",
+        }
 
     def m_chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": args.get("channel"), "ts": self._next_ts(), "message": {"text": args.get("text", "")}}

@@ -37,6 +37,8 @@ class FakeTelegramPush:
         if self.fail_next:
             status, retry_after = self.fail_next.pop(0)
             params = {"retry_after": retry_after} if retry_after is not None else {}
-            return web.json_response({"ok": False, "error_code": status, "description": "fail", "parameters": params}, status=status)
+            return web.json_response(
+                {"ok": False, "error_code": status, "description": "fail", "parameters": params}, status=status
+            )
         self.sent.append({"token": request.match_info["token"], **body})
         return web.json_response({"ok": True, "result": {"message_id": len(self.sent), "chat": {"id": body["chat_id"]}}})

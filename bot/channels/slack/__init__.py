@@ -93,10 +93,10 @@ def _socket_mode(ctx: AppContext, bolt: AsyncApp, app_token: str) -> None:
     handler = AsyncSocketModeHandler(bolt, app_token)
 
     async def start() -> None:
-        await handler.connect_async()
+        await handler.connect_async()  # type: ignore[no-untyped-call]
 
     async def stop() -> None:
-        await handler.close_async()
+        await handler.close_async()  # type: ignore[no-untyped-call]
 
     ctx.on_start.append(start)
     ctx.on_stop.append(stop)

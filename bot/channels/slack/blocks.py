@@ -21,7 +21,9 @@ def _chunks(text: str, size: int) -> list[str]:
 
 def reply_blocks(text: str, buttons: list[list[str]] | None = None, link: str = "") -> list[dict[str, Any]]:
     blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in _chunks(escape_mrkdwn(text), SECTION_LIMIT) if chunk
+        {"type": "section", "text": {"type": "mrkdwn", "text": chunk}}
+        for chunk in _chunks(escape_mrkdwn(text), SECTION_LIMIT)
+        if chunk
     ]
     elements = [
         {

@@ -24,7 +24,7 @@ from bot.context import AppContext
 from bot.core.attachments import check_upload, store_attachment
 from bot.core.db import transaction
 from bot.core.errors import DomainError
-from bot.core.events import IncomingFile, InboundEvent
+from bot.core.events import EventKind, InboundEvent, IncomingFile
 from bot.core.models import ChannelIdentity, Customer, Organization
 
 log = logging.getLogger(__name__)
@@ -82,10 +82,18 @@ class SlackInbound:
         org_id = await self._org(context.team_id)
         if org_id is not None and user:
             label = ((action.get("text") or {}).get("text")) or ""
-            await self._submit(InboundEvent(
-                org_id=org_id, channel=CHANNEL, external_id=user, kind="button", text=label, payload=str(action.get("value", "")),
-                platform_message_id=f"action:{action.get('action_ts', '')}",
-            ), user)
+            await self._submit(
+                InboundEvent(
+                    org_id=org_id,
+                    channel=CHANNEL,
+                    external_id=user,
+                    kind="button",
+                    text=label,
+                    payload=str(action.get("value", "")),
+                    platform_message_id=f"action:{action.get('action_ts', '')}",
+                ),
+                user,
+            )
         await ack()
 
     async def on_support(self, ack: Any, command: dict[str, Any], context: Any) -> None:
@@ -96,11 +104,23 @@ class SlackInbound:
             return
         words = str(command.get("text", "")).strip()
         if not words or words.lower() in COMMAND_WORDS:
-            event = InboundEvent(org_id=org_id, channel=CHANNEL, external_id=user, kind="command", text=(words or "start").lower(),
-                                 platform_message_id=f"cmd:{command.get('trigger_id', '')}")
+            event = InboundEvent(
+                org_id=org_id,
+                channel=CHANNEL,
+                external_id=user,
+                kind="command",
+                text=(words or "start").lower(),
+                platform_message_id=f"cmd:{command.get('trigger_id', '')}",
+            )
         else:
-            event = InboundEvent(org_id=org_id, channel=CHANNEL, external_id=user, kind="text", text=words,
-                                 platform_message_id=f"cmd:{command.get('trigger_id', '')}")
+            event = InboundEvent(
+                org_id=org_id,
+                channel=CHANNEL,
+                external_id=user,
+                kind="text",
+                text=words,
+                platform_message_id=f"cmd:{command.get('trigger_id', '')}",
+            )
         ok = await self._submit(event, user)
         await ack(text="Thanks, we will answer you in a direct message." if ok else "Sorry, that could not be sent.")
 
@@ -120,8 +140,12 @@ class SlackInbound:
         files = event.get("files") or []
         ok = True
         if text.strip() or not files:
-            ok = await self._submit(InboundEvent(org_id=org_id, channel=CHANNEL, external_id=user, kind="text", text=text,
-                                                 platform_message_id=ts or None), user)
+            ok = await self._submit(
+                InboundEvent(
+                    org_id=org_id, channel=CHANNEL, external_id=user, kind="text", text=text, platform_message_id=ts or None
+                ),
+                user,
+            )
         for index, file in enumerate(files):
             ok = await self._file(org_id, user, ts, index, file) and ok
         if ok and event_id:
@@ -164,20 +188,43 @@ class SlackInbound:
         limits = self.ctx.settings.webchat
         try:
             content = await self._download(str(file.get("url_private_download") or file.get("url_private") or ""))
-            check_upload(size=len(content), mime_type=mime, max_bytes=min(limits.max_upload_bytes, self.config.max_download_bytes),
-                         allowed=limits.allowed_mime_types)
+            check_upload(
+                size=len(content),
+                mime_type=mime,
+                max_bytes=min(limits.max_upload_bytes, self.config.max_download_bytes),
+                allowed=limits.allowed_mime_types,
+            )
             async with transaction(self.ctx.factory) as session:
-                stored = await store_attachment(session=session, data_dir=self.ctx.settings.data_dir, org_id=org_id,
-                                                customer_id=None, filename=name, mime_type=mime, content=content)
+                stored = await store_attachment(
+                    session=session,
+                    data_dir=self.ctx.settings.data_dir,
+                    org_id=org_id,
+                    customer_id=None,
+                    filename=name,
+                    mime_type=mime,
+                    content=content,
+                )
         except (DomainError, aiohttp.ClientError, TimeoutError, ValueError) as exc:
             log.info("slack: file %s not taken: %s", file.get("id"), getattr(exc, "message", type(exc).__name__))
-            return await self._submit(InboundEvent(org_id=org_id, channel=CHANNEL, external_id=user, kind="text",
-                                                   text=f"📎 {name} (not accepted: {getattr(exc, 'message', 'download failed')})",
-                                                   platform_message_id=f"{ts}:f{index}"), user)
-        kind = "photo" if mime.startswith("image/") else "file"
+            return await self._submit(
+                InboundEvent(
+                    org_id=org_id,
+                    channel=CHANNEL,
+                    external_id=user,
+                    kind="text",
+                    text=f"📎 {name} (not accepted: {getattr(exc, 'message', 'download failed')})",
+                    platform_message_id=f"{ts}:f{index}",
+                ),
+                user,
+            )
+        kind: EventKind = "photo" if mime.startswith("image/") else "file"
         incoming = IncomingFile(attachment_id=stored.id, filename=stored.filename, mime_type=mime, size=stored.size)
-        return await self._submit(InboundEvent(org_id=org_id, channel=CHANNEL, external_id=user, kind=kind, file=incoming,
-                                               platform_message_id=f"{ts}:f{index}"), user)
+        return await self._submit(
+            InboundEvent(
+                org_id=org_id, channel=CHANNEL, external_id=user, kind=kind, file=incoming, platform_message_id=f"{ts}:f{index}"
+            ),
+            user,
+        )
 
     async def _download(self, url: str) -> bytes:
         # The bot token goes only to Slack's own hosts (or the configured API server in tests).

@@ -70,7 +70,10 @@ class AgentsChannelMirror:
         try:
             async with transaction(self.ctx.factory) as session:
                 await enqueue(
-                    session=session, channel="slack-mirror", target=self.channel, org_id=int(event["org_id"]),
+                    session=session,
+                    channel="slack-mirror",
+                    target=self.channel,
+                    org_id=int(event["org_id"]),
                     payload={"text": text, "conversation_id": int(event["conversation_id"]), "org_id": int(event["org_id"])},
                     idempotency_key=f"mirror:{message['id']}",
                 )
@@ -84,8 +87,9 @@ class AgentsChannelMirror:
         if not thread_ts or thread_ts == event.get("ts"):
             return  # top-level chatter among agents
         async with transaction(self.ctx.factory) as session:
-            thread = await session.scalar(select(SlackThread).where(SlackThread.channel == self.channel,
-                                                                    SlackThread.thread_ts == str(thread_ts)))
+            thread = await session.scalar(
+                select(SlackThread).where(SlackThread.channel == self.channel, SlackThread.thread_ts == str(thread_ts))
+            )
         if thread is None:
             return
         agent = await self._agent_for(thread.org_id, str(event.get("user", "")))
@@ -96,13 +100,17 @@ class AgentsChannelMirror:
             async with transaction(self.ctx.factory) as session:
                 conversation = await session.get(Conversation, thread.conversation_id)
                 assert conversation is not None
-                message = await reply_as_agent(session=session, conversation=conversation, agent=agent, text=str(event.get("text", "")))
+                message = await reply_as_agent(
+                    session=session, conversation=conversation, agent=agent, text=str(event.get("text", ""))
+                )
         except DomainError as exc:
             await self._say(thread_ts, f"⚠️ Not sent: {exc.message}")
             return
         self._from_slack.add(message.id)
         body = dict(message_json(message), agent_name=agent.name)
-        await publish_message(self.ctx.hub, org_id=thread.org_id, conversation_id=thread.conversation_id, customer_id=None, message=body)
+        await publish_message(
+            self.ctx.hub, org_id=thread.org_id, conversation_id=thread.conversation_id, customer_id=None, message=body
+        )
         self.ctx.dispatcher.wake()
 
     async def _agent_for(self, org_id: int, user: str) -> Agent | None:
@@ -114,8 +122,9 @@ class AgentsChannelMirror:
         if not email:
             return None
         async with self.ctx.factory() as session:
-            return await session.scalar(select(Agent).where(Agent.org_id == org_id, func.lower(Agent.email) == email,
-                                                            Agent.active.is_(True)))
+            return await session.scalar(
+                select(Agent).where(Agent.org_id == org_id, func.lower(Agent.email) == email, Agent.active.is_(True))
+            )
 
     async def _say(self, thread_ts: str, text: str) -> None:
         try:
@@ -142,11 +151,15 @@ class MirrorSender(SlackSender):
         if thread is None:
             name = (customer.name if customer is not None else "") or f"customer #{conversation_id}"
             link = f"{self.ctx.settings.server.public_url.rstrip('/')}/workbench/conversations/{conversation_id}"
-            root = await super().send(target, {"text": f"Conversation #{conversation_id} with {name} ({conv.channel if conv else ''})",
-                                               "link": link})
+            root = await super().send(
+                target, {"text": f"Conversation #{conversation_id} with {name} ({conv.channel if conv else ''})", "link": link}
+            )
             async with transaction(self.ctx.factory) as session:
-                session.add(SlackThread(org_id=int(payload["org_id"]), conversation_id=conversation_id, channel=target,
-                                        thread_ts=str(root)))
+                session.add(
+                    SlackThread(
+                        org_id=int(payload["org_id"]), conversation_id=conversation_id, channel=target, thread_ts=str(root)
+                    )
+                )
             thread_ts = str(root)
         else:
             thread_ts = thread.thread_ts

@@ -22,8 +22,16 @@ from bot.core.db import SessionFactory
 from bot.core.models import Attachment
 
 log = logging.getLogger(__name__)
-UNREACHABLE = {"channel_not_found", "user_not_found", "account_inactive", "is_archived", "not_in_channel", "user_disabled",
-               "cannot_dm_bot", "user_not_visible"}
+UNREACHABLE = {
+    "channel_not_found",
+    "user_not_found",
+    "account_inactive",
+    "is_archived",
+    "not_in_channel",
+    "user_disabled",
+    "cannot_dm_bot",
+    "user_not_visible",
+}
 TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout", "team_added_to_org"}
 
 
@@ -52,8 +60,14 @@ def translate(exc: Exception) -> Exception:
 
 
 class SlackSender:
-    def __init__(self, client: AsyncWebClient, *, channel: str = "slack", factory: SessionFactory | None = None,
-                 data_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        client: AsyncWebClient,
+        *,
+        channel: str = "slack",
+        factory: SessionFactory | None = None,
+        data_dir: Path | None = None,
+    ) -> None:
         self.channel = channel
         self.client = client
         self.factory = factory
@@ -102,7 +116,10 @@ class SlackSender:
         content = attachment_path(self.data_dir, attachment).read_bytes()
         # files_upload_v2: files.getUploadURLExternal, POST to the upload URL, files.completeUploadExternal.
         response = await self.client.files_upload_v2(
-            channel=conversation, content=content, filename=attachment.filename, title=attachment.filename,
+            channel=conversation,
+            content=content,
+            filename=attachment.filename,
+            title=attachment.filename,
             initial_comment=escape_mrkdwn(str(payload.get("text", ""))) or None,
         )
         file = response.get("file") or {}

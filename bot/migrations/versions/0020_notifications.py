@@ -48,9 +48,14 @@ def upgrade() -> None:
         sa.Column("outbox_id", ID, nullable=True),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("read_at", sa.DateTime(), nullable=True),
-        sa.ForeignKeyConstraint(["agent_id"], ["agents.id"], name=op.f("fk_notification_pushes_agent_id_agents"), ondelete="CASCADE"),
         sa.ForeignKeyConstraint(
-            ["event_id"], ["notification_events.id"], name=op.f("fk_notification_pushes_event_id_notification_events"), ondelete="CASCADE"
+            ["agent_id"], ["agents.id"], name=op.f("fk_notification_pushes_agent_id_agents"), ondelete="CASCADE"
+        ),
+        sa.ForeignKeyConstraint(
+            ["event_id"],
+            ["notification_events.id"],
+            name=op.f("fk_notification_pushes_event_id_notification_events"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_notification_pushes_org_id_organizations")),
         sa.ForeignKeyConstraint(["outbox_id"], ["outbox.id"], name=op.f("fk_notification_pushes_outbox_id_outbox")),
@@ -58,7 +63,9 @@ def upgrade() -> None:
         sa.UniqueConstraint("event_id", "target_kind", "address", name=op.f("uq_notification_pushes_event_id")),
     )
     op.create_index("ix_notification_pushes_agent", "notification_pushes", ["agent_id", "id"], unique=False)
-    op.create_index("ix_notification_pushes_target", "notification_pushes", ["target_kind", "address", "created_at"], unique=False)
+    op.create_index(
+        "ix_notification_pushes_target", "notification_pushes", ["target_kind", "address", "created_at"], unique=False
+    )
     op.create_index(op.f("ix_notification_pushes_org_id"), "notification_pushes", ["org_id"], unique=False)
     op.create_table(
         "notification_preferences",
@@ -89,7 +96,10 @@ def upgrade() -> None:
         sa.Column("thread_ts", sa.String(length=40), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["conversation_id"], ["conversations.id"], name=op.f("fk_slack_threads_conversation_id_conversations"), ondelete="CASCADE"
+            ["conversation_id"],
+            ["conversations.id"],
+            name=op.f("fk_slack_threads_conversation_id_conversations"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(["org_id"], ["organizations.id"], name=op.f("fk_slack_threads_org_id_organizations")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_slack_threads")),

@@ -29,8 +29,13 @@ async def fake_slack() -> AsyncIterator[FakeSlack]:
 
 
 def slack_settings(db_url: str, data_dir: Path, fake: FakeSlack, **slack: Any) -> Any:
-    config = {"bot_token": "xoxb-test-token", "signing_secret": SIGNING_SECRET, "api_base": fake.api_base,
-              "team_orgs": {TEAM: "demo"}, **slack}
+    config = {
+        "bot_token": "xoxb-test-token",
+        "signing_secret": SIGNING_SECRET,
+        "api_base": fake.api_base,
+        "team_orgs": {TEAM: "demo"},
+        **slack,
+    }
     return make_settings(db_url, data_dir, channels={"slack": config})
 
 
@@ -54,8 +59,14 @@ class SlackPoster:
         self.url = url
         self.verifier = SignatureVerifier(secret)
 
-    async def post(self, body: str, content_type: str = "application/json", timestamp: int | None = None,
-                   headers: dict[str, str] | None = None, secret: str | None = None) -> tuple[int, str]:
+    async def post(
+        self,
+        body: str,
+        content_type: str = "application/json",
+        timestamp: int | None = None,
+        headers: dict[str, str] | None = None,
+        secret: str | None = None,
+    ) -> tuple[int, str]:
         stamp = str(timestamp if timestamp is not None else int(time.time()))
         verifier = SignatureVerifier(secret) if secret else self.verifier
         signed = {
@@ -68,22 +79,45 @@ class SlackPoster:
             return resp.status, await resp.text()
 
     async def event(self, event: dict[str, Any], event_id: str, team: str = TEAM, **kwargs: Any) -> tuple[int, str]:
-        body = {"token": "x", "team_id": team, "api_app_id": "A0APP", "type": "event_callback", "event_id": event_id,
-                "event_time": int(time.time()), "event": event,
-                "authorizations": [{"team_id": team, "user_id": "UBOT0001", "is_bot": True}]}
+        body = {
+            "token": "x",
+            "team_id": team,
+            "api_app_id": "A0APP",
+            "type": "event_callback",
+            "event_id": event_id,
+            "event_time": int(time.time()),
+            "event": event,
+            "authorizations": [{"team_id": team, "user_id": "UBOT0001", "is_bot": True}],
+        }
         return await self.post(json.dumps(body), **kwargs)
 
     async def dm(self, user: str, text: str, ts: str, event_id: str, **kwargs: Any) -> tuple[int, str]:
-        event = {"type": "message", "channel": "D" + user[1:], "user": user, "text": text, "ts": ts, "channel_type": "im",
-                 "event_ts": ts}
+        event = {
+            "type": "message",
+            "channel": "D" + user[1:],
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel_type": "im",
+            "event_ts": ts,
+        }
         return await self.event(event, event_id, **kwargs)
 
     async def interactive(self, payload: dict[str, Any]) -> tuple[int, str]:
         return await self.post(urlencode({"payload": json.dumps(payload)}), content_type="application/x-www-form-urlencoded")
 
     async def command(self, user: str, text: str, trigger: str, team: str = TEAM) -> tuple[int, str]:
-        form = {"token": "x", "team_id": team, "channel_id": "C1", "user_id": user, "command": "/support", "text": text,
-                "trigger_id": trigger, "response_url": "https://hooks.slack.com/x", "api_app_id": "A0APP"}
+        form = {
+            "token": "x",
+            "team_id": team,
+            "channel_id": "C1",
+            "user_id": user,
+            "command": "/support",
+            "text": text,
+            "trigger_id": trigger,
+            "response_url": "https://hooks.slack.com/x",
+            "api_app_id": "A0APP",
+        }
         return await self.post(urlencode(form), content_type="application/x-www-form-urlencoded")
 
 

@@ -28,9 +28,9 @@ async def _messages(server: Server, **where: Any) -> list[Message]:
         return list((await session.scalars(query)).all())
 
 
-async def _wait(predicate: Any, timeout: float = 5.0) -> None:
-    async with asyncio.timeout(timeout):
-        while not await predicate():
+async def _wait(predicate: Any, seconds: float = 5.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not await predicate():  # noqa: ASYNC110 - polling a fake
             await asyncio.sleep(0.02)
 
 
@@ -58,19 +58,38 @@ async def test_dm_reaches_workbench_and_agent_reply_reaches_slack(
     # users.info fills in the customer's name and email after the ack.
     async def named() -> bool:
         async with slack_server.ctx.factory() as session:
-            customer = await session.scalar(select(Customer).join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
-                                             .where(ChannelIdentity.external_id == CUSTOMER))
+            customer = await session.scalar(
+                select(Customer)
+                .join(ChannelIdentity, ChannelIdentity.customer_id == Customer.id)
+                .where(ChannelIdentity.external_id == CUSTOMER)
+            )
             return customer is not None and customer.name == "Mei Lin" and customer.email == "mei@example.com"
+
     await _wait(named)
 
     # The button press runs the consent flow.
     before = len(fake_slack.called("chat.postMessage"))
-    status, _ = await poster.interactive({
-        "type": "block_actions", "team": {"id": "T0TEAM001"}, "user": {"id": CUSTOMER}, "api_app_id": "A0APP",
-        "trigger_id": "trig1", "channel": {"id": DM}, "container": {"type": "message", "message_ts": posts[1].args.get("ts", "1")},
-        "actions": [{"type": "button", "action_id": buttons[0]["action_id"], "block_id": "b", "value": "consent:yes",
-                     "text": {"type": "plain_text", "text": "I agree"}, "action_ts": "1700000002.000200"}],
-    })
+    status, _ = await poster.interactive(
+        {
+            "type": "block_actions",
+            "team": {"id": "T0TEAM001"},
+            "user": {"id": CUSTOMER},
+            "api_app_id": "A0APP",
+            "trigger_id": "trig1",
+            "channel": {"id": DM},
+            "container": {"type": "message", "message_ts": posts[1].args.get("ts", "1")},
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": buttons[0]["action_id"],
+                    "block_id": "b",
+                    "value": "consent:yes",
+                    "text": {"type": "plain_text", "text": "I agree"},
+                    "action_ts": "1700000002.000200",
+                }
+            ],
+        }
+    )
     assert status == 200
     async with slack_server.ctx.factory() as session:
         consents = (await session.scalars(select(Consent))).all()
@@ -82,8 +101,11 @@ async def test_dm_reaches_workbench_and_agent_reply_reaches_slack(
     async with http.get(f"{slack_server.url}/workbench/conversations/{conversation_id}") as resp:
         assert "Hello &lt;from&gt; Slack &amp; co" in await resp.text()
     before = len(fake_slack.called("chat.postMessage"))
-    async with http.post(f"{slack_server.url}/workbench/conversations/{conversation_id}/reply",
-                         data={"text": "Sure <b> & thanks", "csrf_token": csrf}, headers={"Accept": "application/json"}) as resp:
+    async with http.post(
+        f"{slack_server.url}/workbench/conversations/{conversation_id}/reply",
+        data={"text": "Sure <b> & thanks", "csrf_token": csrf},
+        headers={"Accept": "application/json"},
+    ) as resp:
         assert resp.status == 200
         reply_id = (await resp.json())["message"]["id"]
     posts = await fake_slack.wait_for("chat.postMessage", before + 1)
@@ -93,6 +115,7 @@ async def test_dm_reaches_workbench_and_agent_reply_reaches_slack(
 
     async def sent() -> bool:
         return (await _messages(slack_server, id=reply_id))[0].delivery_state == "sent"
+
     await _wait(sent)
     assert (await _messages(slack_server, id=reply_id))[0].platform_message_id
 
@@ -155,7 +178,8 @@ async def test_429_and_5xx_are_retried_through_the_outbox_without_doubles(
         async with slack_server.ctx.factory() as session:
             states = (await session.scalars(select(OutboxItem.state).where(OutboxItem.channel == "slack"))).all()
             return bool(states) and all(s == "sent" for s in states)
-    await _wait(all_sent, timeout=10)
+
+    await _wait(all_sent, seconds=10)
     async with slack_server.ctx.factory() as session:
         items = (await session.scalars(select(OutboxItem).where(OutboxItem.channel == "slack").order_by(OutboxItem.id))).all()
         count = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "out"))
@@ -169,9 +193,24 @@ async def test_file_share_is_stored_and_agent_file_uses_upload_api(
     slack_server: Server, slack_demo: OrgWithAdmin, poster: SlackPoster, fake_slack: FakeSlack, http: aiohttp.ClientSession
 ) -> None:
     fake_slack.files["F0IMG1"] = b"\x89PNG fake"
-    event = {"type": "message", "subtype": "file_share", "channel": DM, "user": CUSTOMER, "text": "", "ts": "1700000030.000100",
-             "channel_type": "im", "files": [{"id": "F0IMG1", "name": "receipt.png", "mimetype": "image/png", "size": 10,
-                                               "url_private_download": f"{fake_slack.url}/files/F0IMG1"}]}
+    event = {
+        "type": "message",
+        "subtype": "file_share",
+        "channel": DM,
+        "user": CUSTOMER,
+        "text": "",
+        "ts": "1700000030.000100",
+        "channel_type": "im",
+        "files": [
+            {
+                "id": "F0IMG1",
+                "name": "receipt.png",
+                "mimetype": "image/png",
+                "size": 10,
+                "url_private_download": f"{fake_slack.url}/files/F0IMG1",
+            }
+        ],
+    }
     status, _ = await poster.event(event, "Ev030")
     assert status == 200
     [photo] = await _messages(slack_server, direction="in")
@@ -182,8 +221,11 @@ async def test_file_share_is_stored_and_agent_file_uses_upload_api(
     form.add_field("text", "Here is your export")
     form.add_field("csrf_token", csrf)
     form.add_field("file", b"%PDF-1.4 export", filename="export.pdf", content_type="application/pdf")
-    async with http.post(f"{slack_server.url}/workbench/conversations/{photo.conversation_id}/reply", data=form,
-                         headers={"Accept": "application/json"}) as resp:
+    async with http.post(
+        f"{slack_server.url}/workbench/conversations/{photo.conversation_id}/reply",
+        data=form,
+        headers={"Accept": "application/json"},
+    ) as resp:
         assert resp.status == 200, await resp.text()
     [complete] = await fake_slack.wait_for("files.completeUploadExternal", 1)
     assert complete.args["channel_id"] == DM
