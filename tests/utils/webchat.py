@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Callable
 from typing import Any
 
@@ -60,7 +61,7 @@ class Visitor:
 
     async def upload(self, filename: str, content: bytes, mime: str) -> tuple[int, dict[str, Any]]:
         form = aiohttp.FormData()
-        form.add_field("file", content, filename=filename, content_type=mime)
+        form.add_field("file", io.BytesIO(content), filename=filename, content_type=mime)
         async with self.http.post(f"{self.base}/chat/upload", params={"org": self.org}, data=form) as resp:
             return resp.status, await resp.json()
 
