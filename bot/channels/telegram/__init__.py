@@ -1,0 +1,43 @@
+"""Telegram channel on aiogram 3: polling or webhook, files, agents' topics, rate-limited durable sends.
+
+`setup(app, ctx)` does nothing unless channels.telegram.token is set.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from bot.context import AppContext
+
+log = logging.getLogger(__name__)
+
+
+def setup(app: web.Application, ctx: AppContext) -> None:
+    config = ctx.settings.channels.telegram
+    if not config.token:
+        return
+    if config.mode == "webhook" and not config.webhook_secret:
+        from bot.config import ConfigError
+
+        raise ConfigError("channels.telegram.webhook_secret: required in webhook mode (INCS_CHANNELS__TELEGRAM__WEBHOOK_SECRET)")
+    from bot.channels.telegram.runtime import TelegramChannel
+    from bot.channels.telegram.sender import TelegramSender
+    from bot.channels.telegram.topics import TopicSender
+    from bot.channels.telegram.webhook import TG, telegram_webhook
+    from workbench import telegram_admin
+
+    # aiogram logs every update at INFO; at our rates that is noise, and errors still show.
+    logging.getLogger("aiogram.event").setLevel(logging.WARNING)
+    channel = TelegramChannel(ctx)
+    app[TG] = channel
+    ctx.services["telegram"] = channel
+    ctx.dispatcher.add_sender(TelegramSender(channel.delivery))
+    ctx.dispatcher.add_sender(TopicSender(channel))
+    if config.mode == "webhook":
+        app.router.add_post("/telegram/webhook", telegram_webhook)
+    telegram_admin.setup(app, ctx)
+    ctx.on_start.append(channel.start)
+    ctx.on_stop.append(channel.stop)
+    log.info("telegram channel on (%s mode)", config.mode)

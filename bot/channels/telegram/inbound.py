@@ -1,0 +1,245 @@
+"""Telegram updates -> normalized inbound events. One router per channel instance (aiogram routers attach once)."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from aiogram import F, Router
+from aiogram.types import CallbackQuery, Message
+
+from bot.channels.telegram.files import FileRefused, fetch_file, file_info
+from bot.channels.telegram.notices import notify
+from bot.channels.telegram.store import CHANNEL, apply_edit, chat_org, consume_link_code, set_chat_org, set_reachable
+from bot.core.db import transaction
+from bot.core.errors import DomainError, InvalidInput, NotFound
+from bot.core.events import InboundEvent
+from bot.core.organizations import get_organization_by_slug
+from bot.core.serialize import message_json
+
+if TYPE_CHECKING:
+    from bot.channels.telegram.runtime import TelegramChannel
+
+log = logging.getLogger(__name__)
+TRANSIENT_INGEST = "the message could not be stored"  # the ingestor's wording for a database failure
+
+
+def build_router(channel: TelegramChannel) -> Router:
+    router = Router(name="telegram-inbound")
+    agents_chat = channel.config.agents_chat_id
+
+    @router.message(F.chat.type == "private")
+    async def private_message(message: Message) -> None:
+        await on_customer_message(channel, message)
+
+    @router.edited_message(F.chat.type == "private")
+    async def private_edit(message: Message) -> None:
+        await on_edit(channel, message)
+
+    @router.callback_query()
+    async def button(callback: CallbackQuery) -> None:
+        await on_callback(channel, callback)
+
+    @router.message(F.chat.id == agents_chat)
+    async def agents_topic(message: Message) -> None:
+        from bot.channels.telegram.topics import on_agent_message
+
+        await on_agent_message(channel, message)
+
+    @router.message()
+    async def other_chat(message: Message) -> None:
+        log.debug("telegram: ignored a message in %s chat %s", message.chat.type, message.chat.id)
+
+    return router
+
+
+async def org_for_chat(channel: TelegramChannel, chat_id: int) -> int:
+    cached = channel.chat_orgs.get(chat_id)
+    if cached is not None:
+        return cached
+    async with channel.ctx.factory() as session:
+        org_id = await chat_org(session=session, chat_id=chat_id)
+        if org_id is None:
+            org_id = (await get_organization_by_slug(session=session, slug=channel.config.default_org)).id
+    channel.chat_orgs[chat_id] = org_id
+    return org_id
+
+
+def _base(message: Message, org_id: int) -> dict[str, Any]:
+    user = message.from_user
+    locale = (user.language_code or "")[:2] if user else ""
+    return {
+        "org_id": org_id,
+        "channel": CHANNEL,
+        "external_id": str(message.chat.id),
+        "platform_message_id": str(message.message_id),
+        "display_name": (user.full_name if user else message.chat.full_name)[:200],
+        "locale": locale or None,
+    }
+
+
+def _throttled(channel: TelegramChannel, chat_id: int) -> tuple[bool, bool]:
+    """(drop this update, tell the user to slow down). The notice goes once per flood."""
+    key = str(chat_id)
+    if channel.flood.blocked(key):
+        first = key not in channel.flooded
+        channel.flooded.add(key)
+        return True, first
+    channel.flooded.discard(key)
+    channel.flood.hit(key)
+    return False, False
+
+
+async def on_customer_message(channel: TelegramChannel, message: Message) -> None:
+    chat_id = message.chat.id
+    drop, tell = _throttled(channel, chat_id)
+    if drop:
+        log.warning("telegram: chat %s is flooding; update for message %s dropped", chat_id, message.message_id)
+        if tell:
+            await notify(channel, chat_id=chat_id, key=f"flood:{chat_id}:{message.message_id}", template="telegram_slow_down")
+        return
+    text = message.text or ""
+    if text.startswith("/"):
+        await on_command(channel, message, text)
+        return
+    org_id = await org_for_chat(channel, chat_id)
+    base = _base(message, org_id)
+    if message.text:
+        for event in _text_events(channel, base, message.text):
+            await submit(channel, event, message)
+    elif message.location:
+        await submit(channel, InboundEvent(kind="location", latitude=message.location.latitude,
+                                           longitude=message.location.longitude, **base), message)
+    elif (info := file_info(message)) is not None:
+        await on_file(channel, message, base, info)
+    else:
+        log.info("telegram: unsupported message type from chat %s", chat_id)
+        await notify(channel, chat_id=chat_id, key=f"unsupported:{chat_id}:{message.message_id}", template="telegram_unsupported",
+                     locale=base["locale"], org_id=org_id)
+
+
+def _text_events(channel: TelegramChannel, base: dict[str, Any], text: str) -> list[InboundEvent]:
+    """A Telegram text (up to 4096) longer than our limit is stored in parts rather than refused."""
+    limit = channel.ctx.settings.webchat.max_text_length
+    chunks = [text[i : i + limit] for i in range(0, len(text), limit)] or [text]
+    events = []
+    for index, chunk in enumerate(chunks):
+        fields = dict(base)
+        if index:
+            fields["platform_message_id"] = f"{base['platform_message_id']}.{index}"
+        events.append(InboundEvent(kind="text", text=chunk, **fields))
+    return events
+
+
+async def on_command(channel: TelegramChannel, message: Message, text: str) -> None:
+    chat_id = message.chat.id
+    word, _, arg = text[1:].partition(" ")
+    name = word.split("@", 1)[0].lower()
+    arg = arg.strip()
+    if name == "link":
+        await on_link(channel, message, arg)
+        return
+    if name == "start":
+        await _choose_org(channel, message, arg)
+        async with transaction(channel.ctx.factory) as session:
+            await set_reachable(session=session, chat_id=chat_id)  # a customer who unblocked the bot presses Start
+    org_id = await org_for_chat(channel, chat_id)
+    await submit(channel, InboundEvent(kind="command", text=name or "start", payload=arg[:200], **_base(message, org_id)), message)
+
+
+async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> None:
+    if not arg.startswith("org_"):
+        return
+    slug = arg[4:].replace("__", "-")[:64]
+    try:
+        async with transaction(channel.ctx.factory) as session:
+            org = await get_organization_by_slug(session=session, slug=slug)
+            await set_chat_org(session=session, chat_id=message.chat.id, org_id=org.id)
+    except NotFound:
+        log.info("telegram: /start with unknown organization from chat %s", message.chat.id)
+        await notify(channel, chat_id=message.chat.id, key=f"org:{message.chat.id}:{message.message_id}",
+                     template="telegram_unknown_org", slug=slug)
+        return
+    channel.chat_orgs[message.chat.id] = org.id
+
+
+async def on_file(channel: TelegramChannel, message: Message, base: dict[str, Any], info: Any) -> None:
+    try:
+        incoming = await fetch_file(channel, info, org_id=base["org_id"])
+    except FileRefused as exc:
+        log.info("telegram: %s file refused from chat %s (%s)", info.mime_type, message.chat.id, exc.reason)
+        mb = (info.size or 0) / (1024 * 1024)
+        template = "telegram_file_too_large" if exc.reason == "too_large" else "telegram_file_type"
+        await notify(channel, chat_id=message.chat.id, key=f"file:{message.chat.id}:{message.message_id}", template=template,
+                     locale=base["locale"], org_id=base["org_id"], size_mb=f"{mb:.1f}", limit_mb=exc.limit // (1024 * 1024),
+                     mime=info.mime_type)
+        # The agent still sees that a file was attempted: nothing the customer sent disappears silently.
+        note = f"📎 {info.filename} ({info.mime_type}, {mb:.1f} MB) — not received: {'too large' if exc.reason == 'too_large' else 'type not accepted'}"
+        await submit(channel, InboundEvent(kind="text", text=note, **base), message)
+        return
+    caption = (message.caption or "")[: channel.ctx.settings.webchat.max_text_length]
+    await submit(channel, InboundEvent(kind=info.kind, text=caption or incoming.filename, file=incoming, **base), message)
+
+
+async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> None:
+    """Store the event; a domain refusal is told to the customer, a storage failure is raised for a retry."""
+    try:
+        await channel.ctx.ingestor.submit(event)
+    except DomainError as exc:
+        if exc.status >= 500 or exc.message == TRANSIENT_INGEST:  # storage down or restarting: not the customer's fault
+            raise RuntimeError(f"telegram: ingest unavailable ({exc.code}); the update will be retried") from None
+        await _refused(channel, event, exc)
+
+
+async def _refused(channel: TelegramChannel, event: InboundEvent, exc: DomainError) -> None:
+    log.info("telegram: %s event from chat %s refused: %s", event.kind, event.external_id, exc.code)
+    await notify(channel, chat_id=int(event.external_id), key=f"refused:{event.external_id}:{event.platform_message_id}",
+                 template="telegram_refused", locale=event.locale, org_id=event.org_id, reason=exc.message)
+
+
+async def on_edit(channel: TelegramChannel, message: Message) -> None:
+    text = message.text or message.caption
+    if text is None:
+        return
+    org_id = await org_for_chat(channel, message.chat.id)
+    async with transaction(channel.ctx.factory) as session:
+        stored = await apply_edit(session=session, org_id=org_id, chat_id=message.chat.id,
+                                  platform_message_id=str(message.message_id), text=text[: channel.ctx.settings.webchat.max_text_length])
+    if stored is None:
+        log.info("telegram: edit of an unknown message %s in chat %s ignored", message.message_id, message.chat.id)
+        return
+    await channel.ctx.hub.publish(f"conv:{stored.conversation_id}", {"type": "message_edited", "message": message_json(stored)})
+
+
+async def on_callback(channel: TelegramChannel, callback: CallbackQuery) -> None:
+    message = callback.message
+    try:
+        await callback.answer()  # stops the button's spinner; not worth failing the update over
+    except Exception as exc:  # noqa: BLE001
+        log.info("telegram: answerCallbackQuery failed: %s", type(exc).__name__)
+    if not isinstance(message, Message) or message.chat.type != "private" or not callback.data:
+        log.info("telegram: callback query without a usable private message ignored")
+        return
+    label = callback.data
+    for row in (message.reply_markup.inline_keyboard if message.reply_markup else []):
+        for key in row:
+            if key.callback_data == callback.data:
+                label = key.text
+    org_id = await org_for_chat(channel, message.chat.id)
+    base = _base(message, org_id)
+    base["platform_message_id"] = f"cb:{callback.id}"[:100]
+    base["display_name"] = callback.from_user.full_name[:200]
+    await submit(channel, InboundEvent(kind="button", text=label[:200], payload=callback.data[:200], **base))
+
+
+async def on_link(channel: TelegramChannel, message: Message, code: str) -> None:
+    """/link CODE from the workbench: this chat receives the agent's notifications (the code is never logged)."""
+    try:
+        async with transaction(channel.ctx.factory) as session:
+            await consume_link_code(session=session, code=code, secret=channel.ctx.settings.secret_key, chat_id=message.chat.id)
+    except InvalidInput:
+        log.info("telegram: refused a link code from chat %s", message.chat.id)
+        await notify(channel, chat_id=message.chat.id, key=f"link:{message.chat.id}:{message.message_id}", template="telegram_link_failed")
+        return
+    log.info("telegram: chat %s linked for notifications", message.chat.id)
+    await notify(channel, chat_id=message.chat.id, key=f"link:{message.chat.id}:{message.message_id}", template="telegram_linked")

@@ -1,0 +1,184 @@
+"""Database services of the Telegram channel (keyword-only, taking the session)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import timedelta
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.clock import now
+from bot.core.errors import InvalidInput
+from bot.core.models import Agent, ChannelIdentity, Message, NotificationTarget, OutboxItem
+from bot.core.telegram_models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic
+
+CHANNEL = "telegram"
+TOPICS_CHANNEL = "telegram_topics"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+
+
+async def chat_org(*, session: AsyncSession, chat_id: int) -> int | None:
+    return await session.scalar(select(TelegramChat.org_id).where(TelegramChat.chat_id == chat_id))
+
+
+async def set_chat_org(*, session: AsyncSession, chat_id: int, org_id: int) -> None:
+    row = await session.get(TelegramChat, chat_id)
+    if row is None:
+        session.add(TelegramChat(chat_id=chat_id, org_id=org_id))
+    else:
+        row.org_id = org_id
+        row.updated_at = now()
+    await session.flush()
+
+
+async def journal_get(*, session: AsyncSession, key: str) -> str | None:
+    return await session.scalar(select(TelegramSent.platform_message_id).where(TelegramSent.key == key))
+
+
+async def journal_many(*, session: AsyncSession, keys: list[str]) -> dict[str, str]:
+    if not keys:
+        return {}
+    rows = await session.execute(select(TelegramSent.key, TelegramSent.platform_message_id).where(TelegramSent.key.in_(keys)))
+    return {key: platform_id for key, platform_id in rows}
+
+
+async def journal_put(*, session: AsyncSession, key: str, platform_message_id: str) -> None:
+    if await journal_get(session=session, key=key) is None:
+        session.add(TelegramSent(key=key, platform_message_id=platform_message_id))
+        await session.flush()
+
+
+async def purge_journal(*, session: AsyncSession, days: int = 14) -> None:
+    await session.execute(delete(TelegramSent).where(TelegramSent.sent_at < now() - timedelta(days=days)))
+
+
+async def apply_edit(*, session: AsyncSession, org_id: int, chat_id: int, platform_message_id: str, text: str) -> Message | None:
+    """A customer edited a message on Telegram: update the stored copy and mark it edited."""
+    identity_id = select(ChannelIdentity.id).where(
+        ChannelIdentity.org_id == org_id, ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == str(chat_id)
+    )
+    message = await session.scalar(
+        select(Message).where(Message.identity_id.in_(identity_id), Message.platform_message_id == platform_message_id)
+    )
+    if message is None:
+        return None
+    message.text = text
+    message.edited = True
+    await session.flush()
+    return message
+
+
+async def topic_for(*, session: AsyncSession, conversation_id: int) -> TelegramTopic | None:
+    return await session.scalar(select(TelegramTopic).where(TelegramTopic.conversation_id == conversation_id))
+
+
+async def save_topic(*, session: AsyncSession, org_id: int, conversation_id: int, chat_id: int, thread_id: int) -> None:
+    await session.execute(delete(TelegramTopic).where(TelegramTopic.conversation_id == conversation_id))
+    session.add(TelegramTopic(org_id=org_id, conversation_id=conversation_id, chat_id=chat_id, thread_id=thread_id))
+    await session.flush()
+
+
+async def forget_topic(*, session: AsyncSession, conversation_id: int) -> None:
+    await session.execute(delete(TelegramTopic).where(TelegramTopic.conversation_id == conversation_id))
+
+
+async def topic_by_thread(*, session: AsyncSession, chat_id: int, thread_id: int) -> TelegramTopic | None:
+    return await session.scalar(
+        select(TelegramTopic).where(TelegramTopic.chat_id == chat_id, TelegramTopic.thread_id == thread_id)
+    )
+
+
+async def agent_by_telegram_user(*, session: AsyncSession, org_id: int, user_id: int) -> Agent | None:
+    """The agent who linked this Telegram account (a private chat's id is the user's id)."""
+    return await session.scalar(
+        select(Agent)
+        .join(NotificationTarget, NotificationTarget.agent_id == Agent.id)
+        .where(
+            NotificationTarget.kind == "telegram",
+            NotificationTarget.address == str(user_id),
+            Agent.org_id == org_id,
+            Agent.active.is_(True),
+        )
+        .limit(1)
+    )
+
+
+def _code_hash(secret: str, code: str) -> str:
+    return hmac.new(secret.encode(), f"tg-link:{code.strip().upper()}".encode(), hashlib.sha256).hexdigest()
+
+
+async def create_link_code(*, session: AsyncSession, agent: Agent, secret: str, minutes: int) -> str:
+    code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
+    session.add(
+        TelegramLinkCode(
+            org_id=agent.org_id, agent_id=agent.id, code_hash=_code_hash(secret, code), expires_at=now() + timedelta(minutes=minutes)
+        )
+    )
+    await session.flush()
+    return code
+
+
+async def consume_link_code(*, session: AsyncSession, code: str, secret: str, chat_id: int) -> NotificationTarget:
+    """Links the chat to the code's agent once; an unknown, used or expired code is refused alike."""
+    row = await session.scalar(select(TelegramLinkCode).where(TelegramLinkCode.code_hash == _code_hash(secret, code)))
+    if row is None or row.used_at is not None or row.expires_at < now():
+        raise InvalidInput("this link code is unknown or expired")
+    row.used_at = now()
+    target = await session.scalar(
+        select(NotificationTarget).where(
+            NotificationTarget.agent_id == row.agent_id, NotificationTarget.kind == "telegram", NotificationTarget.address == str(chat_id)
+        )
+    )
+    if target is None:
+        target = NotificationTarget(org_id=row.org_id, agent_id=row.agent_id, kind="telegram", address=str(chat_id))
+        session.add(target)
+    target.verified_at = now()
+    await session.flush()
+    return target
+
+
+async def linked_chats(*, session: AsyncSession, agent_id: int) -> list[NotificationTarget]:
+    rows = await session.scalars(
+        select(NotificationTarget).where(NotificationTarget.agent_id == agent_id, NotificationTarget.kind == "telegram")
+    )
+    return list(rows)
+
+
+async def unlink_chat(*, session: AsyncSession, agent_id: int, target_id: int) -> None:
+    await session.execute(
+        delete(NotificationTarget).where(
+            NotificationTarget.id == target_id, NotificationTarget.agent_id == agent_id, NotificationTarget.kind == "telegram"
+        )
+    )
+
+
+async def outbox_backlog(*, session: AsyncSession) -> dict[str, int]:
+    rows = await session.execute(
+        select(OutboxItem.channel, OutboxItem.state, func.count())
+        .where(OutboxItem.channel.in_((CHANNEL, TOPICS_CHANNEL)), OutboxItem.state.in_(("pending", "sending", "failed")))
+        .group_by(OutboxItem.channel, OutboxItem.state)
+    )
+    return {f"{channel} {state}": int(count) for channel, state, count in rows}
+
+
+async def mark_mirrored(*, session: AsyncSession, message_id: int, org_id: int, chat_id: int) -> None:
+    """A reply written in the topic is already there: a sent mirror row stops it being mirrored back."""
+    session.add(
+        OutboxItem(
+            org_id=org_id, channel=TOPICS_CHANNEL, target=str(chat_id), payload={"skip": True},
+            idempotency_key=f"tgtopic:{message_id}", state="sent", sent_at=now(),
+        )
+    )
+    await session.flush()
+
+
+async def set_reachable(*, session: AsyncSession, chat_id: int) -> None:
+    """The customer wrote again (so unblocked the bot): reachable once more."""
+    await session.execute(
+        update(ChannelIdentity)
+        .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == str(chat_id), ChannelIdentity.reachable.is_(False))
+        .values(reachable=True)
+    )

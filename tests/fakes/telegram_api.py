@@ -1,0 +1,334 @@
+"""A fake Telegram Bot API server on loopback that the real aiogram HTTP stack talks to.
+
+Serves getMe, getUpdates (long poll), setWebhook/deleteWebhook/getWebhookInfo, sendMessage,
+sendDocument, sendPhoto, copyMessage, createForumTopic, answerCallbackQuery, getFile and file
+downloads; records every call with its arrival time; injects 429 (retry_after), 5xx, 403,
+400 and timeouts, by rule or at random; can deliver updates to a registered webhook.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+
+TOKEN = "123456:TEST-token-for-the-fake-api"
+BOT_ID = 123456
+SEND_METHODS = ("sendMessage", "sendPhoto", "sendDocument", "copyMessage")
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict[str, Any]
+    at: float
+    status: int = 200
+    result: Any = None
+
+    @property
+    def chat(self) -> str:
+        return str(self.params.get("chat_id", ""))
+
+    @property
+    def ok(self) -> bool:
+        return self.status == 200
+
+
+@dataclass
+class Fault:
+    method: str
+    status: int  # 0 = timeout (no answer before the client gives up)
+    times: int = 1
+    retry_after: int | None = None
+    description: str = ""
+    chat_id: str | None = None
+    delay: float = 0.0
+    only_html: bool = False
+
+
+@dataclass
+class RandomFaults:
+    p429: float = 0.0
+    p5xx: float = 0.0
+    retry_after: int = 1
+    rng: random.Random = field(default_factory=lambda: random.Random(7))
+
+
+class FakeTelegram:
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.calls: list[Call] = []
+        self.faults: list[Fault] = []
+        self.random: RandomFaults | None = None
+        self.blocked: set[str] = set()
+        self.deleted_threads: set[int] = set()
+        self.updates: list[dict[str, Any]] = []
+        self.files: dict[str, tuple[bytes, str]] = {}
+        self.webhook: dict[str, Any] = {}
+        self.webhook_error: tuple[int, str] | None = None
+        self.sizes: dict[str, int] = {}
+        self.latency = 0.0  # seconds before answering a send (to catch a stop mid-send)
+        self._next_update = 1000
+        self._next_message = 1
+        self._next_thread = 100
+        self._new_update = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.url = ""
+
+    # ---- lifecycle ----
+    async def start(self) -> FakeTelegram:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._file)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # ---- test controls ----
+    def fail(self, method: str, status: int, **kwargs: Any) -> None:
+        self.faults.append(Fault(method, status, **kwargs))
+
+    def sent(self, chat_id: Any = None, methods: tuple[str, ...] = SEND_METHODS) -> list[Call]:
+        return [c for c in self.calls if c.method in methods and c.ok and (chat_id is None or c.chat == str(chat_id))]
+
+    def texts(self, chat_id: Any) -> list[str]:
+        return [str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)]
+
+    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> list[Call]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = [c for c in self.calls if predicate(c)]
+            if found:
+                return found
+            await asyncio.sleep(0.02)
+        raise AssertionError("the fake Bot API never saw the expected call")
+
+    def add_file(self, content: bytes, *, size: int | None = None) -> str:
+        """A file customers can send; `size` overrides the reported size (to test the 20 MB limit)."""
+        file_id = f"file{len(self.files) + 1}"
+        self.files[file_id] = (content, f"documents/{file_id}.bin")
+        if size is not None:
+            self.sizes[file_id] = size
+        return file_id
+
+    def push(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Queue an update for getUpdates; returns it (with its update_id)."""
+        self._next_update += 1
+        update = {"update_id": self._next_update, **body}
+        self.updates.append(update)
+        self._new_update.set()
+        return update
+
+    def message(self, chat_id: int, text: str | None = None, *, user_id: int | None = None, chat_type: str = "private",
+                thread_id: int | None = None, **extra: Any) -> dict[str, Any]:
+        self._next_message += 1
+        uid = user_id if user_id is not None else chat_id
+        msg: dict[str, Any] = {
+            "message_id": self._next_message,
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": chat_type, **({"first_name": "Ann"} if chat_type == "private" else {"title": "Agents"})},
+            "from": {"id": uid, "is_bot": False, "first_name": "Ann", "last_name": f"#{uid}", "language_code": "en"},
+            **extra,
+        }
+        if chat_type == "supergroup":
+            msg["chat"]["is_forum"] = True
+        if text is not None:
+            msg["text"] = text
+            if text.startswith("/"):
+                msg["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text.split()[0])}]
+        if thread_id is not None:
+            msg["message_thread_id"] = thread_id
+            msg["is_topic_message"] = True
+        return {"message": msg}
+
+    async def deliver(self, update: dict[str, Any], secret: str | None = None) -> int:
+        """POST an update to the registered webhook as Telegram does; returns the HTTP status."""
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token", "") if secret is None else secret}
+        async with aiohttp.ClientSession() as http:
+            async with http.post(self.webhook["url"], data=json.dumps(update), headers={**headers, "Content-Type": "application/json"}) as resp:
+                if resp.status != 200:
+                    self.webhook_error = (int(time.time()), f"Wrong response from the webhook: {resp.status}")
+                return resp.status
+
+    # ---- HTTP ----
+    async def _params(self, request: web.Request) -> dict[str, Any]:
+        if request.content_type == "application/json":
+            data = await request.json()
+            return dict(data) if isinstance(data, dict) else {}
+        form = await request.post()
+        params: dict[str, Any] = {}
+        for key, value in form.items():
+            if isinstance(value, web.FileField):
+                params[key] = {"filename": value.filename, "content": value.file.read()}
+            else:
+                params[key] = _decode(str(value))
+        return params
+
+    def _fault(self, method: str, params: dict[str, Any]) -> Fault | None:
+        for fault in self.faults:
+            if fault.method != method or fault.times <= 0:
+                continue
+            if fault.chat_id is not None and str(params.get("chat_id")) != fault.chat_id:
+                continue
+            if fault.only_html and params.get("parse_mode") != "HTML":
+                continue
+            fault.times -= 1
+            return fault
+        if self.random and method in SEND_METHODS:
+            roll = self.random.rng.random()
+            if roll < self.random.p429:
+                return Fault(method, 429, retry_after=self.random.retry_after)
+            if roll < self.random.p429 + self.random.p5xx:
+                return Fault(method, 502, description="Bad Gateway")
+        return None
+
+    async def _api(self, request: web.Request) -> web.Response:
+        method = request.match_info["method"]
+        call = Call(method, {}, time.monotonic())
+        if request.match_info["token"] != self.token:
+            return _error(404, "Not Found")
+        call.params = await self._params(request)
+        self.calls.append(call)
+        fault = self._fault(method, call.params)
+        if fault is not None:
+            if fault.status == 0:
+                call.status = 0
+                await asyncio.sleep(fault.delay or 5.0)
+                return _error(504, "timeout")
+            call.status = fault.status
+            return _error(fault.status, fault.description or _DESCRIPTIONS.get(fault.status, "error"), fault.retry_after)
+        chat = str(call.params.get("chat_id", ""))
+        if method in SEND_METHODS and chat in self.blocked:
+            call.status = 403
+            return _error(403, "Forbidden: bot was blocked by the user")
+        thread = call.params.get("message_thread_id")
+        if method in SEND_METHODS and thread is not None and int(thread) in self.deleted_threads:
+            call.status = 400
+            return _error(400, "Bad Request: message thread not found")
+        if method in SEND_METHODS and self.latency:
+            await asyncio.sleep(self.latency)
+        handler = getattr(self, f"_m_{method}", None)
+        if handler is None:
+            call.status = 404
+            return _error(404, "Not Found: method not found")
+        if method == "getUpdates":
+            self.calls.remove(call)  # long polls would swamp the record
+        call.result = await handler(call.params)
+        return web.json_response({"ok": True, "result": call.result})
+
+    async def _file(self, request: web.Request) -> web.Response:
+        path = request.match_info["path"]
+        for content, stored in self.files.values():
+            if stored == path:
+                return web.Response(body=content)
+        return web.Response(status=404)
+
+    # ---- methods ----
+    async def _m_getMe(self, _p: dict[str, Any]) -> Any:
+        return {"id": BOT_ID, "is_bot": True, "first_name": "INCS", "username": "incs_test_bot"}
+
+    async def _m_getUpdates(self, p: dict[str, Any]) -> Any:
+        offset = int(p.get("offset") or 0)
+        self.updates = [u for u in self.updates if u["update_id"] >= offset]
+        deadline = time.monotonic() + float(p.get("timeout") or 0)
+        while not self.updates and time.monotonic() < deadline:
+            self._new_update.clear()
+            try:
+                await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())
+            except TimeoutError:
+                break
+        return list(self.updates)
+
+    async def _m_setWebhook(self, p: dict[str, Any]) -> Any:
+        self.webhook = {"url": p.get("url"), "secret_token": p.get("secret_token", "")}
+        return True
+
+    async def _m_deleteWebhook(self, _p: dict[str, Any]) -> Any:
+        self.webhook = {}
+        return True
+
+    async def _m_getWebhookInfo(self, _p: dict[str, Any]) -> Any:
+        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
+                                "pending_update_count": len(self.updates)}
+        if self.webhook_error:
+            info["last_error_date"], info["last_error_message"] = self.webhook_error
+        return info
+
+    def _message(self, p: dict[str, Any], **body: Any) -> dict[str, Any]:
+        self._next_message += 1
+        chat = str(p.get("chat_id"))
+        kind = "supergroup" if chat.startswith("-") else "private"
+        msg = {"message_id": self._next_message, "date": int(time.time()), "chat": {"id": int(chat), "type": kind}, **body}
+        if p.get("message_thread_id") is not None:
+            msg["message_thread_id"] = int(p["message_thread_id"])
+        return msg
+
+    async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
+        return self._message(p, text=str(p.get("text", "")))
+
+    async def _m_sendPhoto(self, p: dict[str, Any]) -> Any:
+        photo = [{"file_id": "sent-photo", "file_unique_id": "sp", "width": 10, "height": 10}]
+        return self._message(p, photo=photo, **({"caption": p["caption"]} if p.get("caption") else {}))
+
+    async def _m_sendDocument(self, p: dict[str, Any]) -> Any:
+        doc = p.get("document") or {}
+        name = doc.get("filename", "file") if isinstance(doc, dict) else "file"
+        return self._message(p, document={"file_id": "sent-doc", "file_unique_id": "sd", "file_name": name},
+                             **({"caption": p["caption"]} if p.get("caption") else {}))
+
+    async def _m_copyMessage(self, _p: dict[str, Any]) -> Any:
+        self._next_message += 1
+        return {"message_id": self._next_message}
+
+    async def _m_createForumTopic(self, p: dict[str, Any]) -> Any:
+        self._next_thread += 1
+        return {"message_thread_id": self._next_thread, "name": p.get("name", ""), "icon_color": 7322096}
+
+    async def _m_answerCallbackQuery(self, _p: dict[str, Any]) -> Any:
+        return True
+
+    async def _m_getFile(self, p: dict[str, Any]) -> Any:
+        file_id = str(p.get("file_id"))
+        if file_id not in self.files:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}),
+                                     content_type="application/json")
+        content, path = self.files[file_id]
+        size = self.sizes.get(file_id, len(content))
+        if size > 20 * 1024 * 1024:
+            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}),
+                                     content_type="application/json")
+        return {"file_id": file_id, "file_unique_id": file_id + "u", "file_size": size, "file_path": path}
+
+
+_DESCRIPTIONS = {429: "Too Many Requests", 403: "Forbidden: bot was blocked by the user", 500: "Internal Server Error",
+                 502: "Bad Gateway", 400: "Bad Request"}
+
+
+def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:
+    body: dict[str, Any] = {"ok": False, "error_code": status, "description": description}
+    if retry_after is not None:
+        body["parameters"] = {"retry_after": retry_after}
+    return web.json_response(body, status=status)
+
+
+def _decode(value: str) -> Any:
+    if value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except json.JSONDecodeError:
+            return value
+    return value
