@@ -8,6 +8,7 @@ from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
 from workbench import conversations, inbox, live, login
+from workbench import verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -27,5 +28,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     r.add_post("/workbench/conversations/{conversation_id}/status", conversations.status_view)
     r.add_get("/workbench/files/{attachment_id}", conversations.file_view)
     r.add_get("/workbench/ws", live.agent_socket)
+    verification.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)

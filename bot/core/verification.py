@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal, Protocol
@@ -118,14 +119,14 @@ def parse_destination(text: str) -> Destination:
 
 def looks_like_code(text: str) -> bool:
     """Digits with optional spaces or dashes: an attempt at a code (possibly of the wrong length)."""
-    stripped = _CODE_NOISE.sub("", text)
-    return bool(stripped) and stripped.isdigit() and len(stripped) <= 12
+    stripped = _CODE_NOISE.sub("", unicodedata.normalize("NFKC", text))
+    return bool(stripped) and stripped.isascii() and stripped.isdigit() and len(stripped) <= 12
 
 
 def normalize_code(text: str) -> str:
-    """`123 456` and `123-456` are accepted as `123456`; anything but six digits is refused unchecked."""
-    code = _CODE_NOISE.sub("", text)
-    if len(code) != CODE_DIGITS or not code.isdigit():
+    """`123 456`, `123-456` and full-width digits are read as `123456`; anything but six digits is refused unchecked."""
+    code = _CODE_NOISE.sub("", unicodedata.normalize("NFKC", text))
+    if len(code) != CODE_DIGITS or not (code.isascii() and code.isdigit()):
         raise InvalidInput(f"the code has {CODE_DIGITS} digits")
     return code
 

@@ -30,7 +30,6 @@ class FlowCall:
     new_customer: bool
     new_conversation: bool
     services: dict[str, Any] = field(default_factory=dict)
-    message: Any = None  # the stored inbound Message; a flow may redact what must not be kept (a one-time code)
 
     @property
     def locale(self) -> str:
@@ -87,6 +86,25 @@ async def run_flows(call: FlowCall) -> list[Reply]:
         if replies is not None:
             return replies
     return []
+
+
+Redactor = Callable[[ChannelIdentity, InboundEvent], str | None]
+_REDACTORS: list[Redactor] = []
+
+
+def register_redactor(redactor: Redactor) -> Redactor:
+    """A flow may say that an inbound text must never be stored as typed (a one-time code): the redactor
+    returns the text to store instead, or None. It runs before the message is written; flows still see the original."""
+    _REDACTORS.append(redactor)
+    return redactor
+
+
+def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
+    for redactor in _REDACTORS:
+        replacement = redactor(identity, event)
+        if replacement is not None:
+            return replacement
+    return event.text
 
 
 def load_default_flows() -> None:

@@ -1,8 +1,8 @@
 """The identity check, on every channel: address -> 6-digit code -> linked to the customer who owns the address.
 
 Started by /verify (or the word `verify`), by the "Verify" button an agent sends, or by a flow that
-needs a recent verification (`require_verification`). The typed code is redacted from the stored
-message, so it never reaches the workbench, the live feed or a mirror.
+needs a recent verification (`require_verification`). The typed code is replaced by dots before the
+message is stored, so it never reaches the database, the workbench, the live feed or a mirror.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 
 from bot.core.clock import now
 from bot.core.errors import InvalidInput, RateLimited
-from bot.core.events import Button, Reply
+from bot.core.events import Button, InboundEvent, Reply
 from bot.core.verification import (
     CodeDelivery,
     CodeExpired,
@@ -28,7 +28,8 @@ from bot.core.verification import (
     parse_destination,
 )
 from bot.core.verification_models import VerificationChallenge
-from bot.flows.engine import FlowCall, register
+from bot.core.models import ChannelIdentity
+from bot.flows.engine import FlowCall, register, register_redactor
 
 STATE = "verify"
 START, RESEND, CANCEL = "verify:start", "verify:resend", "verify:cancel"
@@ -76,6 +77,15 @@ def _verify_state(call: FlowCall) -> dict[str, Any] | None:
         _clear(call)
         return None
     return state
+
+
+@register_redactor
+def _hide_codes(identity: ChannelIdentity, event: InboundEvent) -> str | None:
+    """While a code is awaited, what looks like one is stored as dots: not in the thread, previews, fan-out or backups."""
+    state = (identity.flow_state or {}).get(STATE)
+    if event.kind == "text" and isinstance(state, dict) and state.get("step") == "code" and looks_like_code(event.text):
+        return REDACTED
+    return None
 
 
 @register("verify")
@@ -169,15 +179,7 @@ async def _issue(call: FlowCall, destination: Destination, *, resume: str | None
     return [call.reply("verify_code_sent", buttons=buttons, masked=destination.masked, minutes=config.code_ttl_minutes)]
 
 
-def _redact(call: FlowCall) -> None:
-    """What the customer typed was (an attempt at) a code: keep it out of the thread, previews and fan-out."""
-    if call.message is not None:
-        call.message.text = REDACTED
-    call.conversation.last_message_preview = REDACTED
-
-
 async def enter_code(call: FlowCall, text: str, state: dict[str, Any]) -> list[Reply]:
-    _redact(call)
     settings = call.settings
     try:
         verified = await check_code(

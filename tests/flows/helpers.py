@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from bot.core import clock
 
 from tests.fakes.smtp import SmtpSink, body_text
 from tests.utils.webchat import Visitor
@@ -40,3 +43,14 @@ async def verify_by_email(visitor: Visitor, sink: SmtpSink, address: str, count:
     ack = await visitor.say(code)
     await bot_says(visitor, "identity is confirmed")
     return ack
+
+
+class SkipAhead:
+    """The domain clock runs on from real time, plus whatever the test skips (never slept)."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta()
+        clock.set_clock(lambda: datetime.now(UTC).replace(tzinfo=None) + self.offset)
+
+    def __call__(self, **delta: float) -> None:
+        self.offset += timedelta(**delta)

@@ -1,0 +1,80 @@
+"""Identity checks in the workbench: ask a customer to verify, and the admins' list of locked identity checks."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.core.audit import record
+from bot.core.conversations import get_conversation
+from bot.core.db import transaction
+from bot.core.errors import Forbidden, NotFound
+from bot.core.events import Button, Reply
+from bot.core.live import publish_message
+from bot.core.models import ChannelIdentity, Customer
+from bot.core.outbox import send_to_conversation
+from bot.core.serialize import message_json
+from bot.core.verification import Destination, list_locks
+from bot.flows.texts import render_text
+from bot.web import CTX
+from workbench.auth import AGENT, agent_page
+from workbench.render import render
+
+ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
+
+
+@agent_page
+async def ask_to_verify(request: web.Request) -> web.StreamResponse:
+    """Sends the customer a bot message with a "Verify" button, in the conversation's own channel."""
+    ctx = request.app[CTX]
+    agent = request[AGENT]
+    try:
+        conversation_id = int(request.match_info["conversation_id"])
+    except ValueError:
+        raise NotFound("no such conversation") from None
+    async with transaction(ctx.factory) as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        identity = await session.get(ChannelIdentity, conversation.identity_id)
+        customer = await session.get(Customer, conversation.customer_id)
+        if identity is None or customer is None:
+            raise NotFound("the conversation has no channel")
+        locale = customer.locale
+        reply = Reply(
+            text=render_text("verify_request", locale),
+            buttons=(Button(render_text("verify_button_start", locale), "verify:start"),),
+        )
+        message = await send_to_conversation(session=session, conversation=conversation, identity=identity, reply=reply,
+                                             author_type="bot")
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="ask_to_verify",
+                     subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation_id})
+    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None,
+                          message=message_json(message))
+    ctx.dispatcher.wake()
+    if "application/json" in request.headers.get("Accept", ""):
+        return web.json_response({"message": message_json(message)})
+    raise web.HTTPSeeOther(f"/workbench/conversations/{conversation_id}")
+
+
+def _masked(scope: str, key: str) -> str:
+    if scope == "identity":
+        return f"channel identity #{key}"
+    return Destination("email" if "@" in key else "sms", key).masked
+
+
+@agent_page
+async def locks_page(request: web.Request) -> web.Response:
+    ctx = request.app[CTX]
+    agent = request[AGENT]
+    if agent.role not in ADMIN_ROLES:
+        raise Forbidden("only administrators see identity-check lockouts")
+    async with transaction(ctx.factory) as session:
+        locks = await list_locks(session=session, org_id=agent.org_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,
+                     action="view_verification_locks", detail={"rows": len(locks)})
+    rows = [{"scope": lock.scope, "target": _masked(lock.scope, lock.key), "locked_until": lock.locked_until,
+             "last_failure_at": lock.last_failure_at, "lock_count": lock.lock_count} for lock in locks]
+    return render(request, "workbench/verification_locks.html", rows=rows)
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post("/workbench/conversations/{conversation_id}/ask-verify", ask_to_verify)
+    app.router.add_get("/workbench/verification/locks", locks_page)
