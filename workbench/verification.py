@@ -13,7 +13,8 @@ from bot.core.live import publish_message
 from bot.core.models import ChannelIdentity, Customer
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
-from bot.core.verification import Destination, list_locks
+from bot.core.verification import list_locks
+from bot.core.verification_codes import Destination
 from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page

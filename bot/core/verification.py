@@ -7,14 +7,9 @@ customer, so the flow cannot be used to find out who is a customer.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import re
-import secrets
-import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,20 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import VerificationConfig
 from bot.core.audit import record
 from bot.core.clock import now
-from bot.core.errors import DomainError, InvalidInput, RateLimited
+from bot.core.errors import DomainError, RateLimited
 from bot.core.identity_merge import merge_customers
 from bot.core.models import ChannelIdentity, Customer
+from bot.core.verification_codes import Destination, code_digest, new_code, normalize_code
 from bot.core.verification_models import VerificationChallenge, VerificationLock
 
-Kind = Literal["email", "sms"]
-CODE_DIGITS = 6
 ACTIVE = ("sending", "sent")
-_EMAIL = re.compile(
-    r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
-)
-_PHONE = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
-_PHONE_NOISE = re.compile(r"[\s\-().]")
-_CODE_NOISE = re.compile(r"[\s\-]")
 
 
 class Locked(DomainError):
@@ -65,82 +53,6 @@ class WrongCode(DomainError):
         self.remaining = remaining
 
 
-@dataclass(frozen=True)
-class CodeJob:
-    """A code waiting to be delivered once its challenge is committed (repr hides the code)."""
-
-    challenge_id: int
-    org_id: int
-    org_name: str
-    conversation_id: int
-    identity_id: int
-    kind: str
-    address: str
-    locale: str
-    minutes: int
-    code: str = field(repr=False)
-
-
-class CodeDelivery(Protocol):
-    """The code courier, as flows see it (ctx.services["verification_courier"])."""
-
-    def available(self, kind: str) -> bool: ...
-
-    def submit(self, job: CodeJob) -> None: ...
-
-
-@dataclass(frozen=True)
-class Destination:
-    kind: Kind
-    address: str
-
-    @property
-    def masked(self) -> str:
-        if self.kind == "email":
-            local, _, domain = self.address.partition("@")
-            return f"{local[:1]}***@{domain}"
-        return f"{self.address[:3]}****{self.address[-2:]}"
-
-
-def parse_destination(text: str) -> Destination:
-    """An email address or an international phone number; a clear InvalidInput otherwise (and no code is sent)."""
-    value = text.strip()
-    if "@" in value:
-        if len(value) > 254 or not _EMAIL.match(value):
-            raise InvalidInput("that is not a valid email address")
-        return Destination("email", value.lower())
-    phone = _PHONE_NOISE.sub("", value)
-    if phone.startswith("00"):
-        phone = "+" + phone[2:]
-    if not _PHONE.match(phone):
-        raise InvalidInput("that is not a valid phone number; include the country code, e.g. +8613800000000")
-    return Destination("sms", phone)
-
-
-def looks_like_code(text: str) -> bool:
-    """Digits with optional spaces or dashes: an attempt at a code (possibly of the wrong length)."""
-    stripped = _CODE_NOISE.sub("", unicodedata.normalize("NFKC", text))
-    return bool(stripped) and stripped.isascii() and stripped.isdigit() and len(stripped) <= 12
-
-
-def normalize_code(text: str) -> str:
-    """`123 456`, `123-456` and full-width digits are read as `123456`; anything but six digits is refused unchecked."""
-    code = _CODE_NOISE.sub("", unicodedata.normalize("NFKC", text))
-    if len(code) != CODE_DIGITS or not (code.isascii() and code.isdigit()):
-        raise InvalidInput(f"the code has {CODE_DIGITS} digits")
-    return code
-
-
-def new_code() -> str:
-    return f"{secrets.randbelow(10**CODE_DIGITS):0{CODE_DIGITS}d}"
-
-
-def code_digest(secret_key: str, challenge_id: int, code: str) -> str:
-    # A purpose-specific key, and the challenge id in the message, so one code's HMAC says nothing about another's.
-    key = hmac.new(secret_key.encode(), b"incs-verification-code", hashlib.sha256).digest()
-    return hmac.new(key, f"{challenge_id}:{code}".encode(), hashlib.sha256).hexdigest()
-
-
 def is_fresh(customer: Customer, config: VerificationConfig) -> bool:
     if customer.verified_at is None:
         return False
@@ -156,7 +68,9 @@ class IssuedCode:
 
 async def _lock_row(session: AsyncSession, org_id: int, scope: str, key: str) -> VerificationLock | None:
     return await session.scalar(
-        select(VerificationLock).where(VerificationLock.org_id == org_id, VerificationLock.scope == scope, VerificationLock.key == key)
+        select(VerificationLock).where(
+            VerificationLock.org_id == org_id, VerificationLock.scope == scope, VerificationLock.key == key
+        )
     )
 
 
@@ -315,7 +229,9 @@ async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLo
         from bot.core.notifications import raise_event
     except ImportError:  # the audit event above is the record either way
         return
-    masked = Destination("email" if "@" in row.key else "sms", row.key).masked if row.scope == "destination" else f"identity #{row.key}"
+    masked = f"identity #{row.key}"
+    if row.scope == "destination":
+        masked = Destination("email" if "@" in row.key else "sms", row.key).masked
     await raise_event(
         session=session, org_id=org_id, kind="identity_check_failures", subject_type="verification_lock", subject_id=row.id,
         title=f"Identity check locked after repeated wrong codes ({masked})", url="/workbench/verification/locks",
@@ -372,7 +288,9 @@ async def mark_sent(*, session: AsyncSession, challenge_id: int) -> None:
     )
 
 
-async def pending_challenge(*, session: AsyncSession, challenge_id: int, secret_key: str, code: str) -> VerificationChallenge | None:
+async def pending_challenge(
+    *, session: AsyncSession, challenge_id: int, secret_key: str, code: str
+) -> VerificationChallenge | None:
     """The committed challenge this code was issued for, if it still waits for delivery (else the send is dropped)."""
     challenge = await session.get(VerificationChallenge, challenge_id)
     if challenge is None or challenge.state != "sending":

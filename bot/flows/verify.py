@@ -13,22 +13,10 @@ from typing import Any
 from bot.core.clock import now
 from bot.core.errors import InvalidInput, RateLimited
 from bot.core.events import Button, InboundEvent, Reply
-from bot.core.verification import (
-    CodeDelivery,
-    CodeExpired,
-    CodeJob,
-    Destination,
-    Locked,
-    NoActiveCode,
-    WrongCode,
-    check_code,
-    is_fresh,
-    issue_code,
-    looks_like_code,
-    parse_destination,
-)
-from bot.core.verification_models import VerificationChallenge
 from bot.core.models import ChannelIdentity
+from bot.core.verification import CodeExpired, Locked, NoActiveCode, WrongCode, check_code, is_fresh, issue_code
+from bot.core.verification_codes import CodeDelivery, CodeJob, Destination, looks_like_code, parse_destination
+from bot.core.verification_models import VerificationChallenge
 from bot.flows.engine import FlowCall, register, register_redactor
 
 STATE = "verify"
@@ -132,7 +120,8 @@ async def _on_button(call: FlowCall, payload: str, state: dict[str, Any] | None)
         _clear(call)
         return [call.reply("verify_cancelled")]
     if payload == RESEND:
-        challenge = await call.session.get(VerificationChallenge, state["challenge"]) if state and state.get("challenge") else None
+        challenge_id = state.get("challenge") if state else None
+        challenge = await call.session.get(VerificationChallenge, challenge_id) if challenge_id else None
         if challenge is None or challenge.identity_id != call.identity.id:
             return ask_for_address(call, resume=state.get("resume") if state else None)
         destination = Destination("email" if challenge.kind == "email" else "sms", challenge.destination)
@@ -157,7 +146,8 @@ async def _issue(call: FlowCall, destination: Destination, *, resume: str | None
     config = call.settings.verification
     try:
         issued = await issue_code(
-            session=call.session, config=config, secret_key=call.settings.secret_key, identity=call.identity, destination=destination
+            session=call.session, config=config, secret_key=call.settings.secret_key, identity=call.identity,
+            destination=destination,
         )
     except Locked as exc:
         return [call.reply("verify_locked", until=_until(exc.until))]
@@ -183,7 +173,8 @@ async def enter_code(call: FlowCall, text: str, state: dict[str, Any]) -> list[R
     settings = call.settings
     try:
         verified = await check_code(
-            session=call.session, config=settings.verification, secret_key=settings.secret_key, identity=call.identity, code_text=text
+            session=call.session, config=settings.verification, secret_key=settings.secret_key, identity=call.identity,
+            code_text=text,
         )
     except InvalidInput:
         return [call.reply("verify_bad_code_format")]

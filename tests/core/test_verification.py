@@ -23,9 +23,8 @@ from bot.core.verification import (
     issue_code,
     list_locks,
     mark_sent,
-    normalize_code,
-    parse_destination,
 )
+from bot.core.verification_codes import normalize_code, parse_destination
 from bot.core.verification_models import VerificationChallenge
 from tests.conftest import SECRET
 from tests.utils.factories import make_org

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 - the shared fixtures are imported from test_verification
 """Verifying one address from two identities makes one customer; another organization's customer stays apart."""
 
 from __future__ import annotations
@@ -10,8 +11,9 @@ from bot.core.customers import record_consent, resolve_identity
 from bot.core.db import SessionFactory, transaction
 from bot.core.errors import NotFound
 from bot.core.identity_merge import customer_tables, merge_customers
-from bot.core.models import AuditEvent, ChannelIdentity, Conversation, Consent, Customer
-from bot.core.verification import check_code, issue_code, mark_sent, parse_destination
+from bot.core.models import AuditEvent, ChannelIdentity, Consent, Conversation, Customer
+from bot.core.verification import check_code, issue_code, mark_sent
+from bot.core.verification_codes import parse_destination
 from tests.conftest import SECRET
 from tests.core.test_verification import CONFIG, Clock, factory, time  # noqa: F401 - fixtures
 from tests.utils.factories import make_org

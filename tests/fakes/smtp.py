@@ -63,10 +63,10 @@ class SmtpSink:
             return [m for m in self.messages if address in str(m.get("To", ""))]
 
     async def wait_for(
-        self, address: str, count: int = 1, timeout: float = 5.0, match: Callable[[EmailMessage], bool] | None = None
+        self, address: str, count: int = 1, within: float = 5.0, match: Callable[[EmailMessage], bool] | None = None
     ) -> EmailMessage:
         """The `count`-th email to `address` (waiting for it); polls, since the server runs in another thread."""
-        async with asyncio.timeout(timeout):
+        async with asyncio.timeout(within):
             while True:
                 found = [m for m in self.to(address) if match is None or match(m)]
                 if len(found) >= count:

@@ -13,8 +13,9 @@ from tests.utils.factories import OrgWithAdmin, make_org
 
 
 @pytest.fixture
-async def mail_server(db_url: str, tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Server]:
-    settings = make_settings(db_url, tmp_path / "data", smtp={"host": smtp_sink.host, "port": smtp_sink.port, "timeout_seconds": 2})
+async def mail_server(db_url: str, tmp_path: Path, smtp_sink: SmtpSink) -> AsyncIterator[Server]:  # noqa: F811
+    smtp = {"host": smtp_sink.host, "port": smtp_sink.port, "timeout_seconds": 2}
+    settings = make_settings(db_url, tmp_path / "data", smtp=smtp)
     srv = await start_server(settings)
     yield srv
     await srv.stop()

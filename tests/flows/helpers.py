@@ -7,15 +7,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.core import clock
-
 from tests.fakes.smtp import SmtpSink, body_text
 from tests.utils.webchat import Visitor
 
 CODE = re.compile(r"^\s+(\d{6})\s*$", re.M)
 
 
-async def bot_says(visitor: Visitor, fragment: str, timeout: float = 5.0) -> dict[str, Any]:
-    return await visitor.wait_message(lambda m: m["author"] == "bot" and fragment in m["text"], timeout)
+async def bot_says(visitor: Visitor, fragment: str, within: float = 5.0) -> dict[str, Any]:
+    return await visitor.wait_message(lambda m: m["author"] == "bot" and fragment in m["text"], within)
 
 
 async def code_from_email(sink: SmtpSink, address: str, count: int = 1) -> str:

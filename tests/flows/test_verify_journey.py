@@ -7,7 +7,7 @@ from sqlalchemy import select
 from bot.core.models import Customer
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink
-from tests.flows.helpers import bot_says, code_from_email, start_chat, verify_by_email
+from tests.flows.helpers import bot_says, code_from_email, start_chat
 from tests.utils.factories import OrgWithAdmin
 from tests.utils.webchat import Visitor
 

@@ -23,7 +23,9 @@ async def _challenges(server: Server) -> int:
         return int(await session.scalar(select(func.count()).select_from(VerificationChallenge)) or 0)
 
 
-async def test_malformed_address_gets_a_clear_message_and_no_code(mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink) -> None:
+async def test_malformed_address_gets_a_clear_message_and_no_code(
+    mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink
+) -> None:
     visitor = Visitor(mail_server.url)
     try:
         await start_chat(visitor)
@@ -50,7 +52,9 @@ async def test_malformed_address_gets_a_clear_message_and_no_code(mail_server: S
         await visitor.close()
 
 
-async def test_smtp_outage_tells_user_to_retry_and_costs_nothing(mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink) -> None:
+async def test_smtp_outage_tells_user_to_retry_and_costs_nothing(
+    mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink
+) -> None:
     visitor = Visitor(mail_server.url)
     try:
         await start_chat(visitor)

@@ -92,14 +92,16 @@ async def test_lockouts_are_listed_for_admins_only_and_raise_a_security_event(
 
 
 @pytest.fixture
-async def sms_gateway() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
+async def sms_gateway() -> AsyncIterator[tuple[str, list[dict[str, Any]], asyncio.Event]]:
     """A fake SMS provider's HTTP endpoint on loopback, recording what it is asked to send."""
     received: list[dict[str, Any]] = []
+    arrived = asyncio.Event()
 
     async def handle(request: web.Request) -> web.Response:
         if request.headers.get("X-Api-Key") != "sms-secret":
             return web.json_response({"error": "auth"}, status=401)
         received.append(await request.json())
+        arrived.set()
         return web.json_response({"id": len(received)})
 
     app = web.Application()
@@ -108,16 +110,16 @@ async def sms_gateway() -> AsyncIterator[tuple[str, list[dict[str, Any]]]]:
     await runner.setup()
     port = free_port()
     await web.TCPSite(runner, "127.0.0.1", port).start()
-    yield f"http://127.0.0.1:{port}/send", received
+    yield f"http://127.0.0.1:{port}/send", received, arrived
     await runner.cleanup()
 
 
 async def test_code_by_sms_through_the_webhook_provider(
-    db_url: str, tmp_path: Path, sms_gateway: tuple[str, list[dict[str, Any]]]
+    db_url: str, tmp_path: Path, sms_gateway: tuple[str, list[dict[str, Any]], asyncio.Event]
 ) -> None:
-    url, received = sms_gateway
-    settings = make_settings(db_url, tmp_path / "data",
-                             sms={"provider": "webhook", "webhook_url": url, "auth_header": "X-Api-Key", "auth_token": "sms-secret"})
+    url, received, arrived = sms_gateway
+    sms = {"provider": "webhook", "webhook_url": url, "auth_header": "X-Api-Key", "auth_token": "sms-secret"}
+    settings = make_settings(db_url, tmp_path / "data", sms=sms)
     server = await start_server(settings)
     visitor = Visitor(server.url)
     try:
@@ -125,9 +127,7 @@ async def test_code_by_sms_through_the_webhook_provider(
         await start_chat(visitor)
         await visitor.say("/verify +86 138 0000 0000")
         await bot_says(visitor, "+86****00")
-        async with asyncio.timeout(5):
-            while not received:  # the gateway runs in this loop; give it turns
-                await asyncio.sleep(0.01)
+        await asyncio.wait_for(arrived.wait(), 5)
         assert received and received[0]["to"] == "+8613800000000"
         code = re.search(r"\b(\d{6})\b", received[0]["text"]).group(1)  # type: ignore[union-attr]
         await visitor.say(code)

@@ -27,20 +27,22 @@ from bot.core.models import ChannelIdentity, Conversation
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
 from bot.core.sms import SmsError, SmsProvider
-from bot.core.verification import CodeJob, mark_sent, pending_challenge
+from bot.core.verification import mark_sent, pending_challenge
+from bot.core.verification_codes import CodeJob
 from bot.core.verification_models import VerificationChallenge
 from bot.flows.texts import render_text
 from bot.paths import TEMPLATES
 
 log = logging.getLogger(__name__)
-CODES_SENT = Counter("incs_verification_codes", "One-time codes by delivery result", ["kind", "result"], registry=metrics.REGISTRY)
+CODES_SENT = Counter(
+    "incs_verification_codes", "One-time codes by delivery result", ["kind", "result"], registry=metrics.REGISTRY
+)
 
 
 @lru_cache(maxsize=1)
 def _email_env() -> Environment:
-    return Environment(  # noqa: S701 - plain-text email
-        loader=FileSystemLoader(TEMPLATES / "email"), autoescape=False, undefined=StrictUndefined
-    )
+    # Plain-text email: nothing here is HTML.
+    return Environment(loader=FileSystemLoader(TEMPLATES / "email"), autoescape=False, undefined=StrictUndefined)  # noqa: S701
 
 
 def email_payload(job: CodeJob) -> dict[str, Any]:
@@ -117,7 +119,9 @@ class CodeCourier:
         """The challenge never existed as far as limits go; the user is told to try again later."""
         async with transaction(self.factory) as session:
             await session.execute(
-                delete(VerificationChallenge).where(VerificationChallenge.id == job.challenge_id, VerificationChallenge.state == "sending")
+                delete(VerificationChallenge).where(
+                    VerificationChallenge.id == job.challenge_id, VerificationChallenge.state == "sending"
+                )
             )
             identity = await session.get(ChannelIdentity, job.identity_id)
             conversation = await session.get(Conversation, job.conversation_id)
