@@ -29,3 +29,19 @@ async def test_email_code_verifies_web_chat_visitor(mail_server: Server, org: Or
     async with mail_server.ctx.factory() as session:
         customer = await session.scalar(select(Customer).where(Customer.email == "alice@example.com"))
         assert customer is not None and customer.verified_at is not None and customer.verification_method == "email"
+
+
+async def test_verify_keyword_and_cancel(mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink) -> None:
+    visitor = Visitor(mail_server.url)
+    try:
+        await start_chat(visitor)
+        await visitor.say("verify")
+        prompt = await bot_says(visitor, "type your email address")
+        assert ["Cancel", "verify:cancel"] in prompt["buttons"]
+        await visitor.say("cancel")
+        await bot_says(visitor, "Verification cancelled")
+        ack = await visitor.say("alice@example.com")  # no longer awaited: ordinary chat, no code sent
+        assert ack["message"]["text"] == "alice@example.com"
+        assert smtp_sink.messages == []
+    finally:
+        await visitor.close()

@@ -1,0 +1,43 @@
+"""Flows that need an identity check accept a recent one and ask again when it is older than configured."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from bot.core import clock
+from bot.core.conversations import open_conversation_for
+from bot.core.customers import resolve_identity
+from bot.core.db import create_engine, session_factory
+from bot.core.events import InboundEvent
+from bot.core.models import Customer
+from bot.flows.engine import FlowCall
+from bot.flows.verify import STATE, require_verification
+from tests.conftest import make_settings
+from tests.utils.factories import make_org
+
+
+async def test_recent_verification_is_accepted_and_an_old_one_asked_again(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, tmp_path / "data", verification={"freshness_hours": 24})
+    engine = create_engine(db_url)
+    factory = session_factory(engine)
+    try:
+        org = (await make_org(factory)).org
+        async with factory() as session, session.begin():
+            resolved = await resolve_identity(session=session, org_id=org.id, channel="webchat", external_id="v1")
+            conversation, _ = await open_conversation_for(session=session, identity=resolved.identity)
+            event = InboundEvent(org_id=org.id, channel="webchat", external_id="v1", kind="button", payload="rights:export")
+            call = FlowCall(session=session, settings=settings, org=org, identity=resolved.identity, customer=resolved.customer,
+                            conversation=conversation, event=event, new_customer=False, new_conversation=False)
+            customer: Customer = call.customer
+
+            asked = await require_verification(call, resume="rights:export")
+            assert asked and "confirm who you are" in asked[0].text
+            assert call.state[STATE]["resume"] == "rights:export" and call.state[STATE]["step"] == "address"
+
+            customer.verified_at = clock.now() - timedelta(hours=23)
+            assert await require_verification(call, resume="rights:export") is None
+            customer.verified_at = clock.now() - timedelta(hours=24, minutes=1)
+            assert await require_verification(call, resume="rights:export") is not None
+    finally:
+        await engine.dispose()
