@@ -37,13 +37,7 @@ async def resolve_identity(
     if identity is not None:
         customer = await session.get(Customer, identity.customer_id)
         assert customer is not None  # FK guarantees it
-        stamp = now()
-        # A minute's precision is enough for "last seen" and saves two UPDATEs per message on the hot path.
-        if stamp - identity.last_seen_at > LAST_SEEN_PRECISION:
-            identity.last_seen_at = stamp
-            customer.last_seen_at = stamp
-        if display_name and not identity.display_name:
-            identity.display_name = display_name
+        touch_seen(identity, customer, display_name)
         return ResolvedIdentity(identity=identity, customer=customer, created=False)
     customer = Customer(org_id=org_id, name=display_name, locale=locale if locale in ("en", "zh") else "en")
     session.add(customer)
@@ -54,6 +48,16 @@ async def resolve_identity(
     session.add(identity)
     await session.flush()
     return ResolvedIdentity(identity=identity, customer=customer, created=True)
+
+
+def touch_seen(identity: ChannelIdentity, customer: Customer, display_name: str = "") -> None:
+    stamp = now()
+    # A minute's precision is enough for "last seen" and saves two UPDATEs per message on the hot path.
+    if stamp - identity.last_seen_at > LAST_SEEN_PRECISION:
+        identity.last_seen_at = stamp
+        customer.last_seen_at = stamp
+    if display_name and not identity.display_name:
+        identity.display_name = display_name
 
 
 async def get_customer(*, session: AsyncSession, org_id: int, customer_id: int) -> Customer:

@@ -13,18 +13,18 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core import metrics
-from bot.core.conversations import open_conversation_for, touch_inbound
-from bot.core.customers import resolve_identity
+from bot.core.conversations import OPEN_STATES, open_conversation_for, touch_inbound
+from bot.core.customers import resolve_identity, touch_seen
 from bot.core.db import SessionFactory
 from bot.core.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.events import InboundEvent
 from bot.core.live import Hub, publish_message
-from bot.core.models import Message, Organization
+from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
 from bot.flows.engine import FlowCall, run_flows, stored_text
@@ -128,7 +128,10 @@ class Ingestor:
         started = time.perf_counter()
         try:
             async with self.factory() as session, session.begin():
-                results = [await self._handle(session, event) for event, _ in batch]
+                known = await _Preloaded.load(session, [event for event, _ in batch])
+                pending = [await self._handle(session, event, known) for event, _ in batch]
+                await session.flush()  # one INSERT for all messages, one UPDATE per changed conversation
+                results = [item.result() for item in pending]
         except Exception as exc:  # noqa: BLE001
             if len(batch) == 1:
                 event, future = batch[0]
@@ -161,29 +164,36 @@ class Ingestor:
         for callback in self.on_committed:
             callback()
 
-    async def _handle(self, session: AsyncSession, event: InboundEvent) -> IngestResult:
-        resolved = await resolve_identity(
-            session=session,
-            org_id=event.org_id,
-            channel=event.channel,
-            external_id=event.external_id,
-            display_name=event.display_name,
-            locale=event.locale,
-        )
-        identity, customer = resolved.identity, resolved.customer
-        if event.platform_message_id and not resolved.created:
-            existing = await session.scalar(
-                select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
+    async def _handle(self, session: AsyncSession, event: InboundEvent, known: _Preloaded) -> _Pending:
+        identity = known.identities.get((event.org_id, event.channel, event.external_id))
+        created = identity is None
+        if identity is None:
+            resolved = await resolve_identity(
+                session=session,
+                org_id=event.org_id,
+                channel=event.channel,
+                external_id=event.external_id,
+                display_name=event.display_name,
+                locale=event.locale,
             )
-            if existing is not None:
-                return IngestResult(
-                    message=message_json(existing),
-                    conversation_id=existing.conversation_id,
-                    customer_id=customer.id,
-                    identity_id=identity.id,
-                    duplicate=True,
+            identity, customer = resolved.identity, resolved.customer
+            known.identities[(event.org_id, event.channel, event.external_id)] = identity
+        else:
+            customer = await known.customer(session, identity)
+            touch_seen(identity, customer, event.display_name)
+        if event.platform_message_id:
+            key = (identity.id, event.platform_message_id)
+            if key in known.platform_ids or (not created and await _already_stored(session, *key)):
+                existing = await session.scalar(
+                    select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
                 )
-        conversation, new_conversation = await open_conversation_for(session=session, identity=identity)
+                return _Pending(duplicate=existing, identity=identity, customer=customer)
+            known.platform_ids.add(key)
+        conversation = known.conversations.get(identity.id)
+        new_conversation = conversation is None
+        if conversation is None:
+            conversation, new_conversation = await open_conversation_for(session=session, identity=identity)
+            known.conversations[identity.id] = conversation
         message = Message(
             org_id=event.org_id,
             conversation_id=conversation.id,
@@ -200,7 +210,7 @@ class Ingestor:
         )
         session.add(message)
         touch_inbound(conversation, _describe(event) if message.text == event.text else message.text)
-        org = await session.get(Organization, event.org_id)
+        org = known.orgs.get(event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
         call = FlowCall(
@@ -211,24 +221,103 @@ class Ingestor:
             customer=customer,
             conversation=conversation,
             event=event,
-            new_customer=resolved.created,
+            new_customer=created,
             new_conversation=new_conversation,
             services=self.services,
         )
         replies = await run_flows(call)
-        await session.flush()
-        out = [
-            await send_to_conversation(session=session, conversation=conversation, identity=identity, reply=r, author_type="bot")
-            for r in replies
-        ]
-        payload = message_json(message)
-        payload["org_id"] = event.org_id
+        out = []
+        if replies:
+            await session.flush()
+            out = [
+                await send_to_conversation(session=session, conversation=conversation, identity=identity, reply=r, author_type="bot")
+                for r in replies
+            ]
+        return _Pending(message=message, conversation=conversation, identity=identity, customer=customer, replies=out,
+                        new_conversation=new_conversation)
+
+
+@dataclass
+class _Pending:
+    """One event handled but not yet flushed: ids and defaults are filled in by the batch's flush."""
+
+    identity: ChannelIdentity
+    customer: Customer
+    message: Message | None = None
+    conversation: Conversation | None = None
+    replies: list[Message] = field(default_factory=list)
+    new_conversation: bool = False
+    duplicate: Message | None = None
+
+    def result(self) -> IngestResult:
+        if self.duplicate is not None or self.message is None or self.conversation is None:
+            existing = self.duplicate
+            assert existing is not None
+            return IngestResult(
+                message=message_json(existing),
+                conversation_id=existing.conversation_id,
+                customer_id=self.customer.id,
+                identity_id=self.identity.id,
+                duplicate=True,
+            )
+        payload = message_json(self.message)
+        payload["org_id"] = self.message.org_id
         return IngestResult(
             message=payload,
-            conversation_id=conversation.id,
-            customer_id=identity.customer_id,  # a flow may have linked the identity to another customer
-            identity_id=identity.id,
-            replies=[message_json(m) for m in out],
-            new_conversation=new_conversation,
+            conversation_id=self.conversation.id,
+            customer_id=self.identity.customer_id,  # a flow may have linked the identity to another customer
+            identity_id=self.identity.id,
+            replies=[message_json(m) for m in self.replies],
+            new_conversation=self.new_conversation,
         )
 
+
+@dataclass
+class _Preloaded:
+    """What a batch needs, fetched with one query per table instead of several per event."""
+
+    identities: dict[tuple[int, str, str], ChannelIdentity]
+    customers: dict[int, Customer]
+    conversations: dict[int, Conversation]
+    orgs: dict[int, Organization]
+    platform_ids: set[tuple[int, str]] = field(default_factory=set)
+
+    async def customer(self, session: AsyncSession, identity: ChannelIdentity) -> Customer:
+        customer = self.customers.get(identity.customer_id)
+        if customer is None:  # an earlier event of the batch linked this identity to another customer
+            customer = await session.get(Customer, identity.customer_id)
+            assert customer is not None  # FK guarantees it
+            self.customers[customer.id] = customer
+        return customer
+
+    @classmethod
+    async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
+        keys = {(e.org_id, e.channel, e.external_id) for e in events}
+        rows = (
+            await session.scalars(
+                select(ChannelIdentity).where(
+                    tuple_(ChannelIdentity.org_id, ChannelIdentity.channel, ChannelIdentity.external_id).in_(list(keys))
+                )
+            )
+        ).all()
+        identities = {(i.org_id, i.channel, i.external_id): i for i in rows}
+        customers: dict[int, Customer] = {}
+        conversations: dict[int, Conversation] = {}
+        if rows:
+            customer_ids = {i.customer_id for i in rows}
+            customers = {c.id: c for c in await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
+            open_rows = await session.scalars(
+                select(Conversation)
+                .where(Conversation.identity_id.in_([i.id for i in rows]), Conversation.status.in_(OPEN_STATES))
+                .order_by(Conversation.id)
+            )
+            conversations = {c.identity_id: c for c in open_rows}  # the newest open one wins
+        orgs = {o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_({e.org_id for e in events})))}
+        return cls(identities=identities, customers=customers, conversations=conversations, orgs=orgs)
+
+
+async def _already_stored(session: AsyncSession, identity_id: int, platform_message_id: str) -> bool:
+    found = await session.scalar(
+        select(Message.id).where(Message.identity_id == identity_id, Message.platform_message_id == platform_message_id)
+    )
+    return found is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from typing import Protocol
 
 log = logging.getLogger("incs.sms")
@@ -19,8 +20,10 @@ class SmsProvider(Protocol):
 
 
 class ConsoleSmsProvider:
-    """For local runs: the message goes to the log instead of a phone. Refused in production mode,
-    where it would write codes to the log."""
+    """For local runs: the message is printed on the terminal instead of reaching a phone.
+
+    It is written to stdout directly, not through logging, so codes never enter the log stream
+    (log files, aggregators, test log capture). Refused in production mode."""
 
     name = "console"
 
@@ -30,4 +33,5 @@ class ConsoleSmsProvider:
     async def send(self, phone: str, text: str) -> None:
         if self.production:
             raise SmsError("the console SMS provider is for local runs; configure sms.provider: webhook")
-        log.warning("console SMS (development only) to %s: %s", phone, text)
+        log.info("console SMS (development only) to %s printed on the terminal", phone)
+        print(f"[console SMS to {phone}] {text}", file=sys.stdout, flush=True)

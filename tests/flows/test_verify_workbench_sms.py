@@ -137,9 +137,12 @@ async def test_code_by_sms_through_the_webhook_provider(
         await server.stop()
 
 
-async def test_console_sms_provider_logs_in_development_and_refuses_in_production(caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="incs.sms"):
-        await ConsoleSmsProvider(production=False).send("+8613800000000", "hello")
-    assert "hello" in caplog.text
+async def test_console_sms_provider_prints_outside_the_log_and_refuses_in_production(
+    caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with caplog.at_level(logging.DEBUG):
+        await ConsoleSmsProvider(production=False).send("+8613800000000", "Your code is 123456")
+    assert "123456" in capsys.readouterr().out  # the developer sees it on the terminal
+    assert "123456" not in caplog.text  # but it never enters the log stream
     with pytest.raises(SmsError):
         await ConsoleSmsProvider(production=True).send("+8613800000000", "hello")
