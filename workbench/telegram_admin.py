@@ -60,8 +60,14 @@ async def _page(request: web.Request, code: str = "") -> web.Response:
     health = await bot_health(request) if agent.role in ADMIN_ROLES else None
     async with request.app[CTX].factory() as session:
         chats = await linked_chats(session=session, agent_id=agent.id)
-    return render(request, "workbench/telegram_admin.html", health=health, chats=chats, code=code,
-                  minutes=request.app[TG].config.link_code_minutes)
+    return render(
+        request,
+        "workbench/telegram_admin.html",
+        health=health,
+        chats=chats,
+        code=code,
+        minutes=request.app[TG].config.link_code_minutes,
+    )
 
 
 @agent_page
@@ -74,8 +80,12 @@ async def link_code(request: web.Request) -> web.Response:
     """A one-time code, shown once to this agent; only its hash is stored."""
     ctx = request.app[CTX]
     async with transaction(ctx.factory) as session:
-        code = await create_link_code(session=session, agent=request[AGENT], secret=ctx.settings.secret_key,
-                                      minutes=ctx.settings.channels.telegram.link_code_minutes)
+        code = await create_link_code(
+            session=session,
+            agent=request[AGENT],
+            secret=ctx.settings.secret_key,
+            minutes=ctx.settings.channels.telegram.link_code_minutes,
+        )
     return await _page(request, code=code)
 
 

@@ -108,7 +108,7 @@ class FakeTelegram:
     def texts(self, chat_id: Any) -> list[str]:
         return [str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)]
 
-    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> list[Call]:
+    async def wait_for(self, predicate: Any, timeout: float = 10.0) -> list[Call]:  # noqa: ASYNC109 - a polling helper's deadline
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             found = [c for c in self.calls if predicate(c)]
@@ -133,14 +133,26 @@ class FakeTelegram:
         self._new_update.set()
         return update
 
-    def message(self, chat_id: int, text: str | None = None, *, user_id: int | None = None, chat_type: str = "private",
-                thread_id: int | None = None, **extra: Any) -> dict[str, Any]:
+    def message(
+        self,
+        chat_id: int,
+        text: str | None = None,
+        *,
+        user_id: int | None = None,
+        chat_type: str = "private",
+        thread_id: int | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
         self._next_message += 1
         uid = user_id if user_id is not None else chat_id
         msg: dict[str, Any] = {
             "message_id": self._next_message,
             "date": int(time.time()),
-            "chat": {"id": chat_id, "type": chat_type, **({"first_name": "Ann"} if chat_type == "private" else {"title": "Agents"})},
+            "chat": {
+                "id": chat_id,
+                "type": chat_type,
+                **({"first_name": "Ann"} if chat_type == "private" else {"title": "Agents"}),
+            },
             "from": {"id": uid, "is_bot": False, "first_name": "Ann", "last_name": f"#{uid}", "language_code": "en"},
             **extra,
         }
@@ -159,7 +171,9 @@ class FakeTelegram:
         """POST an update to the registered webhook as Telegram does; returns the HTTP status."""
         headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook.get("secret_token", "") if secret is None else secret}
         async with aiohttp.ClientSession() as http:
-            async with http.post(self.webhook["url"], data=json.dumps(update), headers={**headers, "Content-Type": "application/json"}) as resp:
+            async with http.post(
+                self.webhook["url"], data=json.dumps(update), headers={**headers, "Content-Type": "application/json"}
+            ) as resp:
                 if resp.status != 200:
                     self.webhook_error = (int(time.time()), f"Wrong response from the webhook: {resp.status}")
                 return resp.status
@@ -262,8 +276,11 @@ class FakeTelegram:
         return True
 
     async def _m_getWebhookInfo(self, _p: dict[str, Any]) -> Any:
-        info: dict[str, Any] = {"url": self.webhook.get("url", ""), "has_custom_certificate": False,
-                                "pending_update_count": len(self.updates)}
+        info: dict[str, Any] = {
+            "url": self.webhook.get("url", ""),
+            "has_custom_certificate": False,
+            "pending_update_count": len(self.updates),
+        }
         if self.webhook_error:
             info["last_error_date"], info["last_error_message"] = self.webhook_error
         return info
@@ -287,8 +304,11 @@ class FakeTelegram:
     async def _m_sendDocument(self, p: dict[str, Any]) -> Any:
         doc = p.get("document") or {}
         name = doc.get("filename", "file") if isinstance(doc, dict) else "file"
-        return self._message(p, document={"file_id": "sent-doc", "file_unique_id": "sd", "file_name": name},
-                             **({"caption": p["caption"]} if p.get("caption") else {}))
+        return self._message(
+            p,
+            document={"file_id": "sent-doc", "file_unique_id": "sd", "file_name": name},
+            **({"caption": p["caption"]} if p.get("caption") else {}),
+        )
 
     async def _m_copyMessage(self, _p: dict[str, Any]) -> Any:
         self._next_message += 1
@@ -304,18 +324,27 @@ class FakeTelegram:
     async def _m_getFile(self, p: dict[str, Any]) -> Any:
         file_id = str(p.get("file_id"))
         if file_id not in self.files:
-            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: invalid file_id"}),
+                content_type="application/json",
+            )
         content, path = self.files[file_id]
         size = self.sizes.get(file_id, len(content))
         if size > 20 * 1024 * 1024:
-            raise web.HTTPBadRequest(text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}),
-                                     content_type="application/json")
+            raise web.HTTPBadRequest(
+                text=json.dumps({"ok": False, "error_code": 400, "description": "Bad Request: file is too big"}),
+                content_type="application/json",
+            )
         return {"file_id": file_id, "file_unique_id": file_id + "u", "file_size": size, "file_path": path}
 
 
-_DESCRIPTIONS = {429: "Too Many Requests", 403: "Forbidden: bot was blocked by the user", 500: "Internal Server Error",
-                 502: "Bad Gateway", 400: "Bad Request"}
+_DESCRIPTIONS = {
+    429: "Too Many Requests",
+    403: "Forbidden: bot was blocked by the user",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    400: "Bad Request",
+}
 
 
 def _error(status: int, description: str, retry_after: int | None = None) -> web.Response:

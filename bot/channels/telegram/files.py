@@ -66,12 +66,17 @@ async def fetch_file(channel: TelegramChannel, info: FileInfo, *, org_id: int, c
     if (remote.file_size or 0) > limit or not remote.file_path:
         raise FileRefused("too_large", info, limit)
     buffer = await channel.bot.download_file(remote.file_path, timeout=int(channel.config.request_timeout_seconds))
-    content = buffer.getvalue() if buffer is not None else b""
+    content = buffer.read() if buffer is not None else b""
     if len(content) > limit:
         raise FileRefused("too_large", info, limit)
     async with transaction(channel.ctx.factory) as session:
         attachment = await store_attachment(
-            session=session, data_dir=channel.ctx.settings.data_dir, org_id=org_id, customer_id=customer_id,
-            filename=info.filename, mime_type=info.mime_type, content=content,
+            session=session,
+            data_dir=channel.ctx.settings.data_dir,
+            org_id=org_id,
+            customer_id=customer_id,
+            filename=info.filename,
+            mime_type=info.mime_type,
+            content=content,
         )
     return IncomingFile(attachment.id, attachment.filename, info.mime_type, attachment.size)

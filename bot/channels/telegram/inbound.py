@@ -108,14 +108,23 @@ async def on_customer_message(channel: TelegramChannel, message: Message) -> Non
         for event in _text_events(channel, base, message.text):
             await submit(channel, event, message)
     elif message.location:
-        await submit(channel, InboundEvent(kind="location", latitude=message.location.latitude,
-                                           longitude=message.location.longitude, **base), message)
+        await submit(
+            channel,
+            InboundEvent(kind="location", latitude=message.location.latitude, longitude=message.location.longitude, **base),
+            message,
+        )
     elif (info := file_info(message)) is not None:
         await on_file(channel, message, base, info)
     else:
         log.info("telegram: unsupported message type from chat %s", chat_id)
-        await notify(channel, chat_id=chat_id, key=f"unsupported:{chat_id}:{message.message_id}", template="telegram_unsupported",
-                     locale=base["locale"], org_id=org_id)
+        await notify(
+            channel,
+            chat_id=chat_id,
+            key=f"unsupported:{chat_id}:{message.message_id}",
+            template="telegram_unsupported",
+            locale=base["locale"],
+            org_id=org_id,
+        )
 
 
 def _text_events(channel: TelegramChannel, base: dict[str, Any], text: str) -> list[InboundEvent]:
@@ -144,7 +153,9 @@ async def on_command(channel: TelegramChannel, message: Message, text: str) -> N
         async with transaction(channel.ctx.factory) as session:
             await set_reachable(session=session, chat_id=chat_id)  # a customer who unblocked the bot presses Start
     org_id = await org_for_chat(channel, chat_id)
-    await submit(channel, InboundEvent(kind="command", text=name or "start", payload=arg[:200], **_base(message, org_id)), message)
+    await submit(
+        channel, InboundEvent(kind="command", text=name or "start", payload=arg[:200], **_base(message, org_id)), message
+    )
 
 
 async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> None:
@@ -157,8 +168,13 @@ async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> N
             await set_chat_org(session=session, chat_id=message.chat.id, org_id=org.id)
     except NotFound:
         log.info("telegram: /start with unknown organization from chat %s", message.chat.id)
-        await notify(channel, chat_id=message.chat.id, key=f"org:{message.chat.id}:{message.message_id}",
-                     template="telegram_unknown_org", slug=slug)
+        await notify(
+            channel,
+            chat_id=message.chat.id,
+            key=f"org:{message.chat.id}:{message.message_id}",
+            template="telegram_unknown_org",
+            slug=slug,
+        )
         return
     channel.chat_orgs[message.chat.id] = org.id
 
@@ -170,11 +186,20 @@ async def on_file(channel: TelegramChannel, message: Message, base: dict[str, An
         log.info("telegram: %s file refused from chat %s (%s)", info.mime_type, message.chat.id, exc.reason)
         mb = (info.size or 0) / (1024 * 1024)
         template = "telegram_file_too_large" if exc.reason == "too_large" else "telegram_file_type"
-        await notify(channel, chat_id=message.chat.id, key=f"file:{message.chat.id}:{message.message_id}", template=template,
-                     locale=base["locale"], org_id=base["org_id"], size_mb=f"{mb:.1f}", limit_mb=exc.limit // (1024 * 1024),
-                     mime=info.mime_type)
+        await notify(
+            channel,
+            chat_id=message.chat.id,
+            key=f"file:{message.chat.id}:{message.message_id}",
+            template=template,
+            locale=base["locale"],
+            org_id=base["org_id"],
+            size_mb=f"{mb:.1f}",
+            limit_mb=exc.limit // (1024 * 1024),
+            mime=info.mime_type,
+        )
         # The agent still sees that a file was attempted: nothing the customer sent disappears silently.
-        note = f"📎 {info.filename} ({info.mime_type}, {mb:.1f} MB) — not received: {'too large' if exc.reason == 'too_large' else 'type not accepted'}"
+        why = "too large" if exc.reason == "too_large" else "type not accepted"
+        note = f"📎 {info.filename} ({info.mime_type}, {mb:.1f} MB) — not received: {why}"
         await submit(channel, InboundEvent(kind="text", text=note, **base), message)
         return
     caption = (message.caption or "")[: channel.ctx.settings.webchat.max_text_length]
@@ -193,8 +218,15 @@ async def submit(channel: TelegramChannel, event: InboundEvent, message: Message
 
 async def _refused(channel: TelegramChannel, event: InboundEvent, exc: DomainError) -> None:
     log.info("telegram: %s event from chat %s refused: %s", event.kind, event.external_id, exc.code)
-    await notify(channel, chat_id=int(event.external_id), key=f"refused:{event.external_id}:{event.platform_message_id}",
-                 template="telegram_refused", locale=event.locale, org_id=event.org_id, reason=exc.message)
+    await notify(
+        channel,
+        chat_id=int(event.external_id),
+        key=f"refused:{event.external_id}:{event.platform_message_id}",
+        template="telegram_refused",
+        locale=event.locale,
+        org_id=event.org_id,
+        reason=exc.message,
+    )
 
 
 async def on_edit(channel: TelegramChannel, message: Message) -> None:
@@ -203,8 +235,13 @@ async def on_edit(channel: TelegramChannel, message: Message) -> None:
         return
     org_id = await org_for_chat(channel, message.chat.id)
     async with transaction(channel.ctx.factory) as session:
-        stored = await apply_edit(session=session, org_id=org_id, chat_id=message.chat.id,
-                                  platform_message_id=str(message.message_id), text=text[: channel.ctx.settings.webchat.max_text_length])
+        stored = await apply_edit(
+            session=session,
+            org_id=org_id,
+            chat_id=message.chat.id,
+            platform_message_id=str(message.message_id),
+            text=text[: channel.ctx.settings.webchat.max_text_length],
+        )
     if stored is None:
         log.info("telegram: edit of an unknown message %s in chat %s ignored", message.message_id, message.chat.id)
         return
@@ -221,7 +258,7 @@ async def on_callback(channel: TelegramChannel, callback: CallbackQuery) -> None
         log.info("telegram: callback query without a usable private message ignored")
         return
     label = callback.data
-    for row in (message.reply_markup.inline_keyboard if message.reply_markup else []):
+    for row in message.reply_markup.inline_keyboard if message.reply_markup else []:
         for key in row:
             if key.callback_data == callback.data:
                 label = key.text
@@ -239,7 +276,9 @@ async def on_link(channel: TelegramChannel, message: Message, code: str) -> None
             await consume_link_code(session=session, code=code, secret=channel.ctx.settings.secret_key, chat_id=message.chat.id)
     except InvalidInput:
         log.info("telegram: refused a link code from chat %s", message.chat.id)
-        await notify(channel, chat_id=message.chat.id, key=f"link:{message.chat.id}:{message.message_id}", template="telegram_link_failed")
+        await notify(
+            channel, chat_id=message.chat.id, key=f"link:{message.chat.id}:{message.message_id}", template="telegram_link_failed"
+        )
         return
     log.info("telegram: chat %s linked for notifications", message.chat.id)
     await notify(channel, chat_id=message.chat.id, key=f"link:{message.chat.id}:{message.message_id}", template="telegram_linked")

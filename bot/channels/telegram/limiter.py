@@ -50,7 +50,9 @@ class SendLimiter:
             bucket = Bucket(c.rate_per_chat, c.chat_burst, float(c.chat_burst), now)
             if chat.startswith("-"):  # groups and supergroups: the slower per-minute limit
                 per_second = min(c.rate_per_chat, c.group_per_minute / 60)
-                bucket = Bucket(per_second, min(c.chat_burst, c.group_per_minute), float(min(c.chat_burst, c.group_per_minute)), now)
+                bucket = Bucket(
+                    per_second, min(c.chat_burst, c.group_per_minute), float(min(c.chat_burst, c.group_per_minute)), now
+                )
             self.chats[chat] = bucket
             if len(self.chats) > 50_000:  # forget idle chats; a fresh bucket is at most one burst generous
                 for key in list(self.chats)[:25_000]:

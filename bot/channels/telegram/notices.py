@@ -14,8 +14,15 @@ if TYPE_CHECKING:
 
 
 async def notify(
-    channel: TelegramChannel, *, chat_id: int, key: str, template: str, locale: str | None = None,
-    org_id: int | None = None, thread_id: int | None = None, **context: Any,
+    channel: TelegramChannel,
+    *,
+    chat_id: int,
+    key: str,
+    template: str,
+    locale: str | None = None,
+    org_id: int | None = None,
+    thread_id: int | None = None,
+    **context: Any,
 ) -> None:
     """Queue a notice once per `key` (an update id makes a redelivered update not notify twice)."""
     text = render_text(template, locale or "en", **context)

@@ -22,13 +22,12 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from pydantic import ValidationError
 
-from bot.context import AppContext
-from bot.core.db import transaction
-from bot.core.ratelimit import SlidingWindow
-
 from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
 from bot.channels.telegram.store import purge_journal
+from bot.context import AppContext
+from bot.core.db import transaction
+from bot.core.ratelimit import SlidingWindow
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
@@ -84,7 +83,7 @@ class TelegramChannel:
         self.flooded: set[str] = set()
         self.agents_org_id: int | None = None
         self.chat_orgs: dict[int, int] = {}  # cache of telegram_chats; written through on /start
-        self.inflight: set[asyncio.Task[Any]] = set()
+        self.inflight: set[asyncio.Future[Any]] = set()
         self.draining = False
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._failures: dict[int, int] = defaultdict(int)
@@ -170,7 +169,9 @@ class TelegramChannel:
             description = data.get("description", "") if isinstance(data, dict) else ""
             raise TelegramPollError(f"getUpdates {resp.status}: {description}")
         result = data.get("result")
-        return [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)] if isinstance(result, list) else []
+        return (
+            [u for u in result if isinstance(u, dict) and isinstance(u.get("update_id"), int)] if isinstance(result, list) else []
+        )
 
     async def _set_webhook(self) -> None:
         url = self.config.webhook_url or self.ctx.settings.server.public_url.rstrip("/") + "/telegram/webhook"

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, field
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from aiogram.exceptions import (
@@ -52,7 +52,7 @@ def journal_key(payload: dict[str, Any]) -> str | None:
     return None
 
 
-def _retrieve(task: asyncio.Task[Any]) -> None:
+def _retrieve(task: asyncio.Future[Any]) -> None:
     if not task.cancelled() and task.exception() is not None:
         log.debug("telegram send finished after its caller left: %s", task.exception())
 
@@ -172,10 +172,20 @@ class Delivery:
             media = FSInputFile(path, filename=attachment.filename)
             if as_photo:
                 return await bot.send_photo(
-                    chat_id=chat, photo=media, caption=body, parse_mode=parse_mode, reply_markup=markup, message_thread_id=thread_id
+                    chat_id=chat,
+                    photo=media,
+                    caption=body,
+                    parse_mode=parse_mode,
+                    reply_markup=markup,
+                    message_thread_id=thread_id,
                 )
             return await bot.send_document(
-                chat_id=chat, document=media, caption=body, parse_mode=parse_mode, reply_markup=markup, message_thread_id=thread_id
+                chat_id=chat,
+                document=media,
+                caption=body,
+                parse_mode=parse_mode,
+                reply_markup=markup,
+                message_thread_id=thread_id,
             )
 
         return step

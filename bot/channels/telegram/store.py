@@ -114,7 +114,10 @@ async def create_link_code(*, session: AsyncSession, agent: Agent, secret: str, 
     code = "".join(secrets.choice(CODE_ALPHABET) for _ in range(10))
     session.add(
         TelegramLinkCode(
-            org_id=agent.org_id, agent_id=agent.id, code_hash=_code_hash(secret, code), expires_at=now() + timedelta(minutes=minutes)
+            org_id=agent.org_id,
+            agent_id=agent.id,
+            code_hash=_code_hash(secret, code),
+            expires_at=now() + timedelta(minutes=minutes),
         )
     )
     await session.flush()
@@ -129,7 +132,9 @@ async def consume_link_code(*, session: AsyncSession, code: str, secret: str, ch
     row.used_at = now()
     target = await session.scalar(
         select(NotificationTarget).where(
-            NotificationTarget.agent_id == row.agent_id, NotificationTarget.kind == "telegram", NotificationTarget.address == str(chat_id)
+            NotificationTarget.agent_id == row.agent_id,
+            NotificationTarget.kind == "telegram",
+            NotificationTarget.address == str(chat_id),
         )
     )
     if target is None:
@@ -168,8 +173,13 @@ async def mark_mirrored(*, session: AsyncSession, message_id: int, org_id: int, 
     """A reply written in the topic is already there: a sent mirror row stops it being mirrored back."""
     session.add(
         OutboxItem(
-            org_id=org_id, channel=TOPICS_CHANNEL, target=str(chat_id), payload={"skip": True},
-            idempotency_key=f"tgtopic:{message_id}", state="sent", sent_at=now(),
+            org_id=org_id,
+            channel=TOPICS_CHANNEL,
+            target=str(chat_id),
+            payload={"skip": True},
+            idempotency_key=f"tgtopic:{message_id}",
+            state="sent",
+            sent_at=now(),
         )
     )
     await session.flush()
@@ -179,6 +189,8 @@ async def set_reachable(*, session: AsyncSession, chat_id: int) -> None:
     """The customer wrote again (so unblocked the bot): reachable once more."""
     await session.execute(
         update(ChannelIdentity)
-        .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == str(chat_id), ChannelIdentity.reachable.is_(False))
+        .where(
+            ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == str(chat_id), ChannelIdentity.reachable.is_(False)
+        )
         .values(reachable=True)
     )

@@ -100,8 +100,14 @@ async def mirror(channel: TelegramChannel, event: dict[str, Any]) -> None:
             "title": f"#{conversation.id} {(customer.name if customer else '') or 'Customer'} · {conversation.channel}",
             "dedup_key": f"tgtopic:{message['id']}",
         }
-        await enqueue(session=session, channel=TOPICS_CHANNEL, target=str(channel.config.agents_chat_id), payload=payload,
-                      idempotency_key=f"tgtopic:{message['id']}", org_id=conversation.org_id)
+        await enqueue(
+            session=session,
+            channel=TOPICS_CHANNEL,
+            target=str(channel.config.agents_chat_id),
+            payload=payload,
+            idempotency_key=f"tgtopic:{message['id']}",
+            org_id=conversation.org_id,
+        )
     channel.ctx.dispatcher.wake()
 
 
@@ -145,8 +151,13 @@ class TopicSender:
         name = str(payload.get("title") or f"#{conversation_id}")[:128]
         created = await self.tg.delivery.call(target, lambda _mode: bot.create_forum_topic(chat_id=target, name=name))
         async with transaction(self.tg.ctx.factory) as session:
-            await save_topic(session=session, org_id=int(payload["org_id"]), conversation_id=conversation_id,
-                             chat_id=int(target), thread_id=created.message_thread_id)
+            await save_topic(
+                session=session,
+                org_id=int(payload["org_id"]),
+                conversation_id=conversation_id,
+                chat_id=int(target),
+                thread_id=created.message_thread_id,
+            )
         return int(created.message_thread_id)
 
 
@@ -165,8 +176,13 @@ async def on_agent_message(channel: TelegramChannel, message: Message) -> None:
         return
     if agent is None:
         log.info("telegram: reply in topic %s from an unlinked Telegram user refused", thread_id)
-        await notify(channel, chat_id=message.chat.id, thread_id=thread_id, key=f"unlinked:{message.chat.id}:{message.message_id}",
-                     template="telegram_agent_not_linked")
+        await notify(
+            channel,
+            chat_id=message.chat.id,
+            thread_id=thread_id,
+            key=f"unlinked:{message.chat.id}:{message.message_id}",
+            template="telegram_agent_not_linked",
+        )
         return
     attachment_id = None
     if info is not None:
@@ -178,12 +194,18 @@ async def on_agent_message(channel: TelegramChannel, message: Message) -> None:
     try:
         async with transaction(channel.ctx.factory) as session:
             conversation = await get_conversation(session=session, org_id=topic.org_id, conversation_id=topic.conversation_id)
-            reply = await reply_as_agent(session=session, conversation=conversation, agent=agent, text=text, attachment_id=attachment_id)
+            reply = await reply_as_agent(
+                session=session, conversation=conversation, agent=agent, text=text, attachment_id=attachment_id
+            )
             await mark_mirrored(session=session, message_id=reply.id, org_id=topic.org_id, chat_id=message.chat.id)
-            await journal_put(session=session, key=f"tgin:{message.chat.id}:{message.message_id}", platform_message_id=str(reply.id))
+            await journal_put(
+                session=session, key=f"tgin:{message.chat.id}:{message.message_id}", platform_message_id=str(reply.id)
+            )
     except (DomainError, NotFound) as exc:
         log.info("telegram: agent's reply in topic %s refused: %s", thread_id, exc.code)
         return
     body = dict(message_json(reply), agent_name=agent.name)
-    await publish_message(channel.ctx.hub, org_id=topic.org_id, conversation_id=topic.conversation_id, customer_id=None, message=body)
+    await publish_message(
+        channel.ctx.hub, org_id=topic.org_id, conversation_id=topic.conversation_id, customer_id=None, message=body
+    )
     channel.ctx.dispatcher.wake()

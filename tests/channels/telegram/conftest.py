@@ -26,8 +26,16 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 def tg_settings(db_url: str, data_dir: Path, fake: FakeTelegram, **telegram: Any) -> Any:
     config: dict[str, Any] = {
-        "token": TOKEN, "api_base": fake.url, "mode": "polling", "poll_timeout_seconds": 1, "request_timeout_seconds": 2,
-        "rate_per_chat": 50, "chat_burst": 5, "rate_global": 500, "group_per_minute": 3000, "webhook_secret": "s3cret-hook",
+        "token": TOKEN,
+        "api_base": fake.url,
+        "mode": "polling",
+        "poll_timeout_seconds": 1,
+        "request_timeout_seconds": 2,
+        "rate_per_chat": 50,
+        "chat_burst": 5,
+        "rate_global": 500,
+        "group_per_minute": 3000,
+        "webhook_secret": "s3cret-hook",
     }
     config.update(telegram)
     return make_settings(db_url, data_dir, channels={"telegram": config}, outbox=FAST_OUTBOX)
@@ -59,7 +67,7 @@ async def demo_tg(tg: Server) -> OrgWithAdmin:
     return await make_org(tg.ctx.factory, slug="demo")
 
 
-async def wait_rows(server: Server, query: Any, count: int = 1, timeout: float = 10.0) -> list[Any]:
+async def wait_rows(server: Server, query: Any, count: int = 1, timeout: float = 10.0) -> list[Any]:  # noqa: ASYNC109 - a polling helper's deadline
     """Polls the database until the query returns at least `count` rows."""
     deadline = asyncio.get_running_loop().time() + timeout
     while True:

@@ -43,7 +43,7 @@ async def _queue_replies(server: Server, demo: OrgWithAdmin, conversations: dict
     server.ctx.dispatcher.wake()
 
 
-async def _wait_delivered(fake: FakeTelegram, total: int, timeout: float) -> None:
+async def _wait_delivered(fake: FakeTelegram, total: int, timeout: float) -> None:  # noqa: ASYNC109
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if len([c for c in fake.sent() if str(c.params.get("text", "")).startswith("r")]) >= total:
@@ -69,7 +69,9 @@ async def test_500_replies_to_20_chats_under_429_and_5xx_arrive_in_order_once_wi
     conversations = await _conversations(server, fake, CHATS)
     await asyncio.sleep(0.3)  # let the greetings go first
     fake.random = RandomFaults(p429=0.04, p5xx=0.04, retry_after=1)
-    fake.fail("sendMessage", 0, chat_id=str(CHATS[0]), delay=3.0)  # one timeout (request timeout is 2 s)  # one timeout (request timeout is 2 s)
+    fake.fail(
+        "sendMessage", 0, chat_id=str(CHATS[0]), delay=3.0
+    )  # one timeout (request timeout is 2 s)  # one timeout (request timeout is 2 s)
     started = len(fake.calls)
     await _queue_replies(server, demo, conversations, per_chat=25)
     await _wait_delivered(fake, 500, timeout=40)

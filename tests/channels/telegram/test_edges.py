@@ -52,7 +52,7 @@ async def test_blocked_bot_marks_identity_unreachable_and_workbench_shows_it(tg_
     async with server.ctx.factory() as session:
         identity = await session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == "601"))
         assert identity is not None and identity.reachable is False
-        conversation_id = (await session.scalar(select(Conversation.id).where(Conversation.identity_id == identity.id)))
+        conversation_id = await session.scalar(select(Conversation.id).where(Conversation.identity_id == identity.id))
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         await login(http, server.url, demo.admin.email)
         async with http.get(f"{server.url}/workbench/conversations/{conversation_id}") as resp:
@@ -95,8 +95,19 @@ async def test_long_reply_is_split_on_paragraphs_in_order(tg_start: object, fake
 async def test_oversized_file_is_explained_and_the_attempt_recorded(tg_start: object, fake: FakeTelegram) -> None:
     server, _demo = await _start(tg_start)
     big = fake.add_file(b"tiny", size=25 * 1024 * 1024)
-    fake.push(fake.message(604, None, document={"file_id": big, "file_unique_id": "b", "file_name": "scan.pdf",
-                                                "mime_type": "application/pdf", "file_size": 25 * 1024 * 1024}))
+    fake.push(
+        fake.message(
+            604,
+            None,
+            document={
+                "file_id": big,
+                "file_unique_id": "b",
+                "file_name": "scan.pdf",
+                "mime_type": "application/pdf",
+                "file_size": 25 * 1024 * 1024,
+            },
+        )
+    )
     notice = await fake.wait_for(lambda c: c.chat == "604" and "20 MB" in str(c.params.get("text")))
     assert "25.0 MB" in notice[0].params["text"]
     rows = await wait_rows(server, inbound(604))
@@ -122,8 +133,17 @@ async def test_button_press_is_answered_and_reaches_flows(tg_start: object, fake
     notice = await fake.wait_for(lambda c: c.chat == "606" and c.params.get("reply_markup"))
     keyboard = notice[0].params["reply_markup"]["inline_keyboard"]
     assert ["consent:yes"] == [b["callback_data"] for row in keyboard for b in row][:1]
-    fake.push({"callback_query": {"id": "cb1", "from": {"id": 606, "is_bot": False, "first_name": "Ann"}, "chat_instance": "x",
-                                  "data": "consent:yes", "message": {**notice[0].result, "reply_markup": notice[0].params["reply_markup"]}}})
+    fake.push(
+        {
+            "callback_query": {
+                "id": "cb1",
+                "from": {"id": 606, "is_bot": False, "first_name": "Ann"},
+                "chat_instance": "x",
+                "data": "consent:yes",
+                "message": {**notice[0].result, "reply_markup": notice[0].params["reply_markup"]},
+            }
+        }
+    )
     await fake.wait_for(lambda c: c.method == "answerCallbackQuery")
     rows = await wait_rows(server, inbound(606), count=2)
     assert rows[1].kind == "button" and rows[1].text == "I agree"

@@ -18,8 +18,14 @@ async def _customer_session(fake: FakeTelegram, send: object) -> None:
     await send(fake.message(CHAT, "/start org_acme"))  # type: ignore[operator]
     await send(fake.message(CHAT, "My <b>parcel</b> & box are late"))  # type: ignore[operator]
     photo = fake.add_file(b"\xff\xd8\xff fake jpeg")
-    await send(fake.message(CHAT, None, photo=[{"file_id": photo, "file_unique_id": "u1", "width": 9, "height": 9, "file_size": 16}],  # type: ignore[operator]
-                            caption="the label"))
+    await send(
+        fake.message(
+            CHAT,
+            None,
+            photo=[{"file_id": photo, "file_unique_id": "u1", "width": 9, "height": 9, "file_size": 16}],  # type: ignore[operator]
+            caption="the label",
+        )
+    )
     await send(fake.message(CHAT, None, location={"latitude": 48.85, "longitude": 2.35}))  # type: ignore[operator]
 
 
@@ -38,8 +44,11 @@ async def _agent_replies(server: Server, fake: FakeTelegram, email: str) -> None
         async with http.get(f"{server.url}/workbench/conversations/{conversation_id}") as resp:
             page = await resp.text()
         assert "My &lt;b&gt;parcel&lt;/b&gt; &amp; box are late" in page and "48.85000" in page
-        async with http.post(f"{server.url}/workbench/conversations/{conversation_id}/reply",
-                             data={"text": "Sorry <3 it ships today", "csrf_token": csrf}, headers={"Accept": "application/json"}) as resp:
+        async with http.post(
+            f"{server.url}/workbench/conversations/{conversation_id}/reply",
+            data={"text": "Sorry <3 it ships today", "csrf_token": csrf},
+            headers={"Accept": "application/json"},
+        ) as resp:
             assert resp.status == 200, await resp.text()
     calls = await fake.wait_for(lambda c: c.method == "sendMessage" and "ships today" in str(c.params.get("text")))
     assert calls[0].chat == str(CHAT)
@@ -84,7 +93,7 @@ async def test_webhook_customer_reaches_workbench_and_reply_reaches_telegram(tg_
 
 async def test_webhook_refuses_wrong_secret_and_survives_junk(tg_start: object, fake: FakeTelegram, caplog: object) -> None:
     server = await tg_start(mode="webhook")  # type: ignore[operator]
-    await make_org(server.ctx.factory, slug="demo")
+    demo = await make_org(server.ctx.factory, slug="demo")
     url = f"{server.url}/telegram/webhook"
     good = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-hook"}
     async with aiohttp.ClientSession() as http:
@@ -111,6 +120,10 @@ async def test_webhook_refuses_wrong_secret_and_survives_junk(tg_start: object, 
             assert resp.status == 200
     rows = await wait_rows(server, inbound(77))
     assert len(rows) == 1 and rows[0].text == "only once, edited" and rows[0].edited
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:  # the workbench marks it edited
+        await login(http, server.url, demo.admin.email)
+        async with http.get(f"{server.url}/workbench/conversations/{rows[0].conversation_id}") as resp:
+            assert 'class="edited"' in await resp.text()
     async with server.ctx.factory() as session:
         assert (await session.scalar(select(Message).where(Message.text == "hello group"))) is None
     logged = caplog.text  # type: ignore[attr-defined]

@@ -56,8 +56,11 @@ async def test_topic_round_trip_and_recreated_topic(tg_start: object, fake: Fake
         conversation_id = rows[0].conversation_id
 
         # Workbench reply -> the customer and the topic.
-        async with http.post(f"{server.url}/workbench/conversations/{conversation_id}/reply",
-                             data={"text": "From the workbench", "csrf_token": csrf}, headers={"Accept": "application/json"}) as resp:
+        async with http.post(
+            f"{server.url}/workbench/conversations/{conversation_id}/reply",
+            data={"text": "From the workbench", "csrf_token": csrf},
+            headers={"Accept": "application/json"},
+        ) as resp:
             assert resp.status == 200
         await fake.wait_for(lambda c: c.chat == str(AGENTS) and "From the workbench" in str(c.params.get("text")))
         async with http.get(f"{server.url}/workbench/conversations/{conversation_id}") as resp:
@@ -70,4 +73,6 @@ async def test_topic_round_trip_and_recreated_topic(tg_start: object, fake: Fake
     await wait_rows(server, inbound(CUSTOMER), count=2)
     calls = await fake.wait_for(lambda c: c.method == "createForumTopic" and c.result and c.result["message_thread_id"] != thread)
     new_thread = calls[0].result["message_thread_id"]
-    await fake.wait_for(lambda c: str(c.params.get("message_thread_id")) == str(new_thread) and "Any news?" in str(c.params.get("text")))
+    await fake.wait_for(
+        lambda c: str(c.params.get("message_thread_id")) == str(new_thread) and "Any news?" in str(c.params.get("text"))
+    )

@@ -1,0 +1,164 @@
+"""Webhook updates per second through the whole Telegram pipeline vs a bare aiogram echo on the same path.
+
+Both run in this process against the fake Bot API, driven by the same HTTP client at the same
+concurrency: first a bare aiogram Dispatcher (echo handler answering in the webhook response, no
+storage: the framework's floor), then our app on SQLite (secret check, dedup, org lookup, ingest
+with group commit, flows). Target: ours >= 50% of the bare rate, p99 < 50 ms.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from aiogram import Bot, Dispatcher, F
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.methods import SendMessage
+from aiogram.types import Message
+from aiogram.webhook.aiohttp_server import SimpleRequestHandler
+from aiohttp import web
+
+from bot.app import create_app
+from bot.config import Settings
+from bot.migrate import upgrade
+from tests.fakes.telegram_api import TOKEN, FakeTelegram
+from tests.utils.factories import make_org
+
+USERS = 50
+UPDATES = 3000
+CONCURRENCY = 16
+SECRET = "bench-secret"
+PATH = "/telegram/webhook"
+
+
+def updates(fake: FakeTelegram, count: int, start_id: int) -> list[dict[str, Any]]:
+    out = []
+    for i in range(count):
+        body = fake.message(10_000 + i % USERS, f"message {i} about my order")
+        out.append({"update_id": start_id + i, **body})
+    return out
+
+
+async def drive(url: str, bodies: list[dict[str, Any]]) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+
+    async def worker(http: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            started = time.perf_counter()
+            async with http.post(url, json=body, headers=headers) as resp:
+                await resp.read()
+                if resp.status != 200:
+                    raise RuntimeError(f"webhook answered {resp.status}")
+            latencies.append(time.perf_counter() - started)
+
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CONCURRENCY)) as http:
+        started = time.perf_counter()
+        await asyncio.gather(*(worker(http) for _ in range(CONCURRENCY)))
+        elapsed = time.perf_counter() - started
+    return len(bodies) / elapsed, latencies
+
+
+async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    return runner, f"http://127.0.0.1:{port}{PATH}"
+
+
+async def bare_echo(fake: FakeTelegram) -> tuple[float, list[float]]:
+    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
+    dp = Dispatcher()
+
+    @dp.message(F.text)
+    async def echo(message: Message) -> SendMessage:
+        return SendMessage(chat_id=message.chat.id, text=message.text or "")
+
+    app = web.Application()
+    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=SECRET).register(app, path=PATH)
+    runner, url = await serve(app)
+    try:
+        await drive(url, updates(fake, 300, 1))  # warm-up
+        return await drive(url, updates(fake, UPDATES, 10_000))
+    finally:
+        await runner.cleanup()
+        await bot.session.close()
+
+
+async def pipeline(fake: FakeTelegram, data_dir: Path) -> tuple[float, list[float]]:
+    url = f"sqlite+aiosqlite:///{data_dir / 'incs.db'}"
+    await asyncio.to_thread(upgrade, url)
+    settings = Settings.model_validate(
+        {
+            "data_dir": data_dir,
+            "secret_key": "bench-secret-key-0123456789abcdefghijkl",
+            "database": {"url": url},
+            "logging": {"level": "WARNING"},
+            "channels": {
+                "telegram": {
+                    "token": TOKEN,
+                    "api_base": fake.url,
+                    "mode": "webhook",
+                    "webhook_secret": SECRET,
+                    "rate_global": 1000,
+                    "rate_per_chat": 100,
+                    "flood_limit": 100_000,
+                }
+            },
+        }
+    )
+    app = create_app(settings)
+    runner, hook = await serve(app)
+    try:
+        from bot.web import CTX
+
+        await make_org(app[CTX].factory, slug="demo")
+        await drive(hook, updates(fake, USERS * 2, 1))  # warm-up: customers, conversations, greetings
+        return await drive(hook, updates(fake, UPDATES, 100_000))
+    finally:
+        await runner.cleanup()
+
+
+def summary(name: str, rate: float, latencies: list[float]) -> str:
+    cuts = statistics.quantiles(latencies, n=100)
+    return f"{name:<22} {rate:8.0f} updates/s   p50 {cuts[49] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms"
+
+
+async def run() -> None:
+    logging.basicConfig(level=logging.WARNING)
+    logging.getLogger("aiogram").setLevel(logging.WARNING)
+    fake = await FakeTelegram().start()
+    try:
+        bare_rate, bare_lat = await bare_echo(fake)
+        with tempfile.TemporaryDirectory() as tmp:
+            ours_rate, ours_lat = await pipeline(fake, Path(tmp))
+    finally:
+        await fake.stop()
+    p99 = statistics.quantiles(ours_lat, n=100)[98] * 1000
+    print(f"{UPDATES} webhook updates from {USERS} users, {CONCURRENCY} concurrent requests, SQLite")
+    print(summary("bare aiogram echo", bare_rate, bare_lat))
+    print(summary("INCS pipeline", ours_rate, ours_lat))
+    ratio = ours_rate / bare_rate
+    verdict = "OK" if ratio >= 0.5 and p99 < 50 else "BELOW TARGET"
+    print(f"ratio {ratio:.0%} of bare (target >= 50%), p99 {p99:.1f} ms (target < 50 ms): {verdict}")
+
+
+def main() -> None:
+    asyncio.run(run())
+
+
+if __name__ == "__main__":
+    main()
