@@ -20,6 +20,7 @@ from bot.core.db import create_engine, ping, session_factory
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
+from bot.core.outbox import backlog
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.scheduler import Scheduler
@@ -45,7 +46,7 @@ def build_context(settings: Settings) -> AppContext:
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
-    ingestor.on_committed.append(dispatcher.wake)
+    ingestor.on_replies.append(dispatcher.wake)
     ctx = AppContext(
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
     )
@@ -88,7 +89,9 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok" if ok else "database unavailable", "database": ok}, status=200 if ok else 503)
 
 
-async def metrics_view(_request: web.Request) -> web.Response:
+async def metrics_view(request: web.Request) -> web.Response:
+    async with request.app[CTX].factory() as session:  # measured when scraped, not on the delivery path
+        metrics.OUTBOX_BACKLOG.set(await backlog(session=session))
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

@@ -18,7 +18,7 @@ from bot.core import metrics
 from bot.core.clock import now
 from bot.core.db import SessionFactory, transaction
 from bot.core.live import Hub
-from bot.core.outbox import Claimed, backlog, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+from bot.core.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +81,6 @@ class Dispatcher:
             )
         if claimed:
             await asyncio.gather(*(self._deliver(item) for item in claimed))
-        else:
-            async with self.factory() as session:
-                metrics.OUTBOX_BACKLOG.set(await backlog(session=session))
         return len(claimed)
 
     async def _deliver(self, item: Claimed) -> None:

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -75,7 +75,8 @@ class Ingestor:
         self.settings = settings
         self.hub = hub
         self.services = services if services is not None else {}
-        self.on_committed: list[Any] = []  # callbacks after each commit (the outbox dispatcher's wake-up)
+        self.on_committed: list[Any] = []  # called after every commit
+        self.on_replies: list[Any] = []  # called after a commit that queued replies (the dispatcher's wake-up)
         self._queue: asyncio.Queue[tuple[InboundEvent, asyncio.Future[IngestResult]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -163,6 +164,9 @@ class Ingestor:
                 await publish_message(self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=None, message=reply)
         for callback in self.on_committed:
             callback()
+        if any(result.replies for result in results):  # no reply queued, no dispatcher round needed
+            for callback in self.on_replies:
+                callback()
 
     async def _handle(self, session: AsyncSession, event: InboundEvent, known: _Preloaded) -> _Pending:
         identity = known.identities.get((event.org_id, event.channel, event.external_id))
@@ -292,14 +296,21 @@ class _Preloaded:
 
     @classmethod
     async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
-        keys = {(e.org_id, e.channel, e.external_id) for e in events}
-        rows = (
-            await session.scalars(
-                select(ChannelIdentity).where(
-                    tuple_(ChannelIdentity.org_id, ChannelIdentity.channel, ChannelIdentity.external_id).in_(list(keys))
+        # One indexed lookup per (organization, channel): SQLite scans the table for a row-value IN.
+        groups: dict[tuple[int, str], set[str]] = {}
+        for event in events:
+            groups.setdefault((event.org_id, event.channel), set()).add(event.external_id)
+        rows: list[ChannelIdentity] = []
+        for (org_id, channel), external_ids in groups.items():
+            rows.extend(
+                await session.scalars(
+                    select(ChannelIdentity).where(
+                        ChannelIdentity.org_id == org_id,
+                        ChannelIdentity.channel == channel,
+                        ChannelIdentity.external_id.in_(external_ids),
+                    )
                 )
             )
-        ).all()
         identities = {(i.org_id, i.channel, i.external_id): i for i in rows}
         customers: dict[int, Customer] = {}
         conversations: dict[int, Conversation] = {}

@@ -30,6 +30,7 @@ MESSAGES_PER_VISITOR = int(os.environ.get("BENCH_MESSAGES", "100"))
 CONVERSATIONS = int(os.environ.get("BENCH_CONVERSATIONS", "100000"))
 MESSAGES_PER_CONVERSATION = int(os.environ.get("BENCH_MESSAGES_PER_CONVERSATION", "10"))
 INBOX_REQUESTS = 300
+OFFERED_RATE = float(os.environ.get("BENCH_RATE", "1000"))
 
 
 async def _prepare(db_url: str) -> None:
@@ -41,7 +42,8 @@ async def _prepare(db_url: str) -> None:
     await engine.dispose()
 
 
-async def _visitor(base: str, index: int, start: asyncio.Event, sent: dict[str, float]) -> None:
+async def _visitor(base: str, index: int, start: asyncio.Event, sent: dict[str, float], rate: float | None) -> None:
+    """Closed loop (rate None): send, wait for the ack, send again. Open loop: send on a fixed schedule."""
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
         async with http.get(f"{base}/chat"):
             pass
@@ -50,11 +52,23 @@ async def _visitor(base: str, index: int, start: asyncio.Event, sent: dict[str, 
             await ws.send_json({"type": "text", "text": f"hello from {index}", "client_id": "warm"})
             await _until_ack(ws, "warm")
             await start.wait()
+            if rate is None:
+                for n in range(MESSAGES_PER_VISITOR):
+                    key = f"v{index}m{n}"
+                    sent[key] = time.perf_counter()
+                    await ws.send_json({"type": "text", "text": key, "client_id": key})
+                    await _until_ack(ws, key)
+                return
+            reader = asyncio.create_task(_until_ack(ws, f"v{index}m{MESSAGES_PER_VISITOR - 1}"))
+            began = time.perf_counter() + random.random() / rate  # spread the visitors' phases
             for n in range(MESSAGES_PER_VISITOR):
+                delay = began + n / rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
                 key = f"v{index}m{n}"
                 sent[key] = time.perf_counter()
-                await ws.send_json({"type": "text", "text": key, "client_id": key})
-                await _until_ack(ws, key)
+                await ws.send_str(f'{{"type": "text", "text": "{key}", "client_id": "{key}"}}')
+            await reader
 
 
 async def _until_ack(ws: aiohttp.ClientWebSocketResponse, client_id: str) -> None:
@@ -66,13 +80,15 @@ async def _until_ack(ws: aiohttp.ClientWebSocketResponse, client_id: str) -> Non
             return
 
 
-async def pipeline(base: str) -> None:
+async def pipeline(base: str, offered: float | None = None) -> None:
+    """offered None: saturation (closed loop). Else an open loop offering `offered` messages per second in all."""
     sent: dict[str, float] = {}
     latencies: list[float] = []
     start = asyncio.Event()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_http:
         await login(agent_http, base, "agent@bench.example.com")
-        visitors = [asyncio.create_task(_visitor(base, i, start, sent)) for i in range(VISITORS)]
+        per_visitor = offered / VISITORS if offered else None
+        visitors = [asyncio.create_task(_visitor(base, i, start, sent, per_visitor)) for i in range(VISITORS)]
         async with agent_http.ws_connect(f"{base}/workbench/ws") as agent_ws:
             # Warm-up messages open one conversation per visitor; the agent watches them all.
             watched: set[int] = set()
@@ -94,7 +110,8 @@ async def pipeline(base: str) -> None:
             elapsed = time.perf_counter() - began
         await asyncio.gather(*visitors)
     rate = len(latencies) / elapsed
-    print(f"web chat pipeline: {len(latencies)} messages from {VISITORS} visitors in {elapsed:.2f} s = {rate:,.0f} msg/s")
+    mode = f"open loop, {offered:,.0f} msg/s offered" if offered else "closed loop (saturation)"
+    print(f"web chat pipeline, {mode}: {len(latencies)} messages from {VISITORS} visitors in {elapsed:.2f} s = {rate:,.0f} msg/s")
     print(
         f"  send -> agent socket latency: p50 {percentile(latencies, 50) * 1000:.1f} ms, "
         f"p99 {percentile(latencies, 99) * 1000:.1f} ms (targets: >= 1,000 msg/s, p99 < 50 ms)"
@@ -184,6 +201,7 @@ async def main() -> None:
         try:
             await server.wait_ready()
             await pipeline(server.url)
+            await pipeline(server.url, offered=OFFERED_RATE)
         finally:
             server.stop()
         began = time.perf_counter()
