@@ -30,7 +30,7 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-test: $(DEVSTAMP) browser
+test: $(DEVSTAMP) browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 bench: $(DEVSTAMP)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import weakref
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -20,13 +19,12 @@ from bot.core.db import create_engine, ping, session_factory
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
-from bot.core.outbox import backlog
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
+from bot.core.outbox import backlog
 from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
-
-from bot.web import CTX, SOCKETS, close_sockets, wants_json
+from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 
 log = logging.getLogger(__name__)
@@ -108,7 +106,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Applica
         middlewares=[security_headers, error_middleware],
     )
     app[CTX] = ctx
-    app[SOCKETS] = weakref.WeakSet()
+    app[SOCKETS] = OpenSockets()
     app.on_shutdown.append(close_sockets)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)

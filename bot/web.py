@@ -11,7 +11,22 @@ from aiohttp import WSCloseCode, web
 from bot.context import AppContext
 
 CTX = web.AppKey("incs_ctx", AppContext)
-SOCKETS = web.AppKey("incs_sockets", weakref.WeakSet[web.WebSocketResponse])
+
+
+class OpenSockets:
+    """The app's open websockets (weakly held), closed on shutdown."""
+
+    def __init__(self) -> None:
+        self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+
+    def add(self, ws: web.WebSocketResponse) -> None:
+        self._sockets.add(ws)
+
+    def all(self) -> list[web.WebSocketResponse]:
+        return list(self._sockets)
+
+
+SOCKETS = web.AppKey("incs_sockets", OpenSockets)
 
 
 def track_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
@@ -20,7 +35,7 @@ def track_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
 
 
 async def close_sockets(app: web.Application) -> None:
-    for ws in list(app[SOCKETS]):
+    for ws in app[SOCKETS].all():
         await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
 
 

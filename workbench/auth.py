@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from bot.core.agents import session_agent
-from bot.core.models import Agent
 from bot.core.errors import Forbidden, Unauthorized
+from bot.core.models import Agent
 from bot.core.ratelimit import SlidingWindow
 from bot.web import CTX
 

@@ -7,8 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import conversations, inbox, live, login
-from workbench import verification
+from workbench import conversations, inbox, live, login, verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 

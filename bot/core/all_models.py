@@ -1,7 +1,9 @@
 """Every module that defines tables, imported so Base.metadata knows them all (migrations, tests)."""
 
-from bot.core import models  # noqa: F401
-from bot.core import notification_models  # noqa: F401
-from bot.core import telegram_models  # noqa: F401
-from bot.core import verification_models  # noqa: F401
-from bot.core import slack_models  # noqa: F401
+from bot.core import (
+    models,  # noqa: F401
+    notification_models,  # noqa: F401
+    slack_models,  # noqa: F401
+    telegram_models,  # noqa: F401
+    verification_models,  # noqa: F401
+)

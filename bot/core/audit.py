@@ -36,7 +36,7 @@ def _digest(prev_hash: str, event: AuditEvent) -> str:
 
 async def _lock_chain(session: AsyncSession, org_id: int | None) -> None:
     # PostgreSQL: serialize appends to one org's chain across processes; SQLite writes serialize anyway.
-    if session.bind.dialect.name == "postgresql":
+    if session.get_bind().dialect.name == "postgresql":
         await session.execute(text("SELECT pg_advisory_xact_lock(7331, :org)"), {"org": org_id or 0})
 
 

@@ -12,7 +12,6 @@ from bot.core.clock import now
 from bot.core.errors import NotFound
 from bot.core.models import ChannelIdentity, Consent, Customer
 
-
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 
 

@@ -108,7 +108,8 @@ class Dispatcher:
 
     def backoff(self, attempts: int) -> float:
         base = self.config.backoff_base_seconds * (2 ** (attempts - 1))
-        return min(base, self.config.backoff_max_seconds) * random.uniform(0.8, 1.2)  # noqa: S311 - jitter
+        jitter = random.uniform(0.8, 1.2)  # noqa: S311 - not security relevant
+        return float(min(base, self.config.backoff_max_seconds) * jitter)
 
     async def _retry(self, item: Claimed, exc: RetryLater) -> None:
         if item.attempts >= self.config.max_attempts:

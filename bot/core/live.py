@@ -115,7 +115,7 @@ class RedisHub(Hub):
                     self.deliver_local(data["t"], data["e"])
         finally:
             with contextlib.suppress(Exception):
-                await pubsub.aclose()
+                await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def stop(self) -> None:
         if self._task is not None:

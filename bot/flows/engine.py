@@ -109,5 +109,7 @@ def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
 
 def load_default_flows() -> None:
     """Import the modules that register flows (import order is flow order)."""
-    from bot.flows import greeting  # noqa: F401
-    from bot.flows import verify  # noqa: F401
+    from bot.flows import (
+        greeting,  # noqa: F401
+        verify,  # noqa: F401
+    )

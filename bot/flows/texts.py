@@ -15,8 +15,11 @@ LOCALES = ("en", "zh")
 @lru_cache(maxsize=1)
 def _env() -> Environment:
     # Autoescape off: the output is plain text, escaped later by the channel (HTML, mrkdwn, DOM text).
-    return Environment(  # noqa: S701
-        loader=FileSystemLoader(TEMPLATES / "bot"), autoescape=False, undefined=StrictUndefined, keep_trailing_newline=False
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES / "bot"),
+        autoescape=False,  # noqa: S701 - plain text, never HTML
+        undefined=StrictUndefined,
+        keep_trailing_newline=False,
     )
 
 

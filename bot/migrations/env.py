@@ -7,11 +7,10 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.core.db import create_engine
-from bot.core.models import Base
-
 # Importing feature models registers their tables on Base.metadata.
 import bot.core.all_models  # noqa: F401,E402
+from bot.core.db import create_engine
+from bot.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -13,7 +13,7 @@ import logging
 import secrets
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import BodyPartReader, WSMsgType, web
 from sqlalchemy import select
 
 from bot.context import AppContext
@@ -21,7 +21,7 @@ from bot.core.attachments import attachment_path, check_upload, get_attachment, 
 from bot.core.conversations import customer_history
 from bot.core.db import transaction
 from bot.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from bot.core.events import IncomingFile, InboundEvent
+from bot.core.events import EventKind, InboundEvent, IncomingFile
 from bot.core.models import ChannelIdentity, Conversation, Message, Organization
 from bot.core.organizations import get_organization_by_slug
 from bot.core.serialize import message_json
@@ -244,7 +244,7 @@ async def upload(request: web.Request) -> web.Response:
             mime_type=mime,
             content=content,
         )
-    kind = "photo" if mime.startswith("image/") else "file"
+    kind: EventKind = "photo" if mime.startswith("image/") else "file"
     event = InboundEvent(
         org_id=org.id,
         channel=CHANNEL,
@@ -262,17 +262,17 @@ async def _read_upload(request: web.Request, max_bytes: int) -> tuple[str, str, 
         raise InvalidInput("send the file as multipart/form-data")
     reader = await request.multipart()
     async for part in reader:
-        if getattr(part, "name", None) != "file":
+        if not isinstance(part, BodyPartReader) or part.name != "file":
             continue
         chunks: list[bytes] = []
         total = 0
-        while chunk := await part.read_chunk(64 * 1024):  # type: ignore[union-attr]
+        while chunk := await part.read_chunk(64 * 1024):
             total += len(chunk)
             if total > max_bytes:
                 raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
             chunks.append(chunk)
         mime = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip().lower()
-        return part.filename or "file", mime, b"".join(chunks)  # type: ignore[union-attr]
+        return part.filename or "file", mime, b"".join(chunks)
     raise InvalidInput("no file in the upload")
 
 
