@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,6 +13,7 @@ from bot.core.errors import InvalidInput, NotFound
 from bot.core.models import Agent, ChannelIdentity, Conversation, Customer, Message
 
 OPEN_STATES = ("open", "pending")
+REOPEN_WINDOW = timedelta(days=7)
 PREVIEW_LEN = 140
 
 
@@ -24,15 +25,20 @@ def preview(text: str) -> str:
 async def open_conversation_for(
     *, session: AsyncSession, identity: ChannelIdentity
 ) -> tuple[Conversation, bool]:
-    """The identity's current open conversation, or a new one. Returns (conversation, created)."""
+    """The identity's current conversation, or a new one. Returns (conversation, created).
+
+    A conversation resolved less than REOPEN_WINDOW ago is reopened when the customer writes again (the
+    agent keeps the context); an older one stays closed and a new conversation starts."""
     conversation = await session.scalar(
-        select(Conversation)
-        .where(Conversation.identity_id == identity.id, Conversation.status.in_(OPEN_STATES))
-        .order_by(Conversation.id.desc())
-        .limit(1)
+        select(Conversation).where(Conversation.identity_id == identity.id).order_by(Conversation.id.desc()).limit(1)
     )
     if conversation is not None:
-        return conversation, False
+        if conversation.status in OPEN_STATES:
+            return conversation, False
+        if conversation.resolved_at is not None and conversation.resolved_at > now() - REOPEN_WINDOW:
+            conversation.status = "open"
+            conversation.resolved_at = None
+            return conversation, False
     conversation = Conversation(
         org_id=identity.org_id, customer_id=identity.customer_id, identity_id=identity.id, channel=identity.channel
     )
@@ -163,6 +169,7 @@ def touch_inbound(conversation: Conversation, text: str) -> None:
         conversation.waiting_since = stamp
     if conversation.status == "resolved":
         conversation.status = "open"
+        conversation.resolved_at = None
 
 
 async def add_note(*, session: AsyncSession, conversation: Conversation, agent: Agent, text: str) -> Message:

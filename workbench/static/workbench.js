@@ -45,6 +45,15 @@
     if (s) { s.textContent = ev.state; s.dataset.state = ev.state; }
   }
 
+  function markEdited(m) {
+    if (!list) return;
+    var li = list.querySelector('[data-id="' + m.id + '"]');
+    if (!li) return;
+    var text = li.querySelector(".text");
+    if (text) text.textContent = m.text;
+    if (!li.querySelector(".edited")) li.querySelector(".meta").appendChild(el("span", "edited", " · edited"));
+  }
+
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     var ws = new WebSocket(proto + location.host + "/workbench/ws");
@@ -55,6 +64,7 @@
       var ev = JSON.parse(e.data);
       if (ev.type === "message" && conversation && String(ev.conversation_id) === conversation.dataset.conversation) renderMessage(ev.message);
       else if (ev.type === "delivery") markDelivery(ev);
+      else if (ev.type === "message_edited") markEdited(ev.message);
       else if (ev.type === "conversation" && inbox) document.getElementById("inbox-live").hidden = false;
     };
     ws.onclose = function () { setTimeout(connect, 2000); };
