@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -15,7 +17,7 @@ from bot.channels.webchat.sender import WebchatSender
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core import metrics
-from bot.core.db import create_engine, ping, session_factory
+from bot.core.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
@@ -53,7 +55,25 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
+    if is_sqlite(settings.database_url):
+        _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx
+
+
+def _background(ctx: AppContext, start: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:
+    """A task that lives as long as the app: started and cancelled with it."""
+    tasks: list[asyncio.Task[None]] = []
+
+    async def on_start() -> None:
+        tasks.append(asyncio.create_task(start(), name=name))
+
+    async def on_stop() -> None:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    ctx.on_start.append(on_start)
+    ctx.on_stop.append(on_stop)
 
 
 @web.middleware

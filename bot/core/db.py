@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -10,6 +12,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 SessionFactory = async_sessionmaker[AsyncSession]
+log = logging.getLogger(__name__)
 
 
 def is_sqlite(url: str) -> bool:
@@ -35,6 +38,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Checkpoints run in the background (see checkpoint_loop); this is only the fallback bound on the WAL.
+    cursor.execute("PRAGMA wal_autocheckpoint=20000")
     cursor.close()
 
 
@@ -47,6 +52,18 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
     """One unit of work: commits on success, rolls back on any error."""
     async with factory() as session, session.begin():
         yield session
+
+
+async def checkpoint_loop(engine: AsyncEngine, every_seconds: float = 1.0) -> None:
+    """SQLite: move WAL pages into the database file from its own connection (its own thread), so the
+    ingest writer's commits never pay for a checkpoint. PASSIVE never blocks readers or writers."""
+    while True:
+        await asyncio.sleep(every_seconds)
+        try:
+            async with engine.connect() as conn:
+                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        except Exception:  # noqa: BLE001 - a busy database is checkpointed next time
+            log.debug("checkpoint skipped", exc_info=True)
 
 
 async def ping(engine: AsyncEngine) -> bool:

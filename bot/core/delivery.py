@@ -10,7 +10,10 @@ import asyncio
 import logging
 import random
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.config import OutboxConfig
@@ -32,6 +35,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._outcomes: list[tuple[_Outcome, asyncio.Future[None]]] = []
+        self._recorder: asyncio.Task[None] | None = None
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
@@ -100,8 +105,7 @@ class Dispatcher:
             log.warning("sender %s raised %s", item.channel, type(exc).__name__)
             await self._retry(item, RetryLater(type(exc).__name__))
         else:
-            async with transaction(self.factory) as session:
-                await mark_sent(session=session, item_id=item.id, platform_message_id=platform_id)
+            await self._record(_Outcome(item, "sent", platform_id=platform_id))
             metrics.OUTBOUND.labels(item.channel, "sent").inc()
             metrics.DELIVERY_LATENCY.labels(item.channel).observe(max((now() - item.created_at).total_seconds(), 0))
             await self._announce(item, "sent")
@@ -116,8 +120,7 @@ class Dispatcher:
             await self._fail(item, exc)
             return
         delay = exc.retry_after if exc.retry_after is not None else self.backoff(item.attempts)
-        async with transaction(self.factory) as session:
-            await mark_retry(session=session, item_id=item.id, delay_seconds=delay, error=str(exc))
+        await self._record(_Outcome(item, "retry", delay=delay, error=str(exc)))
         metrics.OUTBOUND.labels(item.channel, "retry").inc()
         log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
         self._schedule_wake(delay)
@@ -129,13 +132,36 @@ class Dispatcher:
             pass
 
     async def _fail(self, item: Claimed, exc: Exception, *, unreachable: bool = False) -> None:
-        async with transaction(self.factory) as session:
-            await mark_failed(session=session, item_id=item.id, error=str(exc))
-            if unreachable:
-                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)
+        await self._record(_Outcome(item, "unreachable" if unreachable else "failed", error=str(exc)))
         metrics.OUTBOUND.labels(item.channel, "failed").inc()
         log.warning("outbox item %d to %s failed: %s", item.id, item.channel, exc)
         await self._announce(item, "failed")
+
+    async def _record(self, outcome: _Outcome) -> None:
+        """Outcomes that finish together share one transaction (one write, not one per message), and each
+        caller returns only once its outcome is committed — the item stays claimed until then."""
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._outcomes.append((outcome, future))
+        if self._recorder is None or self._recorder.done():
+            self._recorder = asyncio.create_task(self._write_outcomes())
+        await future
+
+    async def _write_outcomes(self) -> None:
+        await asyncio.sleep(0)  # let the outcomes of this moment gather
+        while self._outcomes:
+            batch, self._outcomes = self._outcomes, []
+            try:
+                async with transaction(self.factory) as session:
+                    for outcome, _ in batch:
+                        await outcome.apply(session)
+            except Exception as exc:  # noqa: BLE001 - each caller sees the failure; its lease retries the item
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)
 
     async def _announce(self, item: Claimed, state: str) -> None:
         conversation_id: Any = item.payload.get("conversation_id")
@@ -143,3 +169,23 @@ class Dispatcher:
             await self.hub.publish(
                 f"conv:{conversation_id}", {"type": "delivery", "message_id": item.message_id, "state": state}
             )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    item: Claimed
+    kind: Literal["sent", "retry", "failed", "unreachable"]
+    platform_id: str | None = None
+    delay: float = 0.0
+    error: str = ""
+
+    async def apply(self, session: AsyncSession) -> None:
+        item = self.item
+        if self.kind == "sent":
+            await mark_sent(session=session, item_id=item.id, platform_message_id=self.platform_id)
+        elif self.kind == "retry":
+            await mark_retry(session=session, item_id=item.id, delay_seconds=self.delay, error=self.error)
+        else:
+            await mark_failed(session=session, item_id=item.id, error=self.error)
+            if self.kind == "unreachable":
+                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -31,6 +31,7 @@ from bot.flows.engine import FlowCall, run_flows, stored_text
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
+SLOW_BATCH_SECONDS = 0.05
 _STOP: Any = object()  # queue sentinel: drain, then stop
 
 
@@ -43,6 +44,7 @@ class IngestResult:
     replies: list[dict[str, Any]] = field(default_factory=list)
     duplicate: bool = False
     new_conversation: bool = False
+    origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
 
 
 def _describe(event: InboundEvent) -> str:
@@ -128,11 +130,16 @@ class Ingestor:
     async def _write(self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]]) -> None:
         started = time.perf_counter()
         try:
+            marks = [time.perf_counter()]
             async with self.factory() as session, session.begin():
                 known = await _Preloaded.load(session, [event for event, _ in batch])
+                marks.append(time.perf_counter())
                 pending = [await self._handle(session, event, known) for event, _ in batch]
+                marks.append(time.perf_counter())
                 await session.flush()  # one INSERT for all messages, one UPDATE per changed conversation
+                marks.append(time.perf_counter())
                 results = [item.result() for item in pending]
+            marks.append(time.perf_counter())
         except Exception as exc:  # noqa: BLE001
             if len(batch) == 1:
                 event, future = batch[0]
@@ -147,10 +154,14 @@ class Ingestor:
         metrics.INGEST_BATCH.observe(len(batch))
         for (event, future), result in zip(batch, results, strict=True):
             metrics.INBOUND.labels(event.channel).inc()
+            result.origin = event.extra.get("origin")
             if not future.done():
                 future.set_result(result)
         await self._after_commit(results)
-        log.debug("ingested %d events in %.1f ms", len(batch), (time.perf_counter() - started) * 1000)
+        took = time.perf_counter() - started
+        if took > SLOW_BATCH_SECONDS:
+            steps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in zip(marks, marks[1:], strict=False))
+            log.warning("slow ingest batch: %d events in %.0f ms (load, handle, flush, commit: %s ms)", len(batch), took * 1000, steps)
 
     async def _after_commit(self, results: list[IngestResult]) -> None:
         for result in results:
@@ -158,7 +169,12 @@ class Ingestor:
                 continue
             org_id = int(result.message["org_id"])
             await publish_message(
-                self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=result.customer_id, message=result.message
+                self.hub,
+                org_id=org_id,
+                conversation_id=result.conversation_id,
+                customer_id=result.customer_id,
+                message=result.message,
+                origin=result.origin,
             )
             for reply in result.replies:
                 await publish_message(self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=None, message=reply)
@@ -296,35 +312,35 @@ class _Preloaded:
 
     @classmethod
     async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
-        # One indexed lookup per (organization, channel): SQLite scans the table for a row-value IN.
+        """Identities with their customer and open conversation in one joined query per (organization,
+        channel) — each an indexed lookup (SQLite would scan the table for a row-value IN)."""
         groups: dict[tuple[int, str], set[str]] = {}
         for event in events:
             groups.setdefault((event.org_id, event.channel), set()).add(event.external_id)
-        rows: list[ChannelIdentity] = []
+        known = cls(identities={}, customers={}, conversations={}, orgs={})
         for (org_id, channel), external_ids in groups.items():
-            rows.extend(
-                await session.scalars(
-                    select(ChannelIdentity).where(
-                        ChannelIdentity.org_id == org_id,
-                        ChannelIdentity.channel == channel,
-                        ChannelIdentity.external_id.in_(external_ids),
-                    )
+            rows = await session.execute(
+                select(ChannelIdentity, Customer, Conversation)
+                .join(Customer, Customer.id == ChannelIdentity.customer_id)
+                .outerjoin(
+                    Conversation,
+                    and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
                 )
-            )
-        identities = {(i.org_id, i.channel, i.external_id): i for i in rows}
-        customers: dict[int, Customer] = {}
-        conversations: dict[int, Conversation] = {}
-        if rows:
-            customer_ids = {i.customer_id for i in rows}
-            customers = {c.id: c for c in await session.scalars(select(Customer).where(Customer.id.in_(customer_ids)))}
-            open_rows = await session.scalars(
-                select(Conversation)
-                .where(Conversation.identity_id.in_([i.id for i in rows]), Conversation.status.in_(OPEN_STATES))
+                .where(
+                    ChannelIdentity.org_id == org_id,
+                    ChannelIdentity.channel == channel,
+                    ChannelIdentity.external_id.in_(external_ids),
+                )
                 .order_by(Conversation.id)
             )
-            conversations = {c.identity_id: c for c in open_rows}  # the newest open one wins
-        orgs = {o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_({e.org_id for e in events})))}
-        return cls(identities=identities, customers=customers, conversations=conversations, orgs=orgs)
+            for identity, customer, conversation in rows:
+                known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
+                known.customers[customer.id] = customer
+                if conversation is not None:
+                    known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
+        org_ids = {e.org_id for e in events}
+        known.orgs = {o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(org_ids)))}
+        return known
 
 
 async def _already_stored(session: AsyncSession, identity_id: int, platform_message_id: str) -> bool:

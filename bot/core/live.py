@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -47,6 +48,17 @@ class Hub:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
+        self._notices: dict[int, float] = {}
+
+    def inbox_notice_due(self, conversation_id: int) -> bool:
+        """An inbox only needs to hear "this conversation moved" about once a second, not per message."""
+        stamp = time.monotonic()
+        if stamp - self._notices.get(conversation_id, 0.0) < INBOX_NOTICE_SECONDS:
+            return False
+        if len(self._notices) > 50_000:
+            self._notices.clear()
+        self._notices[conversation_id] = stamp
+        return True
 
     def subscribe(self, *topics: str) -> Subscription:
         sub = Subscription(self, topics)
@@ -129,12 +141,25 @@ def make_hub(redis_url: str) -> Hub:
     return RedisHub(redis_url) if redis_url else Hub()
 
 
-async def publish_message(hub: Hub, *, org_id: int, conversation_id: int, customer_id: int | None, message: dict[str, Any]) -> None:
+INBOX_NOTICE_SECONDS = 1.0
+
+
+async def publish_message(
+    hub: Hub,
+    *,
+    org_id: int,
+    conversation_id: int,
+    customer_id: int | None,
+    message: dict[str, Any],
+    origin: str | None = None,
+) -> None:
     """One new message in a thread: to agents on it, to the org's inbox, to mirrors (topic `messages`),
-    and, unless it is an internal note, to the customer's open web chat tabs."""
+    and, for a customer's message, to their other open web chat tabs (`origin` names the tab that sent it
+    and already has it from its ack)."""
     event = {"type": "message", "org_id": org_id, "conversation_id": conversation_id, "message": message}
     await hub.publish(f"conv:{conversation_id}", event)
-    await hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
+    if hub.inbox_notice_due(conversation_id):
+        await hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
     await hub.publish("messages", event)
     if customer_id is not None and message.get("direction") == "in":
-        await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message})
+        await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message, "origin": origin})

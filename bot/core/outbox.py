@@ -36,11 +36,14 @@ async def enqueue(
     idempotency_key: str,
     org_id: int | None = None,
     message_id: int | None = None,
+    new_key: bool = False,
 ) -> OutboxItem:
-    """Queue one delivery. The same idempotency key twice yields the first item, not a second send."""
-    existing = await session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key))
-    if existing is not None:
-        return existing
+    """Queue one delivery. The same idempotency key twice yields the first item, not a second send.
+    `new_key` skips the look-up when the key cannot exist yet (it names a row created in this transaction)."""
+    if not new_key:
+        existing = await session.scalar(select(OutboxItem).where(OutboxItem.idempotency_key == idempotency_key))
+        if existing is not None:
+            return existing
     item = OutboxItem(
         org_id=org_id, channel=channel, target=target, payload=payload, idempotency_key=idempotency_key, message_id=message_id
     )
@@ -85,6 +88,7 @@ async def send_to_conversation(
         idempotency_key=f"msg:{message.id}",
         org_id=conversation.org_id,
         message_id=message.id,
+        new_key=True,
     )
     conversation.last_activity_at = message.created_at
     if author_type == "agent":

@@ -44,7 +44,7 @@ class ServerProcess:
         )
         env.update(extra_env or {})
         self.proc = subprocess.Popen(  # noqa: S603 - our own CLI
-            [sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            [sys.executable, "-m", "bot", "run"], env=env, stdout=subprocess.DEVNULL, stderr=open(data_dir / "server.log", "w")
         )
 
     async def wait_ready(self, timeout: float = 60) -> None:
@@ -52,7 +52,7 @@ class ServerProcess:
         async with aiohttp.ClientSession() as http:
             while time.monotonic() < deadline:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(self.proc.stderr.read().decode() if self.proc.stderr else "server died")
+                    raise RuntimeError("server died; see server.log in the data dir")
                 try:
                     async with http.get(f"{self.url}/healthz") as resp:
                         if resp.status == 200:

@@ -103,6 +103,7 @@ class ChatSession:
         self.org = org
         self.visitor = visitor
         self.customer_id: int | None = None
+        self.tab = secrets.token_hex(8)
         self.sub: Any = None
         self.pump: asyncio.Task[None] | None = None
 
@@ -140,6 +141,10 @@ class ChatSession:
         async for event in self.sub:
             if self.ws.closed:
                 return
+            if "origin" in event:
+                if event["origin"] == self.tab:
+                    continue  # this tab has the message from its ack already
+                event = {key: value for key, value in event.items() if key != "origin"}
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.send_json(event)
 
@@ -172,7 +177,12 @@ class ChatSession:
 
     def _event(self, frame: dict[str, Any]) -> InboundEvent:
         kind = frame.get("type")
-        base: dict[str, Any] = {"org_id": self.org.id, "channel": CHANNEL, "external_id": self.visitor}
+        base: dict[str, Any] = {
+            "org_id": self.org.id,
+            "channel": CHANNEL,
+            "external_id": self.visitor,
+            "extra": {"origin": self.tab},
+        }
         if kind == "text":
             return InboundEvent(kind="text", text=_str(frame, "text"), **base)
         if kind == "button":
