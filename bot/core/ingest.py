@@ -20,7 +20,7 @@ from bot.config import Settings
 from bot.core import metrics
 from bot.core.conversations import OPEN_STATES, open_conversation_for, touch_inbound
 from bot.core.customers import resolve_identity, touch_seen
-from bot.core.db import SessionFactory
+from bot.core.db import SessionFactory, write_turn
 from bot.core.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.events import InboundEvent
 from bot.core.live import Hub, publish_message
@@ -131,7 +131,7 @@ class Ingestor:
         started = time.perf_counter()
         try:
             marks = [time.perf_counter()]
-            async with self.factory() as session, session.begin():
+            async with write_turn(self.factory), self.factory() as session, session.begin():
                 known = await _Preloaded.load(session, [event for event, _ in batch])
                 marks.append(time.perf_counter())
                 pending = [await self._handle(session, event, known) for event, _ in batch]
@@ -203,7 +203,7 @@ class Ingestor:
             touch_seen(identity, customer, event.display_name)
         if event.platform_message_id:
             key = (identity.id, event.platform_message_id)
-            if key in known.platform_ids or (not created and await _already_stored(session, *key)):
+            if key in known.platform_ids:  # stored earlier (preloaded) or earlier in this batch
                 existing = await session.scalar(
                     select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
                 )
@@ -310,6 +310,26 @@ class _Preloaded:
             self.customers[customer.id] = customer
         return customer
 
+    async def _load_platform_ids(self, session: AsyncSession, events: list[InboundEvent]) -> None:
+        """Platform message ids already stored for these identities: a retried update is a duplicate."""
+        wanted = {
+            (identity.id, event.platform_message_id)
+            for event in events
+            if event.platform_message_id
+            and (identity := self.identities.get((event.org_id, event.channel, event.external_id))) is not None
+        }
+        if not wanted:
+            return
+        rows = await session.execute(
+            select(Message.identity_id, Message.platform_message_id).where(
+                Message.identity_id.in_({identity_id for identity_id, _ in wanted}),
+                Message.platform_message_id.in_({pmid for _, pmid in wanted}),
+            )
+        )
+        for identity_id, pmid in rows:
+            if identity_id is not None and pmid is not None and (identity_id, pmid) in wanted:
+                self.platform_ids.add((identity_id, pmid))
+
     @classmethod
     async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
         """Identities with their customer and open conversation in one joined query per (organization,
@@ -338,13 +358,9 @@ class _Preloaded:
                 known.customers[customer.id] = customer
                 if conversation is not None:
                     known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
+        await known._load_platform_ids(session, events)
         org_ids = {e.org_id for e in events}
         known.orgs = {o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(org_ids)))}
         return known
 
 
-async def _already_stored(session: AsyncSession, identity_id: int, platform_message_id: str) -> bool:
-    found = await session.scalar(
-        select(Message.id).where(Message.identity_id == identity_id, Message.platform_message_id == platform_message_id)
-    )
-    return found is not None
