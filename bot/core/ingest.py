@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, false, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -310,57 +310,49 @@ class _Preloaded:
             self.customers[customer.id] = customer
         return customer
 
-    async def _load_platform_ids(self, session: AsyncSession, events: list[InboundEvent]) -> None:
-        """Platform message ids already stored for these identities: a retried update is a duplicate."""
-        wanted = {
-            (identity.id, event.platform_message_id)
-            for event in events
-            if event.platform_message_id
-            and (identity := self.identities.get((event.org_id, event.channel, event.external_id))) is not None
-        }
-        if not wanted:
-            return
-        rows = await session.execute(
-            select(Message.identity_id, Message.platform_message_id).where(
-                Message.identity_id.in_({identity_id for identity_id, _ in wanted}),
-                Message.platform_message_id.in_({pmid for _, pmid in wanted}),
-            )
-        )
-        for identity_id, pmid in rows:
-            if identity_id is not None and pmid is not None and (identity_id, pmid) in wanted:
-                self.platform_ids.add((identity_id, pmid))
-
     @classmethod
     async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
-        """Identities with their customer and open conversation in one joined query per (organization,
-        channel) — each an indexed lookup (SQLite would scan the table for a row-value IN)."""
-        groups: dict[tuple[int, str], set[str]] = {}
+        """Everything a batch reads, in one indexed query per (organization, channel): each identity with its
+        organization, customer, open conversation and any of the batch's platform message ids it already
+        has (a retried update). SQLite would scan the table for a row-value IN, hence the grouping."""
+        groups: dict[tuple[int, str], list[InboundEvent]] = {}
         for event in events:
-            groups.setdefault((event.org_id, event.channel), set()).add(event.external_id)
+            groups.setdefault((event.org_id, event.channel), []).append(event)
         known = cls(identities={}, customers={}, conversations={}, orgs={})
-        for (org_id, channel), external_ids in groups.items():
+        for (org_id, channel), group in groups.items():
+            platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
+            seen = (
+                and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
+                if platform_ids
+                else false()
+            )
             rows = await session.execute(
-                select(ChannelIdentity, Customer, Conversation)
+                select(ChannelIdentity, Organization, Customer, Conversation, Message.platform_message_id)
+                .join(Organization, Organization.id == ChannelIdentity.org_id)
                 .join(Customer, Customer.id == ChannelIdentity.customer_id)
                 .outerjoin(
                     Conversation,
                     and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
                 )
+                .outerjoin(Message, seen)
                 .where(
                     ChannelIdentity.org_id == org_id,
                     ChannelIdentity.channel == channel,
-                    ChannelIdentity.external_id.in_(external_ids),
+                    ChannelIdentity.external_id.in_({e.external_id for e in group}),
                 )
                 .order_by(Conversation.id)
             )
-            for identity, customer, conversation in rows:
+            for identity, org, customer, conversation, platform_id in rows:
                 known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
+                known.orgs[org.id] = org
                 known.customers[customer.id] = customer
                 if conversation is not None:
                     known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
-        await known._load_platform_ids(session, events)
-        org_ids = {e.org_id for e in events}
-        known.orgs = {o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(org_ids)))}
+                if platform_id is not None:
+                    known.platform_ids.add((identity.id, platform_id))
+        missing = {e.org_id for e in events} - known.orgs.keys()  # first contact: no identity row yet
+        if missing:
+            known.orgs.update({o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(missing)))})
         return known
 
 
