@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, false, select
+from sqlalchemy import and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -321,20 +321,14 @@ class _Preloaded:
         known = cls(identities={}, customers={}, conversations={}, orgs={})
         for (org_id, channel), group in groups.items():
             platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
-            seen = (
-                and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
-                if platform_ids
-                else false()
-            )
-            rows = await session.execute(
-                select(ChannelIdentity, Organization, Customer, Conversation, Message.platform_message_id)
+            query = (
+                select(ChannelIdentity, Organization, Customer, Conversation)
                 .join(Organization, Organization.id == ChannelIdentity.org_id)
                 .join(Customer, Customer.id == ChannelIdentity.customer_id)
                 .outerjoin(
                     Conversation,
                     and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
                 )
-                .outerjoin(Message, seen)
                 .where(
                     ChannelIdentity.org_id == org_id,
                     ChannelIdentity.channel == channel,
@@ -342,6 +336,12 @@ class _Preloaded:
                 )
                 .order_by(Conversation.id)
             )
+            if platform_ids:  # joined only when needed: an always-false join condition makes SQLite scan messages
+                seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
+                query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
+            else:
+                query = query.add_columns(null())
+            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
             for identity, org, customer, conversation, platform_id in rows:
                 known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
                 known.orgs[org.id] = org
