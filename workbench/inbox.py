@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core.agents import agent_names
 from bot.core.audit import record
 from bot.core.conversations import list_inbox
 from bot.core.db import transaction
@@ -34,4 +35,5 @@ async def inbox(request: web.Request) -> web.Response:
         # The inbox shows customers' names and message previews: personal data, so the view is audited.
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_inbox",
                      detail={"status": status, "rows": len(page.rows)})
-    return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES)
+        names = await agent_names(session=session, org_id=agent.org_id)
+    return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names)

@@ -22,11 +22,16 @@ def environment() -> Environment:
     return env
 
 
+def _has_route(request: web.Request, path: str) -> bool:
+    return any(getattr(r, "canonical", None) == path for r in request.app.router.resources())
+
+
 def render(request: web.Request, template: str, http_status: int = 200, **context: Any) -> web.Response:
     from workbench.auth import AGENT, CSRF
 
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
+    context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
     html = environment().get_template(template).render(request=request, **context)
     return web.Response(text=html, status=http_status, content_type="text/html", charset="utf-8")
 

@@ -103,3 +103,8 @@ async def session_agent(*, session: AsyncSession, token: str) -> tuple[Agent, Ag
 
 async def end_session(*, session: AsyncSession, token: str) -> None:
     await session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+
+
+async def agent_names(*, session: AsyncSession, org_id: int) -> dict[int, str]:
+    rows = await session.execute(select(Agent.id, Agent.name).where(Agent.org_id == org_id))
+    return {agent_id: name for agent_id, name in rows}
