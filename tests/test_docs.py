@@ -33,3 +33,20 @@ def test_readme_documents_no_setting_that_does_not_exist() -> None:
     table = readme.split("## Configuration", 1)[1].split("\n## ", 1)[0]
     documented = {line.split("`")[1] for line in table.splitlines() if line.startswith("| `")}
     assert documented - set(_keys(Settings)) == set()
+
+
+def test_policy_map_points_at_real_tests() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    table = readme.split("## Privacy policy map", 1)[1]
+    refs = re.findall(r"`(tests/[\w/]+\.py)(?:::(test_\w+))?`", table)
+    assert len(refs) >= 15
+    last_file = ""
+    for path, name in refs:
+        last_file = path or last_file
+        source = (ROOT / last_file).read_text(encoding="utf-8")
+        if name:
+            assert f"def {name}(" in source, f"{last_file}::{name} does not exist"
+    for name in re.findall(r"`::(test_\w+)`", table):  # "::name" continues the file named before it
+        assert any(f"def {name}(" in (ROOT / p).read_text(encoding="utf-8") for p, _ in refs), name
