@@ -22,6 +22,7 @@ from bot.core.clock import now
 from bot.core.db import SessionFactory, transaction
 from bot.core.live import Hub
 from bot.core.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+from bot.core.tasks import finish_or_cancel
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +54,7 @@ class Dispatcher:
             return
         self._stopping = True
         self._wake.set()
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), self.config.shutdown_grace_seconds)
-        except TimeoutError:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await finish_or_cancel(self._task, self.config.shutdown_grace_seconds)
         self._task = None
 
     async def _loop(self) -> None:

@@ -27,6 +27,7 @@ from bot.core.live import Hub, publish_message
 from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
+from bot.core.tasks import finish_or_cancel
 from bot.flows.engine import FlowCall, run_flows, stored_text
 
 log = logging.getLogger(__name__)
@@ -92,14 +93,7 @@ class Ingestor:
             return
         self._stopping = True
         await self._queue.put(_STOP)
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), 10)
-        except TimeoutError:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
+        await finish_or_cancel(self._task, 10)
         self._task = None
 
     async def submit(self, event: InboundEvent) -> IngestResult:
