@@ -103,6 +103,7 @@ class CodeCourier:
             await self._undo(job)
             return
         CODES_SENT.labels(job.kind, "sent").inc()
+        log.info("verification code for challenge %s sent by %s", job.challenge_id, job.kind)  # never the code itself
         async with transaction(self.factory) as session:
             await mark_sent(session=session, challenge_id=job.challenge_id)
 
