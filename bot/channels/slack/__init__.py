@@ -1,8 +1,8 @@
 """Slack channel on slack-bolt: POST /slack/events (events, interactivity, /support) or Socket Mode.
 
 On when channels.slack.bot_token is set, plus the signing secret (events mode) or the app-level
-token (socket mode). Customers' replies go out through the outbox (`slack`), admin pushes too
-(`slack-push`).
+token (socket mode: no request signing there, so no signing secret needed). Customers' replies go
+out through the outbox (`slack`), admin pushes too (`slack-push`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from slack_sdk.signature import SignatureVerifier
 from bot.channels.slack.inbound import SlackInbound
 from bot.channels.slack.mirror import AgentsChannelMirror
 from bot.channels.slack.sender import SlackSender, make_client
+from bot.channels.slack.socket_mode import SocketMode
 from bot.context import AppContext
 
 log = logging.getLogger(__name__)
@@ -56,7 +57,9 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.dispatcher.add_sender(SlackSender(client, channel="slack-push"))
     app[SLACK] = bolt
     if socket:
-        _socket_mode(ctx, bolt, config.app_token)
+        socket_mode = SocketMode(bolt, config.app_token)
+        ctx.on_start.append(socket_mode.start)
+        ctx.on_stop.append(socket_mode.stop)  # runs first (stop hooks run in reverse): no new events while draining
     else:
         verifier = SignatureVerifier(config.signing_secret)
         app.router.add_post("/slack/events", _events_handler(bolt, verifier))
@@ -84,19 +87,3 @@ def _events_handler(bolt: AsyncApp, verifier: SignatureVerifier):  # type: ignor
         return await to_aiohttp_response(response)
 
     return slack_events
-
-
-def _socket_mode(ctx: AppContext, bolt: AsyncApp, app_token: str) -> None:
-    """For setups without a public URL: Slack pushes over a websocket the app opens."""
-    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-
-    handler = AsyncSocketModeHandler(bolt, app_token)
-
-    async def start() -> None:
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-
-    async def stop() -> None:
-        await handler.close_async()  # type: ignore[no-untyped-call]
-
-    ctx.on_start.append(start)
-    ctx.on_stop.append(stop)
