@@ -104,6 +104,7 @@ class ChatSession:
         self.visitor = visitor
         self.customer_id: int | None = None
         self.tab = secrets.token_hex(8)
+        self.greeted = asyncio.Event()
         self.sub: Any = None
         self.pump: asyncio.Task[None] | None = None
 
@@ -121,6 +122,7 @@ class ChatSession:
         await self.ws.send_json(
             {"type": "hello", "org": {"name": self.org.name, "brand": self.org.brand, "website": self.org.website}, "history": history}
         )
+        self.greeted.set()  # live events (subscribed before the history was read, so none is missed) may flow now
         async for frame in self.ws:
             if frame.type != WSMsgType.TEXT:
                 if frame.type == WSMsgType.BINARY:
@@ -138,6 +140,7 @@ class ChatSession:
 
     async def _pump(self) -> None:
         assert self.sub is not None
+        await self.greeted.wait()
         async for event in self.sub:
             if self.ws.closed:
                 return
