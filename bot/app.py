@@ -40,7 +40,7 @@ def build_context(settings: Settings) -> AppContext:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = create_engine(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     factory = session_factory(engine)
-    hub = make_hub(settings.redis.url)
+    hub = make_hub(settings.redis.url, settings.redis.namespace)
     services: dict[str, object] = {}
     ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services)
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)

@@ -40,6 +40,7 @@ class DatabaseConfig(Section):
 
 class RedisConfig(Section):
     url: str = ""  # empty: single process, in-memory fan-out
+    namespace: str = Field("incs", pattern=r"^[A-Za-z0-9_.-]{1,64}$")  # several deployments may share one Redis
 
 
 class WebchatConfig(Section):

@@ -93,10 +93,9 @@ class Hub:
 class RedisHub(Hub):
     """Publishes through Redis; every process (this one included) delivers what it hears to its sockets."""
 
-    CHANNEL = "incs:live"
-
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, namespace: str = "incs") -> None:
         super().__init__()
+        self.CHANNEL = f"{namespace}:live"
         import redis.asyncio as aioredis
 
         self._redis = aioredis.from_url(url)
@@ -137,8 +136,8 @@ class RedisHub(Hub):
         await self._redis.aclose()
 
 
-def make_hub(redis_url: str) -> Hub:
-    return RedisHub(redis_url) if redis_url else Hub()
+def make_hub(redis_url: str, namespace: str = "incs") -> Hub:
+    return RedisHub(redis_url, namespace) if redis_url else Hub()
 
 
 INBOX_NOTICE_SECONDS = 1.0
