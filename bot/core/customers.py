@@ -59,6 +59,14 @@ def touch_seen(identity: ChannelIdentity, customer: Customer, display_name: str 
         identity.display_name = display_name
 
 
+async def find_identity(*, session: AsyncSession, org_id: int, channel: str, external_id: str) -> ChannelIdentity | None:
+    return await session.scalar(
+        select(ChannelIdentity).where(
+            ChannelIdentity.org_id == org_id, ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id
+        )
+    )
+
+
 async def get_customer(*, session: AsyncSession, org_id: int, customer_id: int) -> Customer:
     customer = await session.get(Customer, customer_id)
     if customer is None or customer.org_id != org_id:

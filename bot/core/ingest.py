@@ -10,23 +10,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, null, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core import metrics
-from bot.core.conversations import OPEN_STATES, open_conversation_for, touch_inbound
+from bot.core.conversations import open_conversation_for, touch_inbound
 from bot.core.customers import resolve_identity, touch_seen
 from bot.core.db import SessionFactory, write_turn
 from bot.core.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.events import InboundEvent
+from bot.core.ingest_batch import IngestResult, Pending, Preloaded
 from bot.core.live import Hub, publish_message
-from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
+from bot.core.models import Message
 from bot.core.outbox import send_to_conversation
-from bot.core.serialize import message_json
 from bot.core.tasks import finish_or_cancel
 from bot.flows.engine import FlowCall, run_flows, stored_text
 
@@ -36,18 +35,6 @@ SLOW_BATCH_SECONDS = 0.05
 LINGER_AFTER = 8  # batch size that means "under load"
 LINGER_SECONDS = 0.002
 _STOP: Any = object()  # queue sentinel: drain, then stop
-
-
-@dataclass
-class IngestResult:
-    message: dict[str, Any]
-    conversation_id: int
-    customer_id: int
-    identity_id: int
-    replies: list[dict[str, Any]] = field(default_factory=list)
-    duplicate: bool = False
-    new_conversation: bool = False
-    origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
 
 
 def _describe(event: InboundEvent) -> str:
@@ -134,7 +121,7 @@ class Ingestor:
         try:
             marks = [time.perf_counter()]
             async with write_turn(self.factory), self.factory() as session, session.begin():
-                known = await _Preloaded.load(session, [event for event, _ in batch])
+                known = await Preloaded.load(session, [event for event, _ in batch])
                 marks.append(time.perf_counter())
                 pending = [await self._handle(session, event, known) for event, _ in batch]
                 marks.append(time.perf_counter())
@@ -186,7 +173,7 @@ class Ingestor:
             for callback in self.on_replies:
                 callback()
 
-    async def _handle(self, session: AsyncSession, event: InboundEvent, known: _Preloaded) -> _Pending:
+    async def _handle(self, session: AsyncSession, event: InboundEvent, known: Preloaded) -> Pending:
         identity = known.identities.get((event.org_id, event.channel, event.external_id))
         created = identity is None
         if identity is None:
@@ -209,7 +196,7 @@ class Ingestor:
                 existing = await session.scalar(
                     select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
                 )
-                return _Pending(duplicate=existing, identity=identity, customer=customer)
+                return Pending(duplicate=existing, identity=identity, customer=customer)
             known.platform_ids.add(key)
         conversation = known.conversations.get(identity.id)
         new_conversation = conversation is None
@@ -255,106 +242,5 @@ class Ingestor:
                 await send_to_conversation(session=session, conversation=conversation, identity=identity, reply=r, author_type="bot")
                 for r in replies
             ]
-        return _Pending(message=message, conversation=conversation, identity=identity, customer=customer, replies=out,
+        return Pending(message=message, conversation=conversation, identity=identity, customer=customer, replies=out,
                         new_conversation=new_conversation)
-
-
-@dataclass
-class _Pending:
-    """One event handled but not yet flushed: ids and defaults are filled in by the batch's flush."""
-
-    identity: ChannelIdentity
-    customer: Customer
-    message: Message | None = None
-    conversation: Conversation | None = None
-    replies: list[Message] = field(default_factory=list)
-    new_conversation: bool = False
-    duplicate: Message | None = None
-
-    def result(self) -> IngestResult:
-        if self.duplicate is not None or self.message is None or self.conversation is None:
-            existing = self.duplicate
-            assert existing is not None
-            return IngestResult(
-                message=message_json(existing),
-                conversation_id=existing.conversation_id,
-                customer_id=self.customer.id,
-                identity_id=self.identity.id,
-                duplicate=True,
-            )
-        payload = message_json(self.message)
-        payload["org_id"] = self.message.org_id
-        return IngestResult(
-            message=payload,
-            conversation_id=self.conversation.id,
-            customer_id=self.identity.customer_id,  # a flow may have linked the identity to another customer
-            identity_id=self.identity.id,
-            replies=[message_json(m) for m in self.replies],
-            new_conversation=self.new_conversation,
-        )
-
-
-@dataclass
-class _Preloaded:
-    """What a batch needs, fetched with one query per table instead of several per event."""
-
-    identities: dict[tuple[int, str, str], ChannelIdentity]
-    customers: dict[int, Customer]
-    conversations: dict[int, Conversation]
-    orgs: dict[int, Organization]
-    platform_ids: set[tuple[int, str]] = field(default_factory=set)
-
-    async def customer(self, session: AsyncSession, identity: ChannelIdentity) -> Customer:
-        customer = self.customers.get(identity.customer_id)
-        if customer is None:  # an earlier event of the batch linked this identity to another customer
-            customer = await session.get(Customer, identity.customer_id)
-            assert customer is not None  # FK guarantees it
-            self.customers[customer.id] = customer
-        return customer
-
-    @classmethod
-    async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> _Preloaded:
-        """Everything a batch reads, in one indexed query per (organization, channel): each identity with its
-        organization, customer, open conversation and any of the batch's platform message ids it already
-        has (a retried update). SQLite would scan the table for a row-value IN, hence the grouping."""
-        groups: dict[tuple[int, str], list[InboundEvent]] = {}
-        for event in events:
-            groups.setdefault((event.org_id, event.channel), []).append(event)
-        known = cls(identities={}, customers={}, conversations={}, orgs={})
-        for (org_id, channel), group in groups.items():
-            platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
-            query = (
-                select(ChannelIdentity, Organization, Customer, Conversation)
-                .join(Organization, Organization.id == ChannelIdentity.org_id)
-                .join(Customer, Customer.id == ChannelIdentity.customer_id)
-                .outerjoin(
-                    Conversation,
-                    and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
-                )
-                .where(
-                    ChannelIdentity.org_id == org_id,
-                    ChannelIdentity.channel == channel,
-                    ChannelIdentity.external_id.in_({e.external_id for e in group}),
-                )
-                .order_by(Conversation.id)
-            )
-            if platform_ids:  # joined only when needed: an always-false join condition makes SQLite scan messages
-                seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
-                query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
-            else:
-                query = query.add_columns(null())
-            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
-            for identity, org, customer, conversation, platform_id in rows:
-                known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
-                known.orgs[org.id] = org
-                known.customers[customer.id] = customer
-                if conversation is not None:
-                    known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
-                if platform_id is not None:
-                    known.platform_ids.add((identity.id, platform_id))
-        missing = {e.org_id for e in events} - known.orgs.keys()  # first contact: no identity row yet
-        if missing:
-            known.orgs.update({o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(missing)))})
-        return known
-
-

@@ -1,4 +1,4 @@
-"""Web chat: the page, the websocket, uploads and the visitor's own files.
+"""Web chat: the page and the websocket (uploads and files: files.py).
 
 A visitor is an anonymous identity in a signed cookie; a forged or missing cookie gets a new
 visitor on the page and a 401 on the socket and the upload.
@@ -13,76 +13,40 @@ import logging
 import secrets
 from typing import Any
 
-from aiohttp import BodyPartReader, WSMsgType, web
+from aiohttp import WSMsgType, web
 from sqlalchemy import select
 
+from bot.channels.webchat.files import upload, visitor_file
+from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, set_visitor_cookie, visitor_of
 from bot.context import AppContext
-from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
 from bot.core.conversations import customer_history
-from bot.core.db import transaction
-from bot.core.errors import DomainError, InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from bot.core.events import EventKind, InboundEvent, IncomingFile
-from bot.core.models import ChannelIdentity, Conversation, Message, Organization
-from bot.core.organizations import get_organization_by_slug
+from bot.core.errors import DomainError, InvalidInput, Unauthorized
+from bot.core.events import InboundEvent
+from bot.core.models import Organization
 from bot.core.serialize import message_json
-from bot.web import CTX, sign, track_socket, unsign
+from bot.web import CTX, track_socket
 from workbench.render import render
 
 log = logging.getLogger(__name__)
-CHANNEL = "webchat"
-COOKIE = "incs_visitor"
-PURPOSE = "webchat-visitor"
 MAX_FRAME = 64 * 1024
-
-
-def _visitor(request: web.Request) -> str | None:
-    return unsign(request.app[CTX].settings.secret_key, PURPOSE, request.cookies.get(COOKIE))
-
-
-def _set_visitor_cookie(request: web.Request, response: web.StreamResponse, visitor: str) -> None:
-    settings = request.app[CTX].settings
-    response.set_cookie(
-        COOKIE,
-        sign(settings.secret_key, PURPOSE, visitor),
-        max_age=365 * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.server.secure_cookies,
-        path="/chat",
-    )
-
-
-async def _org(ctx: AppContext, request: web.Request) -> Organization:
-    slug = request.query.get("org") or ctx.settings.webchat.default_org
-    async with ctx.factory() as session:
-        return await get_organization_by_slug(session=session, slug=slug)
-
-
-async def _identity(ctx: AppContext, org_id: int, visitor: str) -> ChannelIdentity | None:
-    async with ctx.factory() as session:
-        return await session.scalar(
-            select(ChannelIdentity).where(
-                ChannelIdentity.org_id == org_id, ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == visitor
-            )
-        )
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    org = await _org(ctx, request)
-    visitor = _visitor(request)
+    org = await org_of(ctx, request)
+    visitor = visitor_of(request)
     response = render(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
     if visitor is None:
-        _set_visitor_cookie(request, response, secrets.token_urlsafe(16))
+        set_visitor_cookie(request, response, secrets.token_urlsafe(16))
     return response
 
 
 async def chat_socket(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    visitor = _visitor(request)
+    visitor = visitor_of(request)
     if visitor is None:
         raise Unauthorized("no web chat session; reload the page")
-    org = await _org(ctx, request)
+    org = await org_of(ctx, request)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     track_socket(request, ws)
@@ -109,7 +73,7 @@ class ChatSession:
         self.pump: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        identity = await _identity(self.ctx, self.org.id, self.visitor)
+        identity = await identity_of(self.ctx, self.org.id, self.visitor)
         history: list[dict[str, Any]] = []
         if identity is not None:
             self._follow(identity.customer_id)
@@ -235,100 +199,6 @@ async def _attach_buttons(session: Any, history: list[dict[str, Any]]) -> None:
             message["buttons"] = payload.get("buttons", [])
             message["reply_kind"] = payload.get("kind", "text")
             message["data"] = payload.get("data", {})
-
-
-async def upload(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
-    visitor = _visitor(request)
-    if visitor is None:
-        raise Unauthorized("no web chat session; reload the page")
-    org = await _org(ctx, request)
-    limits = ctx.settings.webchat
-    filename, mime, content = await _read_upload(request, limits.max_upload_bytes)
-    check_upload(size=len(content), mime_type=mime, max_bytes=limits.max_upload_bytes, allowed=limits.allowed_mime_types)
-    identity = await _identity(ctx, org.id, visitor)
-    async with transaction(ctx.factory) as session:
-        attachment = await store_attachment(
-            session=session,
-            data_dir=ctx.settings.data_dir,
-            org_id=org.id,
-            customer_id=identity.customer_id if identity else None,
-            filename=filename,
-            mime_type=mime,
-            content=content,
-        )
-    kind: EventKind = "photo" if mime.startswith("image/") else "file"
-    event = InboundEvent(
-        org_id=org.id,
-        channel=CHANNEL,
-        external_id=visitor,
-        kind=kind,
-        text=attachment.filename,
-        file=IncomingFile(attachment.id, attachment.filename, mime, attachment.size),
-    )
-    result = await ctx.ingestor.submit(event)
-    return web.json_response({"type": "ack", "message": result.message})
-
-
-async def _read_upload(request: web.Request, max_bytes: int) -> tuple[str, str, bytes]:
-    if not request.content_type.startswith("multipart/"):
-        raise InvalidInput("send the file as multipart/form-data")
-    reader = await request.multipart()
-    async for part in reader:
-        if not isinstance(part, BodyPartReader) or part.name != "file":
-            continue
-        chunks: list[bytes] = []
-        total = 0
-        while chunk := await part.read_chunk(64 * 1024):
-            total += len(chunk)
-            if total > max_bytes:
-                raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
-            chunks.append(chunk)
-        mime = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip().lower()
-        return part.filename or "file", mime, b"".join(chunks)
-    raise InvalidInput("no file in the upload")
-
-
-async def visitor_file(request: web.Request) -> web.StreamResponse:
-    """A visitor may fetch a file only if it is part of their own conversations."""
-    ctx = request.app[CTX]
-    visitor = _visitor(request)
-    if visitor is None:
-        raise Unauthorized("no web chat session")
-    org = await _org(ctx, request)
-    identity = await _identity(ctx, org.id, visitor)
-    try:
-        attachment_id = int(request.match_info["attachment_id"])
-    except ValueError:
-        raise NotFound("no such file") from None
-    if identity is None:
-        raise NotFound("no such file")
-    async with ctx.factory() as session:
-        attachment = await get_attachment(session=session, org_id=org.id, attachment_id=attachment_id)
-        if not await _is_customers_file(session, attachment_id, identity):
-            raise NotFound("no such file")
-    path = attachment_path(ctx.settings.data_dir, attachment)
-    return web.FileResponse(
-        path,
-        headers={
-            "Content-Type": attachment.mime_type,
-            "Content-Disposition": f'attachment; filename="{attachment.filename}"',
-        },
-    )
-
-
-async def _is_customers_file(session: Any, attachment_id: int, identity: ChannelIdentity) -> bool:
-    query = (
-        select(Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.attachment_id == attachment_id,
-            Message.direction != "note",
-            Conversation.customer_id == identity.customer_id,
-        )
-        .limit(1)
-    )
-    return bool(await session.scalar(query))
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

@@ -1,0 +1,128 @@
+"""What one ingest batch reads and writes: the rows it preloads and the results it hands back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import and_, null, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.conversations import OPEN_STATES
+from bot.core.events import InboundEvent
+from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
+from bot.core.serialize import message_json
+
+
+@dataclass
+class IngestResult:
+    message: dict[str, Any]
+    conversation_id: int
+    customer_id: int
+    identity_id: int
+    replies: list[dict[str, Any]] = field(default_factory=list)
+    duplicate: bool = False
+    new_conversation: bool = False
+    origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
+
+
+
+@dataclass
+class Pending:
+    """One event handled but not yet flushed: ids and defaults are filled in by the batch's flush."""
+
+    identity: ChannelIdentity
+    customer: Customer
+    message: Message | None = None
+    conversation: Conversation | None = None
+    replies: list[Message] = field(default_factory=list)
+    new_conversation: bool = False
+    duplicate: Message | None = None
+
+    def result(self) -> IngestResult:
+        if self.duplicate is not None or self.message is None or self.conversation is None:
+            existing = self.duplicate
+            assert existing is not None
+            return IngestResult(
+                message=message_json(existing),
+                conversation_id=existing.conversation_id,
+                customer_id=self.customer.id,
+                identity_id=self.identity.id,
+                duplicate=True,
+            )
+        payload = message_json(self.message)
+        payload["org_id"] = self.message.org_id
+        return IngestResult(
+            message=payload,
+            conversation_id=self.conversation.id,
+            customer_id=self.identity.customer_id,  # a flow may have linked the identity to another customer
+            identity_id=self.identity.id,
+            replies=[message_json(m) for m in self.replies],
+            new_conversation=self.new_conversation,
+        )
+
+
+@dataclass
+class Preloaded:
+    """What a batch needs, fetched with one query per table instead of several per event."""
+
+    identities: dict[tuple[int, str, str], ChannelIdentity]
+    customers: dict[int, Customer]
+    conversations: dict[int, Conversation]
+    orgs: dict[int, Organization]
+    platform_ids: set[tuple[int, str]] = field(default_factory=set)
+
+    async def customer(self, session: AsyncSession, identity: ChannelIdentity) -> Customer:
+        customer = self.customers.get(identity.customer_id)
+        if customer is None:  # an earlier event of the batch linked this identity to another customer
+            customer = await session.get(Customer, identity.customer_id)
+            assert customer is not None  # FK guarantees it
+            self.customers[customer.id] = customer
+        return customer
+
+    @classmethod
+    async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> Preloaded:
+        """Everything a batch reads, in one indexed query per (organization, channel): each identity with its
+        organization, customer, open conversation and any of the batch's platform message ids it already
+        has (a retried update). SQLite would scan the table for a row-value IN, hence the grouping."""
+        groups: dict[tuple[int, str], list[InboundEvent]] = {}
+        for event in events:
+            groups.setdefault((event.org_id, event.channel), []).append(event)
+        known = cls(identities={}, customers={}, conversations={}, orgs={})
+        for (org_id, channel), group in groups.items():
+            platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
+            query = (
+                select(ChannelIdentity, Organization, Customer, Conversation)
+                .join(Organization, Organization.id == ChannelIdentity.org_id)
+                .join(Customer, Customer.id == ChannelIdentity.customer_id)
+                .outerjoin(
+                    Conversation,
+                    and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
+                )
+                .where(
+                    ChannelIdentity.org_id == org_id,
+                    ChannelIdentity.channel == channel,
+                    ChannelIdentity.external_id.in_({e.external_id for e in group}),
+                )
+                .order_by(Conversation.id)
+            )
+            if platform_ids:  # joined only when needed: an always-false join condition makes SQLite scan messages
+                seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
+                query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
+            else:
+                query = query.add_columns(null())
+            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
+            for identity, org, customer, conversation, platform_id in rows:
+                known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
+                known.orgs[org.id] = org
+                known.customers[customer.id] = customer
+                if conversation is not None:
+                    known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
+                if platform_id is not None:
+                    known.platform_ids.add((identity.id, platform_id))
+        missing = {e.org_id for e in events} - known.orgs.keys()  # first contact: no identity row yet
+        if missing:
+            known.orgs.update({o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(missing)))})
+        return known
+
+
