@@ -1,10 +1,10 @@
-"""Tables of the Telegram channel: chat -> organization, sent journal, agents' topics, link codes."""
+"""Tables of the Telegram channel: chat -> organization, sent journal, agents' topics and their messages, link codes."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.clock import now
@@ -39,6 +39,20 @@ class TelegramTopic(Base):
     conversation_id: Mapped[int] = mapped_column(ForeignKey("conversations.id", ondelete="CASCADE"), unique=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
     thread_id: Mapped[int] = mapped_column(BigInteger, index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class TelegramTopicMessage(Base):
+    """A thread message's copy in an agents' topic: the bot's mirror of it, or the agent's own message that became it.
+
+    Lets a customer's edit reach the mirror and an agent's edit in the topic reach the reply."""
+
+    __tablename__ = "telegram_topic_messages"
+    __table_args__ = (UniqueConstraint("chat_id", "topic_message_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[int] = mapped_column(ForeignKey("messages.id", ondelete="CASCADE"), index=True)
+    chat_id: Mapped[int] = mapped_column(BigInteger)
+    topic_message_id: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 

@@ -2,7 +2,8 @@
 
 Serves getMe, getUpdates (long poll), setWebhook/deleteWebhook/getWebhookInfo, sendMessage,
 sendDocument, sendPhoto, copyMessage, createForumTopic, answerCallbackQuery, getFile and file
-downloads; records every call with its arrival time; injects 429 (retry_after), 5xx, 403,
+downloads, editMessageText/editMessageCaption (of the bot's own messages, with Telegram's refusals),
+setMyCommands/getMyCommands; records every call with its arrival time; injects 429 (retry_after), 5xx, 403,
 400 and timeouts, by rule or at random; can deliver updates to a registered webhook.
 """
 
@@ -40,6 +41,14 @@ class Call:
         return self.status == 200
 
 
+class ApiRefusal(Exception):
+    """A method's own refusal (400 with Telegram's wording), recorded on the call."""
+
+    def __init__(self, status: int, description: str) -> None:
+        super().__init__(description)
+        self.status, self.description = status, description
+
+
 @dataclass
 class Fault:
     method: str
@@ -73,6 +82,8 @@ class FakeTelegram:
         self.webhook: dict[str, Any] = {}
         self.webhook_error: tuple[int, str] | None = None
         self.sizes: dict[str, int] = {}
+        self.bot_messages: dict[tuple[str, int], dict[str, Any]] = {}  # what the bot sent, by (chat, message id)
+        self.commands: dict[str, list[dict[str, Any]]] = {}  # setMyCommands by language_code ("" = default)
         self.latency = 0.0  # seconds before answering a send (to catch a stop mid-send)
         self._next_update = 1000
         self._next_message = 1
@@ -116,6 +127,23 @@ class FakeTelegram:
                 return found
             await asyncio.sleep(0.02)
         raise AssertionError("the fake Bot API never saw the expected call")
+
+    def edits(self, chat_id: Any) -> list[Call]:
+        return [c for c in self.calls if c.method.startswith("editMessage") and c.ok and c.chat == str(chat_id)]
+
+    def delete_message(self, chat_id: Any, message_id: int) -> None:
+        """Someone deleted a message of the bot (in a topic, say): editing it is refused from now on."""
+        self.bot_messages.pop((str(chat_id), int(message_id)), None)
+
+    @staticmethod
+    def edited(update: dict[str, Any], text: str | None = None, *, caption: str | None = None) -> dict[str, Any]:
+        """The edited_message update for a message made with message(): new text (or caption), an edit date."""
+        msg = dict(update["message"], edit_date=int(time.time()))
+        if text is not None:
+            msg["text"] = text
+        if caption is not None:
+            msg["caption"] = caption
+        return {"edited_message": msg}
 
     def add_file(self, content: bytes, *, size: int | None = None) -> str:
         """A file customers can send; `size` overrides the reported size (to test the 20 MB limit)."""
@@ -241,7 +269,11 @@ class FakeTelegram:
             return _error(404, "Not Found: method not found")
         if method == "getUpdates":
             self.calls.remove(call)  # long polls would swamp the record
-        call.result = await handler(call.params)
+        try:
+            call.result = await handler(call.params)
+        except ApiRefusal as exc:
+            call.status = exc.status
+            return _error(exc.status, exc.description)
         return web.json_response({"ok": True, "result": call.result})
 
     async def _file(self, request: web.Request) -> web.Response:
@@ -292,6 +324,7 @@ class FakeTelegram:
         msg = {"message_id": self._next_message, "date": int(time.time()), "chat": {"id": int(chat), "type": kind}, **body}
         if p.get("message_thread_id") is not None:
             msg["message_thread_id"] = int(p["message_thread_id"])
+        self.bot_messages[(chat, msg["message_id"])] = msg
         return msg
 
     async def _m_sendMessage(self, p: dict[str, Any]) -> Any:
@@ -313,6 +346,40 @@ class FakeTelegram:
     async def _m_copyMessage(self, _p: dict[str, Any]) -> Any:
         self._next_message += 1
         return {"message_id": self._next_message}
+
+    def _own(self, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self.bot_messages.get((str(p.get("chat_id")), int(p.get("message_id") or 0)))
+        if msg is None:
+            raise ApiRefusal(400, "Bad Request: message to edit not found")
+        return msg
+
+    async def _m_editMessageText(self, p: dict[str, Any]) -> Any:
+        msg = self._own(p)
+        if "text" not in msg:
+            raise ApiRefusal(400, "Bad Request: there is no text in the message to edit")
+        if msg["text"] == str(p.get("text", "")):
+            raise ApiRefusal(400, "Bad Request: message is not modified: specified new message content is the same")
+        msg.update(text=str(p.get("text", "")), edit_date=int(time.time()))
+        return msg
+
+    async def _m_editMessageCaption(self, p: dict[str, Any]) -> Any:
+        msg = self._own(p)
+        if "text" in msg:
+            raise ApiRefusal(400, "Bad Request: there is no caption in the message to edit")
+        if msg.get("caption") == p.get("caption"):
+            raise ApiRefusal(400, "Bad Request: message is not modified: specified new message content is the same")
+        msg.update(caption=str(p.get("caption") or ""), edit_date=int(time.time()))
+        return msg
+
+    async def _m_setMyCommands(self, p: dict[str, Any]) -> Any:
+        commands = p.get("commands") or []
+        if not commands or any(not str(c.get("description", "")).strip() for c in commands):
+            raise ApiRefusal(400, "Bad Request: BOT_COMMAND_DESCRIPTION_INVALID")
+        self.commands[str(p.get("language_code") or "")] = list(commands)
+        return True
+
+    async def _m_getMyCommands(self, p: dict[str, Any]) -> Any:
+        return self.commands.get(str(p.get("language_code") or ""), [])
 
     async def _m_createForumTopic(self, p: dict[str, Any]) -> Any:
         self._next_thread += 1

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Any
 from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
+from bot.channels.telegram.edits import edit_key, on_agent_edit
 from bot.channels.telegram.files import FileRefused, fetch_file, file_info
 from bot.channels.telegram.notices import notify
 from bot.channels.telegram.store import CHANNEL, apply_edit, chat_org, consume_link_code, set_chat_org, set_reachable
+from bot.channels.telegram.topics import mirrored_org_id, queue_topic_edit
 from bot.core.db import transaction
 from bot.core.errors import DomainError, InvalidInput, NotFound
 from bot.core.events import InboundEvent
@@ -45,6 +47,10 @@ def build_router(channel: TelegramChannel) -> Router:
         from bot.channels.telegram.topics import on_agent_message
 
         await on_agent_message(channel, message)
+
+    @router.edited_message(F.chat.id == agents_chat)
+    async def agents_topic_edit(message: Message) -> None:
+        await on_agent_edit(channel, message)
 
     @router.message()
     async def other_chat(message: Message) -> None:
@@ -234,6 +240,7 @@ async def on_edit(channel: TelegramChannel, message: Message) -> None:
     if text is None:
         return
     org_id = await org_for_chat(channel, message.chat.id)
+    mirrored_org = await mirrored_org_id(channel)
     async with transaction(channel.ctx.factory) as session:
         stored = await apply_edit(
             session=session,
@@ -242,10 +249,15 @@ async def on_edit(channel: TelegramChannel, message: Message) -> None:
             platform_message_id=str(message.message_id),
             text=text[: channel.ctx.settings.webchat.max_text_length],
         )
+        mirrored = stored is not None and await queue_topic_edit(
+            channel, session=session, message=stored, key=edit_key(message, stored.text), mirrored_org=mirrored_org
+        )
     if stored is None:
         log.info("telegram: edit of an unknown message %s in chat %s ignored", message.message_id, message.chat.id)
         return
     await channel.ctx.hub.publish(f"conv:{stored.conversation_id}", {"type": "message_edited", "message": message_json(stored)})
+    if mirrored:
+        channel.ctx.dispatcher.wake()
 
 
 async def on_callback(channel: TelegramChannel, callback: CallbackQuery) -> None:

@@ -22,6 +22,7 @@ from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
 from pydantic import ValidationError
 
+from bot.channels.telegram.commands import publish_commands
 from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
 from bot.channels.telegram.store import purge_journal
@@ -195,6 +196,7 @@ class TelegramChannel:
             self._spawn(self._set_webhook(), "telegram-set-webhook")
         else:
             self._spawn(self._start_polling(), "telegram-polling")
+        self._spawn(publish_commands(self), "telegram-commands")
         if self.config.agents_chat_id is not None:
             from bot.channels.telegram.topics import mirror_loop
 

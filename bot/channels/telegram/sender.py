@@ -26,6 +26,7 @@ from aiogram.exceptions import (
 from aiogram.types import FSInputFile, Message
 
 from bot.channels.base import PermanentFailure, RetryLater, TargetUnreachable
+from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
 from bot.core.attachments import attachment_path
@@ -243,6 +244,8 @@ class TelegramSender:
         self.delivery = delivery
 
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
+        if payload.get("edit_of") is not None:  # an agent's edit of a reply already sent to this chat
+            return await edit_customer_copy(self.delivery.channel, target, payload)
         try:
             thread = payload.get("thread_id")
             return await self.delivery.deliver(target, payload, journal_key(payload), int(thread) if thread else None)

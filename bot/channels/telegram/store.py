@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.clock import now
 from bot.core.errors import InvalidInput
 from bot.core.models import Agent, ChannelIdentity, Message, NotificationTarget, OutboxItem
-from bot.core.telegram_models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic
+from bot.core.telegram_models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic, TelegramTopicMessage
 
 CHANNEL = "telegram"
 TOPICS_CHANNEL = "telegram_topics"
@@ -88,6 +88,35 @@ async def forget_topic(*, session: AsyncSession, conversation_id: int) -> None:
 async def topic_by_thread(*, session: AsyncSession, chat_id: int, thread_id: int) -> TelegramTopic | None:
     return await session.scalar(
         select(TelegramTopic).where(TelegramTopic.chat_id == chat_id, TelegramTopic.thread_id == thread_id)
+    )
+
+
+async def save_topic_copy(*, session: AsyncSession, message_id: int, chat_id: int, topic_message_id: int) -> None:
+    exists = await session.scalar(
+        select(TelegramTopicMessage.id).where(
+            TelegramTopicMessage.chat_id == chat_id, TelegramTopicMessage.topic_message_id == topic_message_id
+        )
+    )
+    if exists is None:
+        session.add(TelegramTopicMessage(message_id=message_id, chat_id=chat_id, topic_message_id=topic_message_id))
+        await session.flush()
+
+
+async def topic_copy_of(*, session: AsyncSession, message_id: int, chat_id: int) -> int | None:
+    """The id of the newest copy of a thread message in the agents' chat (a recreated topic holds a newer one)."""
+    return await session.scalar(
+        select(TelegramTopicMessage.topic_message_id)
+        .where(TelegramTopicMessage.message_id == message_id, TelegramTopicMessage.chat_id == chat_id)
+        .order_by(TelegramTopicMessage.id.desc())
+        .limit(1)
+    )
+
+
+async def message_of_topic_copy(*, session: AsyncSession, chat_id: int, topic_message_id: int) -> Message | None:
+    return await session.scalar(
+        select(Message)
+        .join(TelegramTopicMessage, TelegramTopicMessage.message_id == Message.id)
+        .where(TelegramTopicMessage.chat_id == chat_id, TelegramTopicMessage.topic_message_id == topic_message_id)
     )
 
 

@@ -3,6 +3,8 @@
 Thread messages (customer, bot, agent, notes) are mirrored into the topic through the outbox
 (idempotency key per message, so several processes never mirror twice); an agent's message in the
 topic becomes that agent's reply to the customer. A deleted topic is recreated on the next mirror.
+A customer's edit edits the mirror (or posts an "(edited)" note when the mirror's id is unknown);
+an agent's edit in the topic is applied by edits.on_agent_edit.
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import RetryLater
+from bot.channels.telegram.edits import edit_topic_copy
 from bot.channels.telegram.files import FileRefused, fetch_file, file_info
 from bot.channels.telegram.notices import notify
+from bot.channels.telegram.render import split_text, to_html
 from bot.channels.telegram.sender import TopicGone
 from bot.channels.telegram.store import (
     TOPICS_CHANNEL,
@@ -25,6 +29,7 @@ from bot.channels.telegram.store import (
     journal_put,
     mark_mirrored,
     save_topic,
+    save_topic_copy,
     topic_by_thread,
     topic_for,
 )
@@ -33,6 +38,7 @@ from bot.core.db import transaction
 from bot.core.errors import DomainError, NotFound
 from bot.core.live import publish_message
 from bot.core.models import Agent, Conversation, Customer
+from bot.core.models import Message as Row
 from bot.core.organizations import get_organization_by_slug
 from bot.core.outbox import enqueue
 from bot.core.replies import reply_as_agent
@@ -85,35 +91,77 @@ async def mirror(channel: TelegramChannel, event: dict[str, Any]) -> None:
     if event.get("org_id") != await agents_org_id(channel) or message.get("id") is None:
         return
     async with transaction(channel.ctx.factory) as session:
-        conversation = await session.get(Conversation, int(event["conversation_id"]))
-        if conversation is None:
+        payload = await topic_payload(session=session, conversation_id=int(event["conversation_id"]), message=message)
+        if payload is None:
             return
-        agent_name = str(message.get("agent_name") or "")
-        if not agent_name and message.get("author") == "agent":
-            agent_name = await _agent_name(session, message)
-        customer = await session.get(Customer, conversation.customer_id)
-        payload = {
-            "text": mirror_text(message, agent_name),
-            "conversation_id": conversation.id,
-            "org_id": conversation.org_id,
-            "attachment_id": message.get("attachment_id"),
-            "title": f"#{conversation.id} {(customer.name if customer else '') or 'Customer'} · {conversation.channel}",
-            "dedup_key": f"tgtopic:{message['id']}",
-        }
+        # mirror_of: the sender records the mirror's Telegram id, so a later edit can change it in place.
+        payload.update(dedup_key=f"tgtopic:{message['id']}", mirror_of=message["id"])
         await enqueue(
             session=session,
             channel=TOPICS_CHANNEL,
             target=str(channel.config.agents_chat_id),
             payload=payload,
             idempotency_key=f"tgtopic:{message['id']}",
-            org_id=conversation.org_id,
+            org_id=payload["org_id"],
         )
     channel.ctx.dispatcher.wake()
 
 
-async def _agent_name(session: AsyncSession, message: dict[str, Any]) -> str:
-    from bot.core.models import Message as Row
+async def topic_payload(*, session: AsyncSession, conversation_id: int, message: dict[str, Any]) -> dict[str, Any] | None:
+    conversation = await session.get(Conversation, conversation_id)
+    if conversation is None:
+        return None
+    agent_name = str(message.get("agent_name") or "")
+    if not agent_name and message.get("author") == "agent":
+        agent_name = await _agent_name(session, message)
+    customer = await session.get(Customer, conversation.customer_id)
+    return {
+        "text": mirror_text(message, agent_name),
+        "conversation_id": conversation.id,
+        "org_id": conversation.org_id,
+        "attachment_id": message.get("attachment_id"),
+        "title": f"#{conversation.id} {(customer.name if customer else '') or 'Customer'} · {conversation.channel}",
+    }
 
+
+async def mirrored_org_id(channel: TelegramChannel) -> int | None:
+    """The organization whose conversations have topics; None without an agents' chat (or with a bad agents_org,
+    which the mirror loop reports)."""
+    if channel.config.agents_chat_id is None:
+        return None
+    try:
+        return await agents_org_id(channel)
+    except NotFound:
+        return None
+
+
+async def queue_topic_edit(channel: TelegramChannel, *, session: AsyncSession, message: Row, key: str, mirrored_org: int | None) -> bool:
+    """A customer edited a message: its mirror is edited, or a short note posted when the mirror cannot be.
+
+    Queued in the edit's own transaction, behind the mirror itself; the caller wakes the dispatcher."""
+    if mirrored_org is None or message.org_id != mirrored_org:
+        return False
+    payload = await topic_payload(session=session, conversation_id=message.conversation_id, message=message_json(message))
+    if payload is None:
+        return False
+    payload.update(
+        attachment_id=None,  # an edit changes words only; the note must not send the file again
+        edit_of=message.id,
+        note=f"👤 Customer\n(edited) {message.text}",
+        dedup_key=f"tgtopicedit:{key}",
+    )
+    await enqueue(
+        session=session,
+        channel=TOPICS_CHANNEL,
+        target=str(channel.config.agents_chat_id),
+        payload=payload,
+        idempotency_key=f"tgtopicedit:{key}",
+        org_id=message.org_id,
+    )
+    return True
+
+
+async def _agent_name(session: AsyncSession, message: dict[str, Any]) -> str:
     row = await session.get(Row, int(message["id"]))
     agent = await session.get(Agent, row.author_agent_id) if row is not None and row.author_agent_id else None
     return agent.name if agent else ""
@@ -130,16 +178,36 @@ class TopicSender:
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
         if payload.get("skip"):
             return None
+        if payload.get("edit_of") is not None:
+            edited = await edit_topic_copy(self.tg, target, payload)
+            if edited is not None:
+                return edited
+            payload = {**payload, "text": payload.get("note") or payload.get("text"), "dedup_key": f"{payload['dedup_key']}:note"}
         conversation_id = int(payload["conversation_id"])
         for _ in range(2):
             thread_id = await self._thread(target, conversation_id, payload)
             try:
-                return await self.tg.delivery.deliver(target, payload, f"{payload.get('dedup_key')}@{thread_id}", thread_id)
+                sent = await self.tg.delivery.deliver(target, payload, f"{payload.get('dedup_key')}@{thread_id}", thread_id)
             except TopicGone:
                 log.warning("telegram: topic %s of conversation %d is gone; recreating it", thread_id, conversation_id)
                 async with transaction(self.tg.ctx.factory) as session:
                     await forget_topic(session=session, conversation_id=conversation_id)
+                continue
+            await self._remember(target, payload, sent)
+            return sent
         raise RetryLater("the agents' topic vanished twice")
+
+    async def _remember(self, target: str, payload: dict[str, Any], sent: str | None) -> None:
+        """Record the mirror's id when it is one plain text message (the only kind an edit can change in place)."""
+        if payload.get("mirror_of") is None or not sent or payload.get("attachment_id") or len(split_text(to_html(payload))) > 1:
+            return
+        try:
+            async with transaction(self.tg.ctx.factory) as session:
+                await save_topic_copy(
+                    session=session, message_id=int(payload["mirror_of"]), chat_id=int(target), topic_message_id=int(sent)
+                )
+        except Exception:  # noqa: BLE001 - the mirror is sent; failing here would send it twice. Its edits become notes.
+            log.exception("telegram: could not record the id of mirror %s", sent)
 
     async def _thread(self, target: str, conversation_id: int, payload: dict[str, Any]) -> int:
         async with self.tg.ctx.factory() as session:
@@ -200,6 +268,9 @@ async def on_agent_message(channel: TelegramChannel, message: Message) -> None:
             await mark_mirrored(session=session, message_id=reply.id, org_id=topic.org_id, chat_id=message.chat.id)
             await journal_put(
                 session=session, key=f"tgin:{message.chat.id}:{message.message_id}", platform_message_id=str(reply.id)
+            )
+            await save_topic_copy(
+                session=session, message_id=reply.id, chat_id=message.chat.id, topic_message_id=message.message_id
             )
     except (DomainError, NotFound) as exc:
         log.info("telegram: agent's reply in topic %s refused: %s", thread_id, exc.code)
