@@ -32,8 +32,6 @@ from bot.flows.engine import FlowCall, run_flows, stored_text
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
 SLOW_BATCH_SECONDS = 0.05
-LINGER_AFTER = 8  # batch size that means "under load"
-LINGER_SECONDS = 0.002
 _STOP: Any = object()  # queue sentinel: drain, then stop
 
 
@@ -96,16 +94,10 @@ class Ingestor:
 
     async def _writer(self) -> None:
         stop = False
-        last_size = 0
         while not stop:
             batch = [await self._queue.get()]
-            if last_size >= LINGER_AFTER and self._queue.qsize() + 1 < last_size // 2:
-                # Under load, the callers acked by the last commit are about to send again: a moment's wait
-                # lets them share this commit instead of trailing into a small one of their own.
-                await asyncio.sleep(LINGER_SECONDS)
             while len(batch) < MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            last_size = len(batch)
             if _STOP in batch:
                 batch = [item for item in batch if item is not _STOP]
                 stop = True
