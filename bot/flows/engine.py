@@ -70,18 +70,29 @@ FlowHandler = Callable[[FlowCall], Awaitable[list[Reply] | None]]
 _FLOWS: list[tuple[str, FlowHandler]] = []
 
 
+# Flows are tried in this order, whatever order their modules happen to be imported in; a flow not named
+# here runs after these, in registration order.
+FLOW_ORDER = ("greeting", "consent", "help_and_language", "verify")
+
+
 def register(name: str) -> Callable[[FlowHandler], FlowHandler]:
-    """Add a flow. Flows are tried in registration order; the first to return a list handles the event."""
+    """Add a flow; the first flow (in FLOW_ORDER) to return a list handles the event."""
 
     def wrap(handler: FlowHandler) -> FlowHandler:
         _FLOWS.append((name, handler))
+        _FLOWS.sort(key=lambda flow: FLOW_ORDER.index(flow[0]) if flow[0] in FLOW_ORDER else len(FLOW_ORDER))
         return handler
 
     return wrap
 
 
-async def run_flows(call: FlowCall) -> list[Reply]:
-    for _name, handler in _FLOWS:
+async def run_flows(call: FlowCall, *, after: str | None = None) -> list[Reply]:
+    """The replies of the first flow that takes the event; `after` starts with the flow registered after that one."""
+    flows = _FLOWS
+    if after is not None:
+        names = [name for name, _ in _FLOWS]
+        flows = _FLOWS[names.index(after) + 1 :]
+    for _name, handler in flows:
         replies = await handler(call)
         if replies is not None:
             return replies

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.core.customers import latest_consent, record_consent
 from bot.core.events import Button, Reply
-from bot.flows.engine import FlowCall, register
+from bot.flows.engine import FlowCall, register, run_flows
 from bot.flows.texts import LOCALES
 
 
@@ -40,8 +40,8 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
             )
         )
     replies.append(call.reply("welcome"))
-    if call.command in ("help", "language"):  # a first message that is a command is also answered
-        replies.extend(await help_and_language(call) or [])
+    if call.command and call.command != "start":  # a first message that is a command (help, verify…) is answered too
+        replies.extend(await run_flows(call, after="greeting"))
     return replies
 
 

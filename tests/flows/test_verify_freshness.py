@@ -41,3 +41,20 @@ async def test_recent_verification_is_accepted_and_an_old_one_asked_again(db_url
             assert await require_verification(call, resume="rights:export") is not None
     finally:
         await engine.dispose()
+
+
+def test_flow_order_does_not_depend_on_import_order() -> None:
+    from bot.flows import engine
+
+    saved = list(engine._FLOWS)
+    try:
+        engine._FLOWS.clear()
+
+        async def handler(call: FlowCall) -> None:
+            return None
+
+        for name in ("verify", "some_new_flow", "consent", "greeting"):  # imported "in the wrong order"
+            engine.register(name)(handler)
+        assert [name for name, _ in engine._FLOWS] == ["greeting", "consent", "verify", "some_new_flow"]
+    finally:
+        engine._FLOWS[:] = saved

@@ -45,3 +45,17 @@ async def test_verify_keyword_and_cancel(mail_server: Server, org: OrgWithAdmin,
         assert smtp_sink.messages == []
     finally:
         await visitor.close()
+
+
+async def test_verify_as_the_very_first_message_is_greeted_and_answered(
+    mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink
+) -> None:
+    visitor = Visitor(mail_server.url)
+    try:
+        await visitor.open()
+        await visitor.say("verify")
+        await visitor.wait_message(lambda m: m.get("reply_kind") == "brand_card")
+        # The address question comes in the same breath as the greeting: the command is not lost.
+        await visitor.wait_message(lambda m: "email" in m["text"].lower() and bool(m.get("buttons")))
+    finally:
+        await visitor.close()
