@@ -162,3 +162,11 @@ async def publish_message(
     await hub.publish("messages", event)
     if customer_id is not None and message.get("direction") == "in":
         await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message, "origin": origin})
+
+
+async def publish_edit(hub: Hub, *, conversation_id: int, customer_id: int | None, message: dict[str, Any]) -> None:
+    """A message's text changed: agents on the thread and (unless it is an internal note) the customer's tabs see it."""
+    event = {"type": "message_edited", "conversation_id": conversation_id, "message": message}
+    await hub.publish(f"conv:{conversation_id}", event)
+    if customer_id is not None and message.get("direction") != "note":
+        await hub.publish(f"customer:{customer_id}", event)

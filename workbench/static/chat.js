@@ -65,6 +65,14 @@
     log.scrollTop = log.scrollHeight;
   }
 
+  function edited(m) {
+    var li = log.querySelector('[data-id="' + m.id + '"]');
+    if (!li) return;
+    var text = li.querySelector(".text");
+    if (text) text.textContent = m.text;
+    if (!li.querySelector(".edited")) li.appendChild(el("div", "edited", "edited"));
+  }
+
   function send(frame) {
     if (!ws || ws.readyState !== 1) { showError("Not connected yet — please wait a moment."); return false; }
     frame.client_id = "c" + (++counter);
@@ -86,6 +94,7 @@
       if (data.type === "hello") { data.history.forEach(render); }
       else if (data.type === "history") { log.textContent = ""; data.history.forEach(render); }
       else if (data.type === "message" || data.type === "ack") { render(data.message); }
+      else if (data.type === "message_edited") { edited(data.message); }
       else if (data.type === "error") { showError(data.message); }
     };
   }

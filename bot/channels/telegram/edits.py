@@ -18,6 +18,7 @@ from bot.channels.base import PermanentFailure
 from bot.channels.telegram.render import MAX_CAPTION, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, agent_by_telegram_user, message_of_topic_copy, topic_copy_of
 from bot.core.db import transaction
+from bot.core.live import publish_edit
 from bot.core.models import ChannelIdentity
 from bot.core.models import Message as Row
 from bot.core.outbox import enqueue
@@ -125,5 +126,6 @@ async def on_agent_edit(channel: TelegramChannel, message: Message) -> None:
         elif identity is not None and identity.channel == CHANNEL:
             log.info("telegram: reply %d went out in several parts; the customer's copy is not edited", row.id)
         body = message_json(row)
-    await channel.ctx.hub.publish(f"conv:{body['conversation_id']}", {"type": "message_edited", "message": body})
+        customer_id = identity.customer_id if identity is not None else None
+    await publish_edit(channel.ctx.hub, conversation_id=body["conversation_id"], customer_id=customer_id, message=body)
     channel.ctx.dispatcher.wake()

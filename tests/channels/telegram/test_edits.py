@@ -107,3 +107,25 @@ async def test_command_menus_set_at_start_in_english_and_chinese_and_retried_aft
     calls = [c for c in fake.calls if c.method == "setMyCommands"]
     assert calls[0].status == 502 and all(c.params["scope"] == {"type": "all_private_chats"} for c in calls)
     assert "setMyCommands (en) failed (Bad Gateway)" in caplog.text
+
+
+async def test_agent_edit_in_topic_reaches_a_web_chat_customers_open_tab(tg_start: Any, fake: FakeTelegram) -> None:
+    from tests.utils.webchat import Visitor
+
+    server = await tg_start(agents_chat_id=AGENTS)
+    demo = await make_org(server.ctx.factory, slug="demo")
+    async with transaction(server.ctx.factory) as session:
+        session.add(
+            NotificationTarget(org_id=demo.org.id, agent_id=demo.admin.id, kind="telegram", address=str(AGENT_USER), verified_at=now())
+        )
+    visitor = await Visitor(server.url).open()
+    try:
+        await visitor.say("Hello from the web")
+        thread = (await fake.wait_for(_in_topic(fake, "Hello from the web")))[0].params["message_thread_id"]
+        written = fake.push(fake.message(AGENTS, "Reply v1", user_id=AGENT_USER, chat_type="supergroup", thread_id=thread))
+        reply = await visitor.wait_message(lambda m: m["text"] == "Reply v1")
+        fake.push(fake.edited(written, "Reply v2"))
+        event = await visitor.wait(lambda e: e["type"] == "message_edited")
+        assert event["message"]["id"] == reply["id"] and event["message"]["text"] == "Reply v2"
+    finally:
+        await visitor.close()
