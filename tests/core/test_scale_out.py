@@ -41,7 +41,7 @@ async def test_agent_on_one_process_talks_live_with_a_visitor_on_another(db_url:
             conversation_id = first["message"]["conversation_id"]
             async with agent.ws_connect(f"{b.url}/workbench/ws") as ws:
                 await ws.send_json({"type": "watch", "conversation_id": conversation_id})
-                assert (await ws.receive_json(timeout=5))["type"] == "watching"
+                await _next(ws, lambda e: e.get("type") == "watching")
                 await visitor.say("are you there?")
                 event = await _next(ws, lambda e: e.get("type") == "message" and e["message"]["text"] == "are you there?")
                 assert event["conversation_id"] == conversation_id
