@@ -12,6 +12,8 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from bot.core import sqlite_driver
+
 SessionFactory = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
 
@@ -23,7 +25,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
-        kwargs["connect_args"] = {"timeout": 30}
+        kwargs["connect_args"] = {"timeout": 30, "async_creator_fn": sqlite_driver.connect}
     else:
         kwargs["pool_size"] = pool_size
         kwargs["pool_pre_ping"] = True

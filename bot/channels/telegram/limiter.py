@@ -38,7 +38,9 @@ class SendLimiter:
         self.config = config
         self.clock = clock
         start = clock()
-        self.overall = Bucket(config.rate_global, max(1.0, config.rate_global), max(1.0, config.rate_global), start)
+        # No burst overall: a full bucket of rate_global on top of the refill would allow twice the rate within
+        # one second, and Telegram counts per second.
+        self.overall = Bucket(config.rate_global, 1.0, 1.0, start)
         self.chats: dict[str, Bucket] = {}
         self.blocked_until: dict[str, float] = {}
 

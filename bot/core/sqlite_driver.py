@@ -1,0 +1,114 @@
+"""An aiosqlite connection whose cursors cost one trip to the database thread per statement.
+
+aiosqlite runs sqlite3 in a worker thread and SQLAlchemy's adapter makes four trips there for every
+statement (open the cursor, execute, fetch, close), each a thread hand-off and an event-loop wake-up.
+SQLite answers an indexed statement in microseconds, so those trips were most of the ingest path's time.
+Here a statement executes, fetches its rows and closes its cursor in one trip; the adapter then reads
+the rows from memory. Behaviour is otherwise aiosqlite's (same thread, same sqlite3 connection).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import aiosqlite
+
+
+class _Done:
+    __slots__ = ("description", "lastrowid", "rowcount", "rows")
+
+    def __init__(self, cursor: sqlite3.Cursor, rows: list[Any]) -> None:
+        self.description = cursor.description
+        self.rowcount = cursor.rowcount
+        self.lastrowid = cursor.lastrowid
+        self.rows = rows
+
+
+def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Done:
+    cursor = conn.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        elif parameters is None:
+            cursor.execute(sql)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return _Done(cursor, rows)
+    finally:
+        cursor.close()
+
+
+class OneTripCursor:
+    """The subset of aiosqlite.Cursor that SQLAlchemy's adapter uses; rows are fetched with the execute."""
+
+    arraysize = 1
+
+    def __init__(self, connection: OneTripConnection) -> None:
+        self._connection = connection
+        self._done: _Done | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> OneTripCursor:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+    async def _do(self, sql: str, parameters: Any, many: bool) -> OneTripCursor:
+        conn = self._connection._conn
+        self._done = await self._connection._execute(_run, conn, sql, parameters, many)  # type: ignore[no-untyped-call]
+        self._rows = list(self._done.rows)
+        return self
+
+    async def execute(self, sql: str, parameters: Any = None) -> OneTripCursor:
+        return await self._do(sql, parameters, False)
+
+    async def executemany(self, sql: str, parameters: Iterable[Any]) -> OneTripCursor:
+        return await self._do(sql, list(parameters), True)
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> Sequence[Any]:
+        count = size or self.arraysize
+        taken, self._rows = self._rows[:count], self._rows[count:]
+        return taken
+
+    async def fetchall(self) -> Sequence[Any]:
+        taken, self._rows = self._rows, []
+        return taken
+
+    async def close(self) -> None:
+        self._rows = []
+
+    @property
+    def description(self) -> Any:
+        return self._done.description if self._done else None
+
+    @property
+    def rowcount(self) -> int:
+        return self._done.rowcount if self._done else -1
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._done.lastrowid if self._done else None
+
+
+class OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> OneTripCursor:  # type: ignore[override]
+        return OneTripCursor(self)
+
+
+def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> OneTripConnection:
+    """Drop-in for aiosqlite.connect, passed to SQLAlchemy as connect_args["async_creator_fn"]."""
+
+    def connector() -> sqlite3.Connection:
+        connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        return connection
+
+    connection = OneTripConnection(connector, iter_chunk_size)
+    connection._thread.daemon = True
+    return connection
