@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from aiohttp import web
-from sqlalchemy import select
 
+from bot.core.agents import list_agents
 from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
 from bot.core.audit import record
 from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
@@ -12,7 +12,6 @@ from bot.core.customers import get_customer, latest_consent, list_identities
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound
 from bot.core.live import publish_message
-from bot.core.models import Agent
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
 from bot.core.serialize import message_json
@@ -39,7 +38,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         identities = await list_identities(session=session, org_id=agent.org_id, customer_id=customer.id)
         consent = await latest_consent(session=session, customer_id=customer.id)
         org = await get_organization(session=session, org_id=agent.org_id)
-        agents = (await session.scalars(select(Agent).where(Agent.org_id == agent.org_id, Agent.active.is_(True)))).all()
+        agents = await list_agents(session=session, org_id=agent.org_id)
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})

@@ -108,3 +108,7 @@ async def end_session(*, session: AsyncSession, token: str) -> None:
 async def agent_names(*, session: AsyncSession, org_id: int) -> dict[int, str]:
     rows = await session.execute(select(Agent.id, Agent.name).where(Agent.org_id == org_id))
     return {agent_id: name for agent_id, name in rows}
+
+
+async def list_agents(*, session: AsyncSession, org_id: int) -> list[Agent]:
+    return list(await session.scalars(select(Agent).where(Agent.org_id == org_id, Agent.active.is_(True)).order_by(Agent.name)))

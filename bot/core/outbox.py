@@ -181,3 +181,11 @@ async def mark_unreachable(*, session: AsyncSession, org_id: int | None, channel
 
 async def backlog(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.state.in_(ACTIVE))) or 0)
+
+
+async def reply_payloads(*, session: AsyncSession, message_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The outbox payloads of these outbound messages (buttons, cards), by message id."""
+    if not message_ids:
+        return {}
+    rows = await session.execute(select(OutboxItem.message_id, OutboxItem.payload).where(OutboxItem.message_id.in_(message_ids)))
+    return {message_id: payload for message_id, payload in rows if message_id is not None}

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import BodyPartReader, web
-from sqlalchemy import select
 
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, visitor_of
-from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
+from bot.core.attachments import attachment_path, check_upload, customer_can_see, get_attachment, store_attachment
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from bot.core.events import EventKind, InboundEvent, IncomingFile
-from bot.core.models import ChannelIdentity, Conversation, Message
 from bot.web import CTX
 
 
@@ -84,7 +80,7 @@ async def visitor_file(request: web.Request) -> web.StreamResponse:
         raise NotFound("no such file")
     async with ctx.factory() as session:
         attachment = await get_attachment(session=session, org_id=org.id, attachment_id=attachment_id)
-        if not await _is_customers_file(session, attachment_id, identity):
+        if not await customer_can_see(session=session, attachment_id=attachment_id, customer_id=identity.customer_id):
             raise NotFound("no such file")
     path = attachment_path(ctx.settings.data_dir, attachment)
     return web.FileResponse(
@@ -94,17 +90,3 @@ async def visitor_file(request: web.Request) -> web.StreamResponse:
             "Content-Disposition": f'attachment; filename="{attachment.filename}"',
         },
     )
-
-
-async def _is_customers_file(session: Any, attachment_id: int, identity: ChannelIdentity) -> bool:
-    query = (
-        select(Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(
-            Message.attachment_id == attachment_id,
-            Message.direction != "note",
-            Conversation.customer_id == identity.customer_id,
-        )
-        .limit(1)
-    )
-    return bool(await session.scalar(query))

@@ -14,7 +14,6 @@ import secrets
 from typing import Any
 
 from aiohttp import WSMsgType, web
-from sqlalchemy import select
 
 from bot.channels.webchat.files import upload, visitor_file
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, set_visitor_cookie, visitor_of
@@ -23,6 +22,7 @@ from bot.core.conversations import customer_history
 from bot.core.errors import DomainError, InvalidInput, Unauthorized
 from bot.core.events import InboundEvent
 from bot.core.models import Organization
+from bot.core.outbox import reply_payloads
 from bot.core.serialize import message_json
 from bot.web import CTX, track_socket
 from workbench.render import render
@@ -186,13 +186,7 @@ def _str(frame: dict[str, Any], key: str) -> str:
 
 async def _attach_buttons(session: Any, history: list[dict[str, Any]]) -> None:
     """Bot messages in history keep their buttons (stored in the outbox payload)."""
-    from bot.core.models import OutboxItem
-
-    ids = [m["id"] for m in history if m["author"] == "bot"]
-    if not ids:
-        return
-    rows = await session.execute(select(OutboxItem.message_id, OutboxItem.payload).where(OutboxItem.message_id.in_(ids)))
-    payloads = {mid: payload for mid, payload in rows}
+    payloads = await reply_payloads(session=session, message_ids=[m["id"] for m in history if m["author"] == "bot"])
     for message in history:
         payload = payloads.get(message["id"])
         if payload:
