@@ -20,3 +20,12 @@ async def test_migrated_schema_matches_models(db_url: str) -> None:
     finally:
         await engine.dispose()
     assert diffs == [], f"models and migrations differ; write a migration: {diffs}"
+
+
+def test_migrations_have_one_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from bot.migrate import alembic_config
+
+    heads = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_heads()
+    assert len(heads) == 1, f"merge the migration branches: heads {heads}"
