@@ -16,15 +16,15 @@ from bot.channels.webchat.routes import setup as setup_webchat
 from bot.channels.webchat.sender import WebchatSender
 from bot.config import Settings
 from bot.context import AppContext
-from bot.core import metrics
-from bot.core.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
-from bot.core.delivery import Dispatcher
-from bot.core.errors import DomainError
-from bot.core.ingest import Ingestor
-from bot.core.live import make_hub
-from bot.core.notifications_sweeps import install as install_notifications
-from bot.core.outbox import backlog
-from bot.core.scheduler import Scheduler
+from bot.core.common import metrics
+from bot.core.common.errors import DomainError
+from bot.core.common.scheduler import Scheduler
+from bot.core.conversations.ingest import Ingestor
+from bot.core.conversations.live import make_hub
+from bot.core.delivery.dispatcher import Dispatcher
+from bot.core.delivery.outbox import backlog
+from bot.core.notifications.sweeps import install as install_notifications
+from bot.core.storage.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
 from bot.flows.engine import load_default_flows
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench

@@ -6,10 +6,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from bot.core.agents import create_agent, generate_password
-from bot.core.db import SessionFactory, transaction
 from bot.core.models import Organization, PolicyVersion
-from bot.core.organizations import create_organization
+from bot.core.orgs.agents import create_agent, generate_password
+from bot.core.orgs.organizations import create_organization
+from bot.core.storage.db import SessionFactory, transaction
 
 
 @dataclass(frozen=True)

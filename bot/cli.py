@@ -69,9 +69,9 @@ def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
 
 
 def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.core.agents import create_agent, generate_password
-    from bot.core.db import create_engine, session_factory, transaction
-    from bot.core.organizations import get_organization_by_slug
+    from bot.core.orgs.agents import create_agent, generate_password
+    from bot.core.orgs.organizations import get_organization_by_slug
+    from bot.core.storage.db import create_engine, session_factory, transaction
 
     async def run() -> str:
         engine = create_engine(settings.database_url)
@@ -93,9 +93,9 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     from sqlalchemy import select
 
-    from bot.core.audit import verify_chain
-    from bot.core.db import create_engine, session_factory
     from bot.core.models import Organization
+    from bot.core.orgs.audit import verify_chain
+    from bot.core.storage.db import create_engine, session_factory
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {exc}", file=sys.stderr)
         return 2
     _configure_logging(settings)
-    from bot.core.errors import DomainError
+    from bot.core.common.errors import DomainError
 
     try:
         return int(args.func(settings, args))

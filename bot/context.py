@@ -9,10 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.config import Settings
-from bot.core.db import SessionFactory
-from bot.core.delivery import Dispatcher
-from bot.core.ingest import Ingestor
-from bot.core.live import Hub
+from bot.core.conversations.ingest import Ingestor
+from bot.core.conversations.live import Hub
+from bot.core.delivery.dispatcher import Dispatcher
+from bot.core.storage.db import SessionFactory
 
 Hook = Callable[[], Awaitable[None]]
 

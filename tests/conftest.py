@@ -15,7 +15,7 @@ from aiohttp import web
 from bot.app import create_app
 from bot.config import Settings
 from bot.context import AppContext
-from bot.core import clock
+from bot.core.common import clock
 from bot.web import CTX
 from tests.utils.db import PG_URL, postgres_db, sqlite_db
 from tests.utils.factories import OrgWithAdmin, make_org

@@ -8,10 +8,10 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.core.agents import session_agent
-from bot.core.errors import Forbidden, Unauthorized
+from bot.core.common.errors import Forbidden, Unauthorized
+from bot.core.common.ratelimit import SlidingWindow
 from bot.core.models import Agent
-from bot.core.ratelimit import SlidingWindow
+from bot.core.orgs.agents import session_agent
 from bot.web import CTX
 
 SESSION_COOKIE = "incs_session"

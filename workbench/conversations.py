@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.agents import list_agents
-from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
-from bot.core.audit import record
-from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
-from bot.core.customers import get_customer, latest_consent, list_identities
-from bot.core.db import transaction
-from bot.core.errors import InvalidInput, NotFound
-from bot.core.live import publish_message
-from bot.core.organizations import get_organization
-from bot.core.replies import reply_as_agent
-from bot.core.serialize import message_json
+from bot.core.common.errors import InvalidInput, NotFound
+from bot.core.conversations.attachments import attachment_path, check_upload, get_attachment, store_attachment
+from bot.core.conversations.customers import get_customer, latest_consent, list_identities
+from bot.core.conversations.live import publish_message
+from bot.core.conversations.replies import reply_as_agent
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import add_note, assign, get_conversation, list_messages, mark_read, set_status
+from bot.core.orgs.agents import list_agents
+from bot.core.orgs.audit import record
+from bot.core.orgs.organizations import get_organization
+from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.agents import agent_names
-from bot.core.audit import record
-from bot.core.conversations import list_inbox
-from bot.core.db import transaction
+from bot.core.conversations.threads import list_inbox
+from bot.core.orgs.agents import agent_names
+from bot.core.orgs.audit import record
+from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render

@@ -8,9 +8,9 @@ import json
 
 from aiohttp import WSMsgType, web
 
-from bot.core.conversations import get_conversation
-from bot.core.errors import NotFound
-from bot.core.live import Subscription
+from bot.core.common.errors import NotFound
+from bot.core.conversations.live import Subscription
+from bot.core.conversations.threads import get_conversation
 from bot.web import CTX, track_socket
 from workbench.auth import AGENT, load_agent
 

@@ -6,10 +6,10 @@ import hmac
 
 from aiohttp import web
 
-from bot.core.agents import authenticate, end_session, start_session
-from bot.core.audit import record
-from bot.core.db import transaction
-from bot.core.errors import Unauthorized
+from bot.core.common.errors import Unauthorized
+from bot.core.orgs.agents import authenticate, end_session, start_session
+from bot.core.orgs.audit import record
+from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
 from workbench.render import render

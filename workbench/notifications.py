@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.context import AppContext
-from bot.core.db import transaction
-from bot.core.errors import InvalidInput
-from bot.core.notifications import TARGET_KINDS, NotificationKind
-from bot.core.notifications_inbox import get_preferences, list_for_agent, mark_all_read, save_preferences
+from bot.core.common.errors import InvalidInput
+from bot.core.notifications.fanout import TARGET_KINDS, NotificationKind
+from bot.core.notifications.inbox import get_preferences, list_for_agent, mark_all_read, save_preferences
+from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render

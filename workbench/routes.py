@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.context import AppContext
-from bot.core.ratelimit import SlidingWindow
+from bot.core.common.ratelimit import SlidingWindow
 from bot.paths import STATIC
 from workbench import conversations, inbox, live, login, verification
 from workbench.auth import LIMITER

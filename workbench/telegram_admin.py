@@ -13,8 +13,8 @@ from aiohttp import web
 from bot.channels.telegram.store import create_link_code, linked_chats, outbox_backlog, unlink_chat
 from bot.channels.telegram.webhook import TG
 from bot.context import AppContext
-from bot.core.db import transaction
-from bot.core.errors import InvalidInput
+from bot.core.common.errors import InvalidInput
+from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.audit import record
-from bot.core.conversations import get_conversation
-from bot.core.db import transaction
-from bot.core.errors import Forbidden, NotFound
-from bot.core.events import Button, Reply
-from bot.core.live import publish_message
+from bot.core.common.errors import Forbidden, NotFound
+from bot.core.conversations.events import Button, Reply
+from bot.core.conversations.live import publish_message
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import get_conversation
+from bot.core.delivery.outbox import send_to_conversation
+from bot.core.identity.codes import Destination
+from bot.core.identity.verification import list_locks
 from bot.core.models import ChannelIdentity, Customer
-from bot.core.outbox import send_to_conversation
-from bot.core.serialize import message_json
-from bot.core.verification import list_locks
-from bot.core.verification_codes import Destination
+from bot.core.orgs.audit import record
+from bot.core.storage.db import transaction
 from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page

@@ -21,7 +21,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from bot.core.clock import now
+from bot.core.common.clock import now
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.events import Button, InboundEvent, Reply
+from bot.core.conversations.events import Button, InboundEvent, Reply
 from bot.core.models import ChannelIdentity, Conversation, Customer, Organization
 from bot.flows.texts import render_text
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.core.customers import latest_consent, record_consent
-from bot.core.events import Button, Reply
+from bot.core.conversations.customers import latest_consent, record_consent
+from bot.core.conversations.events import Button, Reply
 from bot.flows.engine import FlowCall, register, run_flows
 from bot.flows.texts import LOCALES
 

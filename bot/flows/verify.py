@@ -10,13 +10,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.core.clock import now
-from bot.core.errors import InvalidInput, RateLimited
-from bot.core.events import Button, InboundEvent, Reply
+from bot.core.common.clock import now
+from bot.core.common.errors import InvalidInput, RateLimited
+from bot.core.conversations.events import Button, InboundEvent, Reply
+from bot.core.identity.codes import CodeDelivery, CodeJob, Destination, looks_like_code, parse_destination
+from bot.core.identity.models import VerificationChallenge
+from bot.core.identity.verification import CodeExpired, Locked, NoActiveCode, WrongCode, check_code, is_fresh, issue_code
 from bot.core.models import ChannelIdentity
-from bot.core.verification import CodeExpired, Locked, NoActiveCode, WrongCode, check_code, is_fresh, issue_code
-from bot.core.verification_codes import CodeDelivery, CodeJob, Destination, looks_like_code, parse_destination
-from bot.core.verification_models import VerificationChallenge
 from bot.flows.engine import FlowCall, register, register_redactor
 
 STATE = "verify"

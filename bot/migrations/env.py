@@ -8,9 +8,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 # Importing feature models registers their tables on Base.metadata.
-import bot.core.all_models  # noqa: F401,E402
-from bot.core.db import create_engine
+import bot.all_models  # noqa: F401,E402
 from bot.core.models import Base
+from bot.core.storage.db import create_engine
 
 config = context.config
 target_metadata = Base.metadata

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.core.agents import create_agent
-from bot.core.db import create_engine, session_factory, transaction
-from bot.core.organizations import create_organization
+from bot.core.orgs.agents import create_agent
+from bot.core.orgs.organizations import create_organization
+from bot.core.storage.db import create_engine, session_factory, transaction
 from bot.migrate import upgrade_async
 from tests.bench.common import ServerProcess, percentile
 from tests.utils.factories import PASSWORD, login

@@ -170,7 +170,7 @@ async def pipeline(fake: FakeTelegram, data_dir: Path) -> Measured:
 
 
 async def _outbox_drained(factory: Any, timeout: float = 60) -> None:
-    from bot.core.outbox import backlog
+    from bot.core.delivery.outbox import backlog
 
     deadline = time.perf_counter() + timeout
     while time.perf_counter() < deadline:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from bot.core.live import RedisHub
+from bot.core.conversations.live import RedisHub
 
 # The machine's Redis (CI starts it in .ci/run); database 15 keeps tests away from real data.
 REDIS_URL = os.environ.get("INCS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")

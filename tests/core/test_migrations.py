@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
-import bot.core.all_models  # noqa: F401
+import bot.all_models  # noqa: F401
 from bot.core.models import Base
 
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import VerificationConfig
-from bot.core import clock
-from bot.core.customers import resolve_identity
-from bot.core.db import SessionFactory, create_engine, session_factory, transaction
-from bot.core.errors import InvalidInput, RateLimited
-from bot.core.models import AuditEvent, ChannelIdentity
-from bot.core.verification import (
+from bot.core.common import clock
+from bot.core.common.errors import InvalidInput, RateLimited
+from bot.core.conversations.customers import resolve_identity
+from bot.core.identity.codes import normalize_code, parse_destination
+from bot.core.identity.models import VerificationChallenge
+from bot.core.identity.verification import (
     CodeExpired,
     Locked,
     NoActiveCode,
@@ -24,8 +24,8 @@ from bot.core.verification import (
     list_locks,
     mark_sent,
 )
-from bot.core.verification_codes import normalize_code, parse_destination
-from bot.core.verification_models import VerificationChallenge
+from bot.core.models import AuditEvent, ChannelIdentity
+from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction
 from tests.conftest import SECRET
 from tests.utils.factories import make_org
 

@@ -6,14 +6,14 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.core.conversations import open_conversation_for
-from bot.core.customers import record_consent, resolve_identity
-from bot.core.db import SessionFactory, transaction
-from bot.core.errors import NotFound
-from bot.core.identity_merge import customer_tables, merge_customers
+from bot.core.common.errors import NotFound
+from bot.core.conversations.customers import record_consent, resolve_identity
+from bot.core.conversations.threads import open_conversation_for
+from bot.core.identity.codes import parse_destination
+from bot.core.identity.merge import customer_tables, merge_customers
+from bot.core.identity.verification import check_code, issue_code, mark_sent
 from bot.core.models import AuditEvent, ChannelIdentity, Consent, Conversation, Customer
-from bot.core.verification import check_code, issue_code, mark_sent
-from bot.core.verification_codes import parse_destination
+from bot.core.storage.db import SessionFactory, transaction
 from tests.conftest import SECRET
 from tests.core.test_verification import CONFIG, Clock, factory, time  # noqa: F401 - fixtures
 from tests.utils.factories import make_org

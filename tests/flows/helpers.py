@@ -6,7 +6,7 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bot.core import clock
+from bot.core.common import clock
 from tests.fakes.smtp import SmtpSink, body_text
 from tests.utils.webchat import Visitor
 

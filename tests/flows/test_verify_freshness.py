@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from bot.core import clock
-from bot.core.conversations import open_conversation_for
-from bot.core.customers import resolve_identity
-from bot.core.db import create_engine, session_factory
-from bot.core.events import InboundEvent
+from bot.core.common import clock
+from bot.core.conversations.customers import resolve_identity
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.threads import open_conversation_for
 from bot.core.models import Customer
+from bot.core.storage.db import create_engine, session_factory
 from bot.flows.engine import FlowCall
 from bot.flows.verify import STATE, require_verification
 from tests.conftest import make_settings

@@ -15,9 +15,9 @@ import pytest
 from aiohttp import web
 from sqlalchemy import select
 
-from bot.core.agents import create_agent
-from bot.core.db import transaction
-from bot.core.sms import ConsoleSmsProvider, SmsError
+from bot.core.delivery.sms import ConsoleSmsProvider, SmsError
+from bot.core.orgs.agents import create_agent
+from bot.core.storage.db import transaction
 from tests.conftest import Server, free_port, make_settings, start_server
 from tests.fakes.smtp import SmtpSink
 from tests.flows.helpers import ask_code, bot_says, code_from_email, start_chat
@@ -83,8 +83,8 @@ async def test_lockouts_are_listed_for_admins_only_and_raise_a_security_event(
         await login(other, mail_server.url, "agent@demo.example.com")
         async with other.get(f"{mail_server.url}/workbench/verification/locks") as resp:
             assert resp.status == 403
-    if importlib.util.find_spec("bot.core.notification_models") is not None:
-        from bot.core.notification_models import NotificationEvent
+    if importlib.util.find_spec("bot.core.notifications.models") is not None:
+        from bot.core.notifications.models import NotificationEvent
 
         async with mail_server.ctx.factory() as session:
             kinds = (await session.scalars(select(NotificationEvent.kind))).all()

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.core.agents import create_agent
-from bot.core.db import SessionFactory, transaction
 from bot.core.models import Agent, Organization
-from bot.core.organizations import create_organization
+from bot.core.orgs.agents import create_agent
+from bot.core.orgs.organizations import create_organization
+from bot.core.storage.db import SessionFactory, transaction
 
 PASSWORD = "correct horse battery staple"
 

@@ -68,9 +68,9 @@ async def test_bad_status_and_assignee_values(server: Server, demo: OrgWithAdmin
 async def test_organization_needs_a_name(server: Server) -> None:
     import pytest
 
-    from bot.core.db import transaction
-    from bot.core.errors import InvalidInput
-    from bot.core.organizations import create_organization
+    from bot.core.common.errors import InvalidInput
+    from bot.core.orgs.organizations import create_organization
+    from bot.core.storage.db import transaction
 
     async with transaction(server.ctx.factory) as session:
         with pytest.raises(InvalidInput, match="needs a name"):
@@ -82,8 +82,7 @@ async def test_a_long_resolved_conversation_stays_closed_and_a_new_one_starts(
 ) -> None:
     from datetime import timedelta
 
-    from bot.core import clock
-
+    from bot.core.common import clock
     jar = aiohttp.CookieJar(unsafe=True)
     visitor = await Visitor(server.url, http=aiohttp.ClientSession(cookie_jar=jar)).open()
     first = (await visitor.say("old question"))["message"]["conversation_id"]

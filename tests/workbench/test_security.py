@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import func, select, update
 
-from bot.core.audit import verify_chain
 from bot.core.models import AuditEvent, Message
+from bot.core.orgs.audit import verify_chain
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, csrf_from, login, make_org
 from tests.utils.webchat import Visitor

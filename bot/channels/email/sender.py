@@ -8,8 +8,8 @@ from typing import Any
 
 import aiosmtplib
 
-from bot.channels.base import PermanentFailure, RetryLater
 from bot.config import SmtpConfig
+from bot.core.delivery.senders import PermanentFailure, RetryLater
 
 
 class EmailSender:

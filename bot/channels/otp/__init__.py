@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.channels.otp.courier import CodeCourier
 from bot.channels.otp.sms_webhook import WebhookSmsProvider
 from bot.context import AppContext
-from bot.core.sms import ConsoleSmsProvider, SmsProvider
+from bot.core.delivery.sms import ConsoleSmsProvider, SmsProvider
 
 SERVICE = "verification_courier"
 

@@ -17,19 +17,19 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from prometheus_client import Counter
 from sqlalchemy import delete
 
-from bot.channels.base import DeliveryError, Sender
 from bot.config import Settings
-from bot.core import metrics
-from bot.core.db import SessionFactory, transaction
-from bot.core.events import Reply
-from bot.core.live import Hub, publish_message
+from bot.core.common import metrics
+from bot.core.conversations.events import Reply
+from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.serialize import message_json
+from bot.core.delivery.outbox import send_to_conversation
+from bot.core.delivery.senders import DeliveryError, Sender
+from bot.core.delivery.sms import SmsError, SmsProvider
+from bot.core.identity.codes import CodeJob
+from bot.core.identity.models import VerificationChallenge
+from bot.core.identity.verification import mark_sent, pending_challenge
 from bot.core.models import ChannelIdentity, Conversation
-from bot.core.outbox import send_to_conversation
-from bot.core.serialize import message_json
-from bot.core.sms import SmsError, SmsProvider
-from bot.core.verification import mark_sent, pending_challenge
-from bot.core.verification_codes import CodeJob
-from bot.core.verification_models import VerificationChallenge
+from bot.core.storage.db import SessionFactory, transaction
 from bot.flows.texts import render_text
 from bot.paths import TEMPLATES
 

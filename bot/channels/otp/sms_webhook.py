@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 
 from bot.config import SmsConfig
-from bot.core.sms import SmsError
+from bot.core.delivery.sms import SmsError
 
 
 class WebhookSmsProvider:

@@ -21,11 +21,11 @@ from sqlalchemy import select
 
 from bot.config import SlackConfig
 from bot.context import AppContext
-from bot.core.attachments import check_upload, store_attachment
-from bot.core.db import transaction
-from bot.core.errors import DomainError
-from bot.core.events import EventKind, InboundEvent, IncomingFile
+from bot.core.common.errors import DomainError
+from bot.core.conversations.attachments import check_upload, store_attachment
+from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
 from bot.core.models import ChannelIdentity, Customer, Organization
+from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"

@@ -16,16 +16,16 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from bot.channels.slack.models import SlackThread
 from bot.channels.slack.sender import SlackSender
 from bot.context import AppContext
-from bot.core.db import transaction
-from bot.core.errors import DomainError
-from bot.core.live import publish_message
+from bot.core.common.errors import DomainError
+from bot.core.conversations.live import publish_message
+from bot.core.conversations.replies import reply_as_agent
+from bot.core.conversations.serialize import message_json
+from bot.core.delivery.outbox import enqueue
 from bot.core.models import Agent, Conversation, Customer
-from bot.core.outbox import enqueue
-from bot.core.replies import reply_as_agent
-from bot.core.serialize import message_json
-from bot.core.slack_models import SlackThread
+from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)
 AUTHORS = {"customer": "👤 Customer", "bot": "🤖 Bot", "agent": "🧑‍💼 Agent"}

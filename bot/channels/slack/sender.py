@@ -15,11 +15,11 @@ import aiohttp
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.channels.base import PermanentFailure, RetryLater, TargetUnreachable
 from bot.channels.slack.blocks import escape_mrkdwn, reply_blocks
-from bot.core.attachments import attachment_path
-from bot.core.db import SessionFactory
+from bot.core.conversations.attachments import attachment_path
+from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
+from bot.core.storage.db import SessionFactory
 
 log = logging.getLogger(__name__)
 UNREACHABLE = {

@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
-from bot.core.attachments import store_attachment
-from bot.core.db import transaction
-from bot.core.events import IncomingFile
+from bot.core.conversations.attachments import store_attachment
+from bot.core.conversations.events import IncomingFile
+from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:
     from bot.channels.telegram.runtime import TelegramChannel

@@ -13,11 +13,11 @@ from bot.channels.telegram.files import FileRefused, fetch_file, file_info
 from bot.channels.telegram.notices import notify
 from bot.channels.telegram.store import CHANNEL, apply_edit, chat_org, consume_link_code, set_chat_org, set_reachable
 from bot.channels.telegram.topics import mirrored_org_id, queue_topic_edit
-from bot.core.db import transaction
-from bot.core.errors import DomainError, InvalidInput, NotFound
-from bot.core.events import InboundEvent
-from bot.core.organizations import get_organization_by_slug
-from bot.core.serialize import message_json
+from bot.core.common.errors import DomainError, InvalidInput, NotFound
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.serialize import message_json
+from bot.core.orgs.organizations import get_organization_by_slug
+from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:
     from bot.channels.telegram.runtime import TelegramChannel

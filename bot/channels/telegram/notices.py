@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from bot.channels.telegram.store import CHANNEL
-from bot.core.db import transaction
-from bot.core.outbox import enqueue
+from bot.core.delivery.outbox import enqueue
+from bot.core.storage.db import transaction
 from bot.flows.texts import render_text
 
 if TYPE_CHECKING:

@@ -27,8 +27,8 @@ from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
 from bot.channels.telegram.store import purge_journal
 from bot.context import AppContext
-from bot.core.db import transaction
-from bot.core.ratelimit import SlidingWindow
+from bot.core.common.ratelimit import SlidingWindow
+from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]

@@ -25,13 +25,13 @@ from aiogram.exceptions import (
 )
 from aiogram.types import FSInputFile, Message
 
-from bot.channels.base import PermanentFailure, RetryLater, TargetUnreachable
 from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
-from bot.core.attachments import attachment_path
-from bot.core.db import transaction
+from bot.core.conversations.attachments import attachment_path
+from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
+from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:
     from bot.channels.telegram.runtime import TelegramChannel

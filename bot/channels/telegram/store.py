@@ -10,10 +10,10 @@ from datetime import timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.errors import InvalidInput
+from bot.channels.telegram.models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic, TelegramTopicMessage
+from bot.core.common.clock import now
+from bot.core.common.errors import InvalidInput
 from bot.core.models import Agent, ChannelIdentity, Message, NotificationTarget, OutboxItem
-from bot.core.telegram_models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic, TelegramTopicMessage
 
 CHANNEL = "telegram"
 TOPICS_CHANNEL = "telegram_topics"

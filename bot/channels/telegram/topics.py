@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any
 from aiogram.types import Message
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import RetryLater
 from bot.channels.telegram.edits import edit_topic_copy
 from bot.channels.telegram.files import FileRefused, fetch_file, file_info
 from bot.channels.telegram.notices import notify
@@ -33,16 +32,17 @@ from bot.channels.telegram.store import (
     topic_by_thread,
     topic_for,
 )
-from bot.core.conversations import get_conversation
-from bot.core.db import transaction
-from bot.core.errors import DomainError, NotFound
-from bot.core.live import publish_message
+from bot.core.common.errors import DomainError, NotFound
+from bot.core.conversations.live import publish_message
+from bot.core.conversations.replies import reply_as_agent
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import get_conversation
+from bot.core.delivery.outbox import enqueue
+from bot.core.delivery.senders import RetryLater
 from bot.core.models import Agent, Conversation, Customer
 from bot.core.models import Message as Row
-from bot.core.organizations import get_organization_by_slug
-from bot.core.outbox import enqueue
-from bot.core.replies import reply_as_agent
-from bot.core.serialize import message_json
+from bot.core.orgs.organizations import get_organization_by_slug
+from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:
     from bot.channels.telegram.runtime import TelegramChannel

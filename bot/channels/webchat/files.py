@@ -5,10 +5,10 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, visitor_of
-from bot.core.attachments import attachment_path, check_upload, customer_can_see, get_attachment, store_attachment
-from bot.core.db import transaction
-from bot.core.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from bot.core.events import EventKind, InboundEvent, IncomingFile
+from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
+from bot.core.conversations.attachments import attachment_path, check_upload, customer_can_see, get_attachment, store_attachment
+from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
+from bot.core.storage.db import transaction
 from bot.web import CTX
 
 

@@ -18,12 +18,12 @@ from aiohttp import WSMsgType, web
 from bot.channels.webchat.files import upload, visitor_file
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, set_visitor_cookie, visitor_of
 from bot.context import AppContext
-from bot.core.conversations import customer_history
-from bot.core.errors import DomainError, InvalidInput, Unauthorized
-from bot.core.events import InboundEvent
+from bot.core.common.errors import DomainError, InvalidInput, Unauthorized
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import customer_history
+from bot.core.delivery.outbox import reply_payloads
 from bot.core.models import Organization
-from bot.core.outbox import reply_payloads
-from bot.core.serialize import message_json
 from bot.web import CTX, track_socket
 from workbench.render import render
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.channels.base import PermanentFailure
-from bot.core.live import Hub
+from bot.core.conversations.live import Hub
+from bot.core.delivery.senders import PermanentFailure
 
 
 class WebchatSender:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.context import AppContext
-from bot.core.customers import find_identity
+from bot.core.conversations.customers import find_identity
 from bot.core.models import ChannelIdentity, Organization
-from bot.core.organizations import get_organization_by_slug
+from bot.core.orgs.organizations import get_organization_by_slug
 from bot.web import CTX, sign, unsign
 
 CHANNEL = "webchat"

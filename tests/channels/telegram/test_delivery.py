@@ -8,9 +8,9 @@ from collections import defaultdict
 
 from sqlalchemy import func, select
 
-from bot.core.db import transaction
+from bot.core.conversations.replies import reply_as_agent
 from bot.core.models import ChannelIdentity, Conversation, OutboxItem
-from bot.core.replies import reply_as_agent
+from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import wait_rows
 from tests.conftest import Server
 from tests.fakes.telegram_api import FakeTelegram, RandomFaults

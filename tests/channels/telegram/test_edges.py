@@ -7,9 +7,9 @@ import asyncio
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.db import transaction
+from bot.core.conversations.replies import reply_as_agent
 from bot.core.models import ChannelIdentity, Conversation, Message
-from bot.core.replies import reply_as_agent
+from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.conftest import Server
 from tests.fakes.telegram_api import FakeTelegram

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot.core.clock import now
-from bot.core.db import transaction
+from bot.core.common.clock import now
 from bot.core.models import Message, NotificationTarget
+from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.fakes.telegram_api import Call, FakeTelegram
 from tests.utils.factories import make_org

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import InvalidInput, NotFound
-from bot.core.events import Reply
+from bot.core.common.errors import InvalidInput, NotFound
+from bot.core.conversations.events import Reply
+from bot.core.delivery.outbox import send_to_conversation
 from bot.core.models import Agent, ChannelIdentity, Conversation, Message
-from bot.core.outbox import send_to_conversation
 
 MAX_REPLY = 4000
 

@@ -7,7 +7,7 @@ import re
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import Conflict, InvalidInput, NotFound
+from bot.core.common.errors import Conflict, InvalidInput, NotFound
 from bot.core.models import Organization
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")

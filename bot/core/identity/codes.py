@@ -10,7 +10,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from bot.core.errors import InvalidInput
+from bot.core.common.errors import InvalidInput
 
 Kind = Literal["email", "sms"]
 CODE_DIGITS = 6

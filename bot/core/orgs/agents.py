@@ -12,8 +12,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.errors import Conflict, InvalidInput, Unauthorized
+from bot.core.common.clock import now
+from bot.core.common.errors import Conflict, InvalidInput, Unauthorized
 from bot.core.models import Agent, AgentSession
 
 ROLES = ("platform_admin", "main_admin", "admin", "agent")

@@ -15,14 +15,14 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.config import OutboxConfig
-from bot.core import metrics
-from bot.core.clock import now
-from bot.core.db import SessionFactory, transaction
-from bot.core.live import Hub
-from bot.core.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
-from bot.core.tasks import finish_or_cancel
+from bot.core.common import metrics
+from bot.core.common.clock import now
+from bot.core.common.tasks import finish_or_cancel
+from bot.core.conversations.live import Hub
+from bot.core.delivery.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
+from bot.core.delivery.senders import PermanentFailure, RetryLater, Sender, TargetUnreachable
+from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import VerificationConfig
-from bot.core.audit import record
-from bot.core.clock import now
-from bot.core.errors import DomainError, RateLimited
-from bot.core.identity_merge import merge_customers
+from bot.core.common.clock import now
+from bot.core.common.errors import DomainError, RateLimited
+from bot.core.identity.codes import Destination, code_digest, new_code, normalize_code
+from bot.core.identity.merge import merge_customers
+from bot.core.identity.models import VerificationChallenge, VerificationLock
 from bot.core.models import ChannelIdentity, Customer
-from bot.core.verification_codes import Destination, code_digest, new_code, normalize_code
-from bot.core.verification_models import VerificationChallenge, VerificationLock
+from bot.core.orgs.audit import record
 
 ACTIVE = ("sending", "sent")
 
@@ -226,7 +226,7 @@ async def _count_failure(
 async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLock) -> None:
     """Repeated failures are a security event for the organization's admins (when notifications are installed)."""
     try:
-        from bot.core.notifications import raise_event
+        from bot.core.notifications.fanout import raise_event
     except ImportError:  # the audit event above is the record either way
         return
     masked = f"identity #{row.key}"

@@ -14,11 +14,10 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.clock import now
-from bot.core.db import SessionFactory, transaction
+from bot.core.common.clock import now
+from bot.core.delivery.outbox import enqueue
 from bot.core.models import Agent, Conversation, NotificationTarget, OutboxItem
-from bot.core.notification_models import NotificationEvent, NotificationPreference, NotificationPush
-from bot.core.notifications import (
+from bot.core.notifications.fanout import (
     PUSH_CHANNELS,
     NotificationKind,
     idempotency_key,
@@ -26,7 +25,8 @@ from bot.core.notifications import (
     raise_event,
     render_push,
 )
-from bot.core.outbox import enqueue
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.storage.db import SessionFactory, transaction
 
 if TYPE_CHECKING:
     from bot.context import AppContext
@@ -188,7 +188,7 @@ async def _digest_for(
 def install(ctx: AppContext) -> None:
     """Register the push senders and the sweeps. Called once from build_context."""
     from bot.channels.email.sender import EmailSender
-    from bot.core.notifications_telegram import TelegramPushSender
+    from bot.core.notifications.telegram import TelegramPushSender
 
     settings = ctx.settings
     ctx.dispatcher.add_sender(EmailPushSender(EmailSender(settings.smtp)))

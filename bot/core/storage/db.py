@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from bot.core import sqlite_driver
+from bot.core.storage import sqlite_driver
 
 SessionFactory = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)

@@ -8,8 +8,8 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.errors import NotFound
+from bot.core.common.clock import now
+from bot.core.common.errors import NotFound
 from bot.core.models import ChannelIdentity, Consent, Customer
 
 LAST_SEEN_PRECISION = timedelta(minutes=1)

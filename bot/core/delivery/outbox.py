@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.conversations import preview
-from bot.core.events import Reply
+from bot.core.common.clock import now
+from bot.core.conversations.events import Reply
+from bot.core.conversations.threads import preview
 from bot.core.models import ChannelIdentity, Conversation, Message, OutboxItem
 
 ACTIVE = ("pending", "sending")

@@ -8,11 +8,11 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.errors import InvalidInput
+from bot.core.common.clock import now
+from bot.core.common.errors import InvalidInput
 from bot.core.models import Agent, OutboxItem
-from bot.core.notification_models import NotificationEvent, NotificationPreference, NotificationPush
-from bot.core.notifications import TARGET_KINDS, NotificationKind, _parse_hhmm
+from bot.core.notifications.fanout import TARGET_KINDS, NotificationKind, _parse_hhmm
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
 
 
 @dataclass(frozen=True)

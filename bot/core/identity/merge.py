@@ -12,10 +12,10 @@ from sqlalchemy import Table, and_, exists, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
-import bot.core.all_models  # noqa: F401 - every table must be known to Base.metadata
-from bot.core.audit import record
-from bot.core.errors import InvalidInput, NotFound
+import bot.all_models  # noqa: F401 - every table must be known to Base.metadata
+from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.models import Base, Customer
+from bot.core.orgs.audit import record
 
 
 @dataclass

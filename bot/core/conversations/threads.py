@@ -8,8 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
-from bot.core.errors import InvalidInput, NotFound
+from bot.core.common.clock import now
+from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.models import Agent, ChannelIdentity, Conversation, Customer, Message
 
 OPEN_STATES = ("open", "pending")

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.channels.base import PermanentFailure, RetryLater, TargetUnreachable
+from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
 
 MIN_INTERVAL = 1.0  # Telegram allows about one message per second per chat
 

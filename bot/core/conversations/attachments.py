@@ -10,7 +10,7 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
+from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from bot.core.models import Attachment, Conversation, Message
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")

@@ -16,17 +16,17 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core import metrics
-from bot.core.conversations import open_conversation_for, touch_inbound
-from bot.core.customers import resolve_identity, touch_seen
-from bot.core.db import SessionFactory, write_turn
-from bot.core.errors import DomainError, InvalidInput, ServiceUnavailable
-from bot.core.events import InboundEvent
-from bot.core.ingest_batch import IngestResult, Pending, Preloaded
-from bot.core.live import Hub, publish_message
+from bot.core.common import metrics
+from bot.core.common.errors import DomainError, InvalidInput, ServiceUnavailable
+from bot.core.common.tasks import finish_or_cancel
+from bot.core.conversations.customers import resolve_identity, touch_seen
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.ingest_batch import IngestResult, Pending, Preloaded
+from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.threads import open_conversation_for, touch_inbound
+from bot.core.delivery.outbox import send_to_conversation
 from bot.core.models import Message
-from bot.core.outbox import send_to_conversation
-from bot.core.tasks import finish_or_cancel
+from bot.core.storage.db import SessionFactory, write_turn
 from bot.flows.engine import FlowCall, run_flows, stored_text
 
 log = logging.getLogger(__name__)

@@ -20,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.clock import now
+from bot.core.common.clock import now
+from bot.core.delivery.outbox import enqueue
 from bot.core.models import Agent, NotificationTarget, Organization
-from bot.core.notification_models import NotificationEvent, NotificationPreference, NotificationPush
-from bot.core.outbox import enqueue
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
 from bot.paths import TEMPLATES
 
 

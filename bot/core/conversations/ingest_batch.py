@@ -8,10 +8,10 @@ from typing import Any
 from sqlalchemy import and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.conversations import OPEN_STATES
-from bot.core.events import InboundEvent
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import OPEN_STATES
 from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
-from bot.core.serialize import message_json
 
 
 @dataclass

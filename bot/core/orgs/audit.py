@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.clock import now
+from bot.core.common.clock import now
 from bot.core.models import AuditEvent
 
 

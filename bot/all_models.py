@@ -1,0 +1,10 @@
+"""Every module that defines tables, imported so Base.metadata knows them all (migrations, tests, the app).
+
+It sits above the core because channel tables live with their channel (bot/channels/<name>/models.py).
+"""
+
+from bot.channels.slack import models as slack_models  # noqa: F401
+from bot.channels.telegram import models as telegram_models  # noqa: F401
+from bot.core import models  # noqa: F401
+from bot.core.identity import models as identity_models  # noqa: F401
+from bot.core.notifications import models as notification_models  # noqa: F401

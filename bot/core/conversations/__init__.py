@@ -1,0 +1,1 @@
+"""Customers, their channel identities, conversations and messages: ingest, the thread, replies, attachments, live fan-out."""

@@ -1,0 +1,1 @@
+"""Organizations (tenants), their agents and sessions, and the per-organization audit chain."""
