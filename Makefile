@@ -39,6 +39,7 @@ bench: $(DEVSTAMP)
 lint: $(DEVSTAMP)
 	$(BIN)/ruff check bot workbench tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) data

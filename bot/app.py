@@ -11,7 +11,10 @@ from typing import Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+import bot.all_models  # noqa: F401 - every table known to Base.metadata (merge, export, deletion walk it)
+from bot.channels.email.push import EmailPushSender
 from bot.channels.email.sender import EmailSender
+from bot.channels.telegram.push import TelegramPushSender
 from bot.channels.webchat.routes import setup as setup_webchat
 from bot.channels.webchat.sender import WebchatSender
 from bot.config import Settings
@@ -25,9 +28,10 @@ from bot.core.delivery.dispatcher import Dispatcher
 from bot.core.delivery.outbox import backlog
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.storage.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
-from bot.flows.engine import load_default_flows
+from bot.flows.default import default_runner
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
+from workbench.routes import setup_channel_pages
 
 log = logging.getLogger(__name__)
 # Adapters that switch themselves on when their credentials are configured.
@@ -42,7 +46,7 @@ def build_context(settings: Settings) -> AppContext:
     factory = session_factory(engine)
     hub = make_hub(settings.redis.url, settings.redis.namespace)
     services: dict[str, object] = {}
-    ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services)
+    ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services, flows=default_runner())
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
@@ -54,6 +58,10 @@ def build_context(settings: Settings) -> AppContext:
     scheduler = services["scheduler"] = Scheduler()
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
+    # Admin pushes go out through the channels' own senders; the core only queues them.
+    dispatcher.add_sender(EmailPushSender(EmailSender(settings.smtp)))
+    if settings.channels.telegram.token:
+        dispatcher.add_sender(TelegramPushSender(settings.channels.telegram.api_base, settings.channels.telegram.token))
     install_notifications(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
@@ -119,7 +127,6 @@ async def index(_request: web.Request) -> web.Response:
 
 
 def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Application:
-    load_default_flows()
     ctx = ctx or build_context(settings)
     app = web.Application(
         client_max_size=settings.webchat.max_upload_bytes + 64 * 1024,
@@ -138,6 +145,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Applica
         setup = getattr(module, "setup", None)
         if setup is not None:
             setup(app, ctx)
+    setup_channel_pages(app, ctx)
     app.on_startup.append(_start)
     app.on_cleanup.append(_stop)
     return app

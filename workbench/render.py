@@ -2,24 +2,13 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.paths import TEMPLATES
+from bot.pages import environment, render_page
 
-
-def _timeago(value: Any) -> str:
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else ""
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), enable_async=False)
-    env.filters["iso"] = _timeago
-    return env
+__all__ = ["environment", "render", "render_error"]
 
 
 def _has_route(request: web.Request, path: str) -> bool:
@@ -32,8 +21,7 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
     context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
-    html = environment().get_template(template).render(request=request, **context)
-    return web.Response(text=html, status=http_status, content_type="text/html", charset="utf-8")
+    return render_page(request, template, http_status, **context)
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.Response:

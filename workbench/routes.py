@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.common.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import conversations, inbox, live, login, verification
+from workbench import conversations, inbox, live, login, telegram_admin, verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -30,3 +30,9 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     verification.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
+
+
+def setup_channel_pages(app: web.Application, ctx: AppContext) -> None:
+    """Admin pages of the channels that are on (called after the channels have set themselves up)."""
+    if "telegram" in ctx.services:
+        telegram_admin.setup(app, ctx)

@@ -7,9 +7,9 @@ from aiohttp import web
 from bot.core.common.errors import Forbidden, NotFound
 from bot.core.conversations.events import Button, Reply
 from bot.core.conversations.live import publish_message
+from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation
-from bot.core.delivery.outbox import send_to_conversation
 from bot.core.identity.codes import Destination
 from bot.core.identity.verification import list_locks
 from bot.core.models import ChannelIdentity, Customer

@@ -7,29 +7,18 @@ instance continues where the user was.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from bot.config import Settings
 from bot.core.conversations.events import Button, InboundEvent, Reply
-from bot.core.models import ChannelIdentity, Conversation, Customer, Organization
+from bot.core.conversations.turns import Turn
+from bot.core.models import ChannelIdentity
 from bot.flows.texts import render_text
 
 
 @dataclass
-class FlowCall:
-    session: AsyncSession
-    settings: Settings
-    org: Organization
-    identity: ChannelIdentity
-    customer: Customer
-    conversation: Conversation
-    event: InboundEvent
-    new_customer: bool
-    new_conversation: bool
-    services: dict[str, Any] = field(default_factory=dict)
+class FlowCall(Turn):
+    """A turn with the helpers flows use (texts in the customer's locale, flow state, the command word)."""
 
     @property
     def locale(self) -> str:
@@ -118,9 +107,11 @@ def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
     return event.text
 
 
-def load_default_flows() -> None:
-    """Import the modules that register flows (import order is flow order)."""
-    from bot.flows import (
-        greeting,  # noqa: F401
-        verify,  # noqa: F401
-    )
+class Engine:
+    """The flow runner handed to the ingest writer (bot.core.conversations.turns.FlowRunner)."""
+
+    def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
+        return stored_text(identity, event)
+
+    async def run(self, turn: Turn) -> list[Reply]:
+        return await run_flows(FlowCall(**{f.name: getattr(turn, f.name) for f in fields(Turn)}))

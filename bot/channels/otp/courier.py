@@ -21,8 +21,8 @@ from bot.config import Settings
 from bot.core.common import metrics
 from bot.core.conversations.events import Reply
 from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.serialize import message_json
-from bot.core.delivery.outbox import send_to_conversation
 from bot.core.delivery.senders import DeliveryError, Sender
 from bot.core.delivery.sms import SmsError, SmsProvider
 from bot.core.identity.codes import CodeJob

@@ -26,7 +26,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     from bot.channels.telegram.sender import TelegramSender
     from bot.channels.telegram.topics import TopicSender
     from bot.channels.telegram.webhook import TG, telegram_webhook
-    from workbench import telegram_admin
 
     # aiogram logs every update at INFO; at our rates that is noise, and errors still show.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)
@@ -37,7 +36,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.dispatcher.add_sender(TopicSender(channel))
     if config.mode == "webhook":
         app.router.add_post("/telegram/webhook", telegram_webhook)
-    telegram_admin.setup(app, ctx)
     ctx.on_start.append(channel.start)
     ctx.on_stop.append(channel.stop)
     log.info("telegram channel on (%s mode)", config.mode)

@@ -24,8 +24,8 @@ from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import customer_history
 from bot.core.delivery.outbox import reply_payloads
 from bot.core.models import Organization
+from bot.pages import render_page
 from bot.web import CTX, track_socket
-from workbench.render import render
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
@@ -35,7 +35,7 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     org = await org_of(ctx, request)
     visitor = visitor_of(request)
-    response = render(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
+    response = render_page(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
     if visitor is None:
         set_visitor_cookie(request, response, secrets.token_urlsafe(16))
     return response

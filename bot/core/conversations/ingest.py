@@ -23,11 +23,11 @@ from bot.core.conversations.customers import resolve_identity, touch_seen
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_batch import IngestResult, Pending, Preloaded
 from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.threads import open_conversation_for, touch_inbound
-from bot.core.delivery.outbox import send_to_conversation
+from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
 from bot.core.models import Message
 from bot.core.storage.db import SessionFactory, write_turn
-from bot.flows.engine import FlowCall, run_flows, stored_text
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -60,8 +60,17 @@ def validate(event: InboundEvent, settings: Settings) -> None:
 
 
 class Ingestor:
-    def __init__(self, *, factory: SessionFactory, settings: Settings, hub: Hub, services: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        factory: SessionFactory,
+        settings: Settings,
+        hub: Hub,
+        services: dict[str, Any] | None = None,
+        flows: FlowRunner | None = None,
+    ) -> None:
         self.factory = factory
+        self.flows: FlowRunner = flows if flows is not None else NoFlows()
         self.settings = settings
         self.hub = hub
         self.services = services if services is not None else {}
@@ -202,7 +211,7 @@ class Ingestor:
             direction="in",
             author_type="customer",
             kind=event.kind,
-            text=stored_text(identity, event),  # a flow may keep a one-time code out of the thread
+            text=self.flows.stored_text(identity, event),  # a flow may keep a one-time code out of the thread
             attachment_id=event.file.attachment_id if event.file else None,
             latitude=event.latitude,
             longitude=event.longitude,
@@ -214,7 +223,7 @@ class Ingestor:
         org = known.orgs.get(event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
-        call = FlowCall(
+        turn = Turn(
             session=session,
             settings=self.settings,
             org=org,
@@ -226,7 +235,7 @@ class Ingestor:
             new_conversation=new_conversation,
             services=self.services,
         )
-        replies = await run_flows(call)
+        replies = await self.flows.run(turn)
         out = []
         if replies:
             await session.flush()

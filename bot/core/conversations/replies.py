@@ -6,7 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.events import Reply
-from bot.core.delivery.outbox import send_to_conversation
+from bot.core.conversations.outbound import send_to_conversation
 from bot.core.models import Agent, ChannelIdentity, Conversation, Message
 
 MAX_REPLY = 4000

@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import OutboxConfig
 from bot.core.common import metrics
 from bot.core.common.clock import now
+from bot.core.common.live import Hub
 from bot.core.common.tasks import finish_or_cancel
-from bot.core.conversations.live import Hub
 from bot.core.delivery.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
 from bot.core.delivery.senders import PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.core.storage.db import SessionFactory, transaction

@@ -186,14 +186,8 @@ async def _digest_for(
 
 
 def install(ctx: AppContext) -> None:
-    """Register the push senders and the sweeps. Called once from build_context."""
-    from bot.channels.email.sender import EmailSender
-    from bot.core.notifications.telegram import TelegramPushSender
-
+    """Register the sweeps. Called once from build_context (the push senders are the channels', wired by the app)."""
     settings = ctx.settings
-    ctx.dispatcher.add_sender(EmailPushSender(EmailSender(settings.smtp)))
-    if settings.channels.telegram.token:
-        ctx.dispatcher.add_sender(TelegramPushSender(settings.channels.telegram.api_base, settings.channels.telegram.token))
     if not settings.notifications.enabled:
         return
     scheduler = ctx.services["scheduler"]
@@ -214,15 +208,3 @@ def install(ctx: AppContext) -> None:
     scheduler.every("notifications.waiting", every, waiting)
     scheduler.every("notifications.failing", every, failing)
     scheduler.daily("notifications.digest", settings.notifications.digest_time, digest)
-
-
-class EmailPushSender:
-    """Admin pushes by email: the SMTP sender under its own outbox channel (see PUSH_CHANNELS)."""
-
-    channel = PUSH_CHANNELS["email"]
-
-    def __init__(self, inner: object) -> None:
-        self.inner = inner
-
-    async def send(self, target: str, payload: dict[str, object]) -> str | None:
-        return await self.inner.send(target, payload)  # type: ignore[attr-defined, no-any-return]
