@@ -5,13 +5,16 @@ from __future__ import annotations
 import hmac
 import secrets
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Forbidden, Unauthorized
 from bot.core.common.ratelimit import SlidingWindow
 from bot.core.models import Agent
 from bot.core.orgs.agents import session_agent
+from bot.core.storage.tenancy import org_session, org_transaction
 from bot.web import CTX
 
 SESSION_COOKIE = "incs_session"
@@ -82,3 +85,13 @@ def agent_page(handler: Handler) -> Handler:
 
 def new_login_csrf() -> str:
     return secrets.token_urlsafe(24)
+
+
+def agent_session(request: web.Request) -> AbstractAsyncContextManager[AsyncSession]:
+    """A read session scoped to the signed-in agent's organization: other organizations' rows are not there."""
+    return org_session(request.app[CTX].factory, request[AGENT].org_id)
+
+
+def agent_transaction(request: web.Request) -> AbstractAsyncContextManager[AsyncSession]:
+    """A unit of work scoped to the signed-in agent's organization."""
+    return org_transaction(request.app[CTX].factory, request[AGENT].org_id)

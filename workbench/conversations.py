@@ -14,9 +14,8 @@ from bot.core.conversations.threads import add_note, assign, get_conversation, l
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
 from bot.core.orgs.organizations import get_organization
-from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, agent_page
+from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
 
 
@@ -29,9 +28,8 @@ def _id(request: web.Request, key: str = "conversation_id") -> int:
 
 @agent_page
 async def conversation_page(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
     agent = request[AGENT]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)
         messages = await list_messages(session=session, org_id=agent.org_id, conversation_id=conversation.id)
@@ -69,7 +67,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     upload = form.get("file")
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         attachment_id = None
         if isinstance(upload, web.FileField) and upload.filename:
@@ -95,7 +93,7 @@ async def note(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     form = await request.post()
     conversation_id = _id(request)
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
     body = dict(message_json(message), agent_name=agent.name)
@@ -105,7 +103,6 @@ async def note(request: web.Request) -> web.StreamResponse:
 
 @agent_page
 async def assign_view(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
     agent = request[AGENT]
     form = await request.post()
     raw = str(form.get("assignee_id", ""))
@@ -113,7 +110,7 @@ async def assign_view(request: web.Request) -> web.StreamResponse:
         assignee = int(raw) if raw else None
     except ValueError:
         raise InvalidInput("assignee: not an agent id") from None
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await assign(session=session, conversation=conversation, assignee_id=assignee)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="assign",
@@ -126,7 +123,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     agent = request[AGENT]
     form = await request.post()
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
@@ -137,7 +134,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
 async def file_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     agent = request[AGENT]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         attachment = await get_attachment(session=session, org_id=agent.org_id, attachment_id=_id(request, "attachment_id"))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_file",
                      subject_type="attachment", subject_id=attachment.id)

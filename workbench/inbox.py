@@ -7,9 +7,8 @@ from aiohttp import web
 from bot.core.conversations.threads import list_inbox
 from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
-from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, agent_page
+from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
 
 STATUSES = ("open", "pending", "resolved")
@@ -23,7 +22,7 @@ async def inbox(request: web.Request) -> web.Response:
     if status not in STATUSES:
         status = "open"
     mine = request.query.get("mine") == "1"
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         page = await list_inbox(
             session=session,
             org_id=agent.org_id,

@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 from bot.core.common.errors import NotFound
 from bot.core.conversations.live import Subscription
 from bot.core.conversations.threads import get_conversation
+from bot.core.storage.tenancy import org_session
 from bot.web import CTX, track_socket
 from workbench.auth import AGENT, load_agent
 
@@ -36,7 +37,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 continue
             if conversation_id is None:
                 continue
-            async with ctx.factory() as session:
+            async with org_session(ctx.factory, agent.org_id) as session:
                 try:
                     await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
                 except NotFound:

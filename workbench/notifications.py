@@ -8,9 +8,8 @@ from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
 from bot.core.notifications.fanout import TARGET_KINDS, NotificationKind
 from bot.core.notifications.inbox import get_preferences, list_for_agent, mark_all_read, save_preferences
-from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, agent_page
+from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
 
@@ -30,7 +29,7 @@ async def notifications_page(request: web.Request) -> web.Response:
         before = int(raw) if raw else None
     except ValueError:
         raise InvalidInput("before: a notification id") from None
-    async with ctx.factory() as session:
+    async with agent_session(request) as session:
         entries = await list_for_agent(session=session, agent=agent, before_id=before, limit=ctx.settings.workbench.page_size)
         pref = await get_preferences(session=session, agent=agent)
     if "application/json" in request.headers.get("Accept", ""):
@@ -61,17 +60,15 @@ async def notifications_page(request: web.Request) -> web.Response:
 
 @agent_page
 async def read_all(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         await mark_all_read(session=session, agent=request[AGENT])
     raise web.HTTPSeeOther("/workbench/notifications")
 
 
 @agent_page
 async def preferences(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
     form = await request.post()
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         await save_preferences(
             session=session,
             agent=request[AGENT],

@@ -14,9 +14,8 @@ from bot.channels.telegram.store import create_link_code, linked_chats, outbox_b
 from bot.channels.telegram.webhook import TG
 from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
-from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, agent_page
+from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
 ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
@@ -58,7 +57,7 @@ async def bot_health(request: web.Request) -> dict[str, Any]:
 async def _page(request: web.Request, code: str = "") -> web.Response:
     agent = request[AGENT]
     health = await bot_health(request) if agent.role in ADMIN_ROLES else None
-    async with request.app[CTX].factory() as session:
+    async with agent_session(request) as session:
         chats = await linked_chats(session=session, agent_id=agent.id)
     return render(
         request,
@@ -79,7 +78,7 @@ async def telegram_page(request: web.Request) -> web.Response:
 async def link_code(request: web.Request) -> web.Response:
     """A one-time code, shown once to this agent; only its hash is stored."""
     ctx = request.app[CTX]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         code = await create_link_code(
             session=session,
             agent=request[AGENT],
@@ -96,7 +95,7 @@ async def unlink(request: web.Request) -> web.StreamResponse:
         target_id = int(str(form.get("target_id", "")))
     except ValueError:
         raise InvalidInput("target_id: not a number") from None
-    async with transaction(request.app[CTX].factory) as session:
+    async with agent_transaction(request) as session:
         await unlink_chat(session=session, agent_id=request[AGENT].id, target_id=target_id)
     raise web.HTTPSeeOther("/workbench/telegram")
 

@@ -14,10 +14,9 @@ from bot.core.identity.codes import Destination
 from bot.core.identity.verification import list_locks
 from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
-from bot.core.storage.db import transaction
 from bot.flows.texts import render_text
 from bot.web import CTX
-from workbench.auth import AGENT, agent_page
+from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
 
 ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
@@ -32,7 +31,7 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
         conversation_id = int(request.match_info["conversation_id"])
     except ValueError:
         raise NotFound("no such conversation") from None
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         identity = await session.get(ChannelIdentity, conversation.identity_id)
         customer = await session.get(Customer, conversation.customer_id)
@@ -63,11 +62,10 @@ def _masked(scope: str, key: str) -> str:
 
 @agent_page
 async def locks_page(request: web.Request) -> web.Response:
-    ctx = request.app[CTX]
     agent = request[AGENT]
     if agent.role not in ADMIN_ROLES:
         raise Forbidden("only administrators see identity-check lockouts")
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         locks = await list_locks(session=session, org_id=agent.org_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,
                      action="view_verification_locks", detail={"rows": len(locks)})

@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from bot.core.common.clock import now
+from bot.core.storage.tenancy import OrgScoped
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -54,7 +55,7 @@ class Organization(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class Agent(Base):
+class Agent(OrgScoped, Base):
     __tablename__ = "agents"
     __table_args__ = (UniqueConstraint("org_id", "email"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -77,7 +78,7 @@ class AgentSession(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime)
 
 
-class Customer(Base):
+class Customer(OrgScoped, Base):
     __tablename__ = "customers"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -92,7 +93,7 @@ class Customer(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class ChannelIdentity(Base):
+class ChannelIdentity(OrgScoped, Base):
     __tablename__ = "channel_identities"
     __table_args__ = (UniqueConstraint("org_id", "channel", "external_id"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -107,7 +108,7 @@ class ChannelIdentity(Base):
     last_seen_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class Conversation(Base):
+class Conversation(OrgScoped, Base):
     __tablename__ = "conversations"
     __table_args__ = (
         Index("ix_conversations_inbox", "org_id", "status", "last_activity_at", "id"),
@@ -128,7 +129,7 @@ class Conversation(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class Attachment(Base):
+class Attachment(OrgScoped, Base):
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
@@ -141,7 +142,7 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class Message(Base):
+class Message(OrgScoped, Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
@@ -165,7 +166,7 @@ class Message(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class OutboxItem(Base):
+class OutboxItem(OrgScoped, Base):
     __tablename__ = "outbox"
     __table_args__ = (Index("ix_outbox_queue", "state", "channel", "target", "id"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -193,7 +194,7 @@ class PolicyVersion(Base):
     published_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class Consent(Base):
+class Consent(OrgScoped, Base):
     __tablename__ = "consents"
     __table_args__ = (Index("ix_consents_customer", "customer_id", "id"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -206,7 +207,7 @@ class Consent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class AuditEvent(Base):
+class AuditEvent(OrgScoped, Base):
     """Append-only, hash-chained per organization: each row's hash covers the previous one."""
 
     __tablename__ = "audit_events"
@@ -224,7 +225,7 @@ class AuditEvent(Base):
     hash: Mapped[str] = mapped_column(String(64), default="")
 
 
-class NotificationTarget(Base):
+class NotificationTarget(OrgScoped, Base):
     """Where an agent receives pushes: a linked Telegram chat, a Slack user or channel, an email address."""
 
     __tablename__ = "notification_targets"

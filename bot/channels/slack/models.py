@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
 from bot.core.models import Base, Id
+from bot.core.storage.tenancy import OrgScoped
 
 
-class SlackThread(Base):
+class SlackThread(OrgScoped, Base):
     __tablename__ = "slack_threads"
     __table_args__ = (UniqueConstraint("channel", "thread_ts"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
 from bot.core.models import Base, Id
+from bot.core.storage.tenancy import OrgScoped
 
 
-class TelegramChat(Base):
+class TelegramChat(OrgScoped, Base):
     """The organization a private chat currently talks to (chosen with /start org_<slug>)."""
 
     __tablename__ = "telegram_chats"
@@ -30,7 +31,7 @@ class TelegramSent(Base):
     sent_at: Mapped[datetime] = mapped_column(DateTime, default=now, index=True)
 
 
-class TelegramTopic(Base):
+class TelegramTopic(OrgScoped, Base):
     """The forum topic that mirrors one conversation in the agents' supergroup."""
 
     __tablename__ = "telegram_topics"
@@ -56,7 +57,7 @@ class TelegramTopicMessage(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class TelegramLinkCode(Base):
+class TelegramLinkCode(OrgScoped, Base):
     """A one-time code an agent sends to the bot to link a chat for notifications. Only its hash is stored."""
 
     __tablename__ = "telegram_link_codes"

@@ -9,9 +9,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
 from bot.core.models import Base, Id
+from bot.core.storage.tenancy import OrgScoped
 
 
-class VerificationChallenge(Base):
+class VerificationChallenge(OrgScoped, Base):
     """One code sent to one address for one channel identity. Only an HMAC of the code is stored."""
 
     __tablename__ = "verification_challenges"
@@ -35,7 +36,7 @@ class VerificationChallenge(Base):
     verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class VerificationLock(Base):
+class VerificationLock(OrgScoped, Base):
     """Wrong-code counter of one identity (scope `identity`) or one address (scope `destination`)."""
 
     __tablename__ = "verification_locks"

@@ -10,9 +10,10 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
 from bot.core.models import Base, Id
+from bot.core.storage.tenancy import OrgScoped
 
 
-class NotificationEvent(Base):
+class NotificationEvent(OrgScoped, Base):
     """Something admins should know. `dedup_key` makes raising the same fact twice a no-op."""
 
     __tablename__ = "notification_events"
@@ -32,7 +33,7 @@ class NotificationEvent(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class NotificationPush(Base):
+class NotificationPush(OrgScoped, Base):
     """One delivery of an event to one target. Unique per (event, target): a shared target gets it once.
 
     target_kind workbench: address is the agent id and the row itself is the list entry.
@@ -58,7 +59,7 @@ class NotificationPush(Base):
     read_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class NotificationPreference(Base):
+class NotificationPreference(OrgScoped, Base):
     """An admin's choices. Empty kinds/targets lists mean 'all'. Quiet hours are HH:MM in UTC."""
 
     __tablename__ = "notification_preferences"
