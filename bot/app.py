@@ -24,6 +24,7 @@ from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.outbox import backlog
+from bot.core.outbox import gauges as outbox_gauges
 from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
@@ -43,7 +44,7 @@ def build_context(settings: Settings) -> AppContext:
     hub = make_hub(settings.redis.url, settings.redis.namespace)
     services: dict[str, object] = {}
     ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services)
-    dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
+    dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox, settings=settings)
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
     ingestor.on_replies.append(dispatcher.wake)
@@ -110,6 +111,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     async with request.app[CTX].factory() as session:  # measured when scraped, not on the delivery path
         metrics.OUTBOX_BACKLOG.set(await backlog(session=session))
+        measured = await outbox_gauges(session=session)
+    metrics.set_outbox(measured.by_state, measured.oldest_pending_seconds)
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
