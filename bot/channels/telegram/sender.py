@@ -153,7 +153,8 @@ class Delivery:
             raise Paced("telegram rate limit", self.channel.limiter.wait_hint(chat))
         if wait > 0:
             await asyncio.sleep(wait)
-        while (late := self.channel.limiter.settle(chat)) > 0:  # woken late: the previous send left late too
+        # woken late, the previous send may have left late too: keep the actual spacing
+        while (late := self.channel.limiter.settle(chat)) > 0:  # noqa: ASYNC110 - a computed wait, no event to await
             await asyncio.sleep(late)
         self.channel.limiter.mark(chat)
 
