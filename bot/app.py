@@ -26,6 +26,8 @@ from bot.core.conversations.ingest import Ingestor
 from bot.core.conversations.live import make_hub
 from bot.core.delivery.dispatcher import Dispatcher
 from bot.core.delivery.outbox import backlog
+from bot.core.delivery.outbox import gauges as outbox_gauges
+from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.storage.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
 from bot.flows.default import default_runner
@@ -47,7 +49,7 @@ def build_context(settings: Settings) -> AppContext:
     hub = make_hub(settings.redis.url, settings.redis.namespace)
     services: dict[str, object] = {}
     ingestor = Ingestor(factory=factory, settings=settings, hub=hub, services=services, flows=default_runner())
-    dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
+    dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox, on_too_old=too_old_notifier(settings))
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
     ingestor.on_replies.append(dispatcher.wake)
@@ -118,6 +120,8 @@ async def healthz(request: web.Request) -> web.Response:
 async def metrics_view(request: web.Request) -> web.Response:
     async with request.app[CTX].factory() as session:  # measured when scraped, not on the delivery path
         metrics.OUTBOX_BACKLOG.set(await backlog(session=session))
+        measured = await outbox_gauges(session=session)
+    metrics.set_outbox(measured.by_state, measured.oldest_pending_seconds)
     body = generate_latest(metrics.REGISTRY)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 

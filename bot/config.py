@@ -75,6 +75,8 @@ class OutboxConfig(Section):
     lease_seconds: float = Field(60.0, gt=0)
     batch_size: int = Field(200, ge=1)
     shutdown_grace_seconds: float = Field(5.0, ge=0)
+    # the longest a message may stay undelivered: older, it is marked failed and admins get delivery_failing
+    max_age_seconds: float = Field(86400.0, gt=0)
 
 
 class TelegramConfig(Section):

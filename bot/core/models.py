@@ -183,6 +183,8 @@ class OutboxItem(OrgScoped, Base):
     last_error: Mapped[str] = mapped_column(String(500), default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    sends: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # recorded deliveries; >1 is a duplicate
+    platform_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
 
 
 class PolicyVersion(Base):

@@ -5,14 +5,20 @@ sendDocument, sendPhoto, copyMessage, createForumTopic, answerCallbackQuery, get
 downloads, editMessageText/editMessageCaption (of the bot's own messages, with Telegram's refusals),
 setMyCommands/getMyCommands; records every call with its arrival time; injects 429 (retry_after), 5xx, 403,
 400 and timeouts, by rule or at random; can deliver updates to a registered webhook.
+
+With `limits` set (TelegramLimits(): Telegram's own, 30 messages/s overall, 1/s per private chat, 20/min
+per group) a send over a limit is refused with 429 and retry_after, as Telegram does. `deliveries()` counts
+accepted sends per (chat, text): a count above 1 is a message sent twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import math
 import random
 import time
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -69,8 +75,42 @@ class RandomFaults:
     rng: random.Random = field(default_factory=lambda: random.Random(7))
 
 
+@dataclass
+class TelegramLimits:
+    per_second: int = 30  # sends per second over all chats
+    per_chat_seconds: float = 1.0  # at most one send per this many seconds to one private chat
+    group_per_minute: int = 20
+    slack: float = 0.02  # loopback jitter forgiven between a client's send and its arrival here
+
+    def __post_init__(self) -> None:
+        self.overall: deque[float] = deque()
+        self.chats: dict[str, float] = {}
+        self.groups: dict[str, deque[float]] = {}
+
+    def refuse(self, chat: str, at: float) -> int | None:
+        """retry_after (whole seconds, as Telegram answers) if a send to `chat` at `at` is over a limit; else counts it."""
+        while self.overall and self.overall[0] <= at - 1.0 + self.slack:
+            self.overall.popleft()
+        if len(self.overall) >= self.per_second:
+            return 1
+        if chat.startswith("-"):
+            sent = self.groups.setdefault(chat, deque())
+            while sent and sent[0] <= at - 60.0 + self.slack:
+                sent.popleft()
+            if len(sent) >= self.group_per_minute:
+                return max(1, math.ceil(sent[0] + 60.0 - at))
+            sent.append(at)
+        else:
+            last = self.chats.get(chat)
+            if last is not None and at - last < self.per_chat_seconds - self.slack:
+                return max(1, math.ceil(last + self.per_chat_seconds - at))
+            self.chats[chat] = at
+        self.overall.append(at)
+        return None
+
+
 class FakeTelegram:
-    def __init__(self, token: str = TOKEN) -> None:
+    def __init__(self, token: str = TOKEN, limits: TelegramLimits | None = None) -> None:
         self.token = token
         self.calls: list[Call] = []
         self.faults: list[Fault] = []
@@ -85,6 +125,7 @@ class FakeTelegram:
         self.bot_messages: dict[tuple[str, int], dict[str, Any]] = {}  # what the bot sent, by (chat, message id)
         self.commands: dict[str, list[dict[str, Any]]] = {}  # setMyCommands by language_code ("" = default)
         self.latency = 0.0  # seconds before answering a send (to catch a stop mid-send)
+        self.limits = limits
         self._next_update = 1000
         self._next_message = 1
         self._next_thread = 100
@@ -115,6 +156,10 @@ class FakeTelegram:
 
     def sent(self, chat_id: Any = None, methods: tuple[str, ...] = SEND_METHODS) -> list[Call]:
         return [c for c in self.calls if c.method in methods and c.ok and (chat_id is None or c.chat == str(chat_id))]
+
+    def deliveries(self) -> Counter[tuple[str, str]]:
+        """Accepted sendMessage calls per (chat, text); the texts of a burst are unique, so above 1 is a duplicate."""
+        return Counter((c.chat, str(c.params.get("text", ""))) for c in self.calls if c.method == "sendMessage" and c.ok)
 
     def texts(self, chat_id: Any) -> list[str]:
         return [str(c.params.get("text") or c.params.get("caption") or "") for c in self.sent(chat_id)]
@@ -261,6 +306,11 @@ class FakeTelegram:
         if method in SEND_METHODS and thread is not None and int(thread) in self.deleted_threads:
             call.status = 400
             return _error(400, "Bad Request: message thread not found")
+        if method in SEND_METHODS and self.limits is not None:
+            retry_after = self.limits.refuse(chat, call.at)
+            if retry_after is not None:
+                call.status = 429
+                return _error(429, f"Too Many Requests: retry after {retry_after}", retry_after)
         if method in SEND_METHODS and self.latency:
             await asyncio.sleep(self.latency)
         handler = getattr(self, f"_m_{method}", None)

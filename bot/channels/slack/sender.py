@@ -1,6 +1,6 @@
 """Slack delivery of outbox items: DMs to customers (channel `slack`) and admin pushes (`slack-push`).
 
-Every Slack answer maps to one outbox outcome: 429 -> retry after Retry-After, 5xx and network ->
+Every Slack answer maps to one outbox outcome: 429 -> wait for Retry-After (not counted as an attempt), 5xx and network ->
 retry with backoff, a gone user or channel -> unreachable, any other refusal -> failed. The SDK's
 own retries are off, so the outbox alone decides (and records) what is retried.
 """
@@ -17,7 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack.blocks import escape_mrkdwn, reply_blocks
 from bot.core.conversations.attachments import attachment_path
-from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
+from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
 from bot.core.storage.db import SessionFactory
 
@@ -50,7 +50,7 @@ def translate(exc: Exception) -> Exception:
                 retry_after = max(float(raw), 0.0)
             except (TypeError, ValueError):
                 retry_after = 1.0
-            return RetryLater("slack 429", retry_after=retry_after)
+            return Paced("slack 429", retry_after)
         if status >= 500 or error in TRANSIENT:
             return RetryLater(f"slack {status} {error}".strip())
         if error in UNREACHABLE:

@@ -3,6 +3,10 @@
 A caller reserves a slot and learns how long to wait for it; reserving keeps concurrent senders
 from all taking the same free slot. Waits longer than the caller accepts are not reserved, so the
 item can go back to the outbox instead of blocking the dispatcher's round.
+
+A reservation is a plan; a busy event loop wakes a sleeper late, and late sends bunch up. So, right before
+the call, `settle` checks the sends as they actually went: two sends overall, or two to a chat without a
+burst allowance, never go closer together than the rate allows (30/s overall: at most 30 in any second).
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ class SendLimiter:
         self.overall = Bucket(config.rate_global, 1.0, 1.0, start)
         self.chats: dict[str, Bucket] = {}
         self.blocked_until: dict[str, float] = {}
+        self.last_sent: dict[str, float] = {}  # actual send times: "" overall, else per chat
 
     def _chat(self, chat: str, now: float) -> list[Bucket]:
         buckets = [self.overall]
@@ -72,6 +77,26 @@ class SendLimiter:
         for bucket in buckets:
             bucket.take(at)
         return at - now
+
+    def settle(self, chat: str) -> float:
+        """Seconds still to wait before sending now, judged by the actual previous sends (0: go)."""
+        now = self.clock()
+        waits = [self.last_sent.get("", float("-inf")) + 1 / self.config.rate_global - now]
+        bucket = self.chats.get(chat)
+        if bucket is not None and bucket.burst <= 1:
+            waits.append(self.last_sent.get(chat, float("-inf")) + 1 / bucket.rate - now)
+        return max(0.0, *waits)
+
+    def mark(self, chat: str) -> None:
+        """A send leaves now."""
+        now = self.clock()
+        self.last_sent[""] = now
+        bucket = self.chats.get(chat)
+        if bucket is not None and bucket.burst <= 1:
+            self.last_sent[chat] = now
+            if len(self.last_sent) > 50_000:
+                for key in [k for k in list(self.last_sent)[:25_000] if k]:
+                    del self.last_sent[key]
 
     def wait_hint(self, chat: str) -> float:
         now = self.clock()

@@ -10,7 +10,7 @@ from typing import Any
 
 import aiohttp
 
-from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
+from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
 
 MIN_INTERVAL = 1.0  # Telegram allows about one message per second per chat
 
@@ -26,7 +26,7 @@ class TelegramPushSender:
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
         wait = self._last.get(target, 0.0) + MIN_INTERVAL - time.monotonic()
         if wait > 0:
-            raise RetryLater("per-chat pacing", retry_after=wait)
+            raise Paced("per-chat pacing", wait)
         body = {"chat_id": target, "text": str(payload.get("text", ""))[:4096], "disable_web_page_preview": True}
         try:
             async with aiohttp.ClientSession(timeout=self._timeout) as http, http.post(self._url, json=body) as resp:
@@ -41,7 +41,7 @@ class TelegramPushSender:
         description = str(data.get("description", "")) if isinstance(data, dict) else ""
         if status == 429:
             retry_after = (data.get("parameters") or {}).get("retry_after", 1) if isinstance(data, dict) else 1
-            raise RetryLater("telegram 429", retry_after=float(retry_after))
+            raise Paced("telegram 429", float(retry_after))
         if status >= 500:
             raise RetryLater(f"telegram {status}")
         if status == 403:

@@ -1,5 +1,9 @@
 """Outbox -> Telegram: rate-limited sends, Telegram's errors mapped to the outbox's outcomes.
 
+Waiting for our own limiter beyond max_wait_seconds, and Telegram's 429 with retry_after, are `Paced`: the
+outbox reschedules the item to when a slot is free, without counting an attempt. `claim_limit` tells the
+outbox how much to hand over at once.
+
 The API calls run in a shielded task: a stop in the middle of a send lets the call finish. When the
 outbox can no longer record the outcome (its round was cancelled) or a later part of a split
 message failed, the parts that arrived are journaled (telegram_sent), and the outbox's retry, after
@@ -29,7 +33,7 @@ from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
 from bot.core.conversations.attachments import attachment_path
-from bot.core.delivery.senders import PermanentFailure, RetryLater, TargetUnreachable
+from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
 from bot.core.storage.db import transaction
 
@@ -76,7 +80,7 @@ class Delivery:
 
     async def deliver(self, chat: str, payload: dict[str, Any], key: str | None, thread_id: int | None = None) -> str | None:
         if self.channel.draining:
-            raise RetryLater("telegram channel is stopping", 1.0)
+            raise Paced("telegram channel is stopping", 1.0)
         job = Job(key)
         task = asyncio.ensure_future(self._deliver(chat, payload, job, thread_id))
         self._track(task)
@@ -146,9 +150,13 @@ class Delivery:
     async def _slot(self, chat: str) -> None:
         wait = self.channel.limiter.reserve(chat, self.channel.config.max_wait_seconds)
         if wait is None:
-            raise RetryLater("telegram rate limit", self.channel.limiter.wait_hint(chat))
+            raise Paced("telegram rate limit", self.channel.limiter.wait_hint(chat))
         if wait > 0:
             await asyncio.sleep(wait)
+        # woken late, the previous send may have left late too: keep the actual spacing
+        while (late := self.channel.limiter.settle(chat)) > 0:  # noqa: ASYNC110 - a computed wait, no event to await
+            await asyncio.sleep(late)
+        self.channel.limiter.mark(chat)
 
     def _text_step(self, chat: str, text: str, markup: Any, thread_id: int | None) -> Callable[[Any], Awaitable[Message]]:
         bot = self.channel.bot
@@ -213,7 +221,7 @@ class Delivery:
                 return await step(None)
         except TelegramRetryAfter as exc:
             self.channel.limiter.block(chat, exc.retry_after)
-            raise self._note(RetryLater(f"telegram 429, retry after {exc.retry_after}s", float(exc.retry_after))) from None
+            raise self._note(Paced(f"telegram 429, retry after {exc.retry_after}s", float(exc.retry_after))) from None
         except TelegramForbiddenError as exc:
             raise self._note(TargetUnreachable(f"telegram 403: {exc.message}")) from None
         except TelegramMigrateToChat as exc:
@@ -242,6 +250,13 @@ class TelegramSender:
 
     def __init__(self, delivery: Delivery) -> None:
         self.delivery = delivery
+
+    def claim_limit(self, lease_seconds: float) -> int:
+        """Items the outbox may hand over at once: what the overall rate sends within the wait a send accepts
+        (telegram.max_wait_seconds, at most half a lease), so that claimed items are sent, not paced back."""
+        config = self.delivery.channel.config
+        horizon = min(lease_seconds / 2, max(config.max_wait_seconds, 1 / config.rate_global))
+        return max(1, int(config.rate_global * horizon))
 
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
         if payload.get("edit_of") is not None:  # an agent's edit of a reply already sent to this chat

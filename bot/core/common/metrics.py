@@ -19,3 +19,24 @@ DELIVERY_LATENCY = Histogram(
 INGEST_BATCH = Histogram(
     "incs_ingest_batch_size", "Events per group commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY
 )
+OUTBOX_ITEMS = Gauge(
+    "incs_outbox_items", "Outbox items by channel and state (pending, sending, failed)", ["channel", "state"], registry=REGISTRY
+)
+OUTBOX_OLDEST_PENDING = Gauge(
+    "incs_outbox_oldest_pending_seconds", "Age of the oldest undelivered outbox item", registry=REGISTRY
+)
+SENDS_PER_ITEM = Histogram(
+    "incs_outbox_sends_per_item",
+    "Recorded deliveries per outbox item when it is marked sent; above 1 is a duplicate",
+    ["channel"],
+    buckets=(1, 2, 3, 5, 10),
+    registry=REGISTRY,
+)
+
+
+def set_outbox(by_state: dict[tuple[str, str], int], oldest_pending_seconds: float) -> None:
+    """Outbox gauges as measured now (labels no longer present are dropped, not left at their last value)."""
+    OUTBOX_ITEMS.clear()
+    for (channel, state), count in by_state.items():
+        OUTBOX_ITEMS.labels(channel, state).set(count)
+    OUTBOX_OLDEST_PENDING.set(oldest_pending_seconds)

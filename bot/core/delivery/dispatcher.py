@@ -2,6 +2,13 @@
 
 Pending items survive restarts (they are rows); a crashed sender's lease expires and the item is
 claimed again. One item in flight per target keeps each chat's messages in order.
+
+Under a burst: a channel that knows its send rate (a sender with `claim_limit`) is claimed only as far as it
+can send before the leases run out, so a backlog waits in `pending`, not in repeated claims; claims go on
+while earlier items are still pacing, so the channel's rate is used without gaps. Waiting for a slot of our
+own limiter or for a platform's retry_after (`Paced`) reschedules the item without counting an attempt;
+an item gives up after `max_attempts` real failures or when it is older than `max_age_seconds` (then admins
+are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/burst/recorder.py).
 """
 
 from __future__ import annotations
@@ -9,9 +16,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,24 +27,35 @@ from bot.core.common import metrics
 from bot.core.common.clock import now
 from bot.core.common.live import Hub
 from bot.core.common.tasks import finish_or_cancel
-from bot.core.delivery.outbox import Claimed, claim_due, mark_failed, mark_retry, mark_sent, mark_unreachable
-from bot.core.delivery.senders import PermanentFailure, RetryLater, Sender, TargetUnreachable
+from bot.core.delivery.outbox import Claimed, claim_due
+from bot.core.delivery.recorder import Outcome, Recorder
+from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 
 
 class Dispatcher:
-    def __init__(self, *, factory: SessionFactory, senders: Mapping[str, Sender], hub: Hub, config: OutboxConfig) -> None:
+    def __init__(
+        self,
+        *,
+        factory: SessionFactory,
+        senders: Mapping[str, Sender],
+        hub: Hub,
+        config: OutboxConfig,
+        on_too_old: Callable[[AsyncSession, Claimed, float], Awaitable[object]] | None = None,
+    ) -> None:
         self.factory = factory
         self.senders = dict(senders)
         self.hub = hub
         self.config = config
+        self.on_too_old = on_too_old  # what happens when an item ages out (bot/app.py: a delivery_failing push)
+        self.recorder = Recorder(factory)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
-        self._outcomes: list[tuple[_Outcome, asyncio.Future[None]]] = []
-        self._recorder: asyncio.Task[None] | None = None
+        self._inflight: dict[int, asyncio.Task[None]] = {}
+        self._busy: Counter[str] = Counter()  # items in hand per channel
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
@@ -46,10 +64,11 @@ class Dispatcher:
         self._wake.set()
 
     async def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self._loop(), name="outbox-dispatcher")
 
     async def stop(self) -> None:
-        """Let the current round finish (its sends and their bookkeeping), then stop; cancel after the grace period."""
+        """Let the items in hand finish (their sends and their bookkeeping), then stop; cancel after the grace period."""
         if self._task is None:
             return
         self._stopping = True
@@ -58,31 +77,84 @@ class Dispatcher:
         self._task = None
 
     async def _loop(self) -> None:
-        while not self._stopping:
-            try:
-                worked = await self.run_once()
-            except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
-                log.exception("outbox round failed")
-                worked = 0
-            if worked or self._stopping:
-                continue
-            self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
-            except TimeoutError:
-                pass
+        try:
+            while not self._stopping:
+                try:
+                    worked = await self.run_once(wait=False)
+                except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
+                    log.exception("outbox round failed")
+                    worked = 0
+                if worked or self._stopping:
+                    continue
+                self._wake.clear()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
+                except TimeoutError:
+                    pass
+        finally:
+            if self._inflight:  # a cancel here cancels them too: the senders journal what they had sent
+                await asyncio.gather(*self._inflight.values(), return_exceptions=True)
 
-    async def run_once(self) -> int:
-        """One round: claim, deliver concurrently (one per target), record. Returns items handled."""
+    def rooms(self) -> tuple[dict[str, int], int]:
+        """How many items each paced channel may claim now, and how many the unpaced channels may.
+
+        A paced channel is claimed again only once half of its window is free: one claim per half window,
+        not one per finished send."""
+        paced: dict[str, int] = {}
+        busy_unpaced = sum(n for channel, n in self._busy.items() if self._window(channel) is None)
+        for channel in self.senders:
+            window = self._window(channel)
+            if window is not None:
+                room = window - self._busy[channel]
+                paced[channel] = room if room >= max(1, window // 2) else 0
+        return paced, self.config.batch_size - busy_unpaced
+
+    def _window(self, channel: str) -> int | None:
+        limit = getattr(self.senders.get(channel), "claim_limit", None)
+        return max(1, int(limit(self.config.lease_seconds))) if callable(limit) else None
+
+    async def run_once(self, *, wait: bool = True) -> int:
+        """Claim what the channels have room for and start delivering it; returns items claimed.
+        `wait`: return only when these deliveries are recorded (tests and one-shot runs)."""
+        paced, others = self.rooms()
+        if others <= 0 and not any(paced.values()):
+            return 0
         async with transaction(self.factory) as session:
             claimed = await claim_due(
-                session=session, lease_seconds=self.config.lease_seconds, limit=self.config.batch_size
+                session=session,
+                lease_seconds=self.config.lease_seconds,
+                limit=max(others, 0),
+                per_channel=paced,
+                exclude=list(self._inflight),
             )
-        if claimed:
-            await asyncio.gather(*(self._deliver(item) for item in claimed))
+        tasks = [self._start(item) for item in claimed]
+        if wait and tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
         return len(claimed)
 
+    def _start(self, item: Claimed) -> asyncio.Task[None]:
+        task = asyncio.create_task(self._deliver(item), name=f"outbox-{item.id}")
+        self._inflight[item.id] = task
+        self._busy[item.channel] += 1
+
+        def done(_: asyncio.Task[None]) -> None:
+            self._inflight.pop(item.id, None)
+            self._busy[item.channel] -= 1
+            self._wake.set()
+
+        task.add_done_callback(done)
+        return task
+
     async def _deliver(self, item: Claimed) -> None:
+        try:
+            await self._send(item)
+        except Exception:  # noqa: BLE001 - an outcome that could not be written: the lease brings the item back
+            log.warning("outbox item %d: outcome not written; it returns when its lease runs out", item.id)
+
+    async def _send(self, item: Claimed) -> None:
+        if item.id in self.recorder.unrecorded:  # delivered before, bookkeeping failed: record, do not send again
+            await self._sent(item, self.recorder.unrecorded.pop(item.id))
+            return
         sender = self.senders.get(item.channel)
         if sender is None:
             await self._retry(item, RetryLater(f"no sender for channel {item.channel}"))
@@ -99,10 +171,14 @@ class Dispatcher:
             log.warning("sender %s raised %s", item.channel, type(exc).__name__)
             await self._retry(item, RetryLater(type(exc).__name__))
         else:
-            await self._record(_Outcome(item, "sent", platform_id=platform_id))
-            metrics.OUTBOUND.labels(item.channel, "sent").inc()
-            metrics.DELIVERY_LATENCY.labels(item.channel).observe(max((now() - item.created_at).total_seconds(), 0))
-            await self._announce(item, "sent")
+            await self._sent(item, platform_id)
+
+    async def _sent(self, item: Claimed, platform_id: str | None) -> None:
+        sends = await self.recorder.record(Outcome(item, "sent", platform_id=platform_id))
+        metrics.OUTBOUND.labels(item.channel, "sent").inc()
+        metrics.SENDS_PER_ITEM.labels(item.channel).observe(sends)
+        metrics.DELIVERY_LATENCY.labels(item.channel).observe(max((now() - item.created_at).total_seconds(), 0))
+        await self._announce(item, "sent")
 
     def backoff(self, attempts: int) -> float:
         base = self.config.backoff_base_seconds * (2 ** (attempts - 1))
@@ -110,13 +186,19 @@ class Dispatcher:
         return float(min(base, self.config.backoff_max_seconds) * jitter)
 
     async def _retry(self, item: Claimed, exc: RetryLater) -> None:
-        if item.attempts >= self.config.max_attempts:
+        paced = isinstance(exc, Paced)
+        age = (now() - item.created_at).total_seconds()
+        if age > self.config.max_age_seconds:
+            await self._fail(item, exc, too_old=age)
+            return
+        if not paced and item.attempts >= self.config.max_attempts:
             await self._fail(item, exc)
             return
         delay = exc.retry_after if exc.retry_after is not None else self.backoff(item.attempts)
-        await self._record(_Outcome(item, "retry", delay=delay, error=str(exc)))
-        metrics.OUTBOUND.labels(item.channel, "retry").inc()
-        log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
+        await self.recorder.record(Outcome(item, "retry", delay=delay, error=str(exc), counted=not paced))
+        metrics.OUTBOUND.labels(item.channel, "paced" if paced else "retry").inc()
+        if not paced:
+            log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
         self._schedule_wake(delay)
 
     def _schedule_wake(self, delay: float) -> None:
@@ -125,37 +207,15 @@ class Dispatcher:
         except RuntimeError:
             pass
 
-    async def _fail(self, item: Claimed, exc: Exception, *, unreachable: bool = False) -> None:
-        await self._record(_Outcome(item, "unreachable" if unreachable else "failed", error=str(exc)))
+    async def _fail(self, item: Claimed, exc: Exception, *, unreachable: bool = False, too_old: float | None = None) -> None:
+        error = str(exc) if too_old is None else f"undelivered after {too_old:.0f}s (outbox.max_age_seconds): {exc}"
+        await self.recorder.record(Outcome(item, "unreachable" if unreachable else "failed", error=error))
         metrics.OUTBOUND.labels(item.channel, "failed").inc()
-        log.warning("outbox item %d to %s failed: %s", item.id, item.channel, exc)
+        log.warning("outbox item %d to %s failed: %s", item.id, item.channel, error)
+        if too_old is not None and self.on_too_old is not None:
+            async with transaction(self.factory) as session:
+                await self.on_too_old(session, item, too_old)
         await self._announce(item, "failed")
-
-    async def _record(self, outcome: _Outcome) -> None:
-        """Outcomes that finish together share one transaction (one write, not one per message), and each
-        caller returns only once its outcome is committed — the item stays claimed until then."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outcomes.append((outcome, future))
-        if self._recorder is None or self._recorder.done():
-            self._recorder = asyncio.create_task(self._write_outcomes())
-        await future
-
-    async def _write_outcomes(self) -> None:
-        await asyncio.sleep(0)  # let the outcomes of this moment gather
-        while self._outcomes:
-            batch, self._outcomes = self._outcomes, []
-            try:
-                async with transaction(self.factory) as session:
-                    for outcome, _ in batch:
-                        await outcome.apply(session)
-            except Exception as exc:  # noqa: BLE001 - each caller sees the failure; its lease retries the item
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)
 
     async def _announce(self, item: Claimed, state: str) -> None:
         conversation_id: Any = item.payload.get("conversation_id")
@@ -163,23 +223,3 @@ class Dispatcher:
             await self.hub.publish(
                 f"conv:{conversation_id}", {"type": "delivery", "message_id": item.message_id, "state": state}
             )
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    item: Claimed
-    kind: Literal["sent", "retry", "failed", "unreachable"]
-    platform_id: str | None = None
-    delay: float = 0.0
-    error: str = ""
-
-    async def apply(self, session: AsyncSession) -> None:
-        item = self.item
-        if self.kind == "sent":
-            await mark_sent(session=session, item_id=item.id, platform_message_id=self.platform_id)
-        elif self.kind == "retry":
-            await mark_retry(session=session, item_id=item.id, delay_seconds=self.delay, error=self.error)
-        else:
-            await mark_failed(session=session, item_id=item.id, error=self.error)
-            if self.kind == "unreachable":
-                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)

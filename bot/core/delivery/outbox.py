@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import and_, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -46,72 +47,146 @@ class Claimed:
     channel: str
     target: str
     payload: dict[str, Any]
-    attempts: int
+    attempts: int  # the number of this attempt: failed attempts before it, plus one
     message_id: int | None
     org_id: int | None
     created_at: datetime
 
 
-async def claim_due(*, session: AsyncSession, lease_seconds: float, limit: int) -> list[Claimed]:
-    """Claim the oldest undelivered item of each target, if it is due. One in flight per target keeps order."""
+async def claim_due(
+    *,
+    session: AsyncSession,
+    lease_seconds: float,
+    limit: int,
+    per_channel: Mapping[str, int] | None = None,
+    exclude: Collection[int] = (),
+) -> list[Claimed]:
+    """Claim the oldest undelivered item of each target, if it is due, oldest first. One in flight per target
+    keeps order. `per_channel` caps a channel's claims (a rate-limited channel takes only what it can send
+    within the lease); `limit` caps the channels not named there. `exclude`: items this process still has in hand.
+
+    A claim is not an attempt; only a claim of an item whose lease ran out (its outcome was never recorded)
+    counts one."""
     stamp = now()
-    heads = (
-        select(func.min(OutboxItem.id))
-        .where(OutboxItem.state.in_(ACTIVE))
-        .group_by(OutboxItem.channel, OutboxItem.target)
-        .limit(limit * 4)
+    caps = dict(per_channel or {})
+    claimed: list[Claimed] = []
+    for channel, room in caps.items():
+        if room > 0:
+            claimed += await _claim(session, stamp, lease_seconds, room, OutboxItem.channel == channel, exclude)
+    if limit > 0:
+        scope = OutboxItem.channel.not_in(list(caps)) if caps else true()
+        claimed += await _claim(session, stamp, lease_seconds, limit, scope, exclude)
+    return claimed
+
+
+async def _claim(
+    session: AsyncSession, stamp: datetime, lease_seconds: float, limit: int, scope: Any, exclude: Collection[int]
+) -> list[Claimed]:
+    heads = select(func.min(OutboxItem.id)).where(OutboxItem.state.in_(ACTIVE), scope).group_by(OutboxItem.channel, OutboxItem.target)
+    due = or_(
+        and_(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= stamp),
+        and_(OutboxItem.state == "sending", OutboxItem.locked_until < stamp),
     )
-    rows = (await session.scalars(select(OutboxItem).where(OutboxItem.id.in_(heads)).order_by(OutboxItem.id))).all()
+    query = select(OutboxItem).where(OutboxItem.id.in_(heads), due)
+    if exclude:
+        query = query.where(OutboxItem.id.not_in(list(exclude)))
+    rows = (await session.scalars(query.order_by(OutboxItem.id).limit(limit))).all()
     claimed: list[Claimed] = []
     for item in rows:
-        due = (item.state == "pending" and item.next_attempt_at <= stamp) or (
-            item.state == "sending" and item.locked_until is not None and item.locked_until < stamp
+        attempts = item.attempts + (1 if item.state == "sending" else 0)  # a lost lease: that attempt counts
+        unchanged = (
+            OutboxItem.next_attempt_at == item.next_attempt_at
+            if item.state == "pending"
+            else OutboxItem.locked_until == item.locked_until
         )
-        if not due:
-            continue
         result = await session.execute(
             update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.state == item.state, OutboxItem.attempts == item.attempts)
-            .values(state="sending", attempts=item.attempts + 1, locked_until=stamp + timedelta(seconds=lease_seconds))
+            .where(OutboxItem.id == item.id, OutboxItem.state == item.state, unchanged)
+            .values(state="sending", attempts=attempts, locked_until=stamp + timedelta(seconds=lease_seconds))
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
             claimed.append(
-                Claimed(item.id, item.channel, item.target, item.payload, item.attempts + 1, item.message_id, item.org_id, item.created_at)
+                Claimed(item.id, item.channel, item.target, item.payload, attempts + 1, item.message_id, item.org_id, item.created_at)
             )
-        if len(claimed) >= limit:
-            break
     return claimed
 
 
-async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> None:
-    stamp = now()
-    await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id).values(state="sent", sent_at=stamp, locked_until=None, last_error="")
-    )
-    item = await session.get(OutboxItem, item_id)
-    if item is not None and item.message_id is not None:
+async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> int:
+    """Record a delivery on the item and its thread copy; returns how many deliveries the item has now (above 1:
+    a duplicate). A platform id that another message of the same identity already holds stays on the item only:
+    it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold."""
+    await _record_sent(session, item_id, platform_message_id)
+    row = (await session.execute(select(OutboxItem.sends, OutboxItem.message_id).where(OutboxItem.id == item_id))).first()
+    if row is None:
+        return 0
+    sends, message_id = int(row[0]), row[1]
+    if message_id is not None:
         values: dict[str, Any] = {"delivery_state": "sent"}
-        if platform_message_id:
+        if platform_message_id and not await _platform_id_taken(session, message_id, platform_message_id):
             values["platform_message_id"] = platform_message_id
-        await session.execute(update(Message).where(Message.id == item.message_id).values(**values))
+        await session.execute(update(Message).where(Message.id == message_id).values(**values))
+    return sends
 
 
-async def mark_retry(*, session: AsyncSession, item_id: int, delay_seconds: float, error: str) -> None:
+async def journal_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> None:
+    """The item was delivered but its full outcome cannot be written: record it on the outbox row alone, so that
+    no claim sends it again (its thread copy keeps delivery_state pending)."""
+    await _record_sent(session, item_id, platform_message_id, note="delivered; the thread copy could not be updated")
+
+
+async def _record_sent(session: AsyncSession, item_id: int, platform_message_id: str | None, note: str = "") -> None:
     await session.execute(
         update(OutboxItem)
         .where(OutboxItem.id == item_id)
-        .values(state="pending", next_attempt_at=now() + timedelta(seconds=delay_seconds), locked_until=None, last_error=error[:500])
+        .values(
+            state="sent",
+            sent_at=now(),
+            locked_until=None,
+            last_error=note,
+            sends=OutboxItem.sends + 1,
+            platform_message_id=platform_message_id,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _platform_id_taken(session: AsyncSession, message_id: int, platform_message_id: str) -> bool:
+    identity = select(Message.identity_id).where(Message.id == message_id).scalar_subquery()
+    clash = await session.scalar(
+        select(Message.id)
+        .where(Message.identity_id == identity, Message.platform_message_id == platform_message_id, Message.id != message_id)
+        .limit(1)
+    )
+    return clash is not None
+
+
+async def mark_retry(*, session: AsyncSession, item_id: int, delay_seconds: float, error: str, counted: bool = True) -> None:
+    """Back to pending until `delay_seconds` from now. `counted`: a failed attempt (towards max_attempts); waiting
+    for a rate-limit slot or a platform's retry_after is not one."""
+    values: dict[str, Any] = {
+        "state": "pending",
+        "next_attempt_at": now() + timedelta(seconds=delay_seconds),
+        "locked_until": None,
+        "last_error": error[:500],
+    }
+    if counted:
+        values["attempts"] = OutboxItem.attempts + 1
+    await session.execute(
+        update(OutboxItem).where(OutboxItem.id == item_id).values(**values).execution_options(synchronize_session=False)
     )
 
 
 async def mark_failed(*, session: AsyncSession, item_id: int, error: str) -> None:
     await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id).values(state="failed", locked_until=None, last_error=error[:500])
+        update(OutboxItem)
+        .where(OutboxItem.id == item_id)
+        .values(state="failed", locked_until=None, last_error=error[:500])
+        .execution_options(synchronize_session=False)
     )
-    item = await session.get(OutboxItem, item_id)
-    if item is not None and item.message_id is not None:
-        await session.execute(update(Message).where(Message.id == item.message_id).values(delivery_state="failed"))
+    message_id = await session.scalar(select(OutboxItem.message_id).where(OutboxItem.id == item_id))
+    if message_id is not None:
+        await session.execute(update(Message).where(Message.id == message_id).values(delivery_state="failed"))
 
 
 async def mark_unreachable(*, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None:
@@ -124,6 +199,25 @@ async def mark_unreachable(*, session: AsyncSession, org_id: int | None, channel
 
 async def backlog(*, session: AsyncSession) -> int:
     return int(await session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.state.in_(ACTIVE))) or 0)
+
+
+@dataclass(frozen=True)
+class OutboxGauges:
+    by_state: dict[tuple[str, str], int]  # (channel, state) -> items, for pending, sending and failed
+    oldest_pending_seconds: float  # age of the oldest undelivered item; 0 when none waits
+
+
+async def gauges(*, session: AsyncSession) -> OutboxGauges:
+    """What /metrics shows of the outbox (delivered items are counted by the sent counter, not here: the table
+    keeps them all)."""
+    rows = await session.execute(
+        select(OutboxItem.channel, OutboxItem.state, func.count())
+        .where(OutboxItem.state.in_((*ACTIVE, "failed")))
+        .group_by(OutboxItem.channel, OutboxItem.state)
+    )
+    oldest = await session.scalar(select(func.min(OutboxItem.created_at)).where(OutboxItem.state.in_(ACTIVE)))
+    age = max((now() - oldest).total_seconds(), 0.0) if oldest is not None else 0.0
+    return OutboxGauges({(str(c), str(s)): int(n) for c, s, n in rows}, age)
 
 
 async def reply_payloads(*, session: AsyncSession, message_ids: list[int]) -> dict[int, dict[str, Any]]:

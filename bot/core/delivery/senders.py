@@ -17,6 +17,15 @@ class RetryLater(DeliveryError):
         self.retry_after = retry_after
 
 
+class Paced(RetryLater):
+    """Not a failure: our own limiter, or the platform's flood control (429 with retry_after), says "not before
+    `retry_after` seconds". The outbox reschedules the item to then without counting an attempt."""
+
+    def __init__(self, reason: str, retry_after: float) -> None:
+        super().__init__(reason, max(float(retry_after), 0.0))
+        self.retry_after: float = max(float(retry_after), 0.0)
+
+
 class PermanentFailure(DeliveryError):
     """The platform refused for good (bad request). The item is marked failed."""
 
@@ -35,3 +44,13 @@ class Sender(Protocol):
     channel: str
 
     async def send(self, target: str, payload: dict[str, Any]) -> str | None: ...
+
+
+class PacedSender(Protocol):
+    """Optional: a sender with a known send rate tells the outbox how many items it can take at once, so a
+    backlog waits in `pending` instead of being claimed again and again. `claim_limit(lease_seconds)` is the
+    number of items it can send before a lease of that length runs out."""
+
+    channel: str
+
+    def claim_limit(self, lease_seconds: float) -> int: ...

@@ -1,0 +1,105 @@
+"""Writes delivery outcomes: together when it works, one by one when the batch fails, journalled when even that fails.
+
+Outcomes that finish together share one transaction (one write, not one per message). If that transaction
+fails (a constraint on one row, a lock timeout, a serialization failure) each outcome is written again in
+its own transaction, so one bad row affects only itself. A "sent" that still cannot be written is journalled:
+first on the outbox row alone (state sent, nothing else), and if the database refuses even that, in this
+process's memory, which the dispatcher consults before sending a claimed item. A delivered item is therefore
+never sent again because its bookkeeping failed; a retry or failure that cannot be written is left to the
+lease (the item comes back and is tried again, which is what a retry means anyway).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.delivery.outbox import Claimed, journal_sent, mark_failed, mark_retry, mark_sent, mark_unreachable
+from bot.core.storage.db import SessionFactory, transaction
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    item: Claimed
+    kind: Literal["sent", "retry", "failed", "unreachable"]
+    platform_id: str | None = None
+    delay: float = 0.0
+    error: str = ""
+    counted: bool = True  # a retry that counts towards max_attempts (waiting for a slot does not)
+
+    async def apply(self, session: AsyncSession) -> int:
+        """Write the outcome; for "sent", returns the item's recorded deliveries (above 1: a duplicate)."""
+        item = self.item
+        if self.kind == "sent":
+            return await mark_sent(session=session, item_id=item.id, platform_message_id=self.platform_id)
+        if self.kind == "retry":
+            await mark_retry(session=session, item_id=item.id, delay_seconds=self.delay, error=self.error, counted=self.counted)
+        else:
+            await mark_failed(session=session, item_id=item.id, error=self.error)
+            if self.kind == "unreachable":
+                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)
+        return 0
+
+
+class Recorder:
+    """Each caller of record() returns once its outcome is written (or journalled); the item stays claimed until then."""
+
+    def __init__(self, factory: SessionFactory) -> None:
+        self.factory = factory
+        self.unrecorded: dict[int, str | None] = {}  # item id -> platform id: delivered, not even journalled in the DB
+        self._queue: list[tuple[Outcome, asyncio.Future[int]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def record(self, outcome: Outcome) -> int:
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        return await future
+
+    async def _write(self) -> None:
+        await asyncio.sleep(0)  # let the outcomes of this moment gather
+        while self._queue:
+            batch, self._queue = self._queue, []
+            try:
+                async with transaction(self.factory) as session:
+                    results = [await outcome.apply(session) for outcome, _ in batch]
+            except Exception as exc:  # noqa: BLE001 - one by one below; only the row that is at fault stays unwritten
+                log.warning("outbox: %d outcomes not written together (%s); one by one", len(batch), type(exc).__name__)
+                for outcome, future in batch:
+                    await self._write_alone(outcome, future)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
+
+    async def _write_alone(self, outcome: Outcome, future: asyncio.Future[int]) -> None:
+        try:
+            async with transaction(self.factory) as session:
+                result = await outcome.apply(session)
+        except Exception as exc:  # noqa: BLE001 - a sent is journalled; anything else returns with its lease
+            if outcome.kind == "sent":
+                result = await self._journal(outcome, exc)
+            elif not future.done():
+                future.set_exception(exc)
+                return
+        if not future.done():
+            future.set_result(result)
+
+    async def _journal(self, outcome: Outcome, cause: Exception) -> int:
+        item = outcome.item
+        try:
+            async with transaction(self.factory) as session:
+                await journal_sent(session=session, item_id=item.id, platform_message_id=outcome.platform_id)
+        except Exception as exc:  # noqa: BLE001 - the database refuses even that: remember it in this process
+            self.unrecorded[item.id] = outcome.platform_id
+            log.warning("outbox item %d delivered; not recordable (%s), kept in memory", item.id, type(exc).__name__)
+            return 1
+        log.warning("outbox item %d delivered; its thread copy could not be updated (%s)", item.id, type(cause).__name__)
+        return 1
