@@ -25,6 +25,7 @@ from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.outbox import backlog
 from bot.core.scheduler import Scheduler
+from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.engine import load_default_flows
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
@@ -55,6 +56,7 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
+    install_sla(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

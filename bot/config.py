@@ -7,6 +7,7 @@ environment or from a file in the data directory (outside git); production refus
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from datetime import date
 from pathlib import Path
@@ -214,6 +215,47 @@ class BusinessTimeConfig(Section):
         return value.upper()
 
 
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _targets(low: int, normal: int, high: int, urgent: int) -> dict[str, int]:
+    return {"low": low, "normal": normal, "high": high, "urgent": urgent}
+
+
+class SlaConfig(Section):
+    """Service-level targets in business time (see business_time) and the work-order categories."""
+
+    enabled: bool = True
+    sweep_seconds: float = Field(30.0, gt=0)
+    at_risk_percent: int = Field(80, gt=0, lt=100)  # a clock is at risk once this share of its target is used
+    # priority -> minutes of business time; all four priorities, each positive
+    first_response_minutes: dict[str, int] = Field(default_factory=lambda: _targets(480, 240, 60, 30))
+    next_response_minutes: dict[str, int] = Field(default_factory=lambda: _targets(480, 240, 120, 60))
+    resolution_minutes: dict[str, int] = Field(default_factory=lambda: _targets(4320, 1440, 480, 240))
+    conversation_priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    categories: list[str] = Field(default_factory=lambda: ["billing", "delivery", "account", "technical", "other"], min_length=1)
+
+    @field_validator("first_response_minutes", "next_response_minutes", "resolution_minutes")
+    @classmethod
+    def _every_priority_positive(cls, value: dict[str, int]) -> dict[str, int]:
+        if set(value) != set(PRIORITIES):
+            raise ValueError(f"give minutes for exactly {', '.join(PRIORITIES)}")
+        for priority, minutes in value.items():
+            if minutes <= 0:
+                raise ValueError(f"{priority}: a target must be a positive number of minutes")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9_-]{1,40}", name):
+                raise ValueError(f"{name!r}: use 1-40 lowercase letters, digits, - or _")
+        if len(set(value)) != len(value):
+            raise ValueError("a category is listed twice")
+        return value
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -236,6 +278,7 @@ class Settings(Section):
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     business_time: BusinessTimeConfig = Field(default_factory=BusinessTimeConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("secret_key")

@@ -7,3 +7,4 @@ from bot.core import (
     telegram_models,  # noqa: F401
     verification_models,  # noqa: F401
 )
+from bot.core.work_orders import models as work_order_models  # noqa: F401

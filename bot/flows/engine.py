@@ -122,5 +122,6 @@ def load_default_flows() -> None:
     """Import the modules that register flows (import order is flow order)."""
     from bot.flows import (
         greeting,  # noqa: F401
+        ticket,  # noqa: F401
         verify,  # noqa: F401
     )
