@@ -89,3 +89,32 @@ async def follow_conversations(*, session: AsyncSession, settings: Settings, sta
             sla.stop(clock, cal, clock.stopped_at)
     await session.flush()
     return len(changed)
+
+
+async def inbox_clocks(
+    *, session: AsyncSession, settings: Settings, org_id: int, waiting: dict[int, datetime]
+) -> dict[int, ConversationClock]:
+    """Response clocks of inbox rows (conversation id -> waiting_since). A conversation the sweep has not
+    reached yet gets its clock computed here (not stored), so the inbox never shows a waiting row without one."""
+    if not waiting:
+        return {}
+    rows = await session.scalars(
+        select(ConversationClock).where(
+            ConversationClock.org_id == org_id, ConversationClock.conversation_id.in_(list(waiting)),
+            ConversationClock.stopped_at.is_(None),
+        )
+    )
+    clocks = {c.conversation_id: c for c in rows if c.started_at == waiting.get(c.conversation_id)}
+    cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
+    missing = [cid for cid in waiting if cid not in clocks]
+    if missing:
+        seen = set(await session.scalars(
+            select(ConversationClock.conversation_id).where(ConversationClock.conversation_id.in_(missing)).distinct()
+        ))
+        for cid in missing:
+            targets = settings.sla.next_response_minutes if cid in seen else settings.sla.first_response_minutes
+            clock = ConversationClock(org_id=org_id, conversation_id=cid, kind="next" if cid in seen else "first",
+                                      started_at=waiting[cid])
+            sla.start(clock, cal, waiting[cid], targets[priority], fraction)
+            clocks[cid] = clock
+    return clocks
