@@ -30,6 +30,7 @@ from bot.core.delivery.outbox import gauges as outbox_gauges
 from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.storage.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
+from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
@@ -65,6 +66,7 @@ def build_context(settings: Settings) -> AppContext:
     if settings.channels.telegram.token:
         dispatcher.add_sender(TelegramPushSender(settings.channels.telegram.api_base, settings.channels.telegram.token))
     install_notifications(ctx)
+    install_sla(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

@@ -7,14 +7,18 @@ environment or from a file in the data directory (outside git); production refus
 from __future__ import annotations
 
 import os
+import re
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "INCS_"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigError(Exception):
@@ -166,6 +170,94 @@ class PrivacyConfig(Section):
     response_days: int = Field(15, ge=1)
 
 
+class BusinessTimeConfig(Section):
+    """The business calendar: SLA clocks and working-day deadlines count only open time."""
+
+    timezone: str = "UTC"
+    # weekday (mon..sun) -> opening spans "HH:MM-HH:MM"; a weekday not listed is closed
+    hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    )
+    holidays: list[date] = Field(default_factory=list)  # closed days
+    workdays: list[date] = Field(default_factory=list)  # make-up working days (open with Monday's hours)
+    country: str = ""  # public holidays and make-up days from the `holidays` package, e.g. CN
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from bot.core.business_time.calendar import CalendarError, check_spans, parse_span
+
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            try:
+                check_spans([parse_span(span) for span in spans], day)
+            except CalendarError as exc:
+                raise ValueError(f"{day}: {exc}") from None
+        if not any(value.values()):
+            raise ValueError("the calendar is never open")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        from bot.core.business_time.country import supported
+
+        if value and not supported(value):
+            raise ValueError(f"unknown holiday country {value!r}")
+        return value.upper()
+
+
+PRIORITIES = ("low", "normal", "high", "urgent")
+
+
+def _targets(low: int, normal: int, high: int, urgent: int) -> dict[str, int]:
+    return {"low": low, "normal": normal, "high": high, "urgent": urgent}
+
+
+class SlaConfig(Section):
+    """Service-level targets in business time (see business_time) and the work-order categories."""
+
+    enabled: bool = True
+    sweep_seconds: float = Field(30.0, gt=0)
+    at_risk_percent: int = Field(80, gt=0, lt=100)  # a clock is at risk once this share of its target is used
+    # priority -> minutes of business time; all four priorities, each positive
+    first_response_minutes: dict[str, int] = Field(default_factory=lambda: _targets(480, 240, 60, 30))
+    next_response_minutes: dict[str, int] = Field(default_factory=lambda: _targets(480, 240, 120, 60))
+    resolution_minutes: dict[str, int] = Field(default_factory=lambda: _targets(4320, 1440, 480, 240))
+    conversation_priority: Literal["low", "normal", "high", "urgent"] = "normal"
+    categories: list[str] = Field(default_factory=lambda: ["billing", "delivery", "account", "technical", "other"], min_length=1)
+
+    @field_validator("first_response_minutes", "next_response_minutes", "resolution_minutes")
+    @classmethod
+    def _every_priority_positive(cls, value: dict[str, int]) -> dict[str, int]:
+        if set(value) != set(PRIORITIES):
+            raise ValueError(f"give minutes for exactly {', '.join(PRIORITIES)}")
+        for priority, minutes in value.items():
+            if minutes <= 0:
+                raise ValueError(f"{priority}: a target must be a positive number of minutes")
+        return value
+
+    @field_validator("categories")
+    @classmethod
+    def _plain_names(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not re.fullmatch(r"[a-z0-9_-]{1,40}", name):
+                raise ValueError(f"{name!r}: use 1-40 lowercase letters, digits, - or _")
+        if len(set(value)) != len(value):
+            raise ValueError("a category is listed twice")
+        return value
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -187,6 +279,8 @@ class Settings(Section):
     sms: SmsConfig = Field(default_factory=SmsConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    business_time: BusinessTimeConfig = Field(default_factory=BusinessTimeConfig)
+    sla: SlaConfig = Field(default_factory=SlaConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("secret_key")

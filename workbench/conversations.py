@@ -14,6 +14,8 @@ from bot.core.conversations.threads import add_note, assign, get_conversation, l
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
 from bot.core.orgs.organizations import get_organization
+from bot.core.work_orders.csat import ask_conversation_csat
+from bot.core.work_orders.services import conversation_work_orders
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
@@ -37,6 +39,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent = await latest_consent(session=session, customer_id=customer.id)
         org = await get_organization(session=session, org_id=agent.org_id)
         agents = await list_agents(session=session, org_id=agent.org_id)
+        work_orders = await conversation_work_orders(session=session, org_id=agent.org_id, conversation_id=conversation.id)
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
@@ -51,6 +54,8 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent=consent,
         org=org,
         agents=agents,
+        work_orders=work_orders,
+        work_order_categories=request.app[CTX].settings.sla.categories,
     )
 
 
@@ -126,6 +131,9 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
+        asked = await ask_conversation_csat(session=session, conversation=conversation)
+    if asked:
+        ctx.dispatcher.wake()
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
     return _done(request, conversation.id)
 

@@ -7,9 +7,11 @@ from aiohttp import web
 from bot.core.conversations.threads import list_inbox
 from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
+from bot.core.work_orders.clocks import inbox_clocks
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
+from workbench.sla_view import countdown, server_now
 
 STATUSES = ("open", "pending", "resolved")
 
@@ -35,4 +37,8 @@ async def inbox(request: web.Request) -> web.Response:
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_inbox",
                      detail={"status": status, "rows": len(page.rows)})
         names = await agent_names(session=session, org_id=agent.org_id)
-    return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names)
+        waiting = {r.conversation_id: r.waiting_since for r in page.rows if r.waiting_since and r.status == "open"}
+        clocks = await inbox_clocks(session=session, settings=ctx.settings, org_id=agent.org_id, waiting=waiting)
+    countdowns = {cid: countdown(clock, ctx.settings) for cid, clock in clocks.items()}
+    return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names,
+                  countdowns=countdowns, server_now=server_now())

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flows import (
     greeting,  # noqa: F401
+    ticket,  # noqa: F401
     verify,  # noqa: F401
 )
 from bot.flows.engine import Engine

@@ -25,12 +25,14 @@ def test_every_model_with_an_org_id_is_scoped() -> None:
 async def two_orgs(db_url: str):  # type: ignore[no-untyped-def]
     engine = create_engine(db_url)
     factory = session_factory(engine)
-    a = (await make_org(factory, slug="alpha", name="Alpha")).org.id
-    b = (await make_org(factory, slug="beta", name="Beta")).org.id
-    async with transaction(factory) as session:
-        rows = {a: await one_row_per_table(session, a, "a"), b: await one_row_per_table(session, b, "b")}
-    yield factory, a, b, rows
-    await engine.dispose()
+    try:
+        a = (await make_org(factory, slug="alpha", name="Alpha")).org.id
+        b = (await make_org(factory, slug="beta", name="Beta")).org.id
+        async with transaction(factory) as session:
+            rows = {a: await one_row_per_table(session, a, "a"), b: await one_row_per_table(session, b, "b")}
+        yield factory, a, b, rows
+    finally:
+        await engine.dispose()
 
 
 async def test_scoped_session_cannot_reach_another_orgs_row(two_orgs) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,8 @@ def _value(column: sa.Column[Any], tag: str) -> Any:
         return False
     if isinstance(kind, sa.DateTime):
         return now()
+    if isinstance(kind, sa.Date):
+        return now().date()
     if isinstance(kind, sa.Integer | sa.BigInteger):
         return n
     if isinstance(kind, sa.Float | sa.Numeric):

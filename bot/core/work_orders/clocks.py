@@ -1,0 +1,120 @@
+"""Conversation response clocks, kept in step with conversations by the SLA sweep.
+
+A clock starts when a customer starts waiting (`waiting_since`): the first response target for a
+conversation's first episode, the next response target after that. It pauses while the conversation
+is pending (waiting on the customer), resumes when it is open again, and stops at the first agent
+reply (or resolution). Starting from `waiting_since` makes the due time exact whenever the sweep runs.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.core.models import Conversation, Message
+from bot.core.work_orders import sla
+from bot.core.work_orders.models import ConversationClock, week_of
+
+BATCH = 2000
+
+
+async def start_new_clocks(*, session: AsyncSession, settings: Settings, stamp: datetime) -> int:
+    same_episode = select(ConversationClock.id).where(
+        ConversationClock.conversation_id == Conversation.id, ConversationClock.started_at == Conversation.waiting_since
+    )
+    rows = (
+        await session.execute(
+            select(Conversation.id, Conversation.org_id, Conversation.waiting_since)
+            .where(Conversation.status == "open", Conversation.waiting_since.is_not(None), ~same_episode.exists())
+            .limit(BATCH)
+        )
+    ).all()
+    if not rows:
+        return 0
+    seen = set(await session.scalars(
+        select(ConversationClock.conversation_id).where(ConversationClock.conversation_id.in_([r[0] for r in rows])).distinct()
+    ))
+    cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
+    for conversation_id, org_id, waiting_since in rows:
+        assert waiting_since is not None
+        kind = "next" if conversation_id in seen else "first"
+        targets = settings.sla.next_response_minutes if kind == "next" else settings.sla.first_response_minutes
+        clock = ConversationClock(org_id=org_id, conversation_id=conversation_id, kind=kind, priority=priority,
+                                  started_at=waiting_since)
+        sla.start(clock, cal, waiting_since, targets[priority], fraction)
+        session.add(clock)
+    await session.flush()
+    return len(rows)
+
+
+async def follow_conversations(*, session: AsyncSession, settings: Settings, stamp: datetime) -> int:
+    """Stop answered clocks, pause those of pending conversations, resume reopened ones."""
+    changed = (
+        await session.execute(
+            select(ConversationClock, Conversation.status, Conversation.waiting_since, Conversation.assignee_id)
+            .join(Conversation, Conversation.id == ConversationClock.conversation_id)
+            .where(
+                ConversationClock.stopped_at.is_(None),
+                or_(
+                    Conversation.waiting_since.is_(None),
+                    Conversation.waiting_since != ConversationClock.started_at,
+                    Conversation.status == "resolved",
+                    and_(Conversation.status == "pending", ConversationClock.paused_at.is_(None), ConversationClock.due_at > stamp),
+                    and_(Conversation.status == "open", ConversationClock.paused_at.is_not(None)),
+                ),
+            )
+            .limit(BATCH)
+        )
+    ).all()
+    cal, fraction = sla.calendar_for(settings), sla.risk_fraction(settings.sla)
+    for clock, status, waiting_since, assignee_id in changed:
+        if waiting_since == clock.started_at and status == "pending":
+            sla.pause(clock, cal, stamp)
+        elif waiting_since == clock.started_at and status == "open":
+            sla.resume(clock, cal, stamp, fraction)
+        else:
+            answered = await session.scalar(
+                select(func.min(Message.created_at)).where(
+                    Message.conversation_id == clock.conversation_id, Message.author_type == "agent",
+                    Message.direction == "out", Message.created_at >= clock.started_at,
+                )
+            )
+            clock.stopped_at = answered or stamp
+            clock.agent_id = assignee_id
+            clock.stopped_week = week_of(clock.stopped_at)
+            clock.response_seconds = int((clock.stopped_at - clock.started_at).total_seconds())
+            sla.stop(clock, cal, clock.stopped_at)
+    await session.flush()
+    return len(changed)
+
+
+async def inbox_clocks(
+    *, session: AsyncSession, settings: Settings, org_id: int, waiting: dict[int, datetime]
+) -> dict[int, ConversationClock]:
+    """Response clocks of inbox rows (conversation id -> waiting_since). A conversation the sweep has not
+    reached yet gets its clock computed here (not stored), so the inbox never shows a waiting row without one."""
+    if not waiting:
+        return {}
+    rows = await session.scalars(
+        select(ConversationClock).where(
+            ConversationClock.org_id == org_id, ConversationClock.conversation_id.in_(list(waiting)),
+            ConversationClock.stopped_at.is_(None),
+        )
+    )
+    clocks = {c.conversation_id: c for c in rows if c.started_at == waiting.get(c.conversation_id)}
+    cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
+    missing = [cid for cid in waiting if cid not in clocks]
+    if missing:
+        seen = set(await session.scalars(
+            select(ConversationClock.conversation_id).where(ConversationClock.conversation_id.in_(missing)).distinct()
+        ))
+        for cid in missing:
+            targets = settings.sla.next_response_minutes if cid in seen else settings.sla.first_response_minutes
+            clock = ConversationClock(org_id=org_id, conversation_id=cid, kind="next" if cid in seen else "first",
+                                      started_at=waiting[cid])
+            sla.start(clock, cal, waiting[cid], targets[priority], fraction)
+            clocks[cid] = clock
+    return clocks

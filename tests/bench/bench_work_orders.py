@@ -1,0 +1,213 @@
+"""Issue 10 benchmark: the SLA sweep over 100,000 open work orders and 100,000 open conversations, the
+work-order list with 100,000 work orders, and the reports page over a year (100,000 resolved work orders).
+
+Processes: the data is loaded first; each sweep runs in its own child process (as the server's scheduler
+would run it), with the clock advanced so that some items cross at-risk or breach in every round; the
+list and reports are served by an `incs run` child process and requested by this (load generator) process.
+Each figure is min / median / max of 3 rounds, with the machine load printed (2 cores shared).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import aiohttp
+
+from bot.core.orgs.agents import create_agent
+from bot.core.orgs.organizations import create_organization
+from bot.core.storage.db import create_engine, session_factory, transaction
+from bot.migrate import upgrade_async
+from tests.bench.common import ServerProcess, percentile
+from tests.utils.factories import PASSWORD, login
+
+OPEN = int(os.environ.get("BENCH_OPEN_WORK_ORDERS", "100000"))
+RESOLVED = int(os.environ.get("BENCH_RESOLVED_WORK_ORDERS", "100000"))
+CONVERSATIONS = int(os.environ.get("BENCH_SLA_CONVERSATIONS", "100000"))
+ROUNDS, LIST_REQUESTS, REPORT_REQUESTS = 3, 200, 40
+STEP_MINUTES = 10  # each sweep round moves the clock on by this much: a few dozen crossings per round
+NOW = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
+CATEGORIES = ("billing", "delivery", "account", "technical", "other")
+
+
+def _ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def _week(value: datetime) -> str:
+    day = value.date()
+    return (day - timedelta(days=day.weekday())).isoformat()
+
+
+async def _prepare(db_url: str) -> None:
+    await upgrade_async(db_url)
+    engine = create_engine(db_url)
+    async with transaction(session_factory(engine)) as session:
+        org = await create_organization(session=session, name="Bench Co", slug="demo")
+        for n in range(5):
+            await create_agent(session=session, org_id=org.id, email=f"agent{n}@bench.example.com", password=PASSWORD,
+                               role="admin", name=f"Agent {n}")
+    await engine.dispose()
+
+
+def _load(db_path: Path) -> None:
+    """Bulk rows through sqlite3 in the shapes the app writes (timestamps in SQLAlchemy's format)."""
+    conn = sqlite3.connect(db_path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    org_id = conn.execute("SELECT id FROM organizations WHERE slug='demo'").fetchone()[0]
+    agents = [row[0] for row in conn.execute("SELECT id FROM agents ORDER BY id")]
+    rng = random.Random(10)
+    people = max(CONVERSATIONS, 1)
+    conn.executemany("INSERT INTO customers (id, org_id, name, locale, status, first_seen_at, last_seen_at) VALUES (?,?,?,?,?,?,?)",
+                     [(i, org_id, f"Customer {i}", "en", "active", _ts(NOW), _ts(NOW)) for i in range(1, people + 1)])
+    conn.executemany("INSERT INTO channel_identities (id, org_id, customer_id, channel, external_id, display_name, reachable,"
+                     " flow_state, created_at, last_seen_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                     [(i, org_id, i, "webchat", f"b-{i}", "", 1, "{}", _ts(NOW), _ts(NOW)) for i in range(1, people + 1)])
+    conversations, clocks = [], []
+    for i in range(1, CONVERSATIONS + 1):
+        waiting = NOW - timedelta(minutes=192) + timedelta(seconds=i * 60 * 60 // 100)  # risk crossings spread over time
+        conversations.append((i, org_id, i, i, "webchat", "open", 1, _ts(waiting), "question", _ts(waiting), _ts(waiting)))
+        risk, due = waiting + timedelta(minutes=192), waiting + timedelta(minutes=240)
+        clocks.append((org_id, i, "first", "normal", _ts(waiting), 240, _ts(due), _ts(risk), _ts(risk), 0, 0, _ts(due)))
+    conn.executemany("INSERT INTO conversations (id, org_id, customer_id, identity_id, channel, status, unread_count,"
+                     " waiting_since, last_message_preview, created_at, last_activity_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                     conversations)
+    conn.executemany("INSERT INTO conversation_clocks (org_id, conversation_id, kind, priority, started_at, target_minutes,"
+                     " due_at, risk_at, next_alert_at, risk_notified, breach_notified, queue_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                     clocks)
+    orders, number = [], 0
+    for i in range(OPEN):
+        number += 1
+        created = NOW - timedelta(minutes=192) + timedelta(seconds=i * 60 * 60 // 100)
+        risk, due = created + timedelta(minutes=192), created + timedelta(minutes=240)
+        orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Parcel missing", "[]",
+                       rng.choice(("new", "open")), "urgent", rng.choice([None, *agents]), _ts(created), _ts(created),
+                       240, _ts(due), _ts(risk), _ts(risk), 0, 0, None, _ts(due), None, None, None))
+    for i in range(RESOLVED):
+        number += 1
+        created = NOW - timedelta(days=364) + timedelta(seconds=i * 364 * 86400 // max(RESOLVED, 1))
+        took = timedelta(minutes=rng.randint(10, 3000))
+        resolved = created + took
+        orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
+                       rng.choice(("low", "normal", "high")), rng.choice(agents), _ts(created), _ts(resolved), 1440,
+                       _ts(created + timedelta(minutes=1440)), _ts(created + timedelta(minutes=1152)), None, 1, 1,
+                       took <= timedelta(minutes=1440), None, _ts(resolved), _week(resolved), int(took.total_seconds())))
+    conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
+                     " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"
+                     " risk_notified, breach_notified, sla_met, queue_at, resolved_at, resolved_week, resolution_seconds,"
+                     " channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
+    first_resolved = OPEN + 1
+    conn.executemany("INSERT INTO csat_responses (org_id, customer_id, subject_type, subject_id, agent_id, rating, comment,"
+                     " created_at, week) VALUES (?,?,?,?,?,?,?,?,?)",
+                     [(org_id, 1 + i % people, "work_order", first_resolved + i, rng.choice(agents), rng.randint(1, 5), "",
+                       _ts(NOW - timedelta(days=i % 364)), _week(NOW - timedelta(days=i % 364))) for i in range(RESOLVED // 3)])
+    conn.commit()
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+
+
+def _load_text() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} / {five:.2f} / {fifteen:.2f} on {os.cpu_count()} cores"
+
+
+def _spread(values: list[float]) -> str:
+    return f"min {min(values):.0f} / median {statistics.median(values):.0f} / max {max(values):.0f} ms"
+
+
+def sweeps(db_url: str) -> None:
+    elapsed, raised = [], []
+    for round_no in range(1, ROUNDS + 1):
+        out = subprocess.run(  # noqa: S603 - our own module
+            [sys.executable, "-m", "tests.bench.bench_work_orders", "sweep", db_url, str(round_no * STEP_MINUTES)],
+            check=True, capture_output=True, text=True,
+        )
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        elapsed.append(result["seconds"] * 1000)
+        raised.append(result["raised"])
+        print(f"  round {round_no}: {result['seconds'] * 1000:.0f} ms, {result['raised']} pushes raised; {_load_text()}")
+    print(f"SLA sweep over {OPEN:,} open work orders + {CONVERSATIONS:,} open conversations: {_spread(elapsed)} per sweep "
+          f"({sum(raised)} crossings announced in {ROUNDS} rounds; target < 1000 ms)")
+
+
+async def _sweep_once(db_url: str, minutes: int) -> None:
+    from bot.config import Settings
+    from bot.core.common import clock
+    from bot.core.work_orders.sweeps import sweep_sla
+
+    moment = NOW + timedelta(minutes=minutes)
+    clock.set_clock(lambda: moment)
+    settings = Settings.model_validate({"database": {"url": db_url}, "secret_key": "x" * 40})
+    engine = create_engine(db_url)
+    began = time.perf_counter()
+    raised = await sweep_sla(factory=session_factory(engine), settings=settings)
+    seconds = time.perf_counter() - began
+    await engine.dispose()
+    print(json.dumps({"seconds": seconds, "raised": raised}))
+
+
+async def _timed(http: aiohttp.ClientSession, urls: list[str]) -> list[float]:
+    timings = []
+    for url in urls:
+        began = time.perf_counter()
+        async with http.get(url) as resp:
+            await resp.read()
+            assert resp.status == 200, url
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+async def pages(base: str) -> None:
+    filters = ["", "?mine=1", "?unassigned=1", "?at_risk=1", "?breached=1", "?priority=urgent", "?category=billing",
+               "?status=open", "?page=3", "?status=resolved"]
+    lists, reports = [], []
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await login(http, base, "agent0@bench.example.com")
+        await _timed(http, [f"{base}/workbench/work-orders", f"{base}/workbench/reports?weeks=52"])  # warm up
+        for round_no in range(1, ROUNDS + 1):
+            timings = await _timed(http, [f"{base}/workbench/work-orders{filters[n % len(filters)]}" for n in range(LIST_REQUESTS)])
+            lists.append(percentile(timings, 95))
+            report = await _timed(http, [f"{base}/workbench/reports?weeks=52"] * REPORT_REQUESTS)
+            reports.append(percentile(report, 95))
+            print(f"  round {round_no}: list p95 {lists[-1]:.0f} ms (p50 {percentile(timings, 50):.0f}), reports p95 "
+                  f"{reports[-1]:.0f} ms (p50 {percentile(report, 50):.0f}); {_load_text()}")
+    print(f"work-order list, {OPEN + RESOLVED:,} work orders, {LIST_REQUESTS} requests over {len(filters)} filters: p95 "
+          f"{_spread(lists)} (target < 50 ms)")
+    print(f"reports page, a year with {RESOLVED:,} resolved work orders: p95 {_spread(reports)} (target < 200 ms)")
+
+
+async def main() -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp)
+        db_path = data / "incs.db"
+        db_url = f"sqlite+aiosqlite:///{db_path}"
+        await _prepare(db_url)
+        began = time.perf_counter()
+        await asyncio.to_thread(_load, db_path)
+        print(f"  (loaded {OPEN + RESOLVED:,} work orders and {CONVERSATIONS:,} conversations in {time.perf_counter() - began:.0f} s)")
+        sweeps(db_url)
+        server = ServerProcess(data, db_url, {"INCS_SLA__ENABLED": "false", "INCS_NOTIFICATIONS__ENABLED": "false"})
+        try:
+            await server.wait_ready()
+            await pages(server.url)
+        finally:
+            server.stop()
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["sweep"]:
+        asyncio.run(_sweep_once(sys.argv[2], int(sys.argv[3])))
+    else:
+        asyncio.run(main())

@@ -1,0 +1,142 @@
+"""Clock rules with the clock controlled: pending pauses a work order's clock by exactly the paused business time,
+a priority change counts the time used, reopening continues; conversation response clocks start, pause, stop,
+announce their crossings once, and a resolved conversation asks for CSAT."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.core.business_time import calendar_from_config
+from bot.core.common import clock
+from bot.core.common.errors import Conflict, Forbidden
+from bot.core.conversations.replies import reply_as_agent
+from bot.core.conversations.threads import set_status, touch_inbound
+from bot.core.models import Conversation, Message, OutboxItem
+from bot.core.notifications.models import NotificationEvent
+from bot.core.storage.db import transaction
+from bot.core.work_orders.changes import change_priority, change_status
+from bot.core.work_orders.csat import ask_conversation_csat, record_csat
+from bot.core.work_orders.models import ConversationClock, WorkOrder
+from bot.core.work_orders.services import open_work_order
+from bot.core.work_orders.sweeps import sweep_sla
+from tests.conftest import make_settings, start_server
+from tests.utils.factories import make_org
+from tests.utils.work_orders import make_customer, sla_settings
+
+MONDAY_9 = datetime(2026, 3, 2, 1, 0)  # 09:00 in Shanghai
+
+
+def at(moment: datetime) -> None:
+    clock.set_clock(lambda: moment)
+
+
+async def test_pending_pauses_by_exactly_the_paused_business_time(db_url: str, tmp_path: Path) -> None:
+    settings = make_settings(db_url, tmp_path / "data", business_time={"timezone": "Asia/Shanghai"})  # Mon-Fri 09-18
+    cal = calendar_from_config(settings.business_time)
+    at(MONDAY_9)
+    server = await start_server(settings)
+    try:
+        demo = await make_org(server.ctx.factory)
+        customer, conversation = await make_customer(server.ctx.factory, demo.org.id)
+        async with transaction(server.ctx.factory) as session:
+            order = await open_work_order(session=session, settings=settings, customer=customer, category="billing",
+                                          description="Invoice wrong", conversation=conversation)  # normal: 1440 min
+            order_id = order.id
+        first_due = cal.add_business(MONDAY_9, 1440)
+        assert order.due_at == first_due == datetime(2026, 3, 4, 7, 0)  # 24 business hours of 9 a day: Wednesday 15:00 local
+        pause_at, resume_at = MONDAY_9 + timedelta(hours=2), datetime(2026, 3, 3, 4, 0)  # Mon 11:00 -> Tue 12:00 local
+        at(pause_at)
+        async with transaction(server.ctx.factory) as session:
+            order = await session.get(WorkOrder, order_id)
+            assert order is not None
+            await change_status(session=session, settings=settings, order=order, status="pending", agent=demo.admin)
+            assert order.due_at is None and order.remaining_seconds == 22 * 3600
+        at(resume_at)
+        async with transaction(server.ctx.factory) as session:
+            order = await session.get(WorkOrder, order_id)
+            assert order is not None
+            await change_status(session=session, settings=settings, order=order, status="open", agent=demo.admin)
+            assert order.due_at is not None
+            assert cal.business_between(first_due, order.due_at) == cal.business_between(pause_at, resume_at) == timedelta(hours=10)
+            # urgent (240 min) after 2 business hours used: 2 hours left.
+            await change_priority(session=session, settings=settings, order=order, priority="urgent", agent=demo.admin)
+            assert order.due_at == resume_at + timedelta(hours=2)
+            with pytest.raises(Conflict, match="it can go to: pending, resolved"):
+                await change_status(session=session, settings=settings, order=order, status="closed", agent=demo.admin)
+            await change_status(session=session, settings=settings, order=order, status="resolved", agent=demo.admin)
+            assert order.sla_met is True and order.resolved_week is not None
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings) == 0  # resolved: nothing to announce
+    finally:
+        await server.stop()
+
+
+async def test_conversation_clock_starts_pauses_stops_and_asks_csat(db_url: str, tmp_path: Path) -> None:
+    t0 = datetime(2026, 3, 2, 9, 0)
+    settings = sla_settings(db_url, tmp_path / "data")  # first response normal: 240 min; next: 240
+    at(t0)
+    server = await start_server(settings)
+    try:
+        demo = await make_org(server.ctx.factory)
+        customer, conversation = await make_customer(server.ctx.factory, demo.org.id)
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, conversation.id)
+            assert conv is not None
+            touch_inbound(conv, "hello?")
+        await sweep_sla(factory=server.ctx.factory, settings=settings)
+        async with server.ctx.factory() as session:
+            clock_row = await session.scalar(select(ConversationClock))
+        assert clock_row is not None and clock_row.kind == "first" and clock_row.due_at == t0 + timedelta(minutes=240)
+
+        at(t0 + timedelta(minutes=100))
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, conversation.id)
+            assert conv is not None
+            await set_status(session=session, conversation=conv, status="pending")
+        await sweep_sla(factory=server.ctx.factory, settings=settings)
+        at(t0 + timedelta(minutes=400))  # paused: no push although 400 minutes passed
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings) == 0
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, conversation.id)
+            assert conv is not None
+            await set_status(session=session, conversation=conv, status="open")
+        await sweep_sla(factory=server.ctx.factory, settings=settings)  # resumes: 140 minutes left
+        at(t0 + timedelta(minutes=493))  # 100 used before the pause + 93 after: 193 of 240, at risk
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings) == 1
+        at(t0 + timedelta(minutes=541))
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings) == 1
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings) == 0
+
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, conversation.id)
+            assert conv is not None
+            await reply_as_agent(session=session, conversation=conv, agent=demo.admin, text="Sorry for the wait")
+        await sweep_sla(factory=server.ctx.factory, settings=settings)
+        async with transaction(server.ctx.factory) as session:
+            clock_row = await session.scalar(select(ConversationClock))
+            assert clock_row is not None and clock_row.stopped_at == t0 + timedelta(minutes=541)
+            assert clock_row.sla_met is False and clock_row.response_seconds == 541 * 60
+            kinds = list(await session.scalars(select(NotificationEvent.kind).order_by(NotificationEvent.id)))
+            assert kinds == ["sla_at_risk", "sla_breached"]
+            conv = await session.get(Conversation, conversation.id)
+            assert conv is not None
+            await set_status(session=session, conversation=conv, status="resolved")
+            assert await ask_conversation_csat(session=session, conversation=conv)
+            ask = await session.scalar(select(OutboxItem).order_by(OutboxItem.id.desc()).limit(1))
+            assert ask is not None and ["★★", f"csat:conversation:{conv.id}:2"] in ask.payload["buttons"]
+            answer = await record_csat(session=session, org_id=demo.org.id, customer_id=customer.id,
+                                       subject_type="conversation", subject_id=conv.id, rating=2)
+            assert answer.agent_id is None and answer.rating == 2
+            with pytest.raises(Conflict):
+                await record_csat(session=session, org_id=demo.org.id, customer_id=customer.id,
+                                  subject_type="conversation", subject_id=conv.id, rating=5)
+            with pytest.raises(Forbidden):
+                await record_csat(session=session, org_id=demo.org.id, customer_id=customer.id + 1,
+                                  subject_type="conversation", subject_id=conv.id, rating=5)
+            assert not await ask_conversation_csat(session=session, conversation=conv)  # rated: not asked again
+            assert await session.scalar(select(func.count()).select_from(Message)) >= 2
+    finally:
+        await server.stop()
