@@ -17,7 +17,8 @@ from bot.channels.webchat.sender import WebchatSender
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core import metrics
-from bot.core.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
+from bot.core.audit import checkpoint_all
+from bot.core.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
@@ -55,9 +56,15 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
+    scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx
+
+
+async def _checkpoint_audit(factory: SessionFactory) -> int:
+    async with transaction(factory) as session:
+        return await checkpoint_all(session=session)
 
 
 def _background(ctx: AppContext, start: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:

@@ -7,3 +7,4 @@ from bot.core import (
     telegram_models,  # noqa: F401
     verification_models,  # noqa: F401
 )
+from bot.core.rights import models as rights_models  # noqa: F401
