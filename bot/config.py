@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 ENV_PREFIX = "INCS_"
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
 class ConfigError(Exception):
@@ -164,6 +167,53 @@ class PrivacyConfig(Section):
     response_days: int = Field(15, ge=1)
 
 
+class BusinessTimeConfig(Section):
+    """The business calendar: SLA clocks and working-day deadlines count only open time."""
+
+    timezone: str = "UTC"
+    # weekday (mon..sun) -> opening spans "HH:MM-HH:MM"; a weekday not listed is closed
+    hours: dict[str, list[str]] = Field(
+        default_factory=lambda: {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")}
+    )
+    holidays: list[date] = Field(default_factory=list)  # closed days
+    workdays: list[date] = Field(default_factory=list)  # make-up working days (open with Monday's hours)
+    country: str = ""  # public holidays and make-up days from the `holidays` package, e.g. CN
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r}") from None
+        return value
+
+    @field_validator("hours")
+    @classmethod
+    def _valid_hours(cls, value: dict[str, list[str]]) -> dict[str, list[str]]:
+        from bot.core.business_time.calendar import CalendarError, check_spans, parse_span
+
+        for day, spans in value.items():
+            if day not in WEEKDAYS:
+                raise ValueError(f"{day!r} is not a weekday ({', '.join(WEEKDAYS)})")
+            try:
+                check_spans([parse_span(span) for span in spans], day)
+            except CalendarError as exc:
+                raise ValueError(f"{day}: {exc}") from None
+        if not any(value.values()):
+            raise ValueError("the calendar is never open")
+        return value
+
+    @field_validator("country")
+    @classmethod
+    def _known_country(cls, value: str) -> str:
+        from bot.core.business_time.country import supported
+
+        if value and not supported(value):
+            raise ValueError(f"unknown holiday country {value!r}")
+        return value.upper()
+
+
 class LoggingConfig(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
@@ -185,6 +235,7 @@ class Settings(Section):
     sms: SmsConfig = Field(default_factory=SmsConfig)
     notifications: NotificationsConfig = Field(default_factory=NotificationsConfig)
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
+    business_time: BusinessTimeConfig = Field(default_factory=BusinessTimeConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("secret_key")
