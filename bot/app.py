@@ -25,6 +25,7 @@ from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.outbox import backlog
+from bot.core.rights.sweeps import install as install_rights
 from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
@@ -57,6 +58,7 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
     scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
+    install_rights(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

@@ -74,7 +74,7 @@ SPECIFIC: dict[str, str] = {
     "rights_requests.number": "request number (RR-…)", "rights_requests.ground": "the ground you gave for deletion",
     "rights_requests.details": "what you asked for", "rights_requests.repeated": "flagged as a repeat of a recent request",
     "rights_requests.received_at": "when we received it", "rights_requests.due_at": "answer due by (UTC)",
-    "rights_requests.paused_since": "waiting for your answer since", "rights_requests.paused_seconds": "time waited for your answers",
+    "rights_requests.paused_since": "waiting for your answer since", "rights_requests.paused_days": "days paused waiting for you",
     "rights_requests.extended_days": "days the deadline was extended", "rights_requests.extension_reason": "why it was extended",
     "rights_requests.outcome_reason": "the answer's reason", "rights_requests.closed_at": "when it was answered",
     "rights_requests.backup_until": "date until which backups may still hold erased data",

@@ -49,7 +49,7 @@ def upgrade() -> None:
     sa.Column('verified_at', sa.DateTime(), nullable=True),
     sa.Column('due_at', sa.DateTime(), nullable=True),
     sa.Column('paused_since', sa.DateTime(), nullable=True),
-    sa.Column('paused_seconds', sa.Integer(), nullable=False),
+    sa.Column('paused_days', sa.Integer(), nullable=False),
     sa.Column('extended_days', sa.Integer(), nullable=False),
     sa.Column('extension_reason', sa.Text(), nullable=False),
     sa.Column('assignee_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
