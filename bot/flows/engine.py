@@ -72,7 +72,7 @@ _FLOWS: list[tuple[str, FlowHandler]] = []
 
 # Flows are tried in this order, whatever order their modules happen to be imported in; a flow not named
 # here runs after these, in registration order.
-FLOW_ORDER = ("greeting", "consent", "help_and_language", "verify")
+FLOW_ORDER = ("greeting", "consent", "help_and_language", "verify", "privacy")
 
 
 def register(name: str) -> Callable[[FlowHandler], FlowHandler]:
@@ -122,5 +122,6 @@ def load_default_flows() -> None:
     """Import the modules that register flows (import order is flow order)."""
     from bot.flows import (
         greeting,  # noqa: F401
+        privacy,  # noqa: F401
         verify,  # noqa: F401
     )

@@ -102,7 +102,9 @@ def _attachments(o: Owner) -> ColumnElement[bool]:
 
 def _outbox(o: Owner) -> ColumnElement[bool]:
     ob = table("outbox").c
-    return or_(ob.message_id.in_(message_ids(o)), and_(ob.org_id == o.org_id, ob.target.in_(external_ids(o))))
+    # the final notice of a deletion is left to be sent, then purged (bot/core/rights/sweeps.py)
+    return and_(or_(ob.message_id.in_(message_ids(o)), and_(ob.org_id == o.org_id, ob.target.in_(external_ids(o)))),
+                ~ob.idempotency_key.startswith("rights-final:"))
 
 
 def _audit(o: Owner) -> ColumnElement[bool]:
