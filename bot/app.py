@@ -14,6 +14,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from bot.channels.email.sender import EmailSender
 from bot.channels.webchat.routes import setup as setup_webchat
 from bot.channels.webchat.sender import WebchatSender
+from bot.channels.webhook.sender import WebhookSender
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core import metrics
@@ -48,6 +49,7 @@ def build_context(settings: Settings) -> AppContext:
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox)
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
+    dispatcher.add_sender(WebhookSender())
     ingestor.on_replies.append(dispatcher.wake)
     ctx = AppContext(
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services

@@ -14,6 +14,8 @@ from bot.core.errors import InvalidInput, NotFound
 from bot.core.live import publish_message
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
+from bot.core.rights.apps import app_states
+from bot.core.rights.requests import GROUNDS, KINDS
 from bot.core.serialize import message_json
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
@@ -39,6 +41,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent = await latest_consent(session=session, customer_id=customer.id)
         org = await get_organization(session=session, org_id=agent.org_id)
         agents = await list_agents(session=session, org_id=agent.org_id)
+        apps = await app_states(session=session, org_id=agent.org_id, customer_id=customer.id)
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
@@ -53,6 +56,9 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent=consent,
         org=org,
         agents=agents,
+        apps=apps,
+        rights_kinds=KINDS,
+        grounds=GROUNDS,
     )
 
 

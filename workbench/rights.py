@@ -17,6 +17,7 @@ from aiohttp import web
 from bot.core.db import transaction
 from bot.core.errors import Forbidden, InvalidInput, NotFound
 from bot.core.rights import fulfil
+from bot.core.rights.apps import acknowledge_notice, create_app, list_apps
 from bot.core.rights.intake import confirm_if_verified, export_file, open_on_behalf, request_page
 from bot.core.rights.queue import chart_svg, list_queue, monthly_report
 from bot.core.rights.requests import DENIAL_REASONS, GROUNDS, KINDS, change_status, get_request
@@ -26,6 +27,7 @@ from workbench.render import render
 
 log = logging.getLogger(__name__)
 PURPOSE = "rights-export"
+ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 TASKS = web.AppKey("rights_tasks", set)
 
 
@@ -181,11 +183,45 @@ async def download(request: web.Request) -> web.StreamResponse:
                                            "Content-Type": "application/zip", "Cache-Control": "no-store"})
 
 
+@agent_page
+async def apps_page(request: web.Request) -> web.StreamResponse:
+    ctx, agent = request.app[CTX], request[AGENT]
+    if request.method == "POST":
+        if agent.role not in ADMIN_ROLES:
+            raise Forbidden("only administrators define third-party apps")
+        form = await request.post()
+        async with transaction(ctx.factory) as session:
+            await create_app(session=session, org_id=agent.org_id, name=str(form.get("name", "")),
+                             purpose=str(form.get("purpose", "")), categories=str(form.get("categories", "")).split(","),
+                             webhook=str(form.get("webhook", "")), email=str(form.get("email", "")))
+        raise web.HTTPSeeOther("/workbench/rights/apps")
+    async with ctx.factory() as session:
+        apps = await list_apps(session=session, org_id=agent.org_id)
+    return render(request, "workbench/rights_apps.html", apps=apps)
+
+
+async def acknowledge(request: web.Request) -> web.Response:
+    """Public: the link in a deletion notice. Another organization's or a forged link is simply not found."""
+    ctx = request.app[CTX]
+    try:
+        notice_id = int(request.match_info["notice_id"])
+    except ValueError:
+        raise NotFound("no such notice") from None
+    async with transaction(ctx.factory) as session:
+        await acknowledge_notice(session=session, secret_key=ctx.settings.secret_key, notice_id=notice_id,
+                                 token=request.query.get("t", ""))
+    return web.Response(text="Thank you: the deletion is acknowledged.\n")
+
+
 def setup(app: web.Application) -> None:
     app[TASKS] = set()
     r = app.router
     r.add_get("/workbench/rights", queue_page)
     r.add_get("/workbench/rights/report", report_page)
+    r.add_get("/workbench/rights/apps", apps_page)
+    r.add_post("/workbench/rights/apps", apps_page)
+    r.add_get("/rights/notices/{notice_id}/ack", acknowledge)
+    r.add_post("/rights/notices/{notice_id}/ack", acknowledge)
     r.add_get("/workbench/rights/{request_id}", detail_page)
     r.add_post("/workbench/rights/{request_id}/action", action_view)
     r.add_get("/workbench/rights/{request_id}/download", download)

@@ -14,6 +14,7 @@ from typing import Any
 
 from bot.core.errors import DomainError
 from bot.core.events import Button, Reply
+from bot.core.rights.apps import app_states, set_authorization
 from bot.core.rights.requests import CORRECTABLE, GROUNDS, KINDS, customer_answered, mark_verified, open_request, open_requests_of
 from bot.core.rights.requests import request_number as number_of
 from bot.core.rights.texts import label
@@ -46,6 +47,8 @@ async def _start(call: FlowCall, pending: dict[str, Any]) -> list[Reply]:
 
 async def _register(call: FlowCall, pending: dict[str, Any]) -> list[Reply]:
     call.set_state(**{STATE: None})
+    if "toggle" in pending:
+        return await _toggle(call, int(pending["toggle"][0]), bool(pending["toggle"][1]))
     try:
         request = await open_request(
             session=call.session, settings=call.settings, org_id=call.org.id, customer_id=call.customer.id,
@@ -67,6 +70,13 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
         pending = (call.state.get(STATE) or {}).get("pending")
         return await _start(call, pending) if pending else _menu(call)
     kind = parts[1] if len(parts) > 1 else ""
+    if kind == "app" and len(parts) == 4 and parts[2].isdigit() and parts[3] in ("on", "off"):
+        return await _start(call, {"toggle": [int(parts[2]), parts[3] == "on"]})
+    if kind == "authorization" and len(parts) == 2:
+        return await _apps(call)
+    if kind == "authorization" and parts[2:] == ["other"]:
+        call.set_state(**{STATE: {"awaiting_text": kind}})
+        return [call.reply("rights_ask_text")]
     if kind not in KINDS:
         return _bad(call, "Unknown request type.")
     if kind == "delete":
@@ -76,10 +86,27 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
         if parts[2] not in GROUNDS:
             return _bad(call, "Unknown ground for deletion.")
         return await _start(call, {"kind": "delete", "ground": parts[2]})
-    if kind in NEEDS_TEXT:
+    if kind in NEEDS_TEXT and kind != "authorization":
         call.set_state(**{STATE: {"awaiting_text": kind}})
         return [call.reply("rights_ask_correction" if kind == "correct" else "rights_ask_text")]
     return await _start(call, {"kind": kind})
+
+
+async def _apps(call: FlowCall) -> list[Reply]:
+    states = await app_states(session=call.session, org_id=call.org.id, customer_id=call.customer.id)
+    buttons = tuple(Button(call.text("rights_button_app", app=s.app.name, enabled=s.enabled),
+                           f"privacy:app:{s.app.id}:{'off' if s.enabled else 'on'}") for s in states)
+    return [call.reply("rights_apps", buttons=(*buttons, Button(call.text("rights_button_other"), "privacy:authorization:other")),
+                       states=states)]
+
+
+async def _toggle(call: FlowCall, app_id: int, enabled: bool) -> list[Reply]:
+    try:
+        state = await set_authorization(session=call.session, org_id=call.org.id, customer_id=call.customer.id, app_id=app_id,
+                                        enabled=enabled, actor_type="customer", actor_id=call.customer.id)
+    except DomainError as exc:
+        return _bad(call, exc.message)
+    return [call.reply("rights_app_changed", app=state.app.name, enabled=state.enabled)]
 
 
 def _details(kind: str, text: str) -> dict[str, Any] | None:

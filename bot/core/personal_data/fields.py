@@ -79,6 +79,8 @@ SPECIFIC: dict[str, str] = {
     "rights_requests.outcome_reason": "the answer's reason", "rights_requests.closed_at": "when it was answered",
     "rights_requests.backup_until": "date until which backups may still hold erased data",
     "rights_requests.export_state": "state of the export package", "rights_requests.export_progress": "export progress (%)",
+    "app_authorizations.app_id": "the third-party application", "app_authorizations.enabled": "whether you authorized it",
+    "app_authorizations.changed_at": "when you last changed it",
     "rights_request_events.request_id": "the request", "rights_request_events.from_status": "status before",
     "rights_request_events.to_status": "status after", "rights_request_events.note": "the reason given",
 }

@@ -24,6 +24,7 @@ from bot.core.events import Reply
 from bot.core.models import ChannelIdentity, Customer, Organization
 from bot.core.outbox import enqueue, reply_payload, send_to_conversation
 from bot.core.rights import requests as rr
+from bot.core.rights.apps import queue_deletion_notices
 from bot.core.rights.erasure import erase_customer, remove_files
 from bot.core.rights.export import attach_package, build_export
 from bot.core.rights.models import RightsRequest
@@ -114,7 +115,10 @@ async def fulfil_erasure(*, factory: SessionFactory, settings: Settings, org_id:
         request = await _load(session, org_id, request_id, ("delete", "cancel"))
         cancel = request.kind == "cancel"
         request.backup_until = now() + timedelta(days=settings.privacy.backup_retention_days)
-        await _final_notice(session, request, cancel)
+        assert request.customer_id is not None
+        recipients = await queue_deletion_notices(session=session, settings=settings, request=request,
+                                                  customer_id=request.customer_id)
+        await _final_notice(session, request, cancel, ", ".join(recipients))
         await rr.change_status(session=session, settings=settings, request=request, to="fulfilled", actor_type="agent",
                                actor_id=agent_id, reason="account cancelled" if cancel else "data deleted")
         assert request.customer_id is not None
@@ -125,14 +129,14 @@ async def fulfil_erasure(*, factory: SessionFactory, settings: Settings, org_id:
     return remove_files(settings.data_dir, report.files)
 
 
-async def _final_notice(session: AsyncSession, request: RightsRequest, cancel: bool) -> None:
+async def _final_notice(session: AsyncSession, request: RightsRequest, cancel: bool, recipients: str) -> None:
     identity = await _identity(session, request)
     if identity is None:
         return
     locale = await _locale(session, request)
     assert request.backup_until is not None
     text = render("rights_deleted", locale, number=rr.request_number(request), cancelled=cancel,
-                  backup_until=request.backup_until.strftime("%Y-%m-%d"), recipients="")
+                  backup_until=request.backup_until.strftime("%Y-%m-%d"), recipients=recipients)
     payload = reply_payload(Reply(text=text))
     payload.update(customer_id=request.customer_id, author="bot", message_id=None)
     await enqueue(session=session, channel=identity.channel, target=identity.external_id, payload=payload,

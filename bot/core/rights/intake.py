@@ -18,6 +18,7 @@ from bot.core.conversations import get_conversation
 from bot.core.errors import Conflict, NotFound
 from bot.core.models import Customer
 from bot.core.rights import requests as rr
+from bot.core.rights.apps import notices_of
 from bot.core.rights.fulfil import acknowledge
 from bot.core.rights.models import RightsRequest
 from bot.core.verification import is_fresh
@@ -53,7 +54,8 @@ async def request_page(*, session: AsyncSession, org_id: int, request_id: int, a
                  subject_type="customer" if customer else "rights_request", subject_id=customer.id if customer else request.id,
                  detail={"request_id": request.id})
     return {"item": request, "customer": customer, "number": rr.request_number(request),
-            "timeline": await rr.timeline(session=session, request=request)}
+            "timeline": await rr.timeline(session=session, request=request),
+            "notices": await notices_of(session=session, request_id=request.id)}
 
 
 async def export_file(*, session: AsyncSession, data_dir: Path, org_id: int, request_id: int, agent_id: int) -> tuple[Path, str]:

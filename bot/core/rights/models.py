@@ -63,3 +63,47 @@ class RightsRequestEvent(Base):
     to_status: Mapped[str] = mapped_column(String(20), default="")
     note: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class ThirdPartyApp(Base):
+    """An application of the organization's that receives customers' data only with their separate authorization."""
+
+    __tablename__ = "third_party_apps"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    purpose: Mapped[str] = mapped_column(Text, default="")
+    data_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notice_webhook: Mapped[str] = mapped_column(String(500), default="")
+    notice_email: Mapped[str] = mapped_column(String(320), default="")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class AppAuthorization(Base):
+    """A customer's current answer for one app; no row means not authorized."""
+
+    __tablename__ = "app_authorizations"
+    __table_args__ = (UniqueConstraint("customer_id", "app_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    app_id: Mapped[int] = mapped_column(ForeignKey("third_party_apps.id"), index=True)
+    enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    changed_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class DeletionNotice(Base):
+    """A deletion notice to one app that received the customer's data, tracked until the app acknowledges it.
+    It names the customer only by the app's pseudonym for them, so it survives the erasure it reports."""
+
+    __tablename__ = "deletion_notices"
+    __table_args__ = (UniqueConstraint("request_id", "app_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    request_id: Mapped[int] = mapped_column(ForeignKey("rights_requests.id", ondelete="CASCADE"))
+    app_id: Mapped[int] = mapped_column(ForeignKey("third_party_apps.id"))
+    via: Mapped[str] = mapped_column(String(10))  # webhook | email
+    state: Mapped[str] = mapped_column(String(14), default="sent")  # sent | acknowledged
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

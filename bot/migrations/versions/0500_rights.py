@@ -1,4 +1,4 @@
-"""rights requests, audit personal digests and checkpoints, append-only audit guard
+"""rights requests, third-party apps and deletion notices, audit personal digests and checkpoints, append-only audit guard
 
 Revision ID: 0500
 Revises: 0100
@@ -102,6 +102,57 @@ def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_message', ['message_id'], unique=False)
 
+    op.create_table('third_party_apps',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('purpose', sa.Text(), nullable=False),
+    sa.Column('data_categories', sa.JSON(), nullable=False),
+    sa.Column('notice_webhook', sa.String(length=500), nullable=False),
+    sa.Column('notice_email', sa.String(length=320), nullable=False),
+    sa.Column('active', sa.Boolean(), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_third_party_apps_org_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_third_party_apps'))
+    )
+    with op.batch_alter_table('third_party_apps', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_third_party_apps_org_id'), ['org_id'], unique=False)
+
+    op.create_table('app_authorizations',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('customer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('app_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('enabled', sa.Boolean(), nullable=False),
+    sa.Column('changed_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['app_id'], ['third_party_apps.id'], name=op.f('fk_app_authorizations_app_id_third_party_apps')),
+    sa.ForeignKeyConstraint(['customer_id'], ['customers.id'], name=op.f('fk_app_authorizations_customer_id_customers')),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_app_authorizations_org_id_organizations')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_app_authorizations')),
+    sa.UniqueConstraint('customer_id', 'app_id', name=op.f('uq_app_authorizations_customer_id'))
+    )
+    with op.batch_alter_table('app_authorizations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_app_authorizations_app_id'), ['app_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_app_authorizations_org_id'), ['org_id'], unique=False)
+
+    op.create_table('deletion_notices',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('org_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('request_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('app_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('via', sa.String(length=10), nullable=False),
+    sa.Column('state', sa.String(length=14), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('acknowledged_at', sa.DateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['app_id'], ['third_party_apps.id'], name=op.f('fk_deletion_notices_app_id_third_party_apps')),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_deletion_notices_org_id_organizations')),
+    sa.ForeignKeyConstraint(['request_id'], ['rights_requests.id'], name=op.f('fk_deletion_notices_request_id_rights_requests'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deletion_notices')),
+    sa.UniqueConstraint('request_id', 'app_id', name=op.f('uq_deletion_notices_request_id'))
+    )
+    with op.batch_alter_table('deletion_notices', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_deletion_notices_org_id'), ['org_id'], unique=False)
+
     _rechain_audit()
     for statement in (PG_GUARD if op.get_bind().dialect.name == "postgresql" else SQLITE_GUARD):
         op.execute(statement)
@@ -168,6 +219,19 @@ def downgrade() -> None:
     else:
         op.execute("DROP TRIGGER audit_events_no_delete")
         op.execute("DROP TRIGGER audit_events_only_erasure")
+    with op.batch_alter_table('deletion_notices', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_deletion_notices_org_id'))
+
+    op.drop_table('deletion_notices')
+    with op.batch_alter_table('app_authorizations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_app_authorizations_org_id'))
+        batch_op.drop_index(batch_op.f('ix_app_authorizations_app_id'))
+
+    op.drop_table('app_authorizations')
+    with op.batch_alter_table('third_party_apps', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_third_party_apps_org_id'))
+
+    op.drop_table('third_party_apps')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index('ix_outbox_message')
 
