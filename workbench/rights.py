@@ -123,6 +123,8 @@ async def _act(request: web.Request, form: Any, request_id: int) -> None:
                 raise InvalidInput("the customer has not verified their identity recently; use Ask to verify first")
         elif action == "ask":
             await fulfil.ask_customer(session=session, question=text, **args)
+        elif action == "fee":
+            await fulfil.ask_fee(session=session, fee=text, **args)
         elif action == "extend":
             await fulfil.extend_and_tell(session=session, reason=text, **args)
         elif action == "deny":

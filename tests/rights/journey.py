@@ -27,6 +27,9 @@ async def ask(visitor: Visitor, sink: SmtpSink, email: str, kind: str, *, ground
     await visitor.say("privacy")
     await bot_says(visitor, "Your privacy rights")
     await press(visitor, f"privacy:{kind}")
+    if kind == "authorization":  # the apps list first; "Other" for what the toggles do not cover
+        await bot_says(visitor, "Third-party apps")
+        await press(visitor, "privacy:authorization:other")
     if ground:
         await bot_says(visitor, "On which ground")
         await press(visitor, f"privacy:delete:{ground}")

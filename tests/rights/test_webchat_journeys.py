@@ -3,6 +3,7 @@ workbench, the customer gets the result in the chat. Plus the bad input of the i
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import re
@@ -109,6 +110,13 @@ async def test_correct_withdraw_authorization_complaint_and_a_repeated_request_d
             again = await ask(visitor, smtp_sink, EMAIL, "complaint", text="nobody answered me", codes_so_far=1)
             request_id = await agent.request_id(again)
             assert "repeated" in (await agent.page(request_id))[1]
+            assert (await agent.act(request_id, "fee", text="20 CNY"))[0] == 200
+            await bot_says(visitor, "a fee applies: 20 CNY")
+            assert "awaiting customer" in (await agent.page(request_id))[1]
+            await visitor.say("yes, go ahead")  # the customer's answer restarts the clock
+            async with asyncio.timeout(5):
+                while "<span class=\"status\">in progress" not in (await agent.page(request_id))[1]:  # noqa: ASYNC110
+                    await asyncio.sleep(0.02)
             assert (await agent.act(request_id, "deny", reason="bogus"))[0] == 400
             assert (await agent.act(request_id, "deny", reason="repeated", text="asked yesterday"))[0] == 200
             await bot_says(visitor, "the same request was made again without a reasonable cause")

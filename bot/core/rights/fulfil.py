@@ -24,7 +24,7 @@ from bot.core.events import Reply
 from bot.core.models import ChannelIdentity, Customer, Organization
 from bot.core.outbox import enqueue, reply_payload, send_to_conversation
 from bot.core.rights import requests as rr
-from bot.core.rights.apps import queue_deletion_notices
+from bot.core.rights.apps import app_states, queue_deletion_notices, set_authorization
 from bot.core.rights.erasure import erase_customer, remove_files
 from bot.core.rights.export import attach_package, build_export
 from bot.core.rights.models import RightsRequest
@@ -168,6 +168,10 @@ async def fulfil_withdrawal(*, session: AsyncSession, settings: Settings, org_id
     assert customer is not None
     await record_consent(session=session, customer=customer, policy_version=settings.privacy.policy_version, granted=False,
                          channel=identity.channel if identity else "workbench")
+    for state in await app_states(session=session, org_id=org_id, customer_id=customer.id):  # optional processing stops
+        if state.enabled:
+            await set_authorization(session=session, org_id=org_id, customer_id=customer.id, app_id=state.app.id, enabled=False,
+                                    actor_type="agent", actor_id=agent_id)
     await tell_customer(session=session, request=request, text_name="rights_consent_withdrawn",
                         version=settings.privacy.policy_version)
     return await rr.change_status(session=session, settings=settings, request=request, to="fulfilled", actor_type="agent",
@@ -199,6 +203,20 @@ async def extend_and_tell(*, session: AsyncSession, settings: Settings, org_id: 
     request = await _load(session, org_id, request_id, rr.KINDS)
     await rr.extend(session=session, settings=settings, request=request, agent_id=agent_id, reason=reason)
     await tell_customer(session=session, request=request, text_name="rights_extended", reason=reason.strip(), due=_due(request))
+    return request
+
+
+async def ask_fee(*, session: AsyncSession, settings: Settings, org_id: int, request_id: int, agent_id: int,
+                  fee: str) -> RightsRequest:
+    """A repeated request: tell the customer the fee and wait for their answer (the clock pauses)."""
+    request = await _load(session, org_id, request_id, rr.KINDS)
+    if not request.repeated:
+        raise InvalidInput("a fee may be asked only for a repeated request")
+    if not fee.strip():
+        raise InvalidInput("state the fee")
+    await rr.change_status(session=session, settings=settings, request=request, to="awaiting_customer", actor_type="agent",
+                           actor_id=agent_id, reason=f"fee: {fee.strip()}")
+    await tell_customer(session=session, request=request, text_name="rights_fee", fee=fee.strip())
     return request
 
 
