@@ -113,7 +113,9 @@ async def _round(template: Path, template_files: Path, work: Path) -> tuple[floa
                                  headers={"Accept": "application/json"}) as resp:
                 assert resp.status == 200, await resp.text()
             db = sqlite3.connect(work / "incs.db")
-            while db.execute("SELECT export_state FROM rights_requests WHERE id = 1").fetchone()[0] != "ready":  # noqa: ASYNC110 - another process
+            while (state := db.execute("SELECT export_state FROM rights_requests WHERE id = 1").fetchone()[0]) != "ready":  # noqa: ASYNC110
+                if state == "failed" or server.proc.poll() is not None:
+                    raise RuntimeError(f"export failed; see {work / 'server.log'}")
                 await asyncio.sleep(0.005)
             export_s = time.perf_counter() - began
             peak = _rss(server.proc.pid, "VmHWM") - idle
