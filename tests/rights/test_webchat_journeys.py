@@ -17,7 +17,7 @@ from bot.core.rights.models import RightsRequest
 from bot.web import sign_until
 from tests.conftest import SECRET, Server
 from tests.fakes.smtp import SmtpSink
-from tests.flows.helpers import bot_says, start_chat
+from tests.flows.helpers import SkipAhead, bot_says, start_chat
 from tests.rights.journey import Agent, ask, press
 from tests.rights.people import everything_stored
 from tests.utils.factories import OrgWithAdmin, make_org
@@ -182,3 +182,18 @@ async def _until_purged(server: Server, purge: object) -> None:
             if left is None:
                 return
             await asyncio.sleep(0.05)
+
+
+async def test_a_stale_identity_check_is_asked_again_and_the_request_resumes(
+    mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink
+) -> None:
+    visitor = await _visitor(mail_server)
+    try:
+        await ask(visitor, smtp_sink, EMAIL, "review")
+        SkipAhead()(hours=mail_server.ctx.settings.verification.freshness_hours + 1)
+        number = await ask(visitor, smtp_sink, EMAIL, "export", codes_so_far=1, stale=True)
+        async with mail_server.ctx.factory() as session:
+            request = await session.scalar(select(RightsRequest).where(RightsRequest.number == int(number[3:])))
+            assert request is not None and request.status == "verified" and request.kind == "export"
+    finally:
+        await visitor.close()
