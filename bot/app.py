@@ -17,6 +17,7 @@ from bot.channels.email.sender import EmailSender
 from bot.channels.telegram.push import TelegramPushSender
 from bot.channels.webchat.routes import setup as setup_webchat
 from bot.channels.webchat.sender import WebchatSender
+from bot.channels.webhook.sender import WebhookSender
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core.common import metrics
@@ -29,7 +30,9 @@ from bot.core.delivery.outbox import backlog
 from bot.core.delivery.outbox import gauges as outbox_gauges
 from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
-from bot.core.storage.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
+from bot.core.orgs.audit import checkpoint_all
+from bot.core.rights.sweeps import install as install_rights
+from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
@@ -53,6 +56,7 @@ def build_context(settings: Settings) -> AppContext:
     dispatcher = Dispatcher(factory=factory, senders={}, hub=hub, config=settings.outbox, on_too_old=too_old_notifier(settings))
     dispatcher.add_sender(WebchatSender(hub))
     dispatcher.add_sender(EmailSender(settings.smtp))
+    dispatcher.add_sender(WebhookSender())
     ingestor.on_replies.append(dispatcher.wake)
     ctx = AppContext(
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
@@ -67,9 +71,16 @@ def build_context(settings: Settings) -> AppContext:
         dispatcher.add_sender(TelegramPushSender(settings.channels.telegram.api_base, settings.channels.telegram.token))
     install_notifications(ctx)
     install_sla(ctx)
+    scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
+    install_rights(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx
+
+
+async def _checkpoint_audit(factory: SessionFactory) -> int:
+    async with transaction(factory) as session:
+        return await checkpoint_all(session=session)
 
 
 def _background(ctx: AppContext, start: Callable[[], Coroutine[Any, Any, None]], name: str) -> None:

@@ -91,26 +91,30 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
+    """Check every chain; an intact one gets a fresh head checkpoint. Exit 1 naming the first bad row."""
     from sqlalchemy import select
 
     from bot.core.models import Organization
-    from bot.core.orgs.audit import verify_chain
-    from bot.core.storage.db import create_engine, session_factory
+    from bot.core.orgs.audit import verify_chain, write_checkpoint
+    from bot.core.storage.db import create_engine, session_factory, transaction
 
     async def run() -> int:
         engine = create_engine(settings.database_url)
         failures = 0
         try:
-            async with session_factory(engine)() as session:
+            async with transaction(session_factory(engine)) as session:
                 org_ids: list[int | None] = [None, *(await session.scalars(select(Organization.id))).all()]
                 for org_id in org_ids:
                     report = await verify_chain(session=session, org_id=org_id)
                     label = "platform" if org_id is None else f"org {org_id}"
+                    erased = f", {report.erased} erased" if report.erased else ""
                     if report.ok:
-                        print(f"{label}: {report.checked} events, chain intact")
+                        await write_checkpoint(session=session, org_id=org_id, report=report)
+                        print(f"{label}: {report.checked} events{erased}, chain intact")
                     else:
                         failures += 1
-                        print(f"{label}: chain broken at event {report.broken_at} after {report.checked} good events")
+                        print(f"{label}: chain broken at event {report.broken_at}: {report.problem}"
+                              f" (after {report.checked} good events{erased})")
         finally:
             await engine.dispose()
         return 1 if failures else 0

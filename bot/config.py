@@ -168,6 +168,19 @@ class SmsConfig(Section):
 class PrivacyConfig(Section):
     policy_version: str = "2023-08-17"
     response_days: int = Field(15, ge=1)
+    deadline_days: Literal["calendar", "working"] = "calendar"  # how response_days are counted (business_time calendar)
+    extension_days: int = Field(15, ge=1, le=60)  # the one extension an agent may grant, with a reason
+    repeat_window_days: int = Field(180, ge=0)  # the same request type again within this window is flagged
+    reminder_days: list[int] = Field(default_factory=lambda: [5, 2])  # days-left reminders (plus due today, overdue)
+    backup_retention_days: int = Field(30, ge=0)  # backups may hold erased data this long; the customer is told the date
+    export_link_minutes: int = Field(60, ge=1, le=10080)  # lifetime of a workbench download link of an export
+
+    @field_validator("reminder_days")
+    @classmethod
+    def _positive_days(cls, value: list[int]) -> list[int]:
+        if any(day < 1 for day in value):
+            raise ValueError("days must be at least 1")
+        return sorted(set(value), reverse=True)
 
 
 class BusinessTimeConfig(Section):

@@ -57,3 +57,22 @@ def unsign(secret: str, purpose: str, signed: str | None) -> str | None:
     value, _, _mac = signed.rpartition(".")
     expected = sign(secret, purpose, value)
     return value if hmac.compare_digest(expected, signed) else None
+
+
+def sign_until(secret: str, purpose: str, value: str, expires_at: int) -> str:
+    """A signature that also covers an expiry (Unix seconds): `value~expires.mac`. `unsign` callers are unaffected."""
+    return sign(secret, purpose, f"{value}~{expires_at}")
+
+
+def unsign_fresh(secret: str, purpose: str, signed: str | None, now_ts: float) -> tuple[str | None, bool]:
+    """(value, expired): the value when the signature is ours and not past its expiry; expired=True when it was
+    ours but is too old (so the caller can say so); (None, False) for anything forged or malformed."""
+    inner = unsign(secret, purpose, signed)
+    if inner is None or "~" not in inner:
+        return None, False
+    value, _, expiry = inner.rpartition("~")
+    if not expiry.isdigit():
+        return None, False
+    if now_ts > int(expiry):
+        return None, True
+    return value, False

@@ -14,6 +14,8 @@ from bot.core.conversations.threads import add_note, assign, get_conversation, l
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
 from bot.core.orgs.organizations import get_organization
+from bot.core.rights.apps import app_states
+from bot.core.rights.requests import GROUNDS, KINDS
 from bot.core.work_orders.csat import ask_conversation_csat
 from bot.core.work_orders.services import conversation_work_orders
 from bot.web import CTX
@@ -40,6 +42,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         org = await get_organization(session=session, org_id=agent.org_id)
         agents = await list_agents(session=session, org_id=agent.org_id)
         work_orders = await conversation_work_orders(session=session, org_id=agent.org_id, conversation_id=conversation.id)
+        apps = await app_states(session=session, org_id=agent.org_id, customer_id=customer.id)
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
@@ -56,6 +59,9 @@ async def conversation_page(request: web.Request) -> web.Response:
         agents=agents,
         work_orders=work_orders,
         work_order_categories=request.app[CTX].settings.sla.categories,
+        apps=apps,
+        rights_kinds=KINDS,
+        grounds=GROUNDS,
     )
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.common.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import conversations, inbox, live, login, reports, telegram_admin, verification, work_orders
+from workbench import conversations, inbox, live, login, reports, rights, telegram_admin, verification, work_orders
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -30,6 +30,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     verification.setup(app)
     work_orders.setup(app)
     reports.setup(app)
+    rights.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
 

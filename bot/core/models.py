@@ -146,6 +146,7 @@ class Message(OrgScoped, Base):
     __tablename__ = "messages"
     __table_args__ = (
         Index("ix_messages_conversation", "conversation_id", "id"),
+        Index("ix_messages_attachment", "attachment_id"),
         UniqueConstraint("identity_id", "platform_message_id"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -168,7 +169,7 @@ class Message(OrgScoped, Base):
 
 class OutboxItem(OrgScoped, Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_queue", "state", "channel", "target", "id"),)
+    __table_args__ = (Index("ix_outbox_queue", "state", "channel", "target", "id"), Index("ix_outbox_message", "message_id"))
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True, index=True)
     channel: Mapped[str] = mapped_column(String(20))
@@ -210,7 +211,11 @@ class Consent(OrgScoped, Base):
 
 
 class AuditEvent(OrgScoped, Base):
-    """Append-only, hash-chained per organization: each row's hash covers the previous one."""
+    """Append-only, hash-chained per organization: each row's hash covers the previous one.
+
+    The personal part (subject_id, detail, a customer actor's id) enters the chain only as `personal_digest`
+    (salted), so erasure may blank it (and the salt) without breaking the chain; a trigger refuses every other
+    UPDATE and every DELETE (triggers of migration 0500)."""
 
     __tablename__ = "audit_events"
     __table_args__ = (Index("ix_audit_org", "org_id", "id"),)
@@ -225,6 +230,23 @@ class AuditEvent(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     prev_hash: Mapped[str] = mapped_column(String(64), default="")
     hash: Mapped[str] = mapped_column(String(64), default="")
+    personal_salt: Mapped[str] = mapped_column(String(32), default="")
+    personal_digest: Mapped[str] = mapped_column(String(64), default="")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditCheckpoint(OrgScoped, Base):
+    """The head of one organization's audit chain (last id, its hash, rows up to it) at a point in time:
+    deleting the newest rows leaves the checkpointed head missing, which verification reports."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (Index("ix_audit_checkpoints_org", "org_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    head_id: Mapped[int] = mapped_column(Id)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
 class NotificationTarget(OrgScoped, Base):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.flows import (
     greeting,  # noqa: F401
+    privacy,  # noqa: F401
     ticket,  # noqa: F401
     verify,  # noqa: F401
 )

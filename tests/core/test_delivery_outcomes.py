@@ -32,12 +32,14 @@ class BarrierSender:
         self.calls: Counter[str] = Counter()
         self.platform_id = platform_id or (lambda target: f"out-{target}")
         self._all_in = asyncio.Event()
+        self.go = asyncio.Event()  # set by the test once the fault is in place: no outcome is written before it
 
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
         self.calls[target] += 1
         if sum(self.calls.values()) >= self.expect:
             self._all_in.set()
         await self._all_in.wait()
+        await self.go.wait()
         return str(self.platform_id(target))
 
 
@@ -113,6 +115,7 @@ async def test_one_unwritable_outcome_leaves_the_rest_of_its_batch_recorded_and_
     bad = (await items(srv))["chat3"]
     assert bad.message_id is not None
     await refuse(srv, "messages", bad.message_id, "delivery_state", "sent")  # its thread copy cannot take "sent"
+    sender.go.set()
 
     srv.ctx.dispatcher.wake()
     states = await wait_states(srv.ctx.factory, "probe", {"sent": 10}, timeout=10)
@@ -136,6 +139,7 @@ async def test_a_sent_that_the_database_refuses_entirely_is_not_sent_again_after
     await broadcast(srv.ctx.factory, await make_chats(srv.ctx.factory, demo.org.id, "probe", ["a", "b", "c"]), "notice")
     bad = (await items(srv))["b"]
     await refuse(srv, "outbox", bad.id, "state", "sent")  # not even the outbox row can say "sent"
+    sender.go.set()
 
     srv.ctx.dispatcher.wake()
     assert await wait_states(srv.ctx.factory, "probe", {"sent": 2, "sending": 1}, timeout=10) == {"sent": 2, "sending": 1}
@@ -153,6 +157,7 @@ async def test_a_sent_that_the_database_refuses_entirely_is_not_sent_again_after
 async def test_an_outbound_platform_id_that_collides_with_a_stored_one_is_recorded(srv: Server) -> None:
     demo = await make_org(srv.ctx.factory)
     sender = BarrierSender(expect=1, platform_id=lambda _target: "77")
+    sender.go.set()
     srv.ctx.dispatcher.add_sender(sender)
     conversations = await make_chats(srv.ctx.factory, demo.org.id, "probe", ["x"])
     async with transaction(srv.ctx.factory) as session:  # the customer's own message 77 in that chat

@@ -316,7 +316,6 @@ async def test_install_registers_push_senders_and_sweeps(sqlite_url: str, tmp_pa
     ctx = build_context(settings)
     try:
         assert {"telegram-push", "email-push"} <= set(ctx.dispatcher.senders)
-        jobs = ctx.services["scheduler"].job_names
-        assert jobs[:3] == ["notifications.waiting", "notifications.failing", "notifications.digest"]
+        assert {"notifications.waiting", "notifications.failing", "notifications.digest"} <= set(ctx.services["scheduler"].job_names)
     finally:
         await ctx.engine.dispose()

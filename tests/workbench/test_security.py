@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import aiohttp
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from bot.core.models import AuditEvent, Message
 from bot.core.orgs.audit import verify_chain
@@ -136,10 +136,14 @@ async def test_every_view_of_personal_data_is_audited_and_the_chain_verifies(
         assert await session.scalar(select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "view_inbox"))
         report = await verify_chain(session=session, org_id=demo.org.id)
         assert report.ok and report.checked >= 4
-    # Tampering with one row breaks the chain at that row.
+    # Tampering with one row breaks the chain at that row (the database refuses the UPDATE unless its guard is bypassed).
     async with server.ctx.factory() as session, session.begin():
         first = await session.scalar(select(AuditEvent).where(AuditEvent.org_id == demo.org.id, AuditEvent.action == "view_conversation"))
         assert first is not None
+        if session.get_bind().dialect.name == "postgresql":
+            await session.execute(text("SET LOCAL session_replication_role = replica"))
+        else:
+            await session.execute(text("DROP TRIGGER audit_events_only_erasure"))
         await session.execute(update(AuditEvent).where(AuditEvent.id == first.id).values(actor_id=999))
     async with server.ctx.factory() as session:
         report = await verify_chain(session=session, org_id=demo.org.id)

@@ -1,37 +1,57 @@
-"""Append-only audit log, hash-chained per organization, so an edited or removed row is detectable."""
+"""Append-only audit log, hash-chained per organization, so an edited or removed row is detectable.
+
+Each row's hash covers the previous hash, the row's non-personal columns and `personal_digest`: a salted
+SHA-256 of its personal part (subject_id, detail, and actor_id when the actor is a customer). Erasure
+(`erase_personal_parts`) blanks the personal part and the salt and stamps `erased_at`; the chain still
+verifies and the row is reported as erased. Any other change breaks the chain at that row. A checkpoint of
+each chain's head (`audit_checkpoints`), written on every verify and by a daily sweep, makes deleting the
+newest rows detectable too. The database refuses other UPDATEs and all DELETEs (triggers of migration 0500).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
-from bot.core.models import AuditEvent
+from bot.core.models import AuditCheckpoint, AuditEvent
 
 
-def _digest(prev_hash: str, event: AuditEvent) -> str:
-    body = json.dumps(
-        [
-            prev_hash,
-            event.org_id,
-            event.actor_type,
-            event.actor_id,
-            event.action,
-            event.subject_type,
-            event.subject_id,
-            event.detail,
-            event.created_at.isoformat(timespec="microseconds"),
-        ],
-        sort_keys=True,
-        separators=(",", ":"),
-        default=str,
+def _canonical(value: object) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def personal_digest(salt: str, actor_type: str, actor_id: int | None, subject_id: int | None, detail: dict[str, Any]) -> str:
+    personal_actor = actor_id if actor_type == "customer" else None
+    return hashlib.sha256(_canonical([salt, personal_actor, subject_id, detail]).encode()).hexdigest()
+
+
+def chain_digest(
+    prev_hash: str, org_id: int | None, actor_type: str, actor_id: int | None, action: str, subject_type: str,
+    created_at: datetime, digest_of_personal: str,
+) -> str:
+    public_actor = None if actor_type == "customer" else actor_id
+    body = _canonical(
+        [prev_hash, org_id, actor_type, public_actor, action, subject_type,
+         created_at.isoformat(timespec="microseconds"), digest_of_personal]
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _row_hash(prev: str, event: AuditEvent) -> str:
+    return chain_digest(prev, event.org_id, event.actor_type, event.actor_id, event.action, event.subject_type,
+                        event.created_at, event.personal_digest)
+
+
+def _org_cond(org_id: int | None) -> ColumnElement[bool]:
+    return AuditEvent.org_id.is_(None) if org_id is None else AuditEvent.org_id == org_id
 
 
 async def _lock_chain(session: AsyncSession, org_id: int | None) -> None:
@@ -52,53 +72,113 @@ async def record(
     detail: dict[str, Any] | None = None,
 ) -> AuditEvent:
     await _lock_chain(session, org_id)
-    prev = await session.scalar(
-        select(AuditEvent.hash).where(AuditEvent.org_id.is_(org_id) if org_id is None else AuditEvent.org_id == org_id)
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
+    prev = await session.scalar(select(AuditEvent.hash).where(_org_cond(org_id)).order_by(AuditEvent.id.desc()).limit(1))
+    salt = secrets.token_hex(16)
     event = AuditEvent(
-        org_id=org_id,
-        actor_type=actor_type,
-        actor_id=actor_id,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        detail=detail or {},
-        created_at=now(),
-        prev_hash=prev or "",
+        org_id=org_id, actor_type=actor_type, actor_id=actor_id, action=action, subject_type=subject_type,
+        subject_id=subject_id, detail=detail or {}, created_at=now(), prev_hash=prev or "", personal_salt=salt,
     )
-    event.hash = _digest(event.prev_hash, event)
+    event.personal_digest = personal_digest(salt, actor_type, actor_id, subject_id, event.detail)
+    event.hash = _row_hash(event.prev_hash, event)
     session.add(event)
     await session.flush()
     return event
+
+
+async def erase_personal_parts(*, session: AsyncSession, org_id: int, condition: ColumnElement[bool]) -> int:
+    """Blank the personal part of the matching rows of one organization; the only UPDATE the guard allows."""
+    await session.flush()
+    blank_actor = {"actor_id": None}
+    base = [AuditEvent.org_id == org_id, AuditEvent.erased_at.is_(None), condition]
+    stamp = now()
+    result = await session.execute(
+        update(AuditEvent).where(*base, AuditEvent.actor_type == "customer")
+        .values(subject_id=None, detail={}, personal_salt="", erased_at=stamp, **blank_actor)
+        .execution_options(synchronize_session=False)
+    )
+    erased = int(result.rowcount or 0)  # type: ignore[attr-defined]
+    result = await session.execute(
+        update(AuditEvent).where(*base).values(subject_id=None, detail={}, personal_salt="", erased_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
+    return erased + int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)
 class ChainReport:
     checked: int
     broken_at: int | None
+    erased: int = 0
+    problem: str = ""
 
     @property
     def ok(self) -> bool:
         return self.broken_at is None
 
 
+def _row_problem(prev: str, row: AuditEvent) -> str:
+    if row.prev_hash != prev:
+        return "does not follow the previous event (a row before it was removed or reordered)"
+    if row.erased_at is not None:
+        if row.subject_id is not None or row.detail or row.personal_salt or (row.actor_type == "customer" and row.actor_id):
+            return "is marked erased but still holds a personal part"
+    elif row.personal_digest != personal_digest(row.personal_salt, row.actor_type, row.actor_id, row.subject_id, row.detail):
+        return "personal part was altered"
+    if row.hash != _row_hash(prev, row):
+        return "was altered"
+    return ""
+
+
 async def verify_chain(*, session: AsyncSession, org_id: int | None) -> ChainReport:
-    """Walk one organization's chain in id order, in pages; report the first row that does not fit."""
-    prev = ""
-    checked = 0
-    last_id = 0
-    cond = AuditEvent.org_id.is_(None) if org_id is None else AuditEvent.org_id == org_id
+    """Walk one organization's chain in id order, in pages; report the first row that does not fit, and
+    a head missing against the latest checkpoint (newest rows deleted)."""
+    prev, checked, erased, last_id = "", 0, 0, 0
+    seen: dict[int, str] = {}
+    checkpoint = await session.scalar(
+        select(AuditCheckpoint).where(
+            AuditCheckpoint.org_id.is_(None) if org_id is None else AuditCheckpoint.org_id == org_id
+        ).order_by(AuditCheckpoint.id.desc()).limit(1)
+    )
     while True:
         rows = (
-            await session.scalars(select(AuditEvent).where(cond, AuditEvent.id > last_id).order_by(AuditEvent.id).limit(1000))
+            await session.scalars(select(AuditEvent).where(_org_cond(org_id), AuditEvent.id > last_id).order_by(AuditEvent.id).limit(1000))
         ).all()
         if not rows:
-            return ChainReport(checked=checked, broken_at=None)
+            break
         for row in rows:
-            if row.prev_hash != prev or row.hash != _digest(prev, row):
-                return ChainReport(checked=checked, broken_at=row.id)
-            prev = row.hash
+            problem = _row_problem(prev, row)
+            if problem:
+                return ChainReport(checked=checked, broken_at=row.id, erased=erased, problem=problem)
+            if checkpoint is not None and row.id == checkpoint.head_id:
+                seen[row.id] = row.hash
+            prev, last_id = row.hash, row.id
             checked += 1
-            last_id = row.id
+            erased += row.erased_at is not None
+    if checkpoint is not None and (seen.get(checkpoint.head_id) != checkpoint.head_hash or checked < checkpoint.count):
+        return ChainReport(checked=checked, broken_at=checkpoint.head_id, erased=erased,
+                           problem=f"checkpointed head is missing: {checkpoint.count} events were recorded, {checked} remain")
+    return ChainReport(checked=checked, broken_at=None, erased=erased)
+
+
+async def write_checkpoint(
+    *, session: AsyncSession, org_id: int | None, report: ChainReport | None = None
+) -> AuditCheckpoint | None:
+    """Checkpoint the current head of an intact chain (nothing is written for a broken or empty one)."""
+    report = report or await verify_chain(session=session, org_id=org_id)
+    head = await session.scalar(select(AuditEvent).where(_org_cond(org_id)).order_by(AuditEvent.id.desc()).limit(1))
+    if not report.ok or head is None:
+        return None
+    checkpoint = AuditCheckpoint(org_id=org_id, head_id=head.id, head_hash=head.hash, count=report.checked, created_at=now())
+    session.add(checkpoint)
+    await session.flush()
+    return checkpoint
+
+
+async def checkpoint_all(*, session: AsyncSession) -> int:
+    """The daily sweep: verify every chain and checkpoint each intact head. Returns how many were written."""
+    from bot.core.models import Organization
+
+    written = 0
+    for org_id in [None, *(await session.scalars(select(Organization.id))).all()]:
+        written += await write_checkpoint(session=session, org_id=org_id) is not None
+    return written

@@ -1,0 +1,1 @@
+"""Outbound JSON webhooks (deletion notices to third-party apps)."""

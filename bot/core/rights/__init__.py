@@ -1,0 +1,1 @@
+"""Privacy rights requests (policy section 四): intake, statuses, deadlines, erasure, cancellation, export."""

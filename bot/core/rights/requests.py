@@ -1,0 +1,204 @@
+"""Rights requests: intake, numbering per organization, statuses, deadline with pause and one extension.
+
+Statuses: received -> verified -> in_progress <-> awaiting_customer -> fulfilled | denied | withdrawn. Every
+change writes a timeline row and an audit event (actor and reason, no personal data). The deadline is data
+(`due_at`), computed by bot/core/rights/deadline.py on the shared business calendar.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings
+from bot.core.business_time import BusinessCalendar, calendar_from_config
+from bot.core.common.clock import now
+from bot.core.common.errors import Conflict, InvalidInput, NotFound
+from bot.core.orgs.audit import record
+from bot.core.rights.deadline import days_between, due_at
+from bot.core.rights.models import RightsRequest, RightsRequestEvent
+
+KINDS = ("review", "correct", "export", "delete", "authorization", "withdraw_consent", "cancel", "complaint")
+# Policy 四.3: the five grounds on which a customer may ask for deletion.
+GROUNDS = ("unlawful", "no_consent", "breach", "purpose_done", "service_ended")
+# Policy 四.6: why a request may be refused.
+DENIAL_REASONS = ("repeated", "excessive_means", "others_rights", "impractical", "unrelated")
+CORRECTABLE = ("name", "email", "phone", "locale")
+OPEN = ("received", "verified", "in_progress", "awaiting_customer")
+CLOSED = ("fulfilled", "denied", "withdrawn")
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "received": ("verified", "withdrawn"),
+    "verified": ("in_progress", "awaiting_customer", "fulfilled", "denied", "withdrawn"),
+    "in_progress": ("awaiting_customer", "fulfilled", "denied", "withdrawn"),
+    "awaiting_customer": ("in_progress", "fulfilled", "denied", "withdrawn"),
+}
+
+
+def request_number(request: RightsRequest) -> str:
+    return f"RR-{request.number:06d}"
+
+
+def calendar_for(settings: Settings) -> BusinessCalendar:
+    return calendar_from_config(settings.business_time)
+
+
+def _check(kind: str, ground: str, details: dict[str, Any]) -> None:
+    if kind not in KINDS:
+        raise InvalidInput(f"unknown request type {kind!r}")
+    if kind == "delete" and ground not in GROUNDS:
+        raise InvalidInput("choose one of the five grounds for deletion")
+    if kind == "correct" and details.get("field") not in CORRECTABLE:
+        raise InvalidInput("that field does not exist or cannot be corrected here")
+
+
+async def _next_number(session: AsyncSession, org_id: int) -> int:
+    if session.get_bind().dialect.name == "postgresql":  # numbers per organization, no gaps, across processes
+        await session.execute(text("SELECT pg_advisory_xact_lock(7332, :org)"), {"org": org_id})
+    highest = await session.scalar(select(func.max(RightsRequest.number)).where(RightsRequest.org_id == org_id))
+    return int(highest or 0) + 1
+
+
+async def _is_repeat(session: AsyncSession, settings: Settings, org_id: int, customer_id: int, kind: str) -> bool:
+    since = now() - timedelta(days=settings.privacy.repeat_window_days)
+    earlier = await session.scalar(select(func.count()).select_from(RightsRequest).where(
+        RightsRequest.org_id == org_id, RightsRequest.customer_id == customer_id, RightsRequest.kind == kind,
+        RightsRequest.received_at >= since, RightsRequest.status != "withdrawn"))
+    return bool(earlier)
+
+
+async def _timeline(session: AsyncSession, request: RightsRequest, *, actor_type: str, actor_id: int | None, action: str,
+                    from_status: str = "", to_status: str = "", note: str = "") -> None:
+    session.add(RightsRequestEvent(org_id=request.org_id, request_id=request.id, actor_type=actor_type, actor_id=actor_id,
+                                   action=action, from_status=from_status, to_status=to_status, note=note, created_at=now()))
+    await record(session=session, org_id=request.org_id, actor_type=actor_type, actor_id=actor_id,
+                 action=f"rights_{action}", subject_type="rights_request", subject_id=request.id,
+                 detail={"number": request_number(request), "from": from_status, "to": to_status, "reason": note[:200]})
+    await session.flush()
+
+
+async def open_request(
+    *, session: AsyncSession, settings: Settings, org_id: int, customer_id: int, identity_id: int | None, kind: str,
+    ground: str = "", details: dict[str, Any] | None = None, actor_type: str = "customer", actor_id: int | None = None,
+) -> RightsRequest:
+    details = dict(details or {})
+    _check(kind, ground, details)
+    repeated = await _is_repeat(session, settings, org_id, customer_id, kind)
+    request = RightsRequest(
+        org_id=org_id, number=await _next_number(session, org_id), customer_id=customer_id, identity_id=identity_id,
+        kind=kind, ground=ground if kind == "delete" else "", status="received", details=details, repeated=repeated,
+        received_at=now(), created_at=now(),
+    )
+    session.add(request)
+    await session.flush()
+    note = "on behalf of the customer" if actor_type == "agent" else ""
+    await _timeline(session, request, actor_type=actor_type, actor_id=actor_id or (customer_id if actor_type == "customer" else None),
+                    action="received", to_status="received", note=note + (" (repeated request)" if repeated else ""))
+    return request
+
+
+async def mark_verified(*, session: AsyncSession, settings: Settings, request: RightsRequest) -> RightsRequest:
+    """Identity confirmed: the clock starts (response_days from now, calendar or working days)."""
+    if request.status != "received":
+        return request
+    stamp = now()
+    request.verified_at = stamp
+    _set_due(settings, request)
+    await _move(session, request, "verified", actor_type="customer", actor_id=request.customer_id, note="identity verified")
+    from bot.core.rights.reminders import raise_received
+
+    await raise_received(session=session, settings=settings, request=request)
+    return request
+
+
+def _set_due(settings: Settings, request: RightsRequest) -> None:
+    assert request.verified_at is not None
+    request.due_at = due_at(calendar_for(settings), verified_at=request.verified_at,
+                            response_days=settings.privacy.response_days, extended_days=request.extended_days,
+                            paused_days=request.paused_days, mode=settings.privacy.deadline_days)
+
+
+async def _move(session: AsyncSession, request: RightsRequest, to: str, *, actor_type: str, actor_id: int | None,
+                note: str = "", action: str = "status") -> None:
+    current = request.status
+    if to not in TRANSITIONS.get(current, ()):
+        raise Conflict(f"a request that is {current.replace('_', ' ')} cannot become {to.replace('_', ' ')}")
+    request.status = to
+    if to in CLOSED:
+        request.closed_at = now()
+    await _timeline(session, request, actor_type=actor_type, actor_id=actor_id, action=action,
+                    from_status=current, to_status=to, note=note)
+
+
+async def change_status(
+    *, session: AsyncSession, settings: Settings, request: RightsRequest, to: str, actor_type: str, actor_id: int | None,
+    reason: str = "",
+) -> RightsRequest:
+    """Move a request; entering awaiting_customer pauses the clock, leaving it resumes (due moves by the paused days)."""
+    if to in ("denied", "withdrawn") and not reason.strip() and actor_type == "agent":
+        raise InvalidInput("give a reason")
+    if request.status == "awaiting_customer" and to != "awaiting_customer":
+        _resume(settings, request)
+    if to == "awaiting_customer":
+        request.paused_since = now()
+    await _move(session, request, to, actor_type=actor_type, actor_id=actor_id, note=reason)
+    return request
+
+
+def _resume(settings: Settings, request: RightsRequest) -> None:
+    if request.paused_since is None:
+        return
+    request.paused_days += days_between(calendar_for(settings), request.paused_since, now(), settings.privacy.deadline_days)
+    request.paused_since = None
+    if request.verified_at is not None:
+        _set_due(settings, request)
+
+
+async def customer_answered(*, session: AsyncSession, settings: Settings, request: RightsRequest) -> None:
+    """The customer wrote while we waited on them: the clock runs again."""
+    if request.status == "awaiting_customer":
+        await change_status(session=session, settings=settings, request=request, to="in_progress", actor_type="customer",
+                            actor_id=request.customer_id, reason="the customer answered")
+
+
+async def extend(*, session: AsyncSession, settings: Settings, request: RightsRequest, agent_id: int, reason: str) -> RightsRequest:
+    if not reason.strip():
+        raise InvalidInput("give the reason the customer will be told")
+    if request.extended_days:
+        raise Conflict("the deadline was already extended once")
+    if request.status not in OPEN or request.verified_at is None:
+        raise Conflict("only an open, verified request can be extended")
+    request.extended_days = settings.privacy.extension_days
+    request.extension_reason = reason.strip()
+    _set_due(settings, request)
+    await _timeline(session, request, actor_type="agent", actor_id=agent_id, action="extended", note=reason.strip())
+    return request
+
+
+async def deny(*, session: AsyncSession, settings: Settings, request: RightsRequest, agent_id: int, reason_code: str,
+               note: str = "") -> RightsRequest:
+    if reason_code not in DENIAL_REASONS:
+        raise InvalidInput("choose one of the policy's reasons for refusing")
+    request.outcome_reason = reason_code
+    return await change_status(session=session, settings=settings, request=request, to="denied", actor_type="agent",
+                               actor_id=agent_id, reason=f"{reason_code}: {note}".strip(": "))
+
+
+async def get_request(*, session: AsyncSession, org_id: int, request_id: int) -> RightsRequest:
+    request = await session.get(RightsRequest, request_id)
+    if request is None or request.org_id != org_id:
+        raise NotFound("no such request")  # another organization's request does not exist for this caller
+    return request
+
+
+async def open_requests_of(*, session: AsyncSession, org_id: int, customer_id: int) -> list[RightsRequest]:
+    return list((await session.scalars(select(RightsRequest).where(
+        RightsRequest.org_id == org_id, RightsRequest.customer_id == customer_id, RightsRequest.status.in_(OPEN),
+    ).order_by(RightsRequest.id))).all())
+
+
+async def timeline(*, session: AsyncSession, request: RightsRequest) -> list[RightsRequestEvent]:
+    return list((await session.scalars(select(RightsRequestEvent).where(
+        RightsRequestEvent.request_id == request.id).order_by(RightsRequestEvent.id))).all())
