@@ -11,6 +11,7 @@ from aiohttp import WSMsgType, web
 from bot.core.conversations import get_conversation
 from bot.core.errors import NotFound
 from bot.core.live import Subscription
+from bot.core.orgs.permissions import Permission, require
 from bot.web import CTX, track_socket
 from workbench.auth import AGENT, load_agent
 
@@ -19,6 +20,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
     await load_agent(request)
     ctx = request.app[CTX]
     agent = request[AGENT]
+    require(agent.role, Permission.WORKBENCH)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
     track_socket(request, ws)

@@ -9,6 +9,7 @@ from bot.core.db import transaction
 from bot.core.errors import InvalidInput
 from bot.core.notifications import TARGET_KINDS, NotificationKind
 from bot.core.notifications_inbox import get_preferences, list_for_agent, mark_all_read, save_preferences
+from bot.core.orgs.permissions import Permission
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render
@@ -21,7 +22,7 @@ def setup_notifications(app: web.Application, ctx: AppContext) -> None:
     r.add_post("/workbench/notifications/preferences", preferences)
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def notifications_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     agent = request[AGENT]
@@ -59,7 +60,7 @@ async def notifications_page(request: web.Request) -> web.Response:
     )
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def read_all(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     async with transaction(ctx.factory) as session:
@@ -67,7 +68,7 @@ async def read_all(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther("/workbench/notifications")
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def preferences(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     form = await request.post()

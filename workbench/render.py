@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from bot.core.orgs.permissions import Permission, may
 from bot.paths import TEMPLATES
 
 
@@ -32,6 +33,9 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
     context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
+    context.setdefault("has", lambda path: _has_route(request, path))
+    signed_in = context["agent"]
+    context.setdefault("can", lambda permission: signed_in is not None and may(signed_in.role, Permission(permission)))
     html = environment().get_template(template).render(request=request, **context)
     return web.Response(text=html, status=http_status, content_type="text/html", charset="utf-8")
 

@@ -15,11 +15,11 @@ from bot.channels.telegram.webhook import TG
 from bot.context import AppContext
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput
+from bot.core.orgs.permissions import Permission, may
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render
 
-ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 PROBE_TIMEOUT = 5
 
 
@@ -57,7 +57,7 @@ async def bot_health(request: web.Request) -> dict[str, Any]:
 
 async def _page(request: web.Request, code: str = "") -> web.Response:
     agent = request[AGENT]
-    health = await bot_health(request) if agent.role in ADMIN_ROLES else None
+    health = await bot_health(request) if may(agent.role, Permission.SECURITY_VIEW) else None
     async with request.app[CTX].factory() as session:
         chats = await linked_chats(session=session, agent_id=agent.id)
     return render(
@@ -70,12 +70,12 @@ async def _page(request: web.Request, code: str = "") -> web.Response:
     )
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def telegram_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def link_code(request: web.Request) -> web.Response:
     """A one-time code, shown once to this agent; only its hash is stored."""
     ctx = request.app[CTX]
@@ -89,7 +89,7 @@ async def link_code(request: web.Request) -> web.Response:
     return await _page(request, code=code)
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def unlink(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:

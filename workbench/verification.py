@@ -7,10 +7,11 @@ from aiohttp import web
 from bot.core.audit import record
 from bot.core.conversations import get_conversation
 from bot.core.db import transaction
-from bot.core.errors import Forbidden, NotFound
+from bot.core.errors import NotFound
 from bot.core.events import Button, Reply
 from bot.core.live import publish_message
 from bot.core.models import ChannelIdentity, Customer
+from bot.core.orgs.permissions import Permission
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
 from bot.core.verification import list_locks
@@ -19,8 +20,6 @@ from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render
-
-ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 
 
 @agent_page
@@ -61,12 +60,10 @@ def _masked(scope: str, key: str) -> str:
     return Destination("email" if "@" in key else "sms", key).masked
 
 
-@agent_page
+@agent_page(permission=Permission.SECURITY_VIEW)
 async def locks_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     agent = request[AGENT]
-    if agent.role not in ADMIN_ROLES:
-        raise Forbidden("only administrators see identity-check lockouts")
     async with transaction(ctx.factory) as session:
         locks = await list_locks(session=session, org_id=agent.org_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,

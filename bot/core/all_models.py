@@ -7,3 +7,4 @@ from bot.core import (
     telegram_models,  # noqa: F401
     verification_models,  # noqa: F401
 )
+from bot.core.orgs import models as orgs_models  # noqa: F401

@@ -1,0 +1,1 @@
+"""Organizations, roles and the platform level: permissions, team management, sign-up, certification, audit reading."""
