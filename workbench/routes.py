@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import account, conversations, inbox, live, login, team, verification
+from workbench import account, conversations, inbox, live, login, organizations, platform, team, verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -30,5 +30,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     verification.setup(app)
     team.setup(app)
     account.setup(app)
+    organizations.setup(app)
+    platform.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)

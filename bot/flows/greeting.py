@@ -13,7 +13,8 @@ def brand_card(call: FlowCall) -> Reply:
     return Reply(
         text=call.text("brand_card"),
         kind="brand_card",
-        data={"brand": org.brand or org.name, "profile": org.profile, "website": org.website},
+        data={"brand": org.brand or org.name, "profile": org.profile, "website": org.website,
+              "certified": org.certification_state == "certified"},
     )
 
 

@@ -54,3 +54,10 @@ async def login(http: aiohttp.ClientSession, base: str, email: str, password: st
     async with http.get(f"{base}/workbench") as resp:
         assert resp.status == 200
         return csrf_from(await resp.text())
+
+
+async def make_platform_admin(factory: SessionFactory, email: str = "platform@incs.example.com") -> Agent:
+    """A platform admin: belongs to no organization."""
+    async with transaction(factory) as session:
+        return await create_agent(session=session, org_id=None, email=email, password=PASSWORD, name="Platform",
+                                  role="platform_admin")

@@ -76,3 +76,21 @@ async def test_a_forged_pending_token_is_refused(server: Server, demo: OrgWithAd
         html = await resp.text()
     forged = html.replace('name="csrf_token"', 'name="pending" value="1.9999999999.00"><input name="csrf_token"')
     assert (await _code_step(http, server, forged, "123456"))[0] == 401
+
+
+async def test_an_organization_can_require_two_factor_login_for_admins(server: Server, demo: OrgWithAdmin,
+                                                                        http: aiohttp.ClientSession) -> None:
+    csrf = await login(http, server.url, demo.admin.email)
+    async with http.post(f"{server.url}/workbench/organization/settings",
+                         data={"require_admin_totp": "on", "services": "channel:webchat", "csrf_token": csrf}) as resp:
+        assert resp.status == 200 and "/workbench/account" in str(resp.url)  # sent to set it up
+    async with http.get(f"{server.url}/workbench", allow_redirects=False) as resp:
+        assert resp.status == 303 and resp.headers["Location"] == "/workbench/account"
+    async with http.get(f"{server.url}/workbench/account") as resp:
+        assert 'id="totp-required"' in await resp.text()
+    await _enable(http, server)
+    async with http.get(f"{server.url}/workbench", allow_redirects=False) as resp:
+        assert resp.status == 200
+    async with http.get(f"{server.url}/workbench/account") as resp:
+        html = await resp.text()
+    assert "Turn off" not in html  # required: cannot be switched off
