@@ -13,7 +13,7 @@ from bot.core.errors import NotFound
 from bot.core.live import Subscription
 from bot.core.orgs.permissions import Permission, require
 from bot.web import CTX, track_socket
-from workbench.auth import AGENT, load_agent
+from workbench.auth import AGENT, PERMISSION_ATTR, load_agent
 
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
@@ -62,3 +62,7 @@ async def _pump(sub: Subscription, ws: web.WebSocketResponse) -> None:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_json(event)
+
+
+# Checked inside (a websocket is not an agent_page); declared for the role x permission matrix test.
+setattr(agent_socket, PERMISSION_ATTR, Permission.WORKBENCH)

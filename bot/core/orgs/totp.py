@@ -77,6 +77,8 @@ async def disable(*, session: AsyncSession, agent: Agent, code: str) -> None:
     row = await session.get(Agent, agent.id)
     assert row is not None
     org = await session.get(Organization, row.org_id) if row.org_id is not None else None
+    if not row.totp_secret:
+        raise InvalidInput("two-factor login is already off")
     if required_for(row, org):
         raise Conflict("your organization requires two-factor login for administrators")
     _accept(row, row.totp_secret, code)
