@@ -83,6 +83,9 @@ async def reply(request: web.Request) -> web.StreamResponse:
             attachment_id = attachment.id
         message = await reply_as_agent(session=session, conversation=conversation, agent=agent,
                                        text=str(form.get("text", "")), attachment_id=attachment_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="reply",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "message_id": message.id})
     body = dict(message_json(message), agent_name=agent.name)
     await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     ctx.dispatcher.wake()
@@ -98,6 +101,9 @@ async def note(request: web.Request) -> web.StreamResponse:
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="note",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "message_id": message.id})
     body = dict(message_json(message), agent_name=agent.name)
     await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     return _done(request, conversation_id, {"message": body})
@@ -128,7 +134,11 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        before = conversation.status
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="set_status",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "before": before, "after": conversation.status})
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
     return _done(request, conversation.id)
 
