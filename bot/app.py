@@ -23,6 +23,7 @@ from bot.core.errors import DomainError
 from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
+from bot.core.orgs.sweeps import install as install_broadcasts
 from bot.core.outbox import backlog
 from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
@@ -55,6 +56,7 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
+    install_broadcasts(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

@@ -77,6 +77,11 @@ class OrgsConfig(Section):
     platform_grant_hours: int = Field(24, ge=1, le=24 * 30)
 
 
+class BroadcastsConfig(Section):
+    batch_size: int = Field(1000, ge=1, le=10000)
+    sweep_seconds: float = Field(2.0, gt=0)
+
+
 class OutboxConfig(Section):
     poll_seconds: float = Field(1.0, gt=0)
     max_attempts: int = Field(12, ge=1)
@@ -189,6 +194,7 @@ class Settings(Section):
     webchat: WebchatConfig = Field(default_factory=WebchatConfig)
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
     orgs: OrgsConfig = Field(default_factory=OrgsConfig)
+    broadcasts: BroadcastsConfig = Field(default_factory=BroadcastsConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)

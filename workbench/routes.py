@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import account, audit_log, conversations, inbox, live, login, organizations, platform, team, verification
+from workbench import account, audit_log, broadcasts, conversations, inbox, live, login, organizations, platform, team, verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -33,5 +33,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     organizations.setup(app)
     platform.setup(app)
     audit_log.setup(app)
+    broadcasts.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)

@@ -72,7 +72,7 @@ _FLOWS: list[tuple[str, FlowHandler]] = []
 
 # Flows are tried in this order, whatever order their modules happen to be imported in; a flow not named
 # here runs after these, in registration order.
-FLOW_ORDER = ("service_switch", "greeting", "consent", "help_and_language", "verify", "register")
+FLOW_ORDER = ("service_switch", "policy_gate", "greeting", "consent", "help_and_language", "verify", "register")
 
 
 def register(name: str) -> Callable[[FlowHandler], FlowHandler]:
@@ -122,6 +122,7 @@ def load_default_flows() -> None:
     """Import the modules that register flows (import order is flow order)."""
     from bot.flows import (
         greeting,  # noqa: F401
+        policy_gate,  # noqa: F401
         register,  # noqa: F401
         services,  # noqa: F401
         verify,  # noqa: F401

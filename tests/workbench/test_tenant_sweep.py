@@ -14,7 +14,7 @@ import bot.core.all_models  # noqa: F401 - every table
 from bot.core.agents import create_agent
 from bot.core.db import transaction
 from bot.core.models import Agent, AgentSession, Base
-from bot.core.orgs import certification
+from bot.core.orgs import broadcasts, certification
 from bot.core.orgs.permissions import Permission
 from tests.conftest import Server
 from tests.utils.factories import PASSWORD, OrgWithAdmin, csrf_from, make_org, make_platform_admin
@@ -60,8 +60,10 @@ async def test_every_route_refuses_another_organizations_ids_as_every_role(serve
         application = await certification.apply(
             session=session, actor=demo.admin, settings=server.ctx.settings, legal_name=MARKER, address=MARKER,
             filename="l.pdf", mime_type="application/pdf", content=b"%PDF", data_dir=server.ctx.settings.data_dir)
+        notice = await broadcasts.create(session=session, org_id=demo.org.id, actor=demo.admin, kind="incident",
+                                         title=MARKER, body=MARKER, client_key="sweep")
     ids = {"conversation_id": str(conversation_id), "attachment_id": str(body["message"]["attachment_id"]),
-           "agent_id": str(colleague.id), "application_id": str(application.id), "org_id": str(demo.org.id),
+           "agent_id": str(colleague.id), "application_id": str(application.id), "org_id": str(demo.org.id), "broadcast_id": str(notice.id),
            "token": "not-a-token", "slug": demo.org.slug}
     form = {"assignee_id": str(colleague.id), "agent_id": str(colleague.id), "conversation_id": str(conversation_id),
             "target_id": "1", "text": "x", "role": "agent", "status": "resolved", "email": "x@example.com",

@@ -32,6 +32,8 @@ class Permission(StrEnum):
     CERTIFICATION_APPLY = "certification_apply"
     AUDIT_READ = "audit_read"  # the audit log viewer and its CSV export
     ADMIN_PUSHES = "admin_pushes"  # receives the organization's admin notifications
+    BROADCASTS = "broadcasts"  # incident, transfer and cessation notices to every customer
+    PLATFORM_POLICY = "platform_policy"  # publish privacy-policy versions
     PLATFORM_REVIEW = "platform_review"  # certification review, organization list
     PLATFORM_GRANTED_READ = "platform_granted_read"  # conversations of an organization that granted access
 
@@ -49,6 +51,7 @@ _ORG_ADMIN = frozenset(
         Permission.CERTIFICATION_APPLY,
         Permission.AUDIT_READ,
         Permission.ADMIN_PUSHES,
+        Permission.BROADCASTS,
     }
 )
 
@@ -57,7 +60,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: _ORG_ADMIN,
     Role.AGENT: frozenset({Permission.WORKBENCH, Permission.NOTIFICATIONS, Permission.PUSH_TARGETS, Permission.ACCOUNT}),
     Role.PLATFORM_ADMIN: frozenset(
-        {Permission.ACCOUNT, Permission.NOTIFICATIONS, Permission.PLATFORM_REVIEW, Permission.PLATFORM_GRANTED_READ}
+        {Permission.ACCOUNT, Permission.NOTIFICATIONS, Permission.PLATFORM_REVIEW, Permission.PLATFORM_GRANTED_READ,
+         Permission.PLATFORM_POLICY}
     ),
 }
 

@@ -1,5 +1,5 @@
 """organizations and roles: platform admins without organization, two-factor columns, service switches,
-invitations, password resets, certification applications, platform access grants
+invitations, password resets, certification applications, platform access grants, broadcasts
 
 Revision ID: 0600
 Revises: 0100
@@ -100,10 +100,51 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_platform_access_grants")),
     )
     op.create_index(op.f("ix_platform_access_grants_org_id"), "platform_access_grants", ["org_id"])
+    op.create_table(
+        "broadcasts",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("org_id", ID, nullable=False),
+        sa.Column("kind", sa.String(length=20), nullable=False),
+        sa.Column("title", sa.String(length=200), nullable=False),
+        sa.Column("body", sa.Text(), nullable=False),
+        sa.Column("client_key", sa.String(length=64), nullable=False),
+        sa.Column("policy_version", sa.String(length=40), nullable=False),
+        sa.Column("state", sa.String(length=10), nullable=False),
+        sa.Column("cursor", sa.BigInteger(), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("created_by", ID, nullable=True),
+        sa.Column("created_at", sa.DateTime(), nullable=False),
+        sa.Column("started_at", sa.DateTime(), nullable=True),
+        sa.Column("finished_at", sa.DateTime(), nullable=True),
+        _fk("broadcasts", "org_id", "organizations"),
+        _fk("broadcasts", "created_by", "agents"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcasts")),
+        sa.UniqueConstraint("org_id", "client_key", name=op.f("uq_broadcasts_org_id")),
+    )
+    op.create_index("ix_broadcasts_state", "broadcasts", ["state", "id"])
+    op.create_table(
+        "broadcast_recipients",
+        sa.Column("id", ID, nullable=False),
+        sa.Column("org_id", ID, nullable=False),
+        sa.Column("broadcast_id", ID, nullable=False),
+        sa.Column("customer_id", ID, nullable=False),
+        sa.Column("identity_id", ID, nullable=False),
+        sa.Column("channel", sa.String(length=20), nullable=False),
+        sa.Column("outbox_id", ID, nullable=True),
+        _fk("broadcast_recipients", "org_id", "organizations"),
+        _fk("broadcast_recipients", "broadcast_id", "broadcasts", ondelete="CASCADE"),
+        _fk("broadcast_recipients", "customer_id", "customers"),
+        _fk("broadcast_recipients", "identity_id", "channel_identities"),
+        _fk("broadcast_recipients", "outbox_id", "outbox"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_broadcast_recipients")),
+        sa.UniqueConstraint("broadcast_id", "customer_id", name=op.f("uq_broadcast_recipients_broadcast_id")),
+    )
+    op.create_index(op.f("ix_broadcast_recipients_org_id"), "broadcast_recipients", ["org_id"])
+    op.create_index(op.f("ix_broadcast_recipients_customer_id"), "broadcast_recipients", ["customer_id"])
 
 
 def downgrade() -> None:
-    for table in ("platform_access_grants", "certification_applications", "password_resets", "invitations"):
+    for table in ("broadcast_recipients", "broadcasts", "platform_access_grants", "certification_applications", "password_resets", "invitations"):
         op.drop_table(table)
     with op.batch_alter_table("organizations") as batch:
         for column in ("services", "require_admin_totp", "logo_attachment_id"):
