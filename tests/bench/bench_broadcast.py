@@ -5,6 +5,10 @@ admin, publishes a major version (which starts the broadcast) and polls the data
 the broadcast is done. Measured from the publish request to the last recipient queued. No platform is
 involved in queueing (web chat identities), so no fake platform process is needed. Three rounds, each a
 new version to the same customers; min / median / max and the machine load are printed.
+
+Two set-ups: "fan-out alone" holds delivery back (a one-hour outbox poll; the dispatcher is woken only when
+the fan-out ends), "with delivery" lets the dispatcher drain the queued notices at the same time, sharing
+SQLite's one writer (each round then starts once the previous round's notices are delivered).
 """
 
 from __future__ import annotations
@@ -51,6 +55,11 @@ async def _prepare(db_url: str, path: Path) -> None:
             ((org_id, i, f"visitor-{i}", stamp, stamp) for i in range(1, CUSTOMERS + 1)))
 
 
+def _pending(path: Path) -> int:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        return int(db.execute("SELECT count(*) FROM outbox WHERE state != 'sent'").fetchone()[0])
+
+
 def _state(path: Path, version: str) -> tuple[str, int]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute("SELECT state, total FROM broadcasts WHERE client_key = ?", (f"policy:{version}",)).fetchone()
@@ -77,20 +86,36 @@ async def _round(base: str, path: Path, version: str) -> float:
         await asyncio.sleep(0.05)
 
 
-async def main() -> None:
+async def _drained(path: Path) -> None:
+    while True:
+        if not await asyncio.to_thread(_pending, path):
+            return
+        await asyncio.sleep(0.2)
+
+
+async def _series(label: str, env: dict[str, str], drain: bool) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
         path = data_dir / "incs.db"
         db_url = f"sqlite+aiosqlite:///{path}"
         await _prepare(db_url, path)
-        server = ServerProcess(data_dir, db_url, {"INCS_NOTIFICATIONS__ENABLED": "false"})
+        server = ServerProcess(data_dir, db_url, {"INCS_NOTIFICATIONS__ENABLED": "false", **env})
+        times: list[float] = []
         try:
             await server.wait_ready()
-            times = [await _round(server.url, path, f"bench-{n}") for n in range(ROUNDS)]
+            for n in range(ROUNDS):
+                times.append(await _round(server.url, path, f"bench-{n}"))
+                if drain:
+                    await _drained(path)
         finally:
             server.stop()
     load = os.getloadavg()
-    print(f"broadcast fan-out of {CUSTOMERS:,} recipients into the outbox (SQLite), {ROUNDS} rounds: "
+    print(f"{label}: fan-out of {CUSTOMERS:,} recipients into the outbox (SQLite), {ROUNDS} rounds: "
           f"min {min(times):.2f} s, median {statistics.median(times):.2f} s, max {max(times):.2f} s "
           f"({CUSTOMERS / statistics.median(times):,.0f} recipients/s at the median); target < 10 s")
-    print(f"machine load (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}")
+    print(f"  machine load (1/5/15 min): {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f}", flush=True)
+
+
+async def main() -> None:
+    await _series("fan-out alone", {"INCS_OUTBOX__POLL_SECONDS": "3600"}, drain=False)
+    await _series("with delivery", {}, drain=True)

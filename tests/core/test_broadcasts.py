@@ -126,7 +126,7 @@ async def test_the_gate_holds_a_consented_customer_until_they_answer_the_major_c
                     "version": "v2", "summary": "Chats are kept longer.", "major": "on", "csrf_token": csrf}) as resp:
                 assert resp.status == 200
         notice = await visitor.wait_message(lambda m: "v2" in m["text"])  # the broadcast, live in the open chat
-        assert ["I agree", "consent:yes"] in notice["buttons"]
+        assert ["I agree", "consent:yes"] in notice["buttons"] and ["No, thanks", "consent:no"] in notice["buttons"]
         await visitor.say("verify")
         held = await visitor.wait_message(lambda m: "policy changed" in m["text"])
         assert "Chats are kept longer." in held["text"]

@@ -75,20 +75,26 @@ async def start(*, session: AsyncSession, org_id: int, broadcast_id: int, actor:
     return row
 
 
-def payload_for(broadcast: Broadcast, customer_id: int, key: str) -> dict[str, object]:
+# The consent buttons of templates/bot/<locale>/button_agree.txt and button_decline.txt (the core reads no flow texts).
+CONSENT_LABELS = {"en": ("I agree", "No, thanks"), "zh": ("我同意", "不同意")}
+
+
+def payload_for(broadcast: Broadcast, customer_id: int, key: str, locale: str = "en") -> dict[str, object]:
     text = f"{broadcast.title}\n\n{broadcast.body}"
     buttons: list[list[str]] = []
     if broadcast.kind == "policy":
-        buttons = [["I agree", "consent:yes"], ["I do not agree", "consent:no"]]
+        agree, decline = CONSENT_LABELS.get(locale, CONSENT_LABELS["en"])
+        buttons = [[agree, "consent:yes"], [decline, "consent:no"]]
     return {"text": text, "kind": "notice", "buttons": buttons, "customer_id": customer_id, "author": "bot",
             "broadcast_id": broadcast.id, "dedup_key": key, "data": {"broadcast": broadcast.kind}}
 
 
 async def fan_out_batch(*, session: AsyncSession, broadcast: Broadcast, batch_size: int) -> int:
     """Queue the next batch of customers; returns how many were queued (0: the broadcast is done)."""
-    customers = list(await session.scalars(
-        select(Customer.id).where(Customer.org_id == broadcast.org_id, Customer.id > broadcast.cursor,
-                                  Customer.status == "active").order_by(Customer.id).limit(batch_size)))
+    locales = dict((await session.execute(
+        select(Customer.id, Customer.locale).where(Customer.org_id == broadcast.org_id, Customer.id > broadcast.cursor,
+                                                   Customer.status == "active").order_by(Customer.id).limit(batch_size))).all())
+    customers = list(locales)
     if not customers:
         broadcast.state, broadcast.finished_at = "done", now()
         await record(session=session, org_id=broadcast.org_id, actor_type="platform", actor_id=None, action="broadcast_done",
@@ -111,7 +117,7 @@ async def fan_out_batch(*, session: AsyncSession, broadcast: Broadcast, batch_si
         # executemany without RETURNING: one trip per batch (RETURNING falls back to a statement per row on SQLite).
         await session.execute(insert(OUTBOX), [
             {"org_id": broadcast.org_id, "channel": channel, "target": target, "idempotency_key": keys[c],
-             "payload": payload_for(broadcast, c, keys[c]), "state": "pending", "attempts": 0, "next_attempt_at": stamp,
+             "payload": payload_for(broadcast, c, keys[c], locales[c]), "state": "pending", "attempts": 0, "next_attempt_at": stamp,
              "last_error": "", "created_at": stamp}
             for c, (_identity, channel, target) in todo])
         outbox_ids = dict((await session.execute(
