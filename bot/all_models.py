@@ -8,5 +8,6 @@ from bot.channels.telegram import models as telegram_models  # noqa: F401
 from bot.core import models  # noqa: F401
 from bot.core.identity import models as identity_models  # noqa: F401
 from bot.core.notifications import models as notification_models  # noqa: F401
+from bot.core.orgs import models as orgs_models  # noqa: F401
 from bot.core.rights import models as rights_models  # noqa: F401
 from bot.core.work_orders import models as work_order_models  # noqa: F401

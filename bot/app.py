@@ -31,6 +31,7 @@ from bot.core.delivery.outbox import gauges as outbox_gauges
 from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.orgs.audit import checkpoint_all
+from bot.core.orgs.sweeps import install as install_broadcasts
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.work_orders.sweeps import install as install_sla
@@ -73,6 +74,7 @@ def build_context(settings: Settings) -> AppContext:
     install_sla(ctx)
     scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
     install_rights(ctx)
+    install_broadcasts(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

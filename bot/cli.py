@@ -77,16 +77,18 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
         engine = create_engine(settings.database_url)
         try:
             async with transaction(session_factory(engine)) as session:
-                org = await get_organization_by_slug(session=session, slug=args.org)
+                # --platform: a platform admin, who belongs to no organization.
+                org_id = None if args.platform else (await get_organization_by_slug(session=session, slug=args.org)).id
                 password = args.password or generate_password()
-                await create_agent(session=session, org_id=org.id, email=args.email, password=password, name=args.name or "",
-                                   role=args.role)
+                await create_agent(session=session, org_id=org_id, email=args.email, password=password, name=args.name or "",
+                                   role="platform_admin" if args.platform else args.role)
                 return password
         finally:
             await engine.dispose()
 
     password = asyncio.run(run())
-    print(f"agent {args.email} created in {args.org}; password: {password}" if not args.password else "agent created")
+    where = "at the platform level" if args.platform else f"in {args.org}"
+    print(f"agent {args.email} created {where}; password: {password}" if not args.password else "agent created")
     return 0
 
 
@@ -131,7 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade)
     admin = sub.add_parser("admin", help="agents").add_subparsers(dest="admin_command", required=True)
     create = admin.add_parser("create", help="create an agent")
-    create.add_argument("--org", required=True)
+    scope = create.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--org", help="organization slug")
+    scope.add_argument("--platform", action="store_true", help="a platform admin (no organization)")
     create.add_argument("--email", required=True)
     create.add_argument("--name")
     create.add_argument("--role", default="admin")

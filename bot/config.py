@@ -71,6 +71,21 @@ class WorkbenchConfig(Section):
     page_size: int = Field(50, ge=1, le=500)
 
 
+class OrgsConfig(Section):
+    invitation_hours: int = Field(72, ge=1, le=24 * 30)
+    password_reset_minutes: int = Field(60, ge=5, le=24 * 60)
+    license_max_bytes: int = Field(5 * 1024 * 1024, ge=1024)
+    license_mime_types: list[str] = Field(default_factory=lambda: ["application/pdf", "image/png", "image/jpeg"])
+    logo_max_bytes: int = Field(512 * 1024, ge=1024)
+    logo_mime_types: list[str] = Field(default_factory=lambda: ["image/png", "image/jpeg", "image/webp"])
+    platform_grant_hours: int = Field(24, ge=1, le=24 * 30)
+
+
+class BroadcastsConfig(Section):
+    batch_size: int = Field(1000, ge=1, le=10000)
+    sweep_seconds: float = Field(2.0, gt=0)
+
+
 class OutboxConfig(Section):
     poll_seconds: float = Field(1.0, gt=0)
     max_attempts: int = Field(12, ge=1)
@@ -285,6 +300,8 @@ class Settings(Section):
     redis: RedisConfig = Field(default_factory=RedisConfig)
     webchat: WebchatConfig = Field(default_factory=WebchatConfig)
     workbench: WorkbenchConfig = Field(default_factory=WorkbenchConfig)
+    orgs: OrgsConfig = Field(default_factory=OrgsConfig)
+    broadcasts: BroadcastsConfig = Field(default_factory=BroadcastsConfig)
     outbox: OutboxConfig = Field(default_factory=OutboxConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
     smtp: SmtpConfig = Field(default_factory=SmtpConfig)

@@ -1,4 +1,10 @@
-"""Agent sessions, CSRF and login throttling for the workbench."""
+"""Agent sessions, CSRF, login throttling and page permissions for the workbench.
+
+Every page declares what it needs (`@agent_page(permission=Permission.TEAM_MANAGE)`; bare `@agent_page`
+means `Permission.WORKBENCH`, the organization's own inbox). The decorator checks the signed-in agent's
+role against bot/core/orgs/permissions.py before the handler runs, so a platform admin (no organization)
+never reaches an organization page and an agent never reaches an admin page.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import overload
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -14,6 +21,9 @@ from bot.core.common.errors import Forbidden, Unauthorized
 from bot.core.common.ratelimit import SlidingWindow
 from bot.core.models import Agent
 from bot.core.orgs.agents import session_agent
+from bot.core.orgs.permissions import Permission, require
+from bot.core.orgs.totp import totp_missing
+from bot.core.storage.db import transaction
 from bot.core.storage.tenancy import org_session, org_transaction
 from bot.web import CTX
 
@@ -22,6 +32,7 @@ LOGIN_CSRF_COOKIE = "incs_login_csrf"
 LIMITER = web.AppKey("incs_login_limiter", SlidingWindow)
 AGENT = web.RequestKey("incs_agent", Agent)
 CSRF = web.RequestKey("incs_csrf", str)
+TOTP_MISSING = web.RequestKey("incs_totp_missing", bool)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -49,6 +60,7 @@ async def load_agent(request: web.Request) -> None:
             agent, row = await session_agent(session=session, token=token)
         except Unauthorized:
             raise _to_login(request) from None
+        request[TOTP_MISSING] = await totp_missing(session=session, agent=agent)
     request[AGENT] = agent
     request[CSRF] = row.csrf_token
 
@@ -70,17 +82,34 @@ async def check_csrf(request: web.Request) -> None:
         raise Forbidden("the form has expired or did not come from this site; reload the page and try again")
 
 
-def agent_page(handler: Handler) -> Handler:
-    """Decorator: signed-in agents only; POSTs also need the session's CSRF token."""
+PERMISSION_ATTR = "incs_permission"
 
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        await load_agent(request)
-        if request.method == "POST":
-            await check_csrf(request)
-        return await handler(request)
 
-    wrapped.__name__ = handler.__name__
-    return wrapped
+@overload
+def agent_page(handler: Handler, /) -> Handler: ...
+@overload
+def agent_page(*, permission: Permission = Permission.WORKBENCH) -> Callable[[Handler], Handler]: ...
+def agent_page(
+    handler: Handler | None = None, /, *, permission: Permission = Permission.WORKBENCH
+) -> Handler | Callable[[Handler], Handler]:
+    """Decorator: signed-in agents whose role holds `permission`; POSTs also need the session's CSRF token."""
+
+    def decorate(inner: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            await load_agent(request)
+            if request.method == "POST":
+                await check_csrf(request)
+            require(request[AGENT].role, permission)
+            if request[TOTP_MISSING] and permission is not Permission.ACCOUNT:
+                # The organization requires two-factor login for admins: only the account page until it is on.
+                raise web.HTTPSeeOther("/workbench/account")
+            return await inner(request)
+
+        wrapped.__name__ = inner.__name__
+        setattr(wrapped, PERMISSION_ATTR, permission)
+        return wrapped
+
+    return decorate(handler) if handler is not None else decorate
 
 
 def new_login_csrf() -> str:
@@ -88,10 +117,23 @@ def new_login_csrf() -> str:
 
 
 def agent_session(request: web.Request) -> AbstractAsyncContextManager[AsyncSession]:
-    """A read session scoped to the signed-in agent's organization: other organizations' rows are not there."""
-    return org_session(request.app[CTX].factory, request[AGENT].org_id)
+    """A read session scoped to the signed-in agent's organization: other organizations' rows are not there.
+
+    A platform admin belongs to no organization; the permission table lets them reach only their own account and
+    notifications (queried by their own id) and the platform pages, so their session is not organization-scoped."""
+    agent = request[AGENT]
+    if agent.org_id is None:
+        return _plain_session(request)
+    return org_session(request.app[CTX].factory, agent.org_id)
 
 
 def agent_transaction(request: web.Request) -> AbstractAsyncContextManager[AsyncSession]:
-    """A unit of work scoped to the signed-in agent's organization."""
-    return org_transaction(request.app[CTX].factory, request[AGENT].org_id)
+    """A unit of work scoped to the signed-in agent's organization (a platform admin's: see agent_session)."""
+    agent = request[AGENT]
+    if agent.org_id is None:
+        return transaction(request.app[CTX].factory)
+    return org_transaction(request.app[CTX].factory, agent.org_id)
+
+
+def _plain_session(request: web.Request) -> AbstractAsyncContextManager[AsyncSession]:
+    return request.app[CTX].factory()

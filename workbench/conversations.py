@@ -92,6 +92,9 @@ async def reply(request: web.Request) -> web.StreamResponse:
             attachment_id = attachment.id
         message = await reply_as_agent(session=session, conversation=conversation, agent=agent,
                                        text=str(form.get("text", "")), attachment_id=attachment_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="reply",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "message_id": message.id})
     body = dict(message_json(message), agent_name=agent.name)
     await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     ctx.dispatcher.wake()
@@ -107,6 +110,9 @@ async def note(request: web.Request) -> web.StreamResponse:
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="note",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "message_id": message.id})
     body = dict(message_json(message), agent_name=agent.name)
     await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     return _done(request, conversation_id, {"message": body})
@@ -136,8 +142,12 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        before = conversation.status
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
         asked = await ask_conversation_csat(session=session, conversation=conversation)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="set_status",
+                     subject_type="customer", subject_id=conversation.customer_id,
+                     detail={"conversation_id": conversation.id, "before": before, "after": conversation.status})
     if asked:
         ctx.dispatcher.wake()
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})

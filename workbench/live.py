@@ -11,15 +11,17 @@ from aiohttp import WSMsgType, web
 from bot.core.common.errors import NotFound
 from bot.core.conversations.live import Subscription
 from bot.core.conversations.threads import get_conversation
+from bot.core.orgs.permissions import Permission, require
 from bot.core.storage.tenancy import org_session
 from bot.web import CTX, track_socket
-from workbench.auth import AGENT, load_agent
+from workbench.auth import AGENT, PERMISSION_ATTR, load_agent
 
 
 async def agent_socket(request: web.Request) -> web.StreamResponse:
     await load_agent(request)
     ctx = request.app[CTX]
     agent = request[AGENT]
+    require(agent.role, Permission.WORKBENCH)
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=16 * 1024)
     await ws.prepare(request)
     track_socket(request, ws)
@@ -61,3 +63,7 @@ async def _pump(sub: Subscription, ws: web.WebSocketResponse) -> None:
             return
         with contextlib.suppress(ConnectionError, RuntimeError):
             await ws.send_json(event)
+
+
+# Checked inside (a websocket is not an agent_page); declared for the role x permission matrix test.
+setattr(agent_socket, PERMISSION_ATTR, Permission.WORKBENCH)

@@ -9,9 +9,13 @@ from aiohttp import web
 from bot.core.common.errors import Unauthorized
 from bot.core.orgs.agents import authenticate, end_session, start_session
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import Permission
+from bot.core.orgs.totp import pending_token
 from bot.core.storage.db import transaction
 from bot.web import CTX
+from workbench.account import home_of
 from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
+from workbench.public_forms import public_page
 from workbench.render import render
 
 
@@ -49,17 +53,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_failed",
                          detail={"ip": request.remote or ""})
             return await login_page(request, "Wrong email or password.", status=401)
-        new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
-        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
-                     detail={"ip": request.remote or ""})
+        if agent.totp_secret:
+            pending = pending_token(agent.id, ctx.settings.secret_key)
+        else:
+            new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
+            await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
+                         detail={"ip": request.remote or ""})
     limiter.reset(f"email:{email}")
-    response = web.HTTPFound("/workbench")
+    if agent.totp_secret:
+        return public_page(request, "workbench/login_totp.html", pending=pending, error="")
+    response = web.HTTPFound(home_of(agent.role))
     set_cookie(request, response, SESSION_COOKIE, new.token, max_age=ctx.settings.workbench.session_hours * 3600)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/workbench")
     raise response
 
 
-@agent_page
+@agent_page(permission=Permission.ACCOUNT)
 async def logout(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     async with transaction(ctx.factory) as session:

@@ -8,6 +8,7 @@ from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
 from bot.core.notifications.fanout import TARGET_KINDS, NotificationKind
 from bot.core.notifications.inbox import get_preferences, list_for_agent, mark_all_read, save_preferences
+from bot.core.orgs.permissions import Permission
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
@@ -20,7 +21,7 @@ def setup_notifications(app: web.Application, ctx: AppContext) -> None:
     r.add_post("/workbench/notifications/preferences", preferences)
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def notifications_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     agent = request[AGENT]
@@ -58,14 +59,14 @@ async def notifications_page(request: web.Request) -> web.Response:
     )
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def read_all(request: web.Request) -> web.StreamResponse:
     async with agent_transaction(request) as session:
         await mark_all_read(session=session, agent=request[AGENT])
     raise web.HTTPSeeOther("/workbench/notifications")
 
 
-@agent_page
+@agent_page(permission=Permission.NOTIFICATIONS)
 async def preferences(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with agent_transaction(request) as session:

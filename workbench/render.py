@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.core.orgs.permissions import Permission, may
 from bot.pages import environment, render_page
 
 __all__ = ["environment", "render", "render_error"]
@@ -21,6 +22,9 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
     context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
+    context.setdefault("has", lambda path: _has_route(request, path))
+    signed_in = context["agent"]
+    context.setdefault("can", lambda permission: signed_in is not None and may(signed_in.role, Permission(permission)))
     return render_page(request, template, http_status, **context)
 
 

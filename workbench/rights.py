@@ -145,6 +145,8 @@ async def _act(request: web.Request, form: Any, request_id: int) -> None:
 @agent_page
 async def action_view(request: web.Request) -> web.StreamResponse:
     request_id = _id(request)
+    async with agent_session(request) as session:  # another organization's request: 404 before the action is read
+        await get_request(session=session, org_id=request[AGENT].org_id, request_id=request_id)
     await _act(request, await request.post(), request_id)
     request.app[CTX].dispatcher.wake()
     return _done(request, request_id)

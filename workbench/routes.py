@@ -7,7 +7,23 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.common.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import conversations, inbox, live, login, reports, rights, telegram_admin, verification, work_orders
+from workbench import (
+    account,
+    audit_log,
+    broadcasts,
+    conversations,
+    inbox,
+    live,
+    login,
+    organizations,
+    platform,
+    reports,
+    rights,
+    team,
+    telegram_admin,
+    verification,
+    work_orders,
+)
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -31,6 +47,12 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     work_orders.setup(app)
     reports.setup(app)
     rights.setup(app)
+    team.setup(app)
+    account.setup(app)
+    organizations.setup(app)
+    platform.setup(app)
+    audit_log.setup(app)
+    broadcasts.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
 

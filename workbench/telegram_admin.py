@@ -14,11 +14,11 @@ from bot.channels.telegram.store import create_link_code, linked_chats, outbox_b
 from bot.channels.telegram.webhook import TG
 from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
+from bot.core.orgs.permissions import Permission, may
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
-ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 PROBE_TIMEOUT = 5
 
 
@@ -56,7 +56,7 @@ async def bot_health(request: web.Request) -> dict[str, Any]:
 
 async def _page(request: web.Request, code: str = "") -> web.Response:
     agent = request[AGENT]
-    health = await bot_health(request) if agent.role in ADMIN_ROLES else None
+    health = await bot_health(request) if may(agent.role, Permission.SECURITY_VIEW) else None
     async with agent_session(request) as session:
         chats = await linked_chats(session=session, agent_id=agent.id)
     return render(
@@ -69,12 +69,12 @@ async def _page(request: web.Request, code: str = "") -> web.Response:
     )
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def telegram_page(request: web.Request) -> web.Response:
     return await _page(request)
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def link_code(request: web.Request) -> web.Response:
     """A one-time code, shown once to this agent; only its hash is stored."""
     ctx = request.app[CTX]
@@ -88,7 +88,7 @@ async def link_code(request: web.Request) -> web.Response:
     return await _page(request, code=code)
 
 
-@agent_page
+@agent_page(permission=Permission.PUSH_TARGETS)
 async def unlink(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     try:

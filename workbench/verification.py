@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.common.errors import Forbidden, NotFound
+from bot.core.common.errors import NotFound
 from bot.core.conversations.events import Button, Reply
 from bot.core.conversations.live import publish_message
 from bot.core.conversations.outbound import send_to_conversation
@@ -14,12 +14,11 @@ from bot.core.identity.codes import Destination
 from bot.core.identity.verification import list_locks
 from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import Permission
 from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.render import render
-
-ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 
 
 @agent_page
@@ -60,11 +59,9 @@ def _masked(scope: str, key: str) -> str:
     return Destination("email" if "@" in key else "sms", key).masked
 
 
-@agent_page
+@agent_page(permission=Permission.SECURITY_VIEW)
 async def locks_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
-    if agent.role not in ADMIN_ROLES:
-        raise Forbidden("only administrators see identity-check lockouts")
     async with agent_transaction(request) as session:
         locks = await list_locks(session=session, org_id=agent.org_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,

@@ -51,20 +51,33 @@ class Organization(Base):
     website: Mapped[str] = mapped_column(String(500), default="")
     location: Mapped[str] = mapped_column(String(200), default="")
     industry: Mapped[str] = mapped_column(String(200), default="")
-    certification_state: Mapped[str] = mapped_column(String(20), default="none")
+    certification_state: Mapped[str] = mapped_column(String(20), default="none")  # none|submitted|certified|rejected
+    logo_attachment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    require_admin_totp: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Service switches: a key set to False is off (channels, work_orders, rights:<type>, apps); missing is on.
+    services: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
 class Agent(OrgScoped, Base):
+    """A workbench user. Platform admins belong to no organization: their org_id is NULL.
+
+    Typed `int` on purpose: every organization page and service reads `agent.org_id`, and the permission
+    table (bot/core/orgs/permissions.py, enforced by `agent_page`) keeps platform admins out of all of
+    them; platform code checks `org_id is None` itself.
+    """
+
     __tablename__ = "agents"
     __table_args__ = (UniqueConstraint("org_id", "email"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="agent")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str] = mapped_column(String(64), default="")  # empty: no two-factor login
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # newest accepted code's time step (replay guard)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 

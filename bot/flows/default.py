@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from bot.flows import (
     greeting,  # noqa: F401
+    policy_gate,  # noqa: F401
     privacy,  # noqa: F401
+    register,  # noqa: F401
+    services,  # noqa: F401
     ticket,  # noqa: F401
     verify,  # noqa: F401
 )

@@ -61,7 +61,7 @@ _FLOWS: list[tuple[str, FlowHandler]] = []
 
 # Flows are tried in this order, whatever order their modules happen to be imported in; a flow not named
 # here runs after these, in registration order.
-FLOW_ORDER = ("greeting", "consent", "help_and_language", "verify", "privacy")
+FLOW_ORDER = ("service_switch", "policy_gate", "greeting", "consent", "help_and_language", "verify", "privacy", "register")
 
 
 def register(name: str) -> Callable[[FlowHandler], FlowHandler]:

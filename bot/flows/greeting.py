@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.core.conversations.customers import latest_consent, record_consent
 from bot.core.conversations.events import Button, Reply
+from bot.core.orgs.policy import current_version
 from bot.flows.engine import FlowCall, register, run_flows
 from bot.flows.texts import LOCALES
 
@@ -13,7 +14,8 @@ def brand_card(call: FlowCall) -> Reply:
     return Reply(
         text=call.text("brand_card"),
         kind="brand_card",
-        data={"brand": org.brand or org.name, "profile": org.profile, "website": org.website},
+        data={"brand": org.brand or org.name, "profile": org.profile, "website": org.website,
+              "certified": org.certification_state == "certified"},
     )
 
 
@@ -21,9 +23,14 @@ def consent_buttons(call: FlowCall) -> tuple[Button, ...]:
     return (Button(call.text("button_agree"), "consent:yes"), Button(call.text("button_decline"), "consent:no"))
 
 
+async def policy_version(call: FlowCall) -> str:
+    """The newest published policy version (bot/core/orgs/policy.py), else `privacy.policy_version`."""
+    return await current_version(session=call.session, settings=call.settings)
+
+
 async def _needs_consent(call: FlowCall) -> bool:
     consent = await latest_consent(session=call.session, customer_id=call.customer.id)
-    return consent is None or consent.policy_version != call.settings.privacy.policy_version
+    return consent is None or consent.policy_version != await policy_version(call)
 
 
 @register("greeting")
@@ -34,7 +41,7 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
     if await _needs_consent(call):
         replies.append(
             Reply(
-                text=call.text("privacy_notice", version=call.settings.privacy.policy_version),
+                text=call.text("privacy_notice", version=await policy_version(call)),
                 kind="notice",
                 buttons=consent_buttons(call),
             )
@@ -53,7 +60,7 @@ async def consent(call: FlowCall) -> list[Reply] | None:
     await record_consent(
         session=call.session,
         customer=call.customer,
-        policy_version=call.settings.privacy.policy_version,
+        policy_version=await policy_version(call),
         granted=granted,
         channel=call.identity.channel,
     )

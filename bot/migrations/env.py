@@ -17,6 +17,12 @@ target_metadata = Base.metadata
 
 
 def _run(connection: Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # Batch mode rebuilds a table (create copy, drop, rename). With foreign keys on, dropping a referenced
+        # table would cascade-delete or refuse its referencing rows; off before the transaction starts, as
+        # Alembic's batch documentation advises. The engine is disposed after the run.
+        connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

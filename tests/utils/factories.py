@@ -22,7 +22,8 @@ class OrgWithAdmin:
     password: str = PASSWORD
 
 
-async def make_org(factory: SessionFactory, slug: str = "demo", name: str = "Demo Company") -> OrgWithAdmin:
+async def make_org(factory: SessionFactory, slug: str = "demo", name: str | None = None) -> OrgWithAdmin:
+    name = name or ("Demo Company" if slug == "demo" else f"{slug.title()} Company")  # names are unique per platform
     async with transaction(factory) as session:
         org = await create_organization(
             session=session, name=name, slug=slug, profile=f"{name} profile", website=f"https://{slug}.example.com"
@@ -54,3 +55,10 @@ async def login(http: aiohttp.ClientSession, base: str, email: str, password: st
     async with http.get(f"{base}/workbench") as resp:
         assert resp.status == 200
         return csrf_from(await resp.text())
+
+
+async def make_platform_admin(factory: SessionFactory, email: str = "platform@incs.example.com") -> Agent:
+    """A platform admin: belongs to no organization."""
+    async with transaction(factory) as session:
+        return await create_agent(session=session, org_id=None, email=email, password=PASSWORD, name="Platform",
+                                  role="platform_admin")

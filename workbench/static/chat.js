@@ -34,6 +34,7 @@
     if (m.reply_kind === "brand_card" && m.data) {
       li.classList.add("brand-card");
       li.appendChild(el("strong", "brand", m.data.brand));
+      if (m.data.certified) li.appendChild(el("span", "badge certified", "✔ Certified"));
       if (m.data.profile) li.appendChild(el("div", "profile", m.data.profile));
       if (m.data.website) {
         var a = el("a", "website", m.data.website);

@@ -24,6 +24,7 @@ from bot.core.common.clock import now
 from bot.core.delivery.outbox import enqueue
 from bot.core.models import Agent, NotificationTarget, Organization
 from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.orgs.permissions import Permission, roles_with
 from bot.paths import TEMPLATES
 
 
@@ -42,11 +43,12 @@ class NotificationKind(StrEnum):
     DELIVERY_FAILING = "delivery_failing"
 
 
+# Kinds addressed to the platform level rather than to the organization the event is about.
+PLATFORM_KINDS = frozenset({NotificationKind.CERTIFICATION_SUBMITTED.value})
 TARGET_KINDS = ("workbench", "slack", "telegram", "email")
 # Outbox channels of pushes: separate from the customer-facing ones, so a failing push never
 # counts as a failing customer channel (which would raise a push about itself, forever).
 PUSH_CHANNELS = {"slack": "slack-push", "telegram": "telegram-push", "email": "email-push"}
-ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
 _DEFAULT_SETTINGS = Settings()
 
 
@@ -145,13 +147,16 @@ async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Se
     routed = set(config.routes.get(event.kind, TARGET_KINDS))
     stamp = now()
     seen: set[tuple[str, str]] = set()
-    agents = (
-        await session.scalars(
-            select(Agent)
-            .where(Agent.org_id == event.org_id, Agent.active.is_(True), Agent.role.in_(ADMIN_ROLES))
-            .order_by(Agent.id)
-        )
-    ).all()
+    platform = event.kind in PLATFORM_KINDS
+    # Platform events go to the platform admins (no organization), never to the applicant's own admins.
+    recipients = (
+        (Agent.org_id.is_(None), Agent.role.in_(roles_with(Permission.PLATFORM_REVIEW)))
+        if platform
+        else (Agent.org_id == event.org_id, Agent.role.in_(roles_with(Permission.ADMIN_PUSHES)))
+    )
+    # Platform admins belong to no organization: choosing them is a cross-organization read, said explicitly.
+    query = select(Agent).where(*recipients, Agent.active.is_(True)).order_by(Agent.id).execution_options(all_orgs=platform)
+    agents = (await session.scalars(query)).all()
     prefs = await preferences_for(session=session, agent_ids=[a.id for a in agents])
     targets = await _verified_targets(session, [a.id for a in agents])
     for agent in agents:
@@ -177,7 +182,7 @@ async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Se
                 seen.add((target.kind, target.address))
                 await _push(session, event, target.kind, target.address, agent.id, locale, settings, held=quiet)
     org = await session.get(Organization, event.org_id)
-    channel = config.slack_channels.get(org.slug, "") if org is not None else ""
+    channel = config.slack_channels.get(org.slug, "") if org is not None and not platform else ""
     if channel and "slack" in routed and ("slack", channel) not in seen:
         await _push(session, event, "slack", channel, None, settings.locale, settings, held=False)
     await session.flush()
@@ -188,6 +193,7 @@ async def _verified_targets(session: AsyncSession, agent_ids: list[int]) -> dict
         select(NotificationTarget)
         .where(NotificationTarget.agent_id.in_(agent_ids), NotificationTarget.verified_at.is_not(None))
         .order_by(NotificationTarget.id)
+        .execution_options(all_orgs=True)  # keyed by the recipients already chosen (platform admins have no organization)
     )
     grouped: dict[int, list[NotificationTarget]] = {}
     for row in rows:
@@ -250,5 +256,7 @@ async def _recent_pushes(session: AsyncSession, target_kind: str, address: str) 
 async def preferences_for(*, session: AsyncSession, agent_ids: list[int]) -> dict[int, NotificationPreference]:
     if not agent_ids:
         return {}
-    rows = await session.scalars(select(NotificationPreference).where(NotificationPreference.agent_id.in_(agent_ids)))
+    rows = await session.scalars(
+        select(NotificationPreference).where(NotificationPreference.agent_id.in_(agent_ids)).execution_options(all_orgs=True)
+    )  # keyed by agent ids chosen by the caller
     return {row.agent_id: row for row in rows}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -39,7 +39,8 @@ async def list_for_agent(*, session: AsyncSession, agent: Agent, before_id: int 
         .where(
             NotificationPush.agent_id == agent.id,
             NotificationPush.target_kind == "workbench",
-            NotificationPush.org_id == agent.org_id,
+            # A platform admin's pushes are about the organizations it reviews; an agent's, its own.
+            true() if agent.org_id is None else NotificationPush.org_id == agent.org_id,
         )
         .order_by(NotificationPush.id.desc())
         .limit(limit)
@@ -106,6 +107,8 @@ async def save_preferences(
     digest: bool,
     locale: str,
 ) -> NotificationPreference:
+    if agent.org_id is None:
+        raise InvalidInput("platform admins receive every platform event in the workbench list; preferences are per organization")
     known = {k.value for k in NotificationKind}
     if any(k not in known for k in kinds) or any(t not in TARGET_KINDS for t in targets):
         raise InvalidInput("unknown event kind or target")

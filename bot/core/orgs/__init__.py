@@ -1,1 +1,2 @@
-"""Organizations (tenants), their agents and sessions, and the per-organization audit chain."""
+"""Organizations (tenants), roles and the platform level: agents and sessions, permissions, team management,
+sign-up, certification, the per-organization audit chain and reading it."""

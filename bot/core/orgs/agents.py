@@ -38,16 +38,19 @@ def generate_password() -> str:
 
 
 async def create_agent(
-    *, session: AsyncSession, org_id: int, email: str, password: str, name: str = "", role: str = "agent"
+    *, session: AsyncSession, org_id: int | None, email: str, password: str, name: str = "", role: str = "agent"
 ) -> Agent:
+    """An agent of an organization, or (org_id None, role platform_admin) a platform admin of none."""
     email = email.strip().lower()
     if "@" not in email or len(email) > 320:
         raise InvalidInput("email: not an email address")
-    if len(password) < 10:
-        raise InvalidInput("password: at least 10 characters")
+    validate_password(password)
     if role not in ROLES:
         raise InvalidInput(f"role: one of {', '.join(ROLES)}")
-    exists = await session.scalar(select(Agent.id).where(Agent.org_id == org_id, Agent.email == email))
+    if (role == "platform_admin") != (org_id is None):
+        raise InvalidInput("role: platform admins belong to no organization, everyone else to one")
+    same_org = Agent.org_id.is_(None) if org_id is None else Agent.org_id == org_id
+    exists = await session.scalar(select(Agent.id).where(same_org, Agent.email == email))
     if exists:
         raise Conflict("an agent with this email exists")
     agent = Agent(org_id=org_id, email=email, name=name or email.split("@")[0], password_hash=hash_password(password), role=role)
@@ -103,6 +106,22 @@ async def session_agent(*, session: AsyncSession, token: str) -> tuple[Agent, Ag
 
 async def end_session(*, session: AsyncSession, token: str) -> None:
     await session.execute(delete(AgentSession).where(AgentSession.token_hash == _token_hash(token)))
+
+
+async def end_all_sessions(*, session: AsyncSession, agent_id: int) -> None:
+    """Signs the agent out everywhere: the next request of any of its browsers goes to the login page."""
+    await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
+
+
+def check_password(agent: Agent, password: str) -> bool:
+    return _verify(agent.password_hash, password)
+
+
+def validate_password(password: str) -> None:
+    if len(password) < 10:
+        raise InvalidInput("password: at least 10 characters")
+    if len(password) > 1024:
+        raise InvalidInput("password: at most 1024 characters")
 
 
 async def agent_names(*, session: AsyncSession, org_id: int) -> dict[int, str]:

@@ -98,6 +98,8 @@ SPECIFIC: dict[str, str] = {
     "conversation_clocks.due_at": "when an answer was due (UTC)", "conversation_clocks.sla_met": "whether the target was met",
     "csat_responses.agent_id": "the agent you rated", "csat_responses.rating": "your rating (1-5)",
     "csat_responses.comment": "your comment",
+    "broadcast_recipients.broadcast_id": "the notice sent to you (policy change, incident, transfer or cessation)",
+    "broadcast_recipients.outbox_id": "the delivery of that notice",
 }
 
 WITHHELD: dict[str, str] = {

@@ -187,6 +187,7 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("work_order_events", ("detail",), _work_order_events, "delete"),
     Entry("conversation_clocks", (), _via_conversation("conversation_clocks"), "delete"),
     Entry("csat_responses", ("comment",), _by_customer("csat_responses"), "delete"),
+    Entry("broadcast_recipients", (), _by_customer("broadcast_recipients"), "delete"),
     _not_customer("third_party_apps", "the organization's third-party applications"),
     _not_customer("deletion_notices", "notices to the organization's apps, naming the customer only by a pseudonym"),
     _not_customer("organizations", "the organization's own profile"),
@@ -198,6 +199,11 @@ ENTRIES: tuple[Entry, ...] = (
     _not_customer("telegram_sent", "outbox keys and Telegram message numbers, no content"),
     _not_customer("policy_versions", "published policy versions"),
     _not_customer("audit_checkpoints", "head hashes and counts of the audit chains"),
+    _not_customer("invitations", "invitations of staff members"),
+    _not_customer("password_resets", "hashes of staff password-reset links"),
+    _not_customer("certification_applications", "the organization's certification application"),
+    _not_customer("platform_access_grants", "the organization's grants of platform access"),
+    _not_customer("broadcasts", "the organization's notices to every customer"),
 )
 
 REGISTRY: dict[str, Entry] = {entry.table: entry for entry in ENTRIES}

@@ -53,18 +53,24 @@ def _org_criteria(state: ORMExecuteState) -> None:
 
 
 @asynccontextmanager
-async def org_session(factory: async_sessionmaker[AsyncSession], org_id: int) -> AsyncIterator[AsyncSession]:
+async def org_session(factory: async_sessionmaker[AsyncSession], org_id: int | None) -> AsyncIterator[AsyncSession]:
     """A read session that sees only `org_id`'s rows of every scoped model."""
     async with factory() as session:
-        session.info[ORG_KEY] = org_id
+        session.info[ORG_KEY] = _scope(org_id)
         yield session
 
 
+def _scope(org_id: int | None) -> int:
+    # A platform admin belongs to no organization: a request session of theirs sees no organization's rows.
+    # Platform pages that read across organizations (certification review, audited grants) open plain sessions.
+    return org_id if org_id is not None else -1
+
+
 @asynccontextmanager
-async def org_transaction(factory: async_sessionmaker[AsyncSession], org_id: int) -> AsyncIterator[AsyncSession]:
+async def org_transaction(factory: async_sessionmaker[AsyncSession], org_id: int | None) -> AsyncIterator[AsyncSession]:
     """One unit of work scoped to `org_id` (commits on success, rolls back on error), taking the SQLite writer turn."""
     async with write_turn(factory), factory() as session, session.begin():
-        session.info[ORG_KEY] = org_id
+        session.info[ORG_KEY] = _scope(org_id)
         yield session
 
 

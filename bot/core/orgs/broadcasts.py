@@ -1,0 +1,163 @@
+"""Broadcasts: one notice to every reachable customer of an organization (major policy change, security
+incident, transfer, cessation), sent to each customer's most recent channel identity with no open
+conversation needed.
+
+Guarantees: creating is idempotent per form (`client_key`) and starting twice is one broadcast; the
+fan-out runs in batches (`broadcasts.batch_size` customers per transaction, so the writer is never held
+long), each batch moving `cursor` in the same transaction as its rows, so a restart resumes exactly where
+it stopped; the unique (broadcast, customer) row and the outbox idempotency key make each customer told
+once; delivery and per-channel rate limits are the outbox's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import cast
+
+from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.common.clock import now
+from bot.core.common.errors import Conflict, InvalidInput, NotFound
+from bot.core.models import Agent, ChannelIdentity, Customer, OutboxItem
+from bot.core.orgs.audit import record
+from bot.core.orgs.models import Broadcast, BroadcastRecipient
+from bot.core.storage.db import SessionFactory, transaction
+
+KINDS = ("policy", "incident", "transfer", "cessation")
+# Core inserts: a batch of plain rows skips the ORM's per-row bookkeeping.
+OUTBOX = cast(Table, OutboxItem.__table__)
+RECIPIENTS = cast(Table, BroadcastRecipient.__table__)
+
+
+async def create(*, session: AsyncSession, org_id: int, actor: Agent | None, kind: str, title: str, body: str,
+                 client_key: str, policy_version: str = "") -> Broadcast:
+    """A draft; the same client_key again returns the first one (a double-submitted form is one broadcast)."""
+    if kind not in KINDS:
+        raise InvalidInput(f"kind: one of {', '.join(KINDS)}")
+    title, body = title.strip(), body.strip()
+    if not title or len(title) > 200:
+        raise InvalidInput("title: 1 to 200 characters")
+    if not body or len(body) > 3500:
+        raise InvalidInput("text: 1 to 3500 characters")
+    if not client_key or len(client_key) > 64:
+        raise InvalidInput("form: reload the page")
+    existing = await session.scalar(select(Broadcast).where(Broadcast.org_id == org_id, Broadcast.client_key == client_key))
+    if existing is not None:
+        return existing
+    row = Broadcast(org_id=org_id, kind=kind, title=title, body=body, client_key=client_key, policy_version=policy_version,
+                    created_by=actor.id if actor else None)
+    session.add(row)
+    await session.flush()
+    await record(session=session, org_id=org_id, actor_type="agent" if actor else "platform", actor_id=actor.id if actor else None,
+                 action="broadcast_created", subject_type="broadcast", subject_id=row.id, detail={"kind": kind})
+    return row
+
+
+async def get(*, session: AsyncSession, org_id: int, broadcast_id: int) -> Broadcast:
+    row = await session.get(Broadcast, broadcast_id)
+    if row is None or row.org_id != org_id:
+        raise NotFound("no such broadcast")
+    return row
+
+
+async def start(*, session: AsyncSession, org_id: int, broadcast_id: int, actor: Agent | None) -> Broadcast:
+    """draft -> running, by a conditional update: of two simultaneous starts exactly one wins."""
+    row = await get(session=session, org_id=org_id, broadcast_id=broadcast_id)
+    result = await session.execute(
+        update(Broadcast).where(Broadcast.id == row.id, Broadcast.state == "draft").values(state="running", started_at=now())
+    )
+    if result.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict("this broadcast was already started")
+    await session.refresh(row)
+    await record(session=session, org_id=org_id, actor_type="agent" if actor else "platform", actor_id=actor.id if actor else None,
+                 action="broadcast_started", subject_type="broadcast", subject_id=row.id)
+    return row
+
+
+# The consent buttons of templates/bot/<locale>/button_agree.txt and button_decline.txt (the core reads no flow texts).
+CONSENT_LABELS = {"en": ("I agree", "No, thanks"), "zh": ("我同意", "不同意")}
+
+
+def payload_for(broadcast: Broadcast, customer_id: int, key: str, locale: str = "en") -> dict[str, object]:
+    text = f"{broadcast.title}\n\n{broadcast.body}"
+    buttons: list[list[str]] = []
+    if broadcast.kind == "policy":
+        agree, decline = CONSENT_LABELS.get(locale, CONSENT_LABELS["en"])
+        buttons = [[agree, "consent:yes"], [decline, "consent:no"]]
+    return {"text": text, "kind": "notice", "buttons": buttons, "customer_id": customer_id, "author": "bot",
+            "broadcast_id": broadcast.id, "dedup_key": key, "data": {"broadcast": broadcast.kind}}
+
+
+async def fan_out_batch(*, session: AsyncSession, broadcast: Broadcast, batch_size: int) -> int:
+    """Queue the next batch of customers; returns how many were queued (0: the broadcast is done)."""
+    locales = dict((await session.execute(
+        select(Customer.id, Customer.locale).where(Customer.org_id == broadcast.org_id, Customer.id > broadcast.cursor,
+                                                   Customer.status == "active").order_by(Customer.id).limit(batch_size))).all())
+    customers = list(locales)
+    if not customers:
+        broadcast.state, broadcast.finished_at = "done", now()
+        await record(session=session, org_id=broadcast.org_id, actor_type="platform", actor_id=None, action="broadcast_done",
+                     subject_type="broadcast", subject_id=broadcast.id, detail={"recipients": broadcast.total})
+        return 0
+    identities = await session.execute(
+        select(ChannelIdentity.customer_id, ChannelIdentity.id, ChannelIdentity.channel, ChannelIdentity.external_id)
+        .where(ChannelIdentity.org_id == broadcast.org_id, ChannelIdentity.customer_id.in_(customers),
+               ChannelIdentity.reachable.is_(True))
+        .order_by(ChannelIdentity.customer_id, ChannelIdentity.last_seen_at.desc(), ChannelIdentity.id.desc()))
+    chosen: dict[int, tuple[int, str, str]] = {}
+    for customer_id, identity_id, channel, external_id in identities:
+        chosen.setdefault(customer_id, (identity_id, channel, external_id))  # the most recently seen identity
+    # No look-up of earlier recipients: the cursor moves in the same transaction as the rows, so a batch is
+    # either all written (and skipped next time) or not at all; the unique (broadcast, customer) pair backs it up.
+    todo = [(c, chosen[c]) for c in customers if c in chosen]
+    if todo:
+        stamp = now()
+        keys = {c: f"broadcast:{broadcast.id}:{c}" for c, _ in todo}
+        # executemany without RETURNING: one trip per batch (RETURNING falls back to a statement per row on SQLite).
+        await session.execute(insert(OUTBOX), [
+            {"org_id": broadcast.org_id, "channel": channel, "target": target, "idempotency_key": keys[c],
+             "payload": payload_for(broadcast, c, keys[c], locales[c]), "state": "pending", "attempts": 0, "next_attempt_at": stamp,
+             "last_error": "", "created_at": stamp}
+            for c, (_identity, channel, target) in todo])
+        outbox_ids = dict((await session.execute(
+            select(OutboxItem.idempotency_key, OutboxItem.id).where(OutboxItem.idempotency_key.in_(list(keys.values()))))).all())
+        await session.execute(insert(RECIPIENTS), [
+            {"org_id": broadcast.org_id, "broadcast_id": broadcast.id, "customer_id": c, "identity_id": identity,
+             "channel": channel, "outbox_id": outbox_ids[keys[c]]}
+            for c, (identity, channel, _target) in todo])
+    broadcast.cursor = customers[-1]
+    broadcast.total += len(todo)
+    return len(todo)
+
+
+async def run_pending(*, factory: SessionFactory, batch_size: int, max_batches: int = 1_000_000) -> int:
+    """Fan out every running broadcast, one batch per transaction; safe to run in several places at once
+    only because each batch is one transaction under the writer's turn (SQLite) or row lock (PostgreSQL)."""
+    queued = 0
+    for _ in range(max_batches):
+        async with transaction(factory) as session:
+            broadcast = await session.scalar(
+                select(Broadcast).where(Broadcast.state == "running").order_by(Broadcast.id).limit(1).with_for_update())
+            if broadcast is None:
+                return queued
+            queued += await fan_out_batch(session=session, broadcast=broadcast, batch_size=batch_size)
+    return queued
+
+
+@dataclass(frozen=True)
+class Progress:
+    recipients: int
+    by_state: dict[str, int]
+
+
+async def progress(*, session: AsyncSession, broadcast: Broadcast) -> Progress:
+    rows = await session.execute(
+        select(OutboxItem.state, func.count()).join(BroadcastRecipient, BroadcastRecipient.outbox_id == OutboxItem.id)
+        .where(BroadcastRecipient.broadcast_id == broadcast.id).group_by(OutboxItem.state))
+    by_state = {state: int(count) for state, count in rows}
+    return Progress(recipients=sum(by_state.values()), by_state=by_state)
+
+
+async def list_broadcasts(*, session: AsyncSession, org_id: int) -> list[Broadcast]:
+    return list(await session.scalars(select(Broadcast).where(Broadcast.org_id == org_id).order_by(Broadcast.id.desc()).limit(100)))
