@@ -20,7 +20,7 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from bot.channels.base import Paced, PermanentFailure, RetryLater, Sender, TargetUnreachable
+from bot.channels.base import FIRST_TRY, Paced, PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.config import OutboxConfig, Settings
 from bot.core import metrics
 from bot.core.burst.recorder import Outcome, Recorder
@@ -163,6 +163,7 @@ class Dispatcher:
         if sender is None:
             await self._retry(item, RetryLater(f"no sender for channel {item.channel}"))
             return
+        FIRST_TRY.set(item.fresh)  # this task's own context
         try:
             platform_id = await sender.send(item.target, item.payload)
         except TargetUnreachable as exc:

@@ -29,7 +29,7 @@ from aiogram.exceptions import (
 )
 from aiogram.types import FSInputFile, Message
 
-from bot.channels.base import Paced, PermanentFailure, RetryLater, TargetUnreachable
+from bot.channels.base import FIRST_TRY, Paced, PermanentFailure, RetryLater, TargetUnreachable
 from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
@@ -134,7 +134,7 @@ class Delivery:
 
     async def _journaled(self, job: Job, count: int) -> dict[int, str]:
         """Parts an earlier attempt delivered (read in one query; written only when that attempt could not report)."""
-        if job.key is None:
+        if job.key is None or FIRST_TRY.get():  # a first try has nothing journaled: skip the query
             return {}
         async with self.channel.ctx.factory() as session:
             rows = await journal_many(session=session, keys=[job.part_key(i) for i in range(count)])
