@@ -124,7 +124,7 @@ class SendLimiter:
             waits.append(self.recent[0] + self.window - now)
         bucket = self.chats.get(chat)
         if bucket is not None and bucket.burst <= 1:
-            waits.append(self.last_sent.get(chat, -math.inf) + 1 / bucket.rate - now)
+            waits.append(self.last_sent.get(chat, -math.inf) + 1 / bucket.rate + JITTER - now)
         return max(waits)
 
     def mark(self, chat: str) -> None:
