@@ -174,11 +174,12 @@ def assert_paced_like_telegram(calls: list[Call]) -> None:
 
 
 def assert_took(seconds: float, sends: int) -> None:
-    """Within 10% of sends/30. On a machine loaded beyond twice its cores the bound cannot hold for anyone
-    (the figure is printed, the bound loosened to 1.5x); the counts above hold regardless."""
+    """Within 10% of sends/30 on a machine with a core to spare. Loaded beyond its cores, the server does not get
+    the sixth of a core it needs at 30/s, so the bound is loosened to 2x (the figure and the load are printed);
+    the counts (none failed, each once, within the limits) hold regardless."""
     theory = sends / 30
     load = os.getloadavg()[0]
-    factor = 1.10 if load <= 2 * (os.cpu_count() or 1) else 1.5
+    factor = 1.10 if load <= (os.cpu_count() or 1) else 2.0
     print(f"{sends} sends in {seconds:.1f}s (theory {theory:.1f}s, {seconds / theory:.2f}x) at load {load:.1f}")
     assert seconds <= theory * factor, f"{sends} sends took {seconds:.1f}s (theory {theory:.1f}s) at load {load:.1f}"
 
@@ -211,7 +212,7 @@ async def test_500_new_chats_at_once_get_their_1500_replies_at_30_per_second(bur
     total = sum((await outbox_states(server.ctx.factory, "telegram")).values())
     assert total == 1500, f"{total} replies queued for 500 new chats"
 
-    states = await wait_states(server.ctx.factory, "telegram", {"sent": total}, timeout=total / 30 * 1.5 + 10)
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": total}, timeout=total / 30 * 3 + 30)
     assert states == {"sent": total}, f"not delivered: {states}"
     calls = [c for c in fake.calls if c.method == "sendMessage"]
     accepted = sorted(c.at for c in calls if c.ok)
@@ -229,7 +230,7 @@ async def test_a_broadcast_to_2000_existing_chats_goes_out_once_at_30_per_second
     await broadcast(server.ctx.factory, conversations, "Our privacy policy changed:")
     server.ctx.dispatcher.wake()
 
-    states = await wait_states(server.ctx.factory, "telegram", {"sent": 2000}, timeout=2000 / 30 * 1.5 + 10)
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": 2000}, timeout=2000 / 30 * 3 + 30)
     assert states == {"sent": 2000}, f"not delivered: {states}"
     calls = [c for c in fake.calls if c.method == "sendMessage"]
     assert_paced_like_telegram(calls)
