@@ -134,13 +134,14 @@ class FakeTelegram:
         self.url = ""
 
     # ---- lifecycle ----
-    async def start(self) -> FakeTelegram:
+    async def start(self, port: int = 0) -> FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/bot{token}/{method}", self._api)
+        app.router.add_get("/_stats", self._stats)
         app.router.add_get("/file/bot{token}/{path:.+}", self._file)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}"
@@ -333,6 +334,28 @@ class FakeTelegram:
                 return web.Response(body=content)
         return web.Response(status=404)
 
+    async def _stats(self, _request: web.Request) -> web.Response:
+        """For a benchmark running this fake in its own process: what arrived, when (time.monotonic, system-wide)."""
+        sends = [c for c in self.calls if c.method == "sendMessage"]
+        accepted = sorted(c.at for c in sends if c.ok)
+        per_key = self.deliveries()
+        span = 1.0 - (self.limits.slack if self.limits is not None else 0.0)  # a second as the limits judge it
+        right = worst = 0
+        for left, start in enumerate(accepted):
+            while right < len(accepted) and accepted[right] < start + span:
+                right += 1
+            worst = max(worst, right - left)
+        return web.json_response(
+            {
+                "accepted": len(accepted),
+                "refused": sum(1 for c in sends if c.status == 429),
+                "duplicates": sum(n - 1 for n in per_key.values() if n > 1),
+                "first": accepted[0] if accepted else None,
+                "last": accepted[-1] if accepted else None,
+                "most_in_a_second": worst,
+            }
+        )
+
     # ---- methods ----
     async def _m_getMe(self, _p: dict[str, Any]) -> Any:
         return {"id": BOT_ID, "is_bot": True, "first_name": "INCS", "username": "incs_test_bot"}
@@ -478,3 +501,15 @@ def _decode(value: str) -> Any:
         except json.JSONDecodeError:
             return value
     return value
+
+
+async def _serve(port: int, limits: bool) -> None:
+    fake = await FakeTelegram(limits=TelegramLimits() if limits else None).start(port)
+    print(fake.url, flush=True)
+    await asyncio.Event().wait()
+
+
+if __name__ == "__main__":  # a stand-in in its own process: python -m tests.fakes.telegram_api PORT [--limits]
+    import sys
+
+    asyncio.run(_serve(int(sys.argv[1]), "--limits" in sys.argv))

@@ -1,21 +1,29 @@
-"""Telegram's send limits as token buckets: per chat, per group, overall.
+"""Telegram's send limits: a timetable of slots overall, token buckets per chat and per group.
 
 A caller reserves a slot and learns how long to wait for it; reserving keeps concurrent senders
 from all taking the same free slot. Waits longer than the caller accepts are not reserved, so the
 item can go back to the outbox instead of blocking the dispatcher's round.
 
+Overall, time is cut into slots of 1/rate_global seconds and each send takes a free one: a send that
+must wait for its chat (1/s) takes a slot a second ahead without blocking the slots in between, which
+other chats use meanwhile. (A token bucket cannot: reserving ahead moves its clock past the free slots.)
+
 A reservation is a plan; a busy event loop wakes a sleeper late, and late sends bunch up. So, right before
-the call, `settle` checks the sends as they actually went: two sends overall, or two to a chat without a
-burst allowance, never go closer together than the rate allows (30/s overall: at most 30 in any second).
+the call, `settle` checks the sends as they actually went: never more than 30 in any second overall (a
+late send may be caught up on within that), never two to a chat without a burst allowance closer than 1/rate.
 """
 
 from __future__ import annotations
 
+import math
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.config import TelegramConfig
+
+JITTER = 0.02  # seconds between a send leaving here and arriving there, kept free at the window's edge
 
 
 @dataclass
@@ -37,20 +45,44 @@ class Bucket:
         self.stamp = max(at, self.stamp)
 
 
+class Timetable:
+    """Slots of 1/rate seconds; each holds one send."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.taken: set[int] = set()
+
+    def first_free(self, at: float) -> float:
+        slot = math.ceil(at * self.rate - 1e-9)
+        while slot in self.taken:
+            slot += 1
+        return slot / self.rate
+
+    def take(self, at: float, now: float) -> None:
+        self.taken.add(round(at * self.rate))
+        if len(self.taken) > 4096:  # forget the past
+            current = math.floor(now * self.rate)
+            self.taken = {s for s in self.taken if s >= current}
+
+    def free_within(self, now: float, seconds: float) -> int:
+        first, last = math.ceil(now * self.rate - 1e-9), math.floor((now + seconds) * self.rate)
+        return max(0, last - first + 1 - sum(1 for s in self.taken if first <= s <= last))
+
+
 class SendLimiter:
     def __init__(self, config: TelegramConfig, clock: Callable[[], float] = time.monotonic) -> None:
         self.config = config
         self.clock = clock
-        start = clock()
-        # No burst overall: a full bucket of rate_global on top of the refill would allow twice the rate within
-        # one second, and Telegram counts per second.
-        self.overall = Bucket(config.rate_global, 1.0, 1.0, start)
+        self.overall = Timetable(config.rate_global)
         self.chats: dict[str, Bucket] = {}
         self.blocked_until: dict[str, float] = {}
-        self.last_sent: dict[str, float] = {}  # actual send times: "" overall, else per chat
+        # Actual sends: overall at most rate_global * window within any window (30 in any second), so a send
+        # that left late does not hold back the ones after it; per chat without a burst, one per 1/rate.
+        self.window = max(1.0, 1 / config.rate_global) + JITTER
+        self.recent: deque[float] = deque(maxlen=max(1, round(config.rate_global * self.window)))
+        self.last_sent: dict[str, float] = {}
 
-    def _chat(self, chat: str, now: float) -> list[Bucket]:
-        buckets = [self.overall]
+    def _chat(self, chat: str, now: float) -> Bucket:
         bucket = self.chats.get(chat)
         if bucket is None:
             c = self.config
@@ -64,44 +96,51 @@ class SendLimiter:
             if len(self.chats) > 50_000:  # forget idle chats; a fresh bucket is at most one burst generous
                 for key in list(self.chats)[:25_000]:
                     del self.chats[key]
-        buckets.append(bucket)
-        return buckets
+        return bucket
+
+    def _earliest(self, chat: str, now: float) -> float:
+        bucket = self._chat(chat, now)
+        return self.overall.first_free(max(now, self.blocked_until.get(chat, 0.0), bucket.available_at(now)))
 
     def reserve(self, chat: str, max_wait: float) -> float | None:
         """Seconds to wait before sending to `chat`, with the slot reserved; None if that exceeds max_wait."""
         now = self.clock()
-        buckets = self._chat(chat, now)
-        at = max([now, self.blocked_until.get(chat, 0.0)] + [b.available_at(now) for b in buckets])
+        at = self._earliest(chat, now)
         if at - now > max_wait:
             return None
-        for bucket in buckets:
-            bucket.take(at)
-        return at - now
+        self.overall.take(at, now)
+        self._chat(chat, now).take(at)
+        return max(at - now, 0.0)
+
+    def free_slots(self, seconds: float) -> int:
+        """Overall slots not yet reserved within the next `seconds`."""
+        return self.overall.free_within(self.clock(), seconds)
 
     def settle(self, chat: str) -> float:
         """Seconds still to wait before sending now, judged by the actual previous sends (0: go)."""
         now = self.clock()
-        waits = [self.last_sent.get("", float("-inf")) + 1 / self.config.rate_global - now]
+        waits = [self.recent[-1] + 0.5 / self.config.rate_global - now if self.recent else 0.0]  # catch up at 2x, no faster
+        if len(self.recent) == self.recent.maxlen:  # the window's worth of sends already within the window
+            waits.append(self.recent[0] + self.window - now)
         bucket = self.chats.get(chat)
         if bucket is not None and bucket.burst <= 1:
-            waits.append(self.last_sent.get(chat, float("-inf")) + 1 / bucket.rate - now)
-        return max(0.0, *waits)
+            waits.append(self.last_sent.get(chat, -math.inf) + 1 / bucket.rate + JITTER - now)
+        return max(waits)
 
     def mark(self, chat: str) -> None:
         """A send leaves now."""
         now = self.clock()
-        self.last_sent[""] = now
+        self.recent.append(now)
         bucket = self.chats.get(chat)
         if bucket is not None and bucket.burst <= 1:
             self.last_sent[chat] = now
             if len(self.last_sent) > 50_000:
-                for key in [k for k in list(self.last_sent)[:25_000] if k]:
+                for key in list(self.last_sent)[:25_000]:
                     del self.last_sent[key]
 
     def wait_hint(self, chat: str) -> float:
         now = self.clock()
-        buckets = self._chat(chat, now)
-        return max([self.blocked_until.get(chat, 0.0) - now] + [b.available_at(now) - now for b in buckets])
+        return max(self._earliest(chat, now) - now, 0.0)
 
     def block(self, chat: str, seconds: float) -> None:
         """Telegram said 429 with retry_after: nothing to this chat until then."""

@@ -33,7 +33,7 @@ from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
 from bot.core.conversations.attachments import attachment_path
-from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
+from bot.core.delivery.senders import FIRST_TRY, Paced, PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
 from bot.core.storage.db import transaction
 
@@ -134,7 +134,7 @@ class Delivery:
 
     async def _journaled(self, job: Job, count: int) -> dict[int, str]:
         """Parts an earlier attempt delivered (read in one query; written only when that attempt could not report)."""
-        if job.key is None:
+        if job.key is None or FIRST_TRY.get():  # a first try has nothing journaled: skip the query
             return {}
         async with self.channel.ctx.factory() as session:
             rows = await journal_many(session=session, keys=[job.part_key(i) for i in range(count)])

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.common.clock import now
 from bot.core.models import ChannelIdentity, Message, OutboxItem
@@ -51,6 +52,7 @@ class Claimed:
     message_id: int | None
     org_id: int | None
     created_at: datetime
+    fresh: bool = False  # no claim before this one handed the item to a sender: nothing of it can have arrived
 
 
 async def claim_due(
@@ -106,8 +108,11 @@ async def _claim(
             .execution_options(synchronize_session=False)
         )
         if result.rowcount == 1:  # type: ignore[attr-defined]
+            fresh = item.state == "pending" and item.attempts == 0 and not item.last_error  # every outcome but sent leaves an error
             claimed.append(
-                Claimed(item.id, item.channel, item.target, item.payload, attempts + 1, item.message_id, item.org_id, item.created_at)
+                Claimed(
+                    item.id, item.channel, item.target, item.payload, attempts + 1, item.message_id, item.org_id, item.created_at, fresh
+                )
             )
     return claimed
 
@@ -116,16 +121,27 @@ async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id:
     """Record a delivery on the item and its thread copy; returns how many deliveries the item has now (above 1:
     a duplicate). A platform id that another message of the same identity already holds stays on the item only:
     it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold."""
-    await _record_sent(session, item_id, platform_message_id)
-    row = (await session.execute(select(OutboxItem.sends, OutboxItem.message_id).where(OutboxItem.id == item_id))).first()
+    row = await _record_sent(session, item_id, platform_message_id)
     if row is None:
         return 0
-    sends, message_id = int(row[0]), row[1]
+    sends, message_id = row
     if message_id is not None:
         values: dict[str, Any] = {"delivery_state": "sent"}
-        if platform_message_id and not await _platform_id_taken(session, message_id, platform_message_id):
-            values["platform_message_id"] = platform_message_id
-        await session.execute(update(Message).where(Message.id == message_id).values(**values))
+        if platform_message_id:
+            other = aliased(Message)
+            taken = (
+                select(other.id)
+                .where(
+                    other.identity_id == Message.identity_id,
+                    other.platform_message_id == platform_message_id,
+                    other.id != Message.id,
+                )
+                .exists()
+            )
+            values["platform_message_id"] = case((taken, Message.platform_message_id), else_=platform_message_id)
+        await session.execute(
+            update(Message).where(Message.id == message_id).values(**values).execution_options(synchronize_session=False)
+        )
     return sends
 
 
@@ -135,8 +151,10 @@ async def journal_sent(*, session: AsyncSession, item_id: int, platform_message_
     await _record_sent(session, item_id, platform_message_id, note="delivered; the thread copy could not be updated")
 
 
-async def _record_sent(session: AsyncSession, item_id: int, platform_message_id: str | None, note: str = "") -> None:
-    await session.execute(
+async def _record_sent(
+    session: AsyncSession, item_id: int, platform_message_id: str | None, note: str = ""
+) -> tuple[int, int | None] | None:
+    result = await session.execute(
         update(OutboxItem)
         .where(OutboxItem.id == item_id)
         .values(
@@ -147,18 +165,11 @@ async def _record_sent(session: AsyncSession, item_id: int, platform_message_id:
             sends=OutboxItem.sends + 1,
             platform_message_id=platform_message_id,
         )
+        .returning(OutboxItem.sends, OutboxItem.message_id)
         .execution_options(synchronize_session=False)
     )
-
-
-async def _platform_id_taken(session: AsyncSession, message_id: int, platform_message_id: str) -> bool:
-    identity = select(Message.identity_id).where(Message.id == message_id).scalar_subquery()
-    clash = await session.scalar(
-        select(Message.id)
-        .where(Message.identity_id == identity, Message.platform_message_id == platform_message_id, Message.id != message_id)
-        .limit(1)
-    )
-    return clash is not None
+    row = result.first()
+    return (int(row[0]), row[1]) if row is not None else None
 
 
 async def mark_retry(*, session: AsyncSession, item_id: int, delay_seconds: float, error: str, counted: bool = True) -> None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
 from typing import Any, Protocol
+
+# True while a sender handles an item that no earlier claim handed to a sender, so nothing of it can have reached
+# the platform: a sender that journals partial deliveries need not look its journal up.
+FIRST_TRY: ContextVar[bool] = ContextVar("outbox_first_try", default=False)
 
 
 class DeliveryError(Exception):

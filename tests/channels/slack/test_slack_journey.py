@@ -183,7 +183,7 @@ async def test_429_and_5xx_are_retried_through_the_outbox_without_doubles(
     async with slack_server.ctx.factory() as session:
         items = (await session.scalars(select(OutboxItem).where(OutboxItem.channel == "slack").order_by(OutboxItem.id))).all()
         count = await session.scalar(select(func.count()).select_from(Message).where(Message.direction == "out"))
-    assert items[0].attempts == 1  # the 503 only: a 429 with retry_after is a wait, not an attempt
+    assert items[0].attempts == 1  # failed attempts: the 503; waiting out the 429's Retry-After is not one (issue 8)
     # Each reply posted exactly once: successful posts == outbox rows.
     successes = len(fake_slack.called("chat.postMessage")) - 2
     assert successes == len(items) == count

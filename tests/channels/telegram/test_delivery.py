@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
+from bot.config import OutboxConfig
 from bot.core.conversations.replies import reply_as_agent
-from bot.core.models import ChannelIdentity, Conversation, OutboxItem
+from bot.core.models import ChannelIdentity, Conversation, Message, OutboxItem
 from bot.core.storage.db import transaction
-from tests.channels.telegram.conftest import wait_rows
-from tests.conftest import Server
-from tests.fakes.telegram_api import FakeTelegram, RandomFaults
+from tests.channels.telegram.conftest import FAST_OUTBOX, tg_settings, wait_rows
+from tests.conftest import Server, start_server
+from tests.fakes.telegram_api import Call, FakeTelegram, RandomFaults, TelegramLimits
+from tests.utils.chats import broadcast, make_chats, outbox_states, wait_states
 from tests.utils.factories import OrgWithAdmin, make_org
 
 # Time-scaled limits: per chat x10 (10/s for Telegram's 1/s), overall x5 (150/s for 30/s), so that 20 chats
@@ -119,3 +126,127 @@ async def test_real_limits_one_message_per_second_per_chat(tg_start: object, fak
         # a bucket of 2: any three consecutive sends to a chat span at least one second
         for a, c in zip(every, every[2:], strict=False):
             assert c - a >= 1.0 - 0.02
+
+
+# ---- Bursts at Telegram's real limits (issue 8): the fake refuses what Telegram would refuse. ----
+
+REAL = {"rate_per_chat": 1.0, "chat_burst": 1, "rate_global": 30.0, "group_per_minute": 20, "flood_limit": 100}
+SPAN = 1.0 - 0.02  # a "second" as the fake judges it (loopback jitter forgiven)
+
+
+@pytest.fixture
+async def burst_start(sqlite_url: str, tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[Callable[..., Any]]:
+    """An app at Telegram's real limits with production outbox timings (a lease of 30 s, not the tests' 1 s).
+    SQLite only: at 30/s the two big proofs take two minutes, and twice that would double the suite."""
+    db_url = sqlite_url
+    fake.limits = TelegramLimits()
+    servers: list[Server] = []
+
+    async def start(outbox: dict[str, Any] | None = None, **telegram: Any) -> Server:
+        settings = tg_settings(db_url, tmp_path / "data", fake, **{**REAL, **telegram})
+        settings.outbox = OutboxConfig.model_validate({**FAST_OUTBOX, "lease_seconds": 30.0, **(outbox or {})})
+        servers.append(await start_server(settings))
+        return servers[-1]
+
+    yield start
+    for server in servers:
+        await server.stop()
+
+
+def assert_paced_like_telegram(calls: list[Call]) -> None:
+    """What the fake accepted: at most 30 in any second, at most one per chat per second; and what it refused
+    (over a limit, as the fake judges arrivals) a few percent at most: the sender paced them, the fake did not."""
+    accepted = [c for c in calls if c.ok]
+    stamps = sorted(c.at for c in accepted)
+    right = worst = 0
+    for left, start in enumerate(stamps):
+        while right < len(stamps) and stamps[right] < start + SPAN:
+            right += 1
+        worst = max(worst, right - left)
+    assert worst <= 30, f"{worst} sends within one second"
+    per_chat: dict[str, list[float]] = defaultdict(list)
+    for call in accepted:
+        per_chat[call.chat].append(call.at)
+    closest = min((b - a for t in per_chat.values() for a, b in zip(sorted(t), sorted(t)[1:], strict=False)), default=9.0)
+    assert closest >= SPAN, f"two sends to one chat {closest:.3f}s apart"
+    refused = sum(1 for c in calls if c.status == 429)
+    assert refused <= 0.05 * len(accepted), f"{refused} sends refused as over Telegram's limits"
+
+
+def assert_took(seconds: float, sends: int) -> None:
+    """Within 10% of sends/30 on a machine with a core to spare. Loaded beyond its cores, the server does not get
+    the sixth of a core it needs at 30/s, so the bound is loosened to 2x (the figure and the load are printed);
+    the counts (none failed, each once, within the limits) hold regardless."""
+    theory = sends / 30
+    load = os.getloadavg()[0]
+    factor = 1.10 if load <= (os.cpu_count() or 1) else 2.0
+    print(f"{sends} sends in {seconds:.1f}s (theory {theory:.1f}s, {seconds / theory:.2f}x) at load {load:.1f}")
+    assert seconds <= theory * factor, f"{sends} sends took {seconds:.1f}s (theory {theory:.1f}s) at load {load:.1f}"
+
+
+async def assert_sent_once(server: Server, fake: FakeTelegram, total: int) -> None:
+    async with server.ctx.factory() as session:
+        sends = Counter((await session.scalars(select(OutboxItem.sends).where(OutboxItem.channel == "telegram"))).all())
+    assert sends == Counter({1: total}), f"outbox deliveries per item: {sends}"
+    per_key = fake.deliveries()
+    assert len(per_key) == total and set(per_key.values()) == {1}, "the fake saw a message twice"
+
+
+async def test_500_new_chats_at_once_get_their_1500_replies_at_30_per_second(burst_start: Any, fake: FakeTelegram) -> None:
+    server = await burst_start(mode="webhook")
+    await make_org(server.ctx.factory, slug="demo")
+    await fake.wait_for(lambda c: c.method == "setWebhook")
+    fake.webhook["url"] = f"{server.url}/telegram/webhook"
+    gate = asyncio.Semaphore(40)  # Telegram's default max_connections for a webhook
+
+    async def write(chat: int) -> int:
+        update = fake.push(fake.message(chat, "hello"))
+        fake.updates.remove(update)
+        async with gate:
+            return await fake.deliver(update)
+
+    began = time.monotonic()
+    statuses = await asyncio.gather(*(write(700_000 + n) for n in range(500)))
+    assert set(statuses) == {200}
+    assert len(await wait_rows(server, select(Message).where(Message.direction == "in"), count=500)) == 500
+    total = sum((await outbox_states(server.ctx.factory, "telegram")).values())
+    assert total == 1500, f"{total} replies queued for 500 new chats"
+
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": total}, timeout=total / 30 * 3 + 30)
+    assert states == {"sent": total}, f"not delivered: {states}"
+    calls = [c for c in fake.calls if c.method == "sendMessage"]
+    accepted = sorted(c.at for c in calls if c.ok)
+    print(f"1500 replies: last one {accepted[-1] - began:.1f}s after the burst began")
+    assert_paced_like_telegram(calls)
+    assert_took(accepted[-1] - accepted[0], total)
+    await assert_sent_once(server, fake, total)
+
+
+async def test_a_broadcast_to_2000_existing_chats_goes_out_once_at_30_per_second(burst_start: Any, fake: FakeTelegram) -> None:
+    server = await burst_start()
+    demo = await make_org(server.ctx.factory, slug="demo")
+    conversations = await make_chats(server.ctx.factory, demo.org.id, "telegram", [str(800_000 + n) for n in range(2000)])
+    began = time.monotonic()
+    await broadcast(server.ctx.factory, conversations, "Our privacy policy changed:")
+    server.ctx.dispatcher.wake()
+
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": 2000}, timeout=2000 / 30 * 3 + 30)
+    assert states == {"sent": 2000}, f"not delivered: {states}"
+    calls = [c for c in fake.calls if c.method == "sendMessage"]
+    assert_paced_like_telegram(calls)
+    assert_took(max(c.at for c in calls if c.ok) - began, 2000)
+    await assert_sent_once(server, fake, 2000)
+
+
+async def test_a_429_storm_longer_than_max_attempts_delays_but_loses_nothing(burst_start: Any, fake: FakeTelegram) -> None:
+    server = await burst_start(outbox={"max_attempts": 2})
+    demo = await make_org(server.ctx.factory, slug="demo")
+    chats = [str(600_000 + n) for n in range(10)]
+    fake.fail("sendMessage", 429, times=40, retry_after=1)  # about four refusals per message, twice max_attempts
+    await broadcast(server.ctx.factory, await make_chats(server.ctx.factory, demo.org.id, "telegram", chats), "Incident:")
+    server.ctx.dispatcher.wake()
+
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": 10}, timeout=30)
+    assert states == {"sent": 10}, f"after the storm: {states}"
+    assert sum(1 for c in fake.calls if c.status == 429) == 40
+    await assert_sent_once(server, fake, 10)

@@ -67,4 +67,4 @@ async def test_visitor_and_agent_talk_both_ways(server: Server, demo: OrgWithAdm
             await asyncio.sleep(0.05)
         assert reply.delivery_state == "sent"
         items = (await session.scalars(select(OutboxItem).where(OutboxItem.message_id == reply_id))).all()
-        assert len(items) == 1 and items[0].state == "sent" and items[0].attempts == 0  # attempts counts failures only
+        assert len(items) == 1 and items[0].state == "sent" and items[0].sends == 1 and items[0].attempts == 0  # no failed attempt
