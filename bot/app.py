@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.channels.email.sender import EmailSender
@@ -20,6 +21,7 @@ from bot.core import metrics
 from bot.core.db import checkpoint_loop, create_engine, is_sqlite, ping, session_factory
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
+from bot.core.hardening.files import private_dir
 from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
@@ -37,7 +39,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_context(settings: Settings) -> AppContext:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     engine = create_engine(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     factory = session_factory(engine)
     hub = make_hub(settings.redis.url, settings.redis.namespace)
@@ -81,11 +83,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        if wants_json(request):
-            return web.json_response({"error": exc.code, "message": exc.message}, status=exc.status)
-        from workbench.render import render_error
+        return _error_response(request, exc.status, exc.code, exc.message)
+    except HttpProcessingError as exc:
+        # A body aiohttp cannot parse (multipart without line breaks, NUL in a part header, a line over
+        # the limit): the client's fault, so a 4xx and one log line, never a 500 with a traceback.
+        status = exc.code if 400 <= exc.code < 500 else 400
+        log.warning("refused a malformed %s %s body: %s", request.method, request.path, type(exc).__name__)
+        return _error_response(request, status, "malformed_body", "the request body could not be read")
 
-        return render_error(request, exc.status, exc.message)
+
+def _error_response(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if wants_json(request):
+        return web.json_response({"error": code, "message": message}, status=status)
+    from workbench.render import render_error
+
+    return render_error(request, status, message)
 
 
 @web.middleware

@@ -14,6 +14,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.core.hardening.files import private_dir, write_private
+
 ENV_PREFIX = "INCS_"
 
 
@@ -30,6 +32,9 @@ class ServerConfig(Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secure_cookies: bool = False
+    header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    max_connections_per_address: int = Field(256, ge=1)
+    keepalive_seconds: float = Field(75.0, gt=0)
 
 
 class DatabaseConfig(Section):
@@ -63,7 +68,11 @@ class WebchatConfig(Section):
 class WorkbenchConfig(Section):
     session_hours: int = Field(12, ge=1)
     login_attempts: int = Field(5, ge=1)
+    login_account_attempts: int = Field(50, ge=1)
+    login_source_attempts: int = Field(100, ge=1)
     login_window_seconds: int = Field(900, ge=1)
+    password_workers: int = Field(2, ge=1, le=64)
+    max_pending_logins: int = Field(32, ge=1)
     page_size: int = Field(50, ge=1, le=500)
 
 
@@ -287,7 +296,6 @@ def _with_secret_key(settings: Settings) -> Settings:
         raise ConfigError("secret_key: required in production (set INCS_SECRET_KEY)")
     key_file = settings.data_dir / "secret_key"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        key_file.chmod(0o600)
+        private_dir(key_file.parent)
+        write_private(key_file, secrets.token_urlsafe(48).encode())  # created 0600: never readable by others, not even briefly
     return settings.model_copy(update={"secret_key": key_file.read_text(encoding="utf-8").strip()})

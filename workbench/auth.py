@@ -10,13 +10,15 @@ from aiohttp import web
 
 from bot.core.agents import session_agent
 from bot.core.errors import Forbidden, Unauthorized
+from bot.core.hardening.password_pool import PasswordPool
+from bot.core.hardening.throttle import LoginThrottle
 from bot.core.models import Agent
-from bot.core.ratelimit import SlidingWindow
 from bot.web import CTX
 
 SESSION_COOKIE = "incs_session"
 LOGIN_CSRF_COOKIE = "incs_login_csrf"
-LIMITER = web.AppKey("incs_login_limiter", SlidingWindow)
+LIMITER = web.AppKey("incs_login_limiter", LoginThrottle)
+PASSWORDS = web.AppKey("incs_password_pool", PasswordPool)
 AGENT = web.RequestKey("incs_agent", Agent)
 CSRF = web.RequestKey("incs_csrf", str)
 

@@ -11,7 +11,7 @@ from bot.core.audit import record
 from bot.core.db import transaction
 from bot.core.errors import Unauthorized
 from bot.web import CTX
-from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
+from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, PASSWORDS, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
 from workbench.render import render
 
 
@@ -35,24 +35,22 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
         return await login_page(request, "The form expired. Please try again.", status=403)
     email = str(form.get("email", "")).strip().lower()[:320]
     password = str(form.get("password", ""))[:1024]
-    limiter = request.app[LIMITER]
-    keys = (f"ip:{request.remote}", f"email:{email}")
-    wait = max(limiter.blocked(key) for key in keys)
-    if wait:
-        return await login_page(request, f"Too many attempts. Try again in {int(wait // 60) + 1} minutes.", status=429)
+    source = request.remote or "unknown"
+    # Counted before the password is checked, atomically: concurrent guesses cannot slip past the limit.
+    decision = await request.app[LIMITER].attempt(source=source, account=email)
+    if not decision.allowed:
+        return await login_page(request, f"Too many attempts. Try again in {int(decision.retry_after // 60) + 1} minutes.", status=429)
     async with transaction(ctx.factory) as session:
         try:
-            agent = await authenticate(session=session, email=email, password=password)
+            agent = await authenticate(session=session, email=email, password=password, pool=request.app[PASSWORDS])
         except Unauthorized:
-            for key in keys:
-                limiter.hit(key)
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_failed",
-                         detail={"ip": request.remote or ""})
+                         detail={"ip": source})
             return await login_page(request, "Wrong email or password.", status=401)
         new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
-                     detail={"ip": request.remote or ""})
-    limiter.reset(f"email:{email}")
+                     detail={"ip": source})
+    await request.app[LIMITER].succeeded(source=source, account=email)
     response = web.HTTPFound("/workbench")
     set_cookie(request, response, SESSION_COOKIE, new.token, max_age=ctx.settings.workbench.session_hours * 3600)
     response.del_cookie(LOGIN_CSRF_COOKIE, path="/workbench")

@@ -5,16 +5,23 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.context import AppContext
-from bot.core.ratelimit import SlidingWindow
+from bot.core.hardening.password_pool import PasswordPool
+from bot.core.hardening.throttle import Counters, Limits, LoginThrottle, MemoryCounters, RedisCounters
 from bot.paths import STATIC
 from workbench import conversations, inbox, live, login, verification
-from workbench.auth import LIMITER
+from workbench.auth import LIMITER, PASSWORDS
 from workbench.notifications import setup_notifications
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
     settings = ctx.settings.workbench
-    app[LIMITER] = SlidingWindow(settings.login_attempts, settings.login_window_seconds)
+    app[LIMITER] = _login_throttle(ctx)
+    pool = app[PASSWORDS] = PasswordPool(settings.password_workers, settings.max_pending_logins)
+
+    async def close_pool() -> None:
+        pool.close()
+
+    ctx.on_stop.append(close_pool)
     r = app.router
     r.add_get("/workbench", inbox.inbox)
     r.add_get("/workbench/login", login.login_form)
@@ -30,3 +37,16 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     verification.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
+
+
+def _login_throttle(ctx: AppContext) -> LoginThrottle:
+    """Counters in Redis when configured (every process counts the same attempts), else in this process."""
+    settings = ctx.settings.workbench
+    counters: Counters = MemoryCounters()
+    if ctx.settings.redis.url:
+        redis_counters = RedisCounters(ctx.settings.redis.url, ctx.settings.redis.namespace)
+        ctx.on_stop.append(redis_counters.close)
+        counters = redis_counters
+    limits = Limits(pair=settings.login_attempts, account=settings.login_account_attempts,
+                    source=settings.login_source_attempts, window_seconds=settings.login_window_seconds)
+    return LoginThrottle(counters, limits)

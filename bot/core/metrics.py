@@ -19,3 +19,6 @@ DELIVERY_LATENCY = Histogram(
 INGEST_BATCH = Histogram(
     "incs_ingest_batch_size", "Events per group commit", buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256), registry=REGISTRY
 )
+INVALID_UPDATES = Counter(
+    "incs_invalid_updates", "Platform updates refused as unreadable (acknowledged, never retried)", ["channel"], registry=REGISTRY
+)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from typing import Any
@@ -21,6 +20,7 @@ from bot.context import AppContext
 from bot.core.conversations import customer_history
 from bot.core.errors import DomainError, InvalidInput, Unauthorized
 from bot.core.events import InboundEvent
+from bot.core.hardening.payloads import parse_json
 from bot.core.models import Organization
 from bot.core.outbox import reply_payloads
 from bot.core.serialize import message_json
@@ -124,15 +124,12 @@ class ChatSession:
     async def _on_frame(self, data: str) -> None:
         client_id = None
         try:
-            frame = json.loads(data)
+            frame = parse_json(data)  # bounded nesting, no lone surrogates
             if not isinstance(frame, dict):
                 raise InvalidInput("a frame is a JSON object")
-            client_id = frame.get("client_id")
+            client_id = _client_id(frame.get("client_id"))
             event = self._event(frame)
             result = await self.ctx.ingestor.submit(event)
-        except json.JSONDecodeError:
-            await self._error(client_id, InvalidInput("the frame is not JSON"))
-            return
         except DomainError as exc:
             await self._error(client_id, exc)
             return
@@ -175,6 +172,15 @@ class ChatSession:
 
     async def _error(self, client_id: Any, exc: DomainError) -> None:
         await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": exc.message})
+
+
+def _client_id(value: Any) -> str | int | None:
+    """Echoed back in acks and errors: a short string or an integer, else dropped."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and len(value) <= 100):
+        return value
+    return None
 
 
 def _str(frame: dict[str, Any], key: str) -> str:

@@ -1,0 +1,1 @@
+"""Hardening: hostile input, resource limits, login throttling and sweeps that run once (issue 12)."""
