@@ -7,9 +7,10 @@ import secrets
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from bot.core.agents import session_agent
-from bot.core.errors import Forbidden, Unauthorized
+from bot.core.errors import Forbidden, InvalidInput, Unauthorized
 from bot.core.hardening.password_pool import PasswordPool
 from bot.core.hardening.throttle import LoginThrottle
 from bot.core.models import Agent
@@ -62,7 +63,7 @@ async def check_csrf(request: web.Request) -> None:
     expected = request.get(CSRF, "")
     given = request.headers.get("X-CSRF-Token", "")
     if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         value = form.get("csrf_token", "")
         given = value if isinstance(value, str) else ""
     if not expected or not hmac.compare_digest(expected, given):
@@ -80,6 +81,14 @@ def agent_page(handler: Handler) -> Handler:
 
     wrapped.__name__ = handler.__name__
     return wrapped
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form; a body cut short or without a proper boundary is the client's fault (400), not ours."""
+    try:
+        return await request.post()
+    except (ValueError, AssertionError):
+        raise InvalidInput("the form is incomplete or malformed") from None
 
 
 def new_login_csrf() -> str:

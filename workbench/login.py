@@ -11,7 +11,7 @@ from bot.core.audit import record
 from bot.core.db import transaction
 from bot.core.errors import Unauthorized
 from bot.web import CTX
-from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, PASSWORDS, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
+from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, PASSWORDS, SESSION_COOKIE, agent_page, new_login_csrf, read_form, set_cookie
 from workbench.render import render
 
 
@@ -28,7 +28,7 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    form = await request.post()
+    form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = str(form.get("csrf_token", ""))
     if not cookie or not hmac.compare_digest(cookie, given):

@@ -73,3 +73,10 @@ async def test_two_processes_share_one_count_through_redis(db_url: str, tmp_path
     finally:
         await first.stop()
         await second.stop()
+
+
+async def test_a_cut_short_multipart_login_form_is_a_400(server: Server, demo: OrgWithAdmin, http: aiohttp.ClientSession) -> None:
+    headers = {"Content-Type": "multipart/form-data; boundary=B0"}
+    async with http.post(f"{server.url}/workbench/login", data=b'--B0\r\nContent-Disposition: form-data; name="email"\r\n\r\nx',
+                         headers=headers) as resp:
+        assert resp.status == 400

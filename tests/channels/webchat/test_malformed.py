@@ -6,9 +6,12 @@ Each gets an error frame or a 4xx, one log line at most, no traceback, and nothi
 from __future__ import annotations
 
 import io
+import json
 
 import aiohttp
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from tests.conftest import Server
 from tests.utils.checks import no_tracebacks, stored
@@ -87,3 +90,72 @@ async def test_a_50_mb_multipart_body_without_line_breaks_is_refused(
         await visitor.close()
     no_tracebacks(caplog)
     assert (await stored(server))[1] == 0
+
+
+FUZZ = settings(
+    max_examples=40, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
+JSONISH = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+FRAMEISH = st.fixed_dictionaries(
+    {"type": st.sampled_from(["text", "button", "location"]) | JSONISH},
+    optional={"text": JSONISH, "payload": JSONISH, "label": JSONISH, "latitude": JSONISH, "longitude": JSONISH,
+              "client_id": JSONISH},
+)
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+@FUZZ
+@given(raw=st.text(max_size=120).filter(_encodable) | FRAMEISH.map(json.dumps) | JSONISH.map(json.dumps))
+async def test_fuzzed_frames_get_an_ack_or_an_error_frame(
+    server: Server, demo: OrgWithAdmin, caplog: pytest.LogCaptureFixture, raw: str
+) -> None:
+    visitor = await Visitor(server.url).open()
+    try:
+        assert visitor.ws is not None
+        before = await stored(server)
+        await visitor.ws.send_str(raw)
+        reply = await visitor.wait(lambda e: e["type"] in ("ack", "error"))
+        if reply["type"] == "error":
+            assert await stored(server) == before
+    finally:
+        await visitor.close()
+    no_tracebacks(caplog)
+
+
+HEADER_TEXT = st.text(max_size=40)
+
+
+@FUZZ
+@given(
+    name=HEADER_TEXT, field=st.sampled_from(["file", "other"]) | HEADER_TEXT,
+    mime=st.sampled_from(["text/plain", "image/png"]) | HEADER_TEXT,
+    content=st.binary(max_size=200), boundary_tail=st.sampled_from(["--\r\n", "", "\r\n", "--"]), junk=st.binary(max_size=60),
+)
+async def test_fuzzed_multipart_uploads_never_get_a_5xx(
+    server: Server, demo: OrgWithAdmin, caplog: pytest.LogCaptureFixture,
+    name: str, field: str, mime: str, content: bytes, boundary_tail: str, junk: bytes,
+) -> None:
+    visitor = await Visitor(server.url).open()
+    try:
+        before = await stored(server)
+        head = f'--B0\r\nContent-Disposition: form-data; name="{field}"; filename="{name}"\r\nContent-Type: {mime}\r\n\r\n'
+        body = junk + head.encode("utf-8", "surrogatepass") + content + f"\r\n--B0{boundary_tail}".encode()
+        headers = {"Content-Type": "multipart/form-data; boundary=B0"}
+        async with visitor.http.post(f"{server.url}/chat/upload?org=demo", data=body, headers=headers) as resp:
+            assert resp.status < 500, (resp.status, body[:200])
+            if resp.status != 200:
+                assert await stored(server) == before
+    finally:
+        await visitor.close()
+    no_tracebacks(caplog)
