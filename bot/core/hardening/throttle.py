@@ -134,7 +134,9 @@ class LoginThrottle:
         return Decision(True)
 
     async def succeeded(self, *, source: str, account: str) -> None:
-        """A right password: this pair starts afresh, and this attempt does not count against the account."""
-        pair, account_key, _source = self._keys(source, account)
+        """A right password: this pair starts afresh, and this attempt counts neither against the account nor
+        against the source (an office behind one address signs many agents in)."""
+        pair, account_key, source_key = self._keys(source, account)
         await self.counters.delete(pair)
         await self.counters.decr(account_key)
+        await self.counters.decr(source_key)
