@@ -153,7 +153,8 @@ class VerificationConfig(Section):
     """One-time codes that prove who the bot is talking to (identity check before account help or rights requests)."""
 
     code_ttl_minutes: int = Field(10, ge=1)
-    max_attempts: int = Field(5, ge=1)  # wrong codes per identity and per address before a lock
+    max_attempts: int = Field(5, ge=1)  # wrong codes per identity before a lock
+    address_max_attempts: int = Field(20, ge=1)  # wrong codes per address, from all identities, before a lock
     lock_minutes: int = Field(15, ge=1)
     resend_seconds: int = Field(60, ge=0)
     daily_cap: int = Field(10, ge=1)  # codes per address per 24 hours

@@ -155,13 +155,14 @@ async def _issue(call: FlowCall, destination: Destination, *, resume: str | None
         if exc.retry_after > 3600:
             return [call.reply("verify_daily_cap")]
         return [call.reply("verify_too_soon", seconds=int(exc.retry_after) + 1)]
-    courier.submit(
-        CodeJob(
-            challenge_id=issued.challenge.id, org_id=call.org.id, org_name=call.org.brand or call.org.name,
-            conversation_id=call.conversation.id, identity_id=call.identity.id, kind=destination.kind,
-            address=destination.address, locale=call.locale, minutes=config.code_ttl_minutes, code=issued.code,
+    if issued.deliver:  # withheld (other identities' activity on this address): the same answer, no code
+        courier.submit(
+            CodeJob(
+                challenge_id=issued.challenge.id, org_id=call.org.id, org_name=call.org.brand or call.org.name,
+                conversation_id=call.conversation.id, identity_id=call.identity.id, kind=destination.kind,
+                address=destination.address, locale=call.locale, minutes=config.code_ttl_minutes, code=issued.code,
+            )
         )
-    )
     call.set_state(
         **{STATE: {"step": "code", "since": now().isoformat(), "challenge": issued.challenge.id, "resume": resume}}
     )
@@ -174,7 +175,7 @@ async def enter_code(call: FlowCall, text: str, state: dict[str, Any]) -> list[R
     try:
         verified = await check_code(
             session=call.session, config=settings.verification, secret_key=settings.secret_key, identity=call.identity,
-            code_text=text,
+            code_text=text, settings=settings,
         )
     except InvalidInput:
         return [call.reply("verify_bad_code_format")]
