@@ -19,6 +19,7 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
+from bot.channels.slack.changes import CHANGE_SUBTYPES, on_change, readable_text, track_thread
 from bot.config import SlackConfig
 from bot.context import AppContext
 from bot.core.attachments import check_upload, store_attachment
@@ -30,7 +31,7 @@ from bot.core.models import ChannelIdentity, Customer, Organization
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
 SEEN_LIMIT = 10_000
-IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave", "thread_broadcast"}
+IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "thread_broadcast"}
 COMMAND_WORDS = {"start", "help", "language"}
 
 
@@ -43,6 +44,7 @@ class SlackInbound:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._enriched: set[str] = set()
+        self.names: dict[str, str] = {}  # Slack user id -> display name, for mentions
         self.on_agents_channel: Any = None  # set by the mirror: (team_id, event) -> awaitable
 
     def register(self, app: AsyncApp) -> None:
@@ -56,6 +58,10 @@ class SlackInbound:
     # -- handlers (Bolt injects arguments by name) --
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        if event.get("subtype") in CHANGE_SUBTYPES:
+            if event.get("channel_type") == "im":
+                await on_change(self, context.team_id, event)
+            return
         if event.get("subtype") in IGNORED_SUBTYPES or event.get("bot_id"):
             return
         if self.config.agents_channel and event.get("channel") == self.config.agents_channel:
@@ -136,8 +142,9 @@ class SlackInbound:
         if org_id is None or not user:
             return
         ts = str(event.get("ts", ""))
-        text = str(event.get("text", ""))
+        text = await readable_text(self, str(event.get("text", "")))
         files = event.get("files") or []
+        await track_thread(self, org_id, user, event)
         ok = True
         if text.strip() or not files:
             ok = await self._submit(
