@@ -26,6 +26,7 @@ from bot.core.attachments import check_upload, store_attachment
 from bot.core.db import transaction
 from bot.core.errors import DomainError
 from bot.core.events import EventKind, InboundEvent, IncomingFile
+from bot.core.hardening.retries import already_stored
 from bot.core.models import ChannelIdentity, Customer, Organization
 
 log = logging.getLogger(__name__)
@@ -190,6 +191,10 @@ class SlackInbound:
         return True
 
     async def _file(self, org_id: int, user: str, ts: str, index: int, file: dict[str, Any]) -> bool:
+        async with self.ctx.factory() as session:  # a retry after a restart: stored already, nothing to download
+            if await already_stored(session=session, org_id=org_id, channel=CHANNEL, external_id=user,
+                                    platform_message_id=f"{ts}:f{index}"):
+                return True
         name = str(file.get("name") or "file")
         mime = str(file.get("mimetype") or "application/octet-stream").lower()
         limits = self.ctx.settings.webchat

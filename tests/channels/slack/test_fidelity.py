@@ -3,6 +3,7 @@ mentions read as names."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -81,3 +82,32 @@ async def test_mentions_channels_and_links_are_stored_readable(
     await poster.dm(CUSTOMER, raw, "1700000001.000100", "Ev1")
     (message,) = await _inbound(slack_server)
     assert message.text == "@Ann Hi there! See #general, our page (https://example.com/a?b=1) & x@example.com"
+
+
+async def test_an_event_retried_after_a_restart_does_not_download_its_file_again(
+    db_url: str, tmp_path: Path, fake_slack: FakeSlack, http: aiohttp.ClientSession
+) -> None:
+    from sqlalchemy import func
+
+    from bot.core.models import Attachment
+    from tests.channels.slack.conftest import slack_settings
+    from tests.conftest import start_server
+    from tests.utils.factories import make_org
+
+    fake_slack.files["F0DOC1"] = b"%PDF-1.4 invoice"
+    event = {"type": "message", "subtype": "file_share", "channel": DM, "user": CUSTOMER, "text": "", "ts": "1700000030.000100",
+             "channel_type": "im", "files": [{"id": "F0DOC1", "name": "invoice.pdf", "mimetype": "application/pdf", "size": 16,
+                                               "url_private_download": f"{fake_slack.url}/files/F0DOC1"}]}
+    first = await start_server(slack_settings(db_url, tmp_path / "data", fake_slack))
+    await make_org(first.ctx.factory, slug="demo")
+    assert (await SlackPoster(http, first.url).event(event, "Ev030"))[0] == 200
+    await first.stop()
+    second = await start_server(slack_settings(db_url, tmp_path / "data", fake_slack))
+    try:
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        assert (await SlackPoster(http, second.url).event(event, "Ev030", headers=retry))[0] == 200
+        assert fake_slack.downloads == 1
+        async with second.ctx.factory() as session:
+            assert await session.scalar(select(func.count()).select_from(Attachment)) == 1
+    finally:
+        await second.stop()
