@@ -22,6 +22,7 @@ from bot.core.db import checkpoint_loop, create_engine, is_sqlite, ping, session
 from bot.core.delivery import Dispatcher
 from bot.core.errors import DomainError
 from bot.core.hardening.files import private_dir
+from bot.core.hardening.sweep_lock import RedisLock, make_sweep_lock
 from bot.core.ingest import Ingestor
 from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
@@ -53,9 +54,13 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
     )
     # Shared scheduler for idempotent sweeps (other features add jobs to it), then admin notifications.
-    scheduler = services["scheduler"] = Scheduler()
+    lock = make_sweep_lock(engine=engine, database_url=settings.database_url, redis_url=settings.redis.url,
+                           namespace=settings.redis.namespace)
+    scheduler = services["scheduler"] = Scheduler(lock)
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
+    if isinstance(lock, RedisLock):
+        ctx.on_stop.append(lock.close)
     install_notifications(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")

@@ -206,9 +206,13 @@ class TelegramChannel:
                 delay = min(delay * 2, 60.0)
 
     # ---- lifecycle ----
-    async def start(self) -> None:
+    async def purge_journal(self) -> None:
+        """Scheduled (and once at start): send-journal entries older than two weeks go."""
         async with transaction(self.ctx.factory) as session:
             await purge_journal(session=session)
+
+    async def start(self) -> None:
+        await self.purge_journal()
         if self.config.mode == "webhook":
             self._spawn(self._set_webhook(), "telegram-set-webhook")
         else:
