@@ -1,8 +1,13 @@
-"""Greeting with the brand card, the first-contact privacy notice and consent, help and language."""
+"""Greeting with the brand card, the first-contact privacy notice and consent, help and language.
+
+Consent buttons carry the number of answers the customer had given when the notice was shown: a button
+acts only while no newer answer exists, so pressing an old notice's "No, thanks" after "I agree" changes
+nothing. Typing `start` shows a fresh notice to a customer who declined, to agree after all.
+"""
 
 from __future__ import annotations
 
-from bot.core.customers import latest_consent, record_consent
+from bot.core.customers import consent_count, latest_consent, record_consent
 from bot.core.events import Button, Reply
 from bot.flows.engine import FlowCall, register, run_flows
 from bot.flows.texts import LOCALES
@@ -17,13 +22,18 @@ def brand_card(call: FlowCall) -> Reply:
     )
 
 
-def consent_buttons(call: FlowCall) -> tuple[Button, ...]:
-    return (Button(call.text("button_agree"), "consent:yes"), Button(call.text("button_decline"), "consent:no"))
+def consent_buttons(call: FlowCall, answers: int) -> tuple[Button, ...]:
+    return (
+        Button(call.text("button_agree"), f"consent:yes:{answers}"),
+        Button(call.text("button_decline"), f"consent:no:{answers}"),
+    )
 
 
 async def _needs_consent(call: FlowCall) -> bool:
     consent = await latest_consent(session=call.session, customer_id=call.customer.id)
-    return consent is None or consent.policy_version != call.settings.privacy.policy_version
+    if consent is None or consent.policy_version != call.settings.privacy.policy_version:
+        return True
+    return not consent.granted and call.command == "start"  # declined, and asks to see it again
 
 
 @register("greeting")
@@ -32,11 +42,12 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
         return None
     replies = [brand_card(call)]
     if await _needs_consent(call):
+        answers = await consent_count(session=call.session, customer_id=call.customer.id)
         replies.append(
             Reply(
                 text=call.text("privacy_notice", version=call.settings.privacy.policy_version),
                 kind="notice",
-                buttons=consent_buttons(call),
+                buttons=consent_buttons(call, answers),
             )
         )
     replies.append(call.reply("welcome"))
@@ -49,7 +60,11 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
 async def consent(call: FlowCall) -> list[Reply] | None:
     if call.event.kind != "button" or not call.event.payload.startswith("consent:"):
         return None
-    granted = call.event.payload == "consent:yes"
+    _, answer, shown_after = (call.event.payload.split(":", 2) + [""])[:3]
+    # A notice's buttons act only while no answer newer than the notice exists (old payloads: no answer at all).
+    if await consent_count(session=call.session, customer_id=call.customer.id) != (int(shown_after) if shown_after.isdigit() else 0):
+        return [call.reply("consent_outdated")]
+    granted = answer == "yes"
     await record_consent(
         session=call.session,
         customer=call.customer,

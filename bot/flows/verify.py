@@ -52,9 +52,19 @@ async def require_verification(call: FlowCall, *, resume: str) -> list[Reply] | 
     return [call.reply("verify_needed"), *ask_for_address(call, resume=resume)]
 
 
+def offered_methods(call: FlowCall) -> list[str]:
+    """The ways a code can reach the customer here: only these are offered (email needs SMTP configured)."""
+    courier = _courier(call)
+    return [kind for kind in ("email", "sms") if courier is not None and courier.available(kind)]
+
+
 def ask_for_address(call: FlowCall, *, resume: str | None = None) -> list[Reply]:
+    methods = offered_methods(call)
+    if not methods:
+        _clear(call)
+        return [call.reply("verify_unavailable", kind="", others=[])]
     call.set_state(**{STATE: {"step": "address", "since": now().isoformat(), "resume": resume}})
-    return [call.reply("verify_ask_address", buttons=(_cancel_button(call),))]
+    return [call.reply("verify_ask_address", buttons=(_cancel_button(call),), methods=methods)]
 
 
 def _verify_state(call: FlowCall) -> dict[str, Any] | None:
@@ -141,8 +151,10 @@ async def send_code(call: FlowCall, text: str, *, resume: str | None) -> list[Re
 async def _issue(call: FlowCall, destination: Destination, *, resume: str | None) -> list[Reply]:
     courier = _courier(call)
     if courier is None or not courier.available(destination.kind):
-        _clear(call)
-        return [call.reply("verify_unavailable", kind=destination.kind)]
+        others = [kind for kind in offered_methods(call) if kind != destination.kind]
+        if not others:
+            _clear(call)
+        return [call.reply("verify_unavailable", kind=destination.kind, others=others)]
     config = call.settings.verification
     try:
         issued = await issue_code(

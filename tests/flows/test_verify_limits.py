@@ -1,4 +1,4 @@
-"""Identity-check limits seen by a customer: the configured push routes apply to lockout pushes."""
+"""Identity checks as configured: lockout pushes follow the configured routes; only configured methods are offered."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from pathlib import Path
 from sqlalchemy import select
 
 from bot.core.notification_models import NotificationEvent, NotificationPush
-from tests.conftest import make_settings, start_server
+from tests.conftest import Server, make_settings, start_server
 from tests.fakes.smtp import SmtpSink
 from tests.flows.helpers import ask_code, bot_says, code_from_email, start_chat
-from tests.utils.factories import make_org
+from tests.utils.factories import OrgWithAdmin, make_org
 from tests.utils.webchat import Visitor
 
 
@@ -39,3 +39,20 @@ async def test_a_lockout_push_follows_the_configured_routes(db_url: str, tmp_pat
     finally:
         await visitor.close()
         await server.stop()
+
+
+async def test_only_configured_methods_are_offered(server: Server, demo: OrgWithAdmin) -> None:
+    """No SMTP configured: the bot asks for a mobile number only, and an email address is redirected, not promised."""
+    visitor = Visitor(server.url)
+    try:
+        await start_chat(visitor)
+        await visitor.say("verify")
+        ask = await bot_says(visitor, "To confirm who you are")
+        assert "mobile number" in ask["text"] and "email" not in ask["text"]
+        await visitor.say("eve@example.com")
+        redirected = await bot_says(visitor, "cannot be sent by email")
+        assert "mobile number" in redirected["text"] and "later" not in redirected["text"]
+        await visitor.say("+8613800000000")
+        await bot_says(visitor, "code is on its way")
+    finally:
+        await visitor.close()
