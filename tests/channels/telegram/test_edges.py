@@ -139,7 +139,7 @@ async def test_button_press_is_answered_and_reaches_flows(tg_start: object, fake
                 "id": "cb1",
                 "from": {"id": 606, "is_bot": False, "first_name": "Ann"},
                 "chat_instance": "x",
-                "data": "consent:yes",
+                "data": "consent:yes:0",
                 "message": {**notice[0].result, "reply_markup": notice[0].params["reply_markup"]},
             }
         }
