@@ -12,7 +12,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.clock import now
-from bot.core.models import ChannelIdentity, Message
+from bot.core.conversations import preview
+from bot.core.models import ChannelIdentity, Conversation, Message
+
+DELETED_PREVIEW = "(message deleted by the customer)"
 
 
 async def _own_message(session: AsyncSession, *, org_id: int, channel: str, external_id: str, platform_message_id: str) -> Message | None:
@@ -32,10 +35,18 @@ async def apply_platform_edit(
     message = await _own_message(session, org_id=org_id, channel=channel, external_id=external_id, platform_message_id=platform_message_id)
     if message is None or message.deleted_at is not None:
         return None
+    await _follow_preview(session, message, text)
     message.text = text
     message.edited = True
     await session.flush()
     return message
+
+
+async def _follow_preview(session: AsyncSession, message: Message, replacement: str) -> None:
+    """The inbox shows a preview of the last message: when that was this one, it follows the edit or deletion."""
+    conversation = await session.get(Conversation, message.conversation_id)
+    if conversation is not None and conversation.last_message_preview == preview(message.text):
+        conversation.last_message_preview = preview(replacement)
 
 
 async def mark_platform_deleted(
@@ -49,6 +60,7 @@ async def mark_platform_deleted(
             session, org_id=org_id, channel=channel, external_id=external_id, platform_message_id=platform_message_id
         )
         if message is not None and message.deleted_at is None:
+            await _follow_preview(session, message, DELETED_PREVIEW)
             message.deleted_at = now()
             marked.append(message)
     await session.flush()

@@ -50,6 +50,8 @@ async def test_an_edit_in_the_dm_updates_the_message_and_a_deletion_hides_it(
         page = await resp.text()
     assert "my order is 4712" in page and 'class="edited"' in page
     assert "4111" not in page and "deleted by the customer" in page
+    async with http.get(f"{slack_server.url}/workbench") as resp:
+        assert "4111" not in await resp.text()  # nor in the inbox preview
 
 
 async def test_a_reply_in_a_thread_of_the_dm_is_answered_in_that_thread(
