@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 import bot.all_models  # noqa: F401 - every table known to Base.metadata (merge, export, deletion walk it)
@@ -23,6 +24,7 @@ from bot.context import AppContext
 from bot.core.common import metrics
 from bot.core.common.errors import DomainError
 from bot.core.common.scheduler import Scheduler
+from bot.core.common.sweep_lock import RedisLock, make_sweep_lock
 from bot.core.conversations.ingest import Ingestor
 from bot.core.conversations.live import make_hub
 from bot.core.delivery.dispatcher import Dispatcher
@@ -34,6 +36,7 @@ from bot.core.orgs.audit import checkpoint_all
 from bot.core.orgs.sweeps import install as install_broadcasts
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
+from bot.core.storage.files import private_dir
 from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
@@ -48,7 +51,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def build_context(settings: Settings) -> AppContext:
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     engine = create_engine(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
     factory = session_factory(engine)
     hub = make_hub(settings.redis.url, settings.redis.namespace)
@@ -63,13 +66,17 @@ def build_context(settings: Settings) -> AppContext:
         settings=settings, engine=engine, factory=factory, hub=hub, ingestor=ingestor, dispatcher=dispatcher, services=services
     )
     # Shared scheduler for idempotent sweeps (other features add jobs to it), then admin notifications.
-    scheduler = services["scheduler"] = Scheduler()
+    lock = make_sweep_lock(engine=engine, database_url=settings.database_url, redis_url=settings.redis.url,
+                           namespace=settings.redis.namespace)
+    scheduler = services["scheduler"] = Scheduler(lock)
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     # Admin pushes go out through the channels' own senders; the core only queues them.
     dispatcher.add_sender(EmailPushSender(EmailSender(settings.smtp)))
     if settings.channels.telegram.token:
         dispatcher.add_sender(TelegramPushSender(settings.channels.telegram.api_base, settings.channels.telegram.token))
+    if isinstance(lock, RedisLock):
+        ctx.on_stop.append(lock.close)
     install_notifications(ctx)
     install_sla(ctx)
     scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
@@ -106,11 +113,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        if wants_json(request):
-            return web.json_response({"error": exc.code, "message": exc.message}, status=exc.status)
-        from workbench.render import render_error
+        return _error_response(request, exc.status, exc.code, exc.message)
+    except HttpProcessingError as exc:
+        # A body aiohttp cannot parse (multipart without line breaks, NUL in a part header, a line over
+        # the limit): the client's fault, so a 4xx and one log line, never a 500 with a traceback.
+        status = exc.code if 400 <= exc.code < 500 else 400
+        log.warning("refused a malformed %s %s body: %s", request.method, request.path, type(exc).__name__)
+        return _error_response(request, status, "malformed_body", "the request body could not be read")
 
-        return render_error(request, exc.status, exc.message)
+
+def _error_response(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if wants_json(request):
+        return web.json_response({"error": code, "message": message}, status=status)
+    from workbench.render import render_error
+
+    return render_error(request, status, message)
 
 
 @web.middleware

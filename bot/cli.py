@@ -22,6 +22,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.app import create_app
     from bot.bootstrap import bootstrap_demo, ensure_policy_version
     from bot.migrate import upgrade
+    from bot.server import run
 
     upgrade(settings.database_url)
     app = create_app(settings)
@@ -46,7 +47,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 
     app.on_startup.insert(0, first_start)
     app.on_startup.append(_tune_gc)
-    web.run_app(app, host=settings.server.host, port=settings.server.port, print=None)
+    run(app, settings.server)
     return 0
 
 

@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.core.storage.files import private_dir, write_private
+
 ENV_PREFIX = "INCS_"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -34,6 +36,9 @@ class ServerConfig(Section):
     port: int = Field(8080, ge=0, le=65535)
     public_url: str = "http://127.0.0.1:8080"
     secure_cookies: bool = False
+    header_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    max_connections_per_address: int = Field(256, ge=1)
+    keepalive_seconds: float = Field(75.0, gt=0)
 
 
 class DatabaseConfig(Section):
@@ -67,7 +72,11 @@ class WebchatConfig(Section):
 class WorkbenchConfig(Section):
     session_hours: int = Field(12, ge=1)
     login_attempts: int = Field(5, ge=1)
+    login_account_attempts: int = Field(50, ge=1)
+    login_source_attempts: int = Field(100, ge=1)
     login_window_seconds: int = Field(900, ge=1)
+    password_workers: int = Field(2, ge=1, le=64)
+    max_pending_logins: int = Field(32, ge=1)
     page_size: int = Field(50, ge=1, le=500)
 
 
@@ -165,7 +174,8 @@ class VerificationConfig(Section):
     """One-time codes that prove who the bot is talking to (identity check before account help or rights requests)."""
 
     code_ttl_minutes: int = Field(10, ge=1)
-    max_attempts: int = Field(5, ge=1)  # wrong codes per identity and per address before a lock
+    max_attempts: int = Field(5, ge=1)  # wrong codes per identity before a lock
+    address_max_attempts: int = Field(20, ge=1)  # wrong codes per address, from all identities, before a lock
     lock_minutes: int = Field(15, ge=1)
     resend_seconds: int = Field(60, ge=0)
     daily_cap: int = Field(10, ge=1)  # codes per address per 24 hours
@@ -413,7 +423,6 @@ def _with_secret_key(settings: Settings) -> Settings:
         raise ConfigError("secret_key: required in production (set INCS_SECRET_KEY)")
     key_file = settings.data_dir / "secret_key"
     if not key_file.exists():
-        key_file.parent.mkdir(parents=True, exist_ok=True)
-        key_file.write_text(secrets.token_urlsafe(48), encoding="utf-8")
-        key_file.chmod(0o600)
+        private_dir(key_file.parent)
+        write_private(key_file, secrets.token_urlsafe(48).encode())  # created 0600: never readable by others, not even briefly
     return settings.model_copy(update={"secret_key": key_file.read_text(encoding="utf-8").strip()})

@@ -16,6 +16,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core.common import clock
+from bot.server import start_site
 from bot.web import CTX
 from tests.utils.db import PG_URL, postgres_db, sqlite_db
 from tests.utils.factories import OrgWithAdmin, make_org
@@ -83,11 +84,8 @@ class Server:
 
 async def start_server(settings: Settings) -> Server:
     app = create_app(settings)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     port = free_port()
-    site = web.TCPSite(runner, "127.0.0.1", port)
-    await site.start()
+    runner, _site = await start_site(app, settings.server, host="127.0.0.1", port=port)  # as `incs run` serves
     return Server(app=app, runner=runner, url=f"http://127.0.0.1:{port}")
 
 

@@ -15,7 +15,7 @@ from bot.core.orgs.permissions import Permission
 from bot.core.orgs.team import change_password
 from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, set_cookie
+from workbench.auth import AGENT, LOGIN_CSRF_COOKIE, SESSION_COOKIE, TOTP_LIMITER, agent_page, set_cookie
 from workbench.public_forms import public_form, public_page, text
 from workbench.render import render
 
@@ -71,7 +71,7 @@ async def login_totp(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     form = await public_form(request)
     agent_id = totp.read_pending_token(text(form, "pending", 200), ctx.settings.secret_key)
-    limiter, key = request.app[LIMITER], f"totp:{agent_id}"
+    limiter, key = request.app[TOTP_LIMITER], f"totp:{agent_id}"
     if limiter.blocked(key):
         return public_page(request, "workbench/login_totp.html", 429, pending=text(form, "pending", 200),
                            error="Too many attempts. Start again later.")

@@ -15,21 +15,26 @@ from contextlib import AbstractAsyncContextManager
 from typing import overload
 
 from aiohttp import web
+from multidict import MultiDictProxy
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.common.errors import Forbidden, Unauthorized
+from bot.core.common.errors import Forbidden, InvalidInput, Unauthorized
 from bot.core.common.ratelimit import SlidingWindow
 from bot.core.models import Agent
 from bot.core.orgs.agents import session_agent
 from bot.core.orgs.permissions import Permission, require
 from bot.core.orgs.totp import totp_missing
+from bot.core.security.password_pool import PasswordPool
+from bot.core.security.throttle import LoginThrottle
 from bot.core.storage.db import transaction
 from bot.core.storage.tenancy import org_session, org_transaction
 from bot.web import CTX
 
 SESSION_COOKIE = "incs_session"
 LOGIN_CSRF_COOKIE = "incs_login_csrf"
-LIMITER = web.AppKey("incs_login_limiter", SlidingWindow)
+LIMITER = web.AppKey("incs_login_limiter", LoginThrottle)
+TOTP_LIMITER = web.AppKey("incs_totp_limiter", SlidingWindow)  # wrong second-step codes per agent
+PASSWORDS = web.AppKey("incs_password_pool", PasswordPool)
 AGENT = web.RequestKey("incs_agent", Agent)
 CSRF = web.RequestKey("incs_csrf", str)
 TOTP_MISSING = web.RequestKey("incs_totp_missing", bool)
@@ -75,7 +80,7 @@ async def check_csrf(request: web.Request) -> None:
     expected = request.get(CSRF, "")
     given = request.headers.get("X-CSRF-Token", "")
     if not given and request.content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        form = await request.post()
+        form = await read_form(request)
         value = form.get("csrf_token", "")
         given = value if isinstance(value, str) else ""
     if not expected or not hmac.compare_digest(expected, given):
@@ -110,6 +115,14 @@ def agent_page(
         return wrapped
 
     return decorate(handler) if handler is not None else decorate
+
+
+async def read_form(request: web.Request) -> MultiDictProxy[str | bytes | bytearray | web.FileField]:
+    """The posted form; a body cut short or without a proper boundary is the client's fault (400), not ours."""
+    try:
+        return await request.post()
+    except (ValueError, AssertionError):
+        raise InvalidInput("the form is incomplete or malformed") from None
 
 
 def new_login_csrf() -> str:

@@ -162,8 +162,10 @@ async def file_view(request: web.Request) -> web.StreamResponse:
         attachment = await get_attachment(session=session, org_id=agent.org_id, attachment_id=_id(request, "attachment_id"))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_file",
                      subject_type="attachment", subject_id=attachment.id)
+    # Voice, audio and video play in the agent's browser; everything else downloads.
+    playable = attachment.mime_type.startswith(("audio/", "video/"))
     return web.FileResponse(
         attachment_path(ctx.settings.data_dir, attachment),
         headers={"Content-Type": attachment.mime_type,
-                 "Content-Disposition": f'attachment; filename="{attachment.filename}"'},
+                 "Content-Disposition": f'{"inline" if playable else "attachment"}; filename="{attachment.filename}"'},
     )

@@ -14,7 +14,7 @@ from bot.core.orgs.totp import pending_token
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.account import home_of
-from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, SESSION_COOKIE, agent_page, new_login_csrf, set_cookie
+from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, PASSWORDS, SESSION_COOKIE, agent_page, new_login_csrf, read_form, set_cookie
 from workbench.public_forms import public_page
 from workbench.render import render
 
@@ -32,34 +32,32 @@ async def login_form(request: web.Request) -> web.Response:
 
 async def login_submit(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
-    form = await request.post()
+    form = await read_form(request)
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     given = str(form.get("csrf_token", ""))
     if not cookie or not hmac.compare_digest(cookie, given):
         return await login_page(request, "The form expired. Please try again.", status=403)
     email = str(form.get("email", "")).strip().lower()[:320]
     password = str(form.get("password", ""))[:1024]
-    limiter = request.app[LIMITER]
-    keys = (f"ip:{request.remote}", f"email:{email}")
-    wait = max(limiter.blocked(key) for key in keys)
-    if wait:
-        return await login_page(request, f"Too many attempts. Try again in {int(wait // 60) + 1} minutes.", status=429)
+    source = request.remote or "unknown"
+    # Counted before the password is checked, atomically: concurrent guesses cannot slip past the limit.
+    decision = await request.app[LIMITER].attempt(source=source, account=email)
+    if not decision.allowed:
+        return await login_page(request, f"Too many attempts. Try again in {int(decision.retry_after // 60) + 1} minutes.", status=429)
     async with transaction(ctx.factory) as session:
         try:
-            agent = await authenticate(session=session, email=email, password=password)
+            agent = await authenticate(session=session, email=email, password=password, pool=request.app[PASSWORDS])
         except Unauthorized:
-            for key in keys:
-                limiter.hit(key)
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_failed",
-                         detail={"ip": request.remote or ""})
+                         detail={"ip": source})
             return await login_page(request, "Wrong email or password.", status=401)
         if agent.totp_secret:
             pending = pending_token(agent.id, ctx.settings.secret_key)
         else:
             new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
             await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
-                         detail={"ip": request.remote or ""})
-    limiter.reset(f"email:{email}")
+                         detail={"ip": source})
+    await request.app[LIMITER].succeeded(source=source, account=email)
     if agent.totp_secret:
         return public_page(request, "workbench/login_totp.html", pending=pending, error="")
     response = web.HTTPFound(home_of(agent.role))

@@ -177,6 +177,7 @@ class Message(OrgScoped, Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(100), nullable=True)
     delivery_state: Mapped[str] = mapped_column(String(12), default="received")
     edited: Mapped[bool] = mapped_column(Boolean, default=False)
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # deleted on the platform by its author
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 

@@ -1,8 +1,13 @@
-"""Greeting with the brand card, the first-contact privacy notice and consent, help and language."""
+"""Greeting with the brand card, the first-contact privacy notice and consent, help and language.
+
+Consent buttons carry the number of answers the customer had given when the notice was shown (or, on a
+policy-change broadcast, the version they answer): a button acts only while no newer answer exists, so pressing an old notice's "No, thanks" after "I agree" changes
+nothing. Typing `start` shows a fresh notice to a customer who declined, to agree after all.
+"""
 
 from __future__ import annotations
 
-from bot.core.conversations.customers import latest_consent, record_consent
+from bot.core.conversations.customers import consent_count, latest_consent, record_consent
 from bot.core.conversations.events import Button, Reply
 from bot.core.orgs.policy import current_version
 from bot.flows.engine import FlowCall, register, run_flows
@@ -19,8 +24,11 @@ def brand_card(call: FlowCall) -> Reply:
     )
 
 
-def consent_buttons(call: FlowCall) -> tuple[Button, ...]:
-    return (Button(call.text("button_agree"), "consent:yes"), Button(call.text("button_decline"), "consent:no"))
+def consent_buttons(call: FlowCall, answers: int) -> tuple[Button, ...]:
+    return (
+        Button(call.text("button_agree"), f"consent:yes:{answers}"),
+        Button(call.text("button_decline"), f"consent:no:{answers}"),
+    )
 
 
 async def policy_version(call: FlowCall) -> str:
@@ -30,7 +38,9 @@ async def policy_version(call: FlowCall) -> str:
 
 async def _needs_consent(call: FlowCall) -> bool:
     consent = await latest_consent(session=call.session, customer_id=call.customer.id)
-    return consent is None or consent.policy_version != await policy_version(call)
+    if consent is None or consent.policy_version != await policy_version(call):
+        return True
+    return not consent.granted and call.command == "start"  # declined, and asks to see it again
 
 
 @register("greeting")
@@ -39,11 +49,12 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
         return None
     replies = [brand_card(call)]
     if await _needs_consent(call):
+        answers = await consent_count(session=call.session, customer_id=call.customer.id)
         replies.append(
             Reply(
                 text=call.text("privacy_notice", version=await policy_version(call)),
                 kind="notice",
-                buttons=consent_buttons(call),
+                buttons=consent_buttons(call, answers),
             )
         )
     replies.append(call.reply("welcome"))
@@ -56,7 +67,16 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
 async def consent(call: FlowCall) -> list[Reply] | None:
     if call.event.kind != "button" or not call.event.payload.startswith("consent:"):
         return None
-    granted = call.event.payload == "consent:yes"
+    _, answer, shown_after = (call.event.payload.split(":", 2) + [""])[:3]
+    if shown_after.startswith("v="):
+        # A policy-change notice's buttons answer one version: they act until the customer has answered it.
+        latest = await latest_consent(session=call.session, customer_id=call.customer.id)
+        if shown_after[2:] != await policy_version(call) or (latest is not None and latest.policy_version == shown_after[2:]):
+            return [call.reply("consent_outdated")]
+    # A notice's buttons act only while no answer newer than the notice exists (old payloads: no answer at all).
+    elif await consent_count(session=call.session, customer_id=call.customer.id) != (int(shown_after) if shown_after.isdigit() else 0):
+        return [call.reply("consent_outdated")]
+    granted = answer == "yes"
     await record_consent(
         session=call.session,
         customer=call.customer,

@@ -4,6 +4,7 @@ registration…), until they answer. Consent buttons, help and language pass thr
 
 from __future__ import annotations
 
+from bot.core.conversations.customers import consent_count
 from bot.core.conversations.events import Reply
 from bot.core.orgs.policy import needs_reconsent
 from bot.flows.engine import FlowCall, register
@@ -22,5 +23,6 @@ async def policy_gate(call: FlowCall) -> list[Reply] | None:
     version = await needs_reconsent(session=call.session, customer_id=call.customer.id)
     if version is None:
         return None
+    answers = await consent_count(session=call.session, customer_id=call.customer.id)
     return [Reply(text=call.text("policy_changed", version=version.version, summary=version.summary), kind="notice",
-                  buttons=consent_buttons(call))]
+                  buttons=consent_buttons(call, answers))]

@@ -52,9 +52,19 @@ async def require_verification(call: FlowCall, *, resume: str) -> list[Reply] | 
     return [call.reply("verify_needed"), *ask_for_address(call, resume=resume)]
 
 
+def offered_methods(call: FlowCall) -> list[str]:
+    """The ways a code can reach the customer here: only these are offered (email needs SMTP configured)."""
+    courier = _courier(call)
+    return [kind for kind in ("email", "sms") if courier is not None and courier.available(kind)]
+
+
 def ask_for_address(call: FlowCall, *, resume: str | None = None) -> list[Reply]:
+    methods = offered_methods(call)
+    if not methods:
+        _clear(call)
+        return [call.reply("verify_unavailable", kind="", others=[])]
     call.set_state(**{STATE: {"step": "address", "since": now().isoformat(), "resume": resume}})
-    return [call.reply("verify_ask_address", buttons=(_cancel_button(call),))]
+    return [call.reply("verify_ask_address", buttons=(_cancel_button(call),), methods=methods)]
 
 
 def _verify_state(call: FlowCall) -> dict[str, Any] | None:
@@ -141,8 +151,10 @@ async def send_code(call: FlowCall, text: str, *, resume: str | None) -> list[Re
 async def _issue(call: FlowCall, destination: Destination, *, resume: str | None) -> list[Reply]:
     courier = _courier(call)
     if courier is None or not courier.available(destination.kind):
-        _clear(call)
-        return [call.reply("verify_unavailable", kind=destination.kind)]
+        others = [kind for kind in offered_methods(call) if kind != destination.kind]
+        if not others:
+            _clear(call)
+        return [call.reply("verify_unavailable", kind=destination.kind, others=others)]
     config = call.settings.verification
     try:
         issued = await issue_code(
@@ -155,13 +167,14 @@ async def _issue(call: FlowCall, destination: Destination, *, resume: str | None
         if exc.retry_after > 3600:
             return [call.reply("verify_daily_cap")]
         return [call.reply("verify_too_soon", seconds=int(exc.retry_after) + 1)]
-    courier.submit(
-        CodeJob(
-            challenge_id=issued.challenge.id, org_id=call.org.id, org_name=call.org.brand or call.org.name,
-            conversation_id=call.conversation.id, identity_id=call.identity.id, kind=destination.kind,
-            address=destination.address, locale=call.locale, minutes=config.code_ttl_minutes, code=issued.code,
+    if issued.deliver:  # withheld (other identities' activity on this address): the same answer, no code
+        courier.submit(
+            CodeJob(
+                challenge_id=issued.challenge.id, org_id=call.org.id, org_name=call.org.brand or call.org.name,
+                conversation_id=call.conversation.id, identity_id=call.identity.id, kind=destination.kind,
+                address=destination.address, locale=call.locale, minutes=config.code_ttl_minutes, code=issued.code,
+            )
         )
-    )
     call.set_state(
         **{STATE: {"step": "code", "since": now().isoformat(), "challenge": issued.challenge.id, "resume": resume}}
     )
@@ -174,7 +187,7 @@ async def enter_code(call: FlowCall, text: str, state: dict[str, Any]) -> list[R
     try:
         verified = await check_code(
             session=call.session, config=settings.verification, secret_key=settings.secret_key, identity=call.identity,
-            code_text=text,
+            code_text=text, settings=settings,
         )
     except InvalidInput:
         return [call.reply("verify_bad_code_format")]

@@ -51,3 +51,28 @@ async def test_customer_and_agent_side_by_side(browser: Browser, web_server: Ser
     assert dialogs == []
     await customer.screenshot(path=str(web_server.ctx.settings.data_dir / "customer.png"))
     await agent.screenshot(path=str(web_server.ctx.settings.data_dir / "agent.png"))
+
+
+async def test_a_message_typed_while_reconnecting_is_sent_once_when_the_socket_is_back(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    from sqlalchemy import func, select
+
+    from bot.core.models import Message
+    from bot.web import close_sockets
+
+    customer = await (await browser.new_context()).new_page()
+    await customer.goto(f"{web_server.url}/chat")
+    await expect(customer.locator("#chat-status")).to_have_text("online")
+    await customer.fill("#chat-input", "before the drop")
+    await customer.click("#chat-send")
+    await expect(customer.locator(".chat-log")).to_contain_text("before the drop")
+    await close_sockets(web_server.app)  # the connection drops (a restart, a flaky network)
+    await expect(customer.locator("#chat-status")).to_have_text("reconnecting…")
+    await customer.fill("#chat-input", "typed while offline")
+    await customer.click("#chat-send")
+    await expect(customer.locator("#chat-status")).to_have_text("online")
+    await expect(customer.locator(".chat-log")).to_contain_text("typed while offline")
+    async with web_server.ctx.factory() as session:
+        count = await session.scalar(select(func.count()).select_from(Message).where(Message.text == "typed while offline"))
+    assert count == 1

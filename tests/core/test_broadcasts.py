@@ -112,8 +112,8 @@ async def test_the_gate_holds_a_consented_customer_until_they_answer_the_major_c
     visitor = await Visitor(server.url).open()
     try:
         await visitor.say("hello")
-        await visitor.wait_message(lambda m: "Privacy" in m["text"] or "privacy" in m["text"])
-        await visitor.send({"type": "button", "payload": "consent:yes"})
+        notice = await visitor.wait_message(lambda m: any(b[1].startswith("consent:yes") for b in m.get("buttons") or []))
+        await visitor.send({"type": "button", "payload": next(b[1] for b in notice["buttons"] if b[1].startswith("consent:yes"))})
         await visitor.wait_message(lambda m: "consent is recorded" in m["text"])
         platform = await make_platform_admin(server.ctx.factory)
         async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
@@ -126,14 +126,14 @@ async def test_the_gate_holds_a_consented_customer_until_they_answer_the_major_c
                     "version": "v2", "summary": "Chats are kept longer.", "major": "on", "csrf_token": csrf}) as resp:
                 assert resp.status == 200
         notice = await visitor.wait_message(lambda m: "v2" in m["text"])  # the broadcast, live in the open chat
-        assert ["I agree", "consent:yes"] in notice["buttons"] and ["No, thanks", "consent:no"] in notice["buttons"]
+        assert ["I agree", "consent:yes:v=v2"] in notice["buttons"] and ["No, thanks", "consent:no:v=v2"] in notice["buttons"]
         await visitor.say("verify")
         held = await visitor.wait_message(lambda m: "policy changed" in m["text"])
         assert "Chats are kept longer." in held["text"]
-        await visitor.send({"type": "button", "payload": "consent:yes"})
+        await visitor.send({"type": "button", "payload": next(b[1] for b in held["buttons"] if b[1].startswith("consent:yes"))})
         await visitor.wait_message(lambda m: "consent is recorded" in m["text"])
         await visitor.say("verify")
-        await visitor.wait_message(lambda m: "email address" in m["text"])  # the gate is open again
+        await visitor.wait_message(lambda m: "confirm who you are" in m["text"])  # the gate is open again: the verify flow answers
     finally:
         await visitor.close()
     async with server.ctx.factory() as session:

@@ -68,12 +68,12 @@ async def _issue(factory: SessionFactory, identity: ChannelIdentity, address: st
         return issued.code
 
 
-async def _check(factory: SessionFactory, identity: ChannelIdentity, code: str) -> object:
+async def _check(factory: SessionFactory, identity: ChannelIdentity, code: str, config: VerificationConfig = CONFIG) -> object:
     """Runs check_code in its own transaction; returns the result or the domain error raised (the transaction still commits)."""
     async with transaction(factory) as session:
         identity = await session.get(ChannelIdentity, identity.id)
         try:
-            return await check_code(session=session, config=CONFIG, secret_key=SECRET, identity=identity, code_text=code)
+            return await check_code(session=session, config=config, secret_key=SECRET, identity=identity, code_text=code)
         except (InvalidInput, Locked, NoActiveCode, CodeExpired, WrongCode) as exc:
             return exc
 
@@ -151,7 +151,7 @@ async def test_lockout_after_five_wrong_codes_refuses_the_right_one_until_it_end
         with pytest.raises(Locked):  # no new code while locked either
             await issue_code(session=session, config=CONFIG, secret_key=SECRET, identity=alice,
                              destination=parse_destination("alice@example.com"))
-        assert {lock.scope for lock in await list_locks(session=session, org_id=org.id)} == {"identity", "destination"}
+        assert {lock.scope for lock in await list_locks(session=session, org_id=org.id)} == {"identity"}  # not the address
         events = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "verification_locked"))).all()
         assert events and all(e.detail["category"] == "security" for e in events)
     time.advance(minutes=CONFIG.lock_minutes)
@@ -162,16 +162,43 @@ async def test_lockout_after_five_wrong_codes_refuses_the_right_one_until_it_end
 
 async def test_many_identities_against_one_address_lock_the_address(factory: SessionFactory, time: Clock) -> None:
     org = (await make_org(factory)).org
-    attackers = [await _identity(factory, org.id, f"attacker{i}") for i in range(CONFIG.max_attempts + 1)]
+    config = VerificationConfig(address_max_attempts=6)
+    attackers = [await _identity(factory, org.id, f"attacker{i}") for i in range(config.address_max_attempts + 1)]
     codes = []
     for attacker in attackers:
         codes.append(await _issue(factory, attacker, "victim@example.com"))
-        time.advance(seconds=CONFIG.resend_seconds)
+        time.advance(seconds=config.resend_seconds)
     for attacker, code in zip(attackers[:-1], codes, strict=False):
+        result = await _check(factory, attacker, _wrong(code), config)
+        assert isinstance(result, WrongCode) and result.remaining == config.max_attempts - 1  # nothing about the address
+    async with factory() as session:
+        assert {lock.scope for lock in await list_locks(session=session, org_id=org.id)} == {"destination"}
+    result = await _check(factory, attackers[-1], codes[-1], config)  # even the right code, from a fresh identity
+    assert isinstance(result, WrongCode)  # told it is wrong, not that someone else locked the address
+
+
+async def test_an_attackers_wrong_codes_do_not_lock_out_the_owner_of_the_address(factory: SessionFactory, time: Clock) -> None:
+    org = (await make_org(factory)).org
+    attacker, owner = await _identity(factory, org.id, "attacker"), await _identity(factory, org.id, "owner")
+    code = await _issue(factory, attacker, "+8613800000000")
+    for _ in range(CONFIG.max_attempts):
         result = await _check(factory, attacker, _wrong(code))
-        assert isinstance(result, WrongCode | Locked)
-    assert isinstance(result, Locked)
-    assert isinstance(await _check(factory, attackers[-1], codes[-1]), Locked)  # even the right code, from a fresh identity
+    assert isinstance(result, Locked)  # the attacker's own identity
+    time.advance(seconds=CONFIG.resend_seconds)
+    own = await _issue(factory, owner, "+8613800000000")
+    assert not isinstance(await _check(factory, owner, own), Exception)
+
+
+async def test_another_identitys_recent_code_is_neither_revealed_nor_usable(factory: SessionFactory, time: Clock) -> None:
+    org = (await make_org(factory)).org
+    first, second = await _identity(factory, org.id, "first"), await _identity(factory, org.id, "second")
+    await _issue(factory, first, "someone@example.com")
+    async with transaction(factory) as session:  # a moment later, from another identity: no "sent a moment ago"
+        issued = await issue_code(session=session, config=CONFIG, secret_key=SECRET, identity=second,
+                                  destination=parse_destination("someone@example.com"))
+        assert not issued.deliver and issued.challenge.state == "withheld"
+        withheld_code = issued.code
+    assert isinstance(await _check(factory, second, withheld_code), WrongCode)  # nothing was sent, nothing matches
 
 
 async def test_resend_interval_and_daily_cap(factory: SessionFactory, time: Clock) -> None:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
+from bot.channels.otp.courier import CodeCourier
 from bot.core.common import clock
 from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.live import Hub
 from bot.core.conversations.threads import open_conversation_for
+from bot.core.delivery.sms import ConsoleSmsProvider
 from bot.core.models import Customer
 from bot.core.storage.db import create_engine, session_factory
 from bot.flows.engine import FlowCall
@@ -27,8 +30,11 @@ async def test_recent_verification_is_accepted_and_an_old_one_asked_again(db_url
             resolved = await resolve_identity(session=session, org_id=org.id, channel="webchat", external_id="v1")
             conversation, _ = await open_conversation_for(session=session, identity=resolved.identity)
             event = InboundEvent(org_id=org.id, channel="webchat", external_id="v1", kind="button", payload="rights:export")
+            courier = CodeCourier(factory=factory, settings=settings, hub=Hub(), wake=lambda: None, email=None,
+                                  sms=ConsoleSmsProvider(production=False))  # codes by SMS only: the prompt offers what is configured
             call = FlowCall(session=session, settings=settings, org=org, identity=resolved.identity, customer=resolved.customer,
-                            conversation=conversation, event=event, new_customer=False, new_conversation=False)
+                            conversation=conversation, event=event, new_customer=False, new_conversation=False,
+                            services={"verification_courier": courier})
             customer: Customer = call.customer
 
             asked = await require_verification(call, resume="rights:export")

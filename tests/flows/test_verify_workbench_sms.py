@@ -76,7 +76,8 @@ async def test_lockouts_are_listed_for_admins_only_and_raise_a_security_event(
     await login(http, mail_server.url, org.admin.email)
     async with http.get(f"{mail_server.url}/workbench/verification/locks") as resp:
         page = await resp.text()
-    assert resp.status == 200 and "c***@example.com" in page and "channel identity #" in page
+    assert resp.status == 200 and "channel identity #" in page
+    assert "c***@example.com" not in page  # one identity's wrong codes lock that identity, not the address
     async with transaction(mail_server.ctx.factory) as session:
         await create_agent(session=session, org_id=org.org.id, email="agent@demo.example.com", password=PASSWORD, role="agent")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:

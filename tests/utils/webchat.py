@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import secrets
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,7 @@ class Visitor:
         self.hello: dict[str, Any] = {}
         self.events: list[dict[str, Any]] = []
         self._counter = 0
+        self._tab = secrets.token_hex(4)
 
     async def open(self) -> Visitor:
         async with self.http.get(f"{self.base}/chat", params={"org": self.org}) as resp:
@@ -32,7 +34,7 @@ class Visitor:
         """Sends a frame; returns the server's ack or error for it."""
         assert self.ws is not None
         self._counter += 1
-        client_id = f"t{self._counter}"
+        client_id = f"t{self._tab}-{self._counter}"  # unique across tabs and page loads, as chat.js makes them
         await self.ws.send_json({**frame, "client_id": client_id})
         return await self.wait(lambda e: e.get("client_id") == client_id and e["type"] in ("ack", "error"))
 

@@ -74,17 +74,30 @@
     if (!li.querySelector(".edited")) li.appendChild(el("div", "edited", "edited"));
   }
 
+  // Each frame keeps its client_id until the server acknowledges it; after a reconnect the unacknowledged
+  // ones are sent again, and the server stores a client_id once, so nothing is lost or doubled.
+  var tabId = Math.random().toString(36).slice(2, 10) + Date.now().toString(36);
+  var unacked = [];
+
   function send(frame) {
-    if (!ws || ws.readyState !== 1) { showError("Not connected yet — please wait a moment."); return false; }
-    frame.client_id = "c" + (++counter);
+    frame.client_id = tabId + "-" + (++counter);
+    unacked.push(frame);
+    if (!ws || ws.readyState !== 1) { showError("Not connected — your message will be sent when the connection is back."); return true; }
     ws.send(JSON.stringify(frame));
     return true;
+  }
+
+  function acknowledged(clientId) {
+    unacked = unacked.filter(function (f) { return f.client_id !== clientId; });
   }
 
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + "/chat/ws?org=" + encodeURIComponent(org));
-    ws.onopen = function () { statusEl.textContent = "online"; retry = 500; showError(""); };
+    ws.onopen = function () {
+      statusEl.textContent = "online"; retry = 500; showError("");
+      unacked.forEach(function (f) { ws.send(JSON.stringify(f)); });
+    };
     ws.onclose = function () {
       statusEl.textContent = "reconnecting…";
       setTimeout(connect, retry);
@@ -93,10 +106,11 @@
     ws.onmessage = function (ev) {
       var data = JSON.parse(ev.data);
       if (data.type === "hello") { data.history.forEach(render); }
-      else if (data.type === "history") { log.textContent = ""; data.history.forEach(render); }
-      else if (data.type === "message" || data.type === "ack") { render(data.message); }
+      else if (data.type === "history") { log.textContent = ""; seen = {}; data.history.forEach(render); }
+      else if (data.type === "message") { render(data.message); }
+      else if (data.type === "ack") { acknowledged(data.client_id); render(data.message); }
       else if (data.type === "message_edited") { edited(data.message); }
-      else if (data.type === "error") { showError(data.message); }
+      else if (data.type === "error") { acknowledged(data.client_id); showError(data.message); }
     };
   }
 

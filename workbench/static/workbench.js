@@ -51,6 +51,12 @@
     if (!li) return;
     var text = li.querySelector(".text");
     if (text) text.textContent = m.text;
+    if (m.deleted) {
+      var file = li.querySelector(".file");
+      if (file) file.remove();
+      if (!li.querySelector(".deleted")) li.querySelector(".meta").appendChild(el("span", "deleted", " · deleted by the customer"));
+      return;
+    }
     if (!li.querySelector(".edited")) li.querySelector(".meta").appendChild(el("span", "edited", " · edited"));
   }
 

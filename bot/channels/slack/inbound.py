@@ -19,18 +19,20 @@ import aiohttp
 from slack_bolt.async_app import AsyncApp
 from sqlalchemy import select
 
+from bot.channels.slack.changes import CHANGE_SUBTYPES, on_change, readable_text, track_thread
 from bot.config import SlackConfig
 from bot.context import AppContext
 from bot.core.common.errors import DomainError
 from bot.core.conversations.attachments import check_upload, store_attachment
 from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
+from bot.core.conversations.retries import already_stored
 from bot.core.models import ChannelIdentity, Customer, Organization
 from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
 SEEN_LIMIT = 10_000
-IGNORED_SUBTYPES = {"message_changed", "message_deleted", "bot_message", "channel_join", "channel_leave", "thread_broadcast"}
+IGNORED_SUBTYPES = {"bot_message", "channel_join", "channel_leave", "thread_broadcast"}
 COMMAND_WORDS = {"start", "help", "language"}
 
 
@@ -43,6 +45,7 @@ class SlackInbound:
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
         self._enriched: set[str] = set()
+        self.names: dict[str, str] = {}  # Slack user id -> display name, for mentions
         self.on_agents_channel: Any = None  # set by the mirror: (team_id, event) -> awaitable
 
     def register(self, app: AsyncApp) -> None:
@@ -56,6 +59,10 @@ class SlackInbound:
     # -- handlers (Bolt injects arguments by name) --
 
     async def on_message(self, body: dict[str, Any], event: dict[str, Any], context: Any) -> None:
+        if event.get("subtype") in CHANGE_SUBTYPES:
+            if event.get("channel_type") == "im":
+                await on_change(self, context.team_id, event)
+            return
         if event.get("subtype") in IGNORED_SUBTYPES or event.get("bot_id"):
             return
         if self.config.agents_channel and event.get("channel") == self.config.agents_channel:
@@ -136,8 +143,9 @@ class SlackInbound:
         if org_id is None or not user:
             return
         ts = str(event.get("ts", ""))
-        text = str(event.get("text", ""))
+        text = await readable_text(self, str(event.get("text", "")))
         files = event.get("files") or []
+        await track_thread(self, org_id, user, event)
         ok = True
         if text.strip() or not files:
             ok = await self._submit(
@@ -183,6 +191,10 @@ class SlackInbound:
         return True
 
     async def _file(self, org_id: int, user: str, ts: str, index: int, file: dict[str, Any]) -> bool:
+        async with self.ctx.factory() as session:  # a retry after a restart: stored already, nothing to download
+            if await already_stored(session=session, org_id=org_id, channel=CHANNEL, external_id=user,
+                                    platform_message_id=f"{ts}:f{index}"):
+                return True
         name = str(file.get("name") or "file")
         mime = str(file.get("mimetype") or "application/octet-stream").lower()
         limits = self.ctx.settings.webchat

@@ -1,4 +1,4 @@
-"""The agents' channel: which Slack thread mirrors which conversation."""
+"""The agents' channel: which Slack thread mirrors which conversation; and the customer's current DM thread."""
 
 from __future__ import annotations
 
@@ -21,3 +21,15 @@ class SlackThread(OrgScoped, Base):
     channel: Mapped[str] = mapped_column(String(40))
     thread_ts: Mapped[str] = mapped_column(String(40))
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class SlackDmThread(Base):
+    """The thread a customer last wrote in, inside their DM with the bot: replies go there (none: top level)."""
+
+    __tablename__ = "slack_dm_threads"
+    __table_args__ = (UniqueConstraint("org_id", "user_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    user_id: Mapped[str] = mapped_column(String(40), index=True)
+    thread_ts: Mapped[str] = mapped_column(String(40))
+    updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)

@@ -16,6 +16,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack.blocks import escape_mrkdwn, reply_blocks
+from bot.channels.slack.threads import reply_thread
 from bot.core.conversations.attachments import attachment_path
 from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
 from bot.core.models import Attachment
@@ -77,11 +78,20 @@ class SlackSender:
     async def send(self, target: str, payload: dict[str, Any]) -> str | None:
         try:
             conversation = await self._conversation(target)
+            payload = await self._in_thread(target, payload)
             if payload.get("attachment_id"):
                 return await self._upload(conversation, payload)
             return await self._post(conversation, payload)
         except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
             raise translate(exc) from None
+
+    async def _in_thread(self, target: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """A customer writing inside a thread of their DM is answered in that thread."""
+        if self.factory is None or payload.get("thread_ts") or not target.startswith(("U", "W")):
+            return payload
+        async with self.factory() as session:
+            thread = await reply_thread(session=session, user_id=target)
+        return {**payload, "thread_ts": thread} if thread else payload
 
     async def _conversation(self, target: str) -> str:
         """A user id (U…/W…) is a DM: conversations.open once, then cached. Channel ids are used as is."""
@@ -121,6 +131,7 @@ class SlackSender:
             filename=attachment.filename,
             title=attachment.filename,
             initial_comment=escape_mrkdwn(str(payload.get("text", ""))) or None,
+            thread_ts=str(payload["thread_ts"]) if payload.get("thread_ts") else None,
         )
         file = response.get("file") or {}
         return str(file.get("id", "")) or None

@@ -12,6 +12,8 @@ from aiohttp import web
 from bot.context import AppContext
 
 log = logging.getLogger(__name__)
+JOURNAL_PURGE_JOB = "telegram.journal_purge"
+JOURNAL_PURGE_SECONDS = 6 * 3600  # the send journal keeps 14 days; a few runs a day keep it bounded
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -38,4 +40,5 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         app.router.add_post("/telegram/webhook", telegram_webhook)
     ctx.on_start.append(channel.start)
     ctx.on_stop.append(channel.stop)
+    ctx.services["scheduler"].every(JOURNAL_PURGE_JOB, JOURNAL_PURGE_SECONDS, channel.purge_journal)
     log.info("telegram channel on (%s mode)", config.mode)

@@ -25,6 +25,8 @@ class FileInfo:
     mime_type: str
     size: int | None
     kind: str  # photo | file
+    label: str = ""  # voice, audio, video: what the agent sees with the playable file
+    playable: bool = False  # audio and video are fetched whatever the upload type allowlist says
 
 
 class FileRefused(Exception):
@@ -43,7 +45,34 @@ def file_info(message: Message) -> FileInfo | None:
         doc = message.document
         mime = (doc.mime_type or "application/octet-stream").lower()
         return FileInfo(doc.file_id, doc.file_name or "file", mime, doc.file_size, "file")
+    return media_info(message)
+
+
+def media_info(message: Message) -> FileInfo | None:
+    """Voice, audio, video and round video notes: stored as files the agent can play."""
+    n = message.message_id
+    if message.voice:
+        v = message.voice
+        mime = _media_mime(v.mime_type, "audio/ogg", "audio/")
+        return FileInfo(v.file_id, f"voice_{n}.ogg", mime, v.file_size, "file", f"🎤 Voice message ({v.duration} s)", True)
+    if message.audio:
+        a = message.audio
+        title = " – ".join(x for x in (a.performer, a.title) if x) or a.file_name or "audio"
+        mime = _media_mime(a.mime_type, "audio/mpeg", "audio/")
+        return FileInfo(a.file_id, a.file_name or f"audio_{n}.mp3", mime, a.file_size, "file", f"🎵 {title} ({a.duration} s)", True)
+    if message.video:
+        vid = message.video
+        mime = _media_mime(vid.mime_type, "video/mp4", "video/")
+        return FileInfo(vid.file_id, vid.file_name or f"video_{n}.mp4", mime, vid.file_size, "file", f"🎬 Video ({vid.duration} s)", True)
+    if message.video_note:
+        vn = message.video_note
+        return FileInfo(vn.file_id, f"video_note_{n}.mp4", "video/mp4", vn.file_size, "file", f"🎬 Video message ({vn.duration} s)", True)
     return None
+
+
+def _media_mime(given: str | None, default: str, family: str) -> str:
+    mime = (given or default).lower()
+    return mime if mime.startswith(family) else default
 
 
 def download_limit(channel: TelegramChannel) -> int:
@@ -55,7 +84,7 @@ async def fetch_file(channel: TelegramChannel, info: FileInfo, *, org_id: int, c
     limit = download_limit(channel)
     if info.size is not None and info.size > limit:
         raise FileRefused("too_large", info, limit)
-    if info.mime_type not in channel.ctx.settings.webchat.allowed_mime_types:
+    if not info.playable and info.mime_type not in channel.ctx.settings.webchat.allowed_mime_types:
         raise FileRefused("type", info, limit)
     try:
         remote = await channel.bot.get_file(info.file_id)

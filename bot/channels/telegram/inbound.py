@@ -9,12 +9,14 @@ from aiogram import F, Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.channels.telegram.edits import edit_key, on_agent_edit
-from bot.channels.telegram.files import FileRefused, fetch_file, file_info
+from bot.channels.telegram.files import file_info
+from bot.channels.telegram.media import on_file, on_other
 from bot.channels.telegram.notices import notify
 from bot.channels.telegram.store import CHANNEL, apply_edit, chat_org, consume_link_code, set_chat_org, set_reachable
 from bot.channels.telegram.topics import mirrored_org_id, queue_topic_edit
 from bot.core.common.errors import DomainError, InvalidInput, NotFound
 from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.ingest_batch import IngestResult
 from bot.core.conversations.serialize import message_json
 from bot.core.orgs.organizations import get_organization_by_slug
 from bot.core.storage.db import transaction
@@ -120,17 +122,9 @@ async def on_customer_message(channel: TelegramChannel, message: Message) -> Non
             message,
         )
     elif (info := file_info(message)) is not None:
-        await on_file(channel, message, base, info)
+        await on_file(channel, message, base, info, submit)
     else:
-        log.info("telegram: unsupported message type from chat %s", chat_id)
-        await notify(
-            channel,
-            chat_id=chat_id,
-            key=f"unsupported:{chat_id}:{message.message_id}",
-            template="telegram_unsupported",
-            locale=base["locale"],
-            org_id=org_id,
-        )
+        await on_other(channel, message, base, submit)
 
 
 def _text_events(channel: TelegramChannel, base: dict[str, Any], text: str) -> list[InboundEvent]:
@@ -185,41 +179,15 @@ async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> N
     channel.chat_orgs[message.chat.id] = org.id
 
 
-async def on_file(channel: TelegramChannel, message: Message, base: dict[str, Any], info: Any) -> None:
+async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> IngestResult | None:
+    """Store the event; a domain refusal is told to the customer (None), a storage failure is raised for a retry."""
     try:
-        incoming = await fetch_file(channel, info, org_id=base["org_id"])
-    except FileRefused as exc:
-        log.info("telegram: %s file refused from chat %s (%s)", info.mime_type, message.chat.id, exc.reason)
-        mb = (info.size or 0) / (1024 * 1024)
-        template = "telegram_file_too_large" if exc.reason == "too_large" else "telegram_file_type"
-        await notify(
-            channel,
-            chat_id=message.chat.id,
-            key=f"file:{message.chat.id}:{message.message_id}",
-            template=template,
-            locale=base["locale"],
-            org_id=base["org_id"],
-            size_mb=f"{mb:.1f}",
-            limit_mb=exc.limit // (1024 * 1024),
-            mime=info.mime_type,
-        )
-        # The agent still sees that a file was attempted: nothing the customer sent disappears silently.
-        why = "too large" if exc.reason == "too_large" else "type not accepted"
-        note = f"📎 {info.filename} ({info.mime_type}, {mb:.1f} MB) — not received: {why}"
-        await submit(channel, InboundEvent(kind="text", text=note, **base), message)
-        return
-    caption = (message.caption or "")[: channel.ctx.settings.webchat.max_text_length]
-    await submit(channel, InboundEvent(kind=info.kind, text=caption or incoming.filename, file=incoming, **base), message)
-
-
-async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> None:
-    """Store the event; a domain refusal is told to the customer, a storage failure is raised for a retry."""
-    try:
-        await channel.ctx.ingestor.submit(event)
+        return await channel.ctx.ingestor.submit(event)
     except DomainError as exc:
         if exc.status >= 500 or exc.message == TRANSIENT_INGEST:  # storage down or restarting: not the customer's fault
             raise RuntimeError(f"telegram: ingest unavailable ({exc.code}); the update will be retried") from None
         await _refused(channel, event, exc)
+        return None
 
 
 async def _refused(channel: TelegramChannel, event: InboundEvent, exc: DomainError) -> None:

@@ -20,6 +20,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.types import Update
+from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
 from bot.channels.telegram.commands import publish_commands
@@ -27,6 +28,7 @@ from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
 from bot.channels.telegram.store import purge_journal
 from bot.context import AppContext
+from bot.core.common import metrics
 from bot.core.common.ratelimit import SlidingWindow
 from bot.core.storage.db import transaction
 
@@ -50,6 +52,8 @@ class HealthState:
     last_update_at: float | None = None
     updates: int = 0
     duplicates: int = 0
+    invalid: int = 0
+    last_invalid: str = ""
     last_sent_at: float | None = None
     last_error: str = ""
     last_error_at: float | None = None
@@ -58,6 +62,11 @@ class HealthState:
     def received(self) -> None:
         self.updates += 1
         self.last_update_at = time.time()
+
+    def refused(self, reason: str) -> None:
+        self.invalid += 1
+        self.last_invalid = reason[:200]
+        metrics.INVALID_UPDATES.labels("telegram").inc()
 
     def sent(self, _chat: str) -> None:
         self.last_sent_at = time.time()
@@ -94,7 +103,8 @@ class TelegramChannel:
     async def process(self, raw: dict[str, Any]) -> None:
         """Handle one raw update once. Raises MalformedUpdate for junk, anything else for a retry."""
         update_id = raw.get("update_id")
-        if not isinstance(update_id, int):
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            self.state.refused("no integer update_id")
             raise MalformedUpdate("no integer update_id")
         if update_id in self._seen:
             self.state.duplicates += 1
@@ -103,7 +113,14 @@ class TelegramChannel:
         try:
             update = Update.model_validate(raw, context={"bot": self.bot})
         except ValidationError as exc:
-            raise MalformedUpdate(f"update {update_id} does not validate: {exc.error_count()} errors") from None
+            reason = f"update {update_id} does not validate: {exc.error_count()} errors"
+            self.state.refused(reason)
+            raise MalformedUpdate(reason) from None
+        try:
+            update.event_type  # noqa: B018 - raises for an update with no event type aiogram knows
+        except UpdateTypeLookupError:
+            self.state.refused(f"update {update_id} has no known event type")
+            raise MalformedUpdate(f"update {update_id} has no known event type") from None
         self.state.received()
         await self.dp.feed_update(self.bot, update)
         self._seen[update_id] = None
@@ -189,9 +206,13 @@ class TelegramChannel:
                 delay = min(delay * 2, 60.0)
 
     # ---- lifecycle ----
-    async def start(self) -> None:
+    async def purge_journal(self) -> None:
+        """Scheduled (and once at start): send-journal entries older than two weeks go."""
         async with transaction(self.ctx.factory) as session:
             await purge_journal(session=session)
+
+    async def start(self) -> None:
+        await self.purge_journal()
         if self.config.mode == "webhook":
             self._spawn(self._set_webhook(), "telegram-set-webhook")
         else:

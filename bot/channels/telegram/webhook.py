@@ -7,12 +7,13 @@ or 200 (an update we cannot read, which a retry would not fix) with a log line e
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 
 from aiohttp import web
 
 from bot.channels.telegram.runtime import MalformedUpdate, TelegramChannel
+from bot.core.common.errors import InvalidInput
+from bot.core.security.payloads import parse_json
 
 log = logging.getLogger(__name__)
 TG = web.AppKey("incs_telegram", TelegramChannel)
@@ -27,11 +28,13 @@ async def telegram_webhook(request: web.Request) -> web.Response:
         return web.json_response({"ok": False, "error": "unauthorized"}, status=401)
     body = await request.read()
     try:
-        raw = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        log.warning("telegram webhook: malformed JSON (%d bytes) refused", len(body))
+        raw = parse_json(body)  # bounded nesting, valid UTF-8, no lone surrogates
+    except InvalidInput as exc:
+        channel.state.refused(exc.message)
+        log.warning("telegram webhook: malformed JSON (%d bytes) refused: %s", len(body), exc.message)
         return web.json_response({"ok": False, "error": "malformed JSON"}, status=400)
     if not isinstance(raw, dict):
+        channel.state.refused("not a JSON object")
         log.warning("telegram webhook: update is not a JSON object; refused")
         return web.json_response({"ok": False, "error": "not an update"}, status=400)
     try:

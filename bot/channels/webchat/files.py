@@ -48,6 +48,14 @@ async def upload(request: web.Request) -> web.Response:
 async def _read_upload(request: web.Request, max_bytes: int) -> tuple[str, str, bytes]:
     if not request.content_type.startswith("multipart/"):
         raise InvalidInput("send the file as multipart/form-data")
+    try:
+        return await _read_file_part(request, max_bytes)
+    except (ValueError, AssertionError):
+        # aiohttp's multipart reader raises these for a body cut short or without a proper boundary
+        raise InvalidInput("the upload is incomplete or malformed") from None
+
+
+async def _read_file_part(request: web.Request, max_bytes: int) -> tuple[str, str, bytes]:
     reader = await request.multipart()
     async for part in reader:
         if not isinstance(part, BodyPartReader) or part.name != "file":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
+import hashlib
 import logging
 import secrets
 from typing import Any
@@ -24,6 +24,7 @@ from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import customer_history
 from bot.core.delivery.outbox import reply_payloads
 from bot.core.models import Organization
+from bot.core.security.payloads import parse_json
 from bot.pages import render_page
 from bot.web import CTX, track_socket
 
@@ -54,7 +55,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     try:
         await session.run()
     finally:
-        session.close()
+        session.close_all()
     return ws
 
 
@@ -71,11 +72,16 @@ class ChatSession:
         self.greeted = asyncio.Event()
         self.sub: Any = None
         self.pump: asyncio.Task[None] | None = None
+        self.waiting: Any = None  # before the visitor's first message: told when another tab makes the identity
+        self.waiter: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
         identity = await identity_of(self.ctx, self.org.id, self.visitor)
         history: list[dict[str, Any]] = []
-        if identity is not None:
+        if identity is None:
+            self.waiting = self.ctx.hub.subscribe(visitor_topic(self.org.id, self.visitor))
+            self.waiter = asyncio.create_task(self._wait_for_identity())
+        else:
             self._follow(identity.customer_id)
             async with self.ctx.factory() as session:
                 rows = await customer_history(
@@ -115,40 +121,60 @@ class ChatSession:
             with contextlib.suppress(ConnectionError, RuntimeError):
                 await self.ws.send_json(event)
 
+    async def _wait_for_identity(self) -> None:
+        """Another tab of this visitor sent the first message: follow that customer and catch up on history."""
+        assert self.waiting is not None
+        await self.greeted.wait()
+        async for event in self.waiting:
+            if event.get("type") == "identity" and self.customer_id is None and not self.ws.closed:
+                self._follow(int(event["customer_id"]))
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self._send_history()
+            return
+
     def close(self) -> None:
         if self.sub is not None:
             self.sub.close()
         if self.pump is not None:
             self.pump.cancel()
 
+    def close_all(self) -> None:
+        self.close()
+        if self.waiting is not None:
+            self.waiting.close()
+        if self.waiter is not None and self.waiter is not asyncio.current_task():
+            self.waiter.cancel()
+
     async def _on_frame(self, data: str) -> None:
         client_id = None
         try:
-            frame = json.loads(data)
+            frame = parse_json(data)  # bounded nesting, no lone surrogates
             if not isinstance(frame, dict):
                 raise InvalidInput("a frame is a JSON object")
-            client_id = frame.get("client_id")
+            client_id = _client_id(frame.get("client_id"))
             event = self._event(frame)
             result = await self.ctx.ingestor.submit(event)
-        except json.JSONDecodeError:
-            await self._error(client_id, InvalidInput("the frame is not JSON"))
-            return
         except DomainError as exc:
             await self._error(client_id, exc)
             return
         previous = self.customer_id
         self._follow(result.customer_id)
         await self.ws.send_json({"type": "ack", "client_id": client_id, "message": result.message})
+        if previous is None:  # this visitor's first message, maybe: tabs opened before it start following now
+            await self.ctx.hub.publish(visitor_topic(self.org.id, self.visitor), {"type": "identity", "customer_id": result.customer_id})
         if previous is not None and previous != result.customer_id:
             await self._send_history()  # linked to another customer (identity check): show the whole shared history
 
     def _event(self, frame: dict[str, Any]) -> InboundEvent:
         kind = frame.get("type")
+        client_id = _client_id(frame.get("client_id"))
         base: dict[str, Any] = {
             "org_id": self.org.id,
             "channel": CHANNEL,
             "external_id": self.visitor,
             "extra": {"origin": self.tab},
+            # The client's id is the idempotency key: a frame resent after a dropped connection is stored once.
+            "platform_message_id": f"client:{client_id}" if client_id is not None else None,
         }
         if kind == "text":
             return InboundEvent(kind="text", text=_str(frame, "text"), **base)
@@ -175,6 +201,20 @@ class ChatSession:
 
     async def _error(self, client_id: Any, exc: DomainError) -> None:
         await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": exc.message})
+
+
+def visitor_topic(org_id: int, visitor: str) -> str:
+    """The live topic of one visitor's tabs (hashed: the visitor id is the cookie's secret part)."""
+    return f"visitor:{org_id}:{hashlib.sha256(visitor.encode()).hexdigest()[:24]}"
+
+
+def _client_id(value: Any) -> str | int | None:
+    """Echoed back in acks and errors: a short string or an integer, else dropped."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) or (isinstance(value, str) and len(value) <= 100):
+        return value
+    return None
 
 
 def _str(frame: dict[str, Any], key: str) -> str:

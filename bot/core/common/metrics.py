@@ -40,3 +40,6 @@ def set_outbox(by_state: dict[tuple[str, str], int], oldest_pending_seconds: flo
     for (channel, state), count in by_state.items():
         OUTBOX_ITEMS.labels(channel, state).set(count)
     OUTBOX_OLDEST_PENDING.set(oldest_pending_seconds)
+INVALID_UPDATES = Counter(
+    "incs_invalid_updates", "Platform updates refused as unreadable (acknowledged, never retried)", ["channel"], registry=REGISTRY
+)

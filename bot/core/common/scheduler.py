@@ -2,6 +2,8 @@
 
 Jobs are idempotent sweeps that read the database (deadlines are data), so a missed or doubled
 run loses or repeats nothing. Add jobs before or after start; they run on the app's event loop.
+Each run first takes the job's sweep lock (bot/core/common/sweep_lock.py): with several processes,
+one runs a given sweep at a time and the others skip that run.
 """
 
 from __future__ import annotations
@@ -11,12 +13,16 @@ from collections.abc import Awaitable, Callable
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core.common.sweep_lock import NoLock, SweepLock
+
 log = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[object]]
 
 
 class Scheduler:
-    def __init__(self) -> None:
+    def __init__(self, lock: SweepLock | None = None) -> None:
+        self.lock: SweepLock = lock or NoLock()
+        self.skipped: dict[str, int] = {}  # runs left to another process, per job
         self._scheduler: AsyncIOScheduler | None = None
         self._pending: list[tuple[str, Job, dict[str, object]]] = []
 
@@ -34,7 +40,7 @@ class Scheduler:
             self._pending.append((name, job, trigger))
             return
         self._scheduler.add_job(
-            _guarded(name, job),
+            self.guarded(name, job),
             id=name,
             name=name,
             replace_existing=True,
@@ -64,12 +70,19 @@ class Scheduler:
         self._scheduler = None
 
 
-def _guarded(name: str, job: Job) -> Callable[[], Awaitable[None]]:
-    async def run() -> None:
-        try:
-            await job()
-        except Exception:  # noqa: BLE001 - a failed sweep runs again next time; the scheduler must live on
-            log.exception("scheduled job %s failed", name)
+    def guarded(self, name: str, job: Job) -> Callable[[], Awaitable[None]]:
+        """The job as the scheduler runs it: under its sweep lock, and failures logged, never raised."""
 
-    run.__name__ = f"job_{name}"
-    return run
+        async def run() -> None:
+            try:
+                async with self.lock.hold(name) as mine:
+                    if not mine:
+                        self.skipped[name] = self.skipped.get(name, 0) + 1
+                        log.debug("scheduled job %s runs in another process; skipped here", name)
+                        return
+                    await job()
+            except Exception:  # noqa: BLE001 - a failed sweep runs again next time; the scheduler must live on
+                log.exception("scheduled job %s failed", name)
+
+        run.__name__ = f"job_{name}"
+        return run

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
 from bot.core.models import Attachment, Conversation, Message
+from bot.core.storage.files import private_dir, write_private
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
 
@@ -44,8 +45,8 @@ async def store_attachment(
     digest = hashlib.sha256(content).hexdigest()
     relative = Path("attachments") / str(org_id) / digest[:2] / f"{uuid.uuid4().hex}"
     path = data_dir / relative
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(content)
+    private_dir(path.parent)
+    write_private(path, content)
     attachment = Attachment(
         org_id=org_id,
         customer_id=customer_id,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -106,3 +106,11 @@ async def latest_consent(*, session: AsyncSession, customer_id: int, purpose: st
         .order_by(Consent.id.desc())
         .limit(1)
     )
+
+
+async def consent_count(*, session: AsyncSession, customer_id: int, purpose: str = "basic") -> int:
+    """How many consent answers the customer has given: a notice's buttons carry it to tell old notices from new."""
+    count = await session.scalar(
+        select(func.count()).select_from(Consent).where(Consent.customer_id == customer_id, Consent.purpose == purpose)
+    )
+    return int(count or 0)

@@ -3,6 +3,12 @@
 Codes come from `secrets`, are stored only as an HMAC under the server secret, compared in constant
 time, and never logged. Every answer is the same whether or not the address already belongs to a
 customer, so the flow cannot be used to find out who is a customer.
+
+Limits are keyed so that nobody can lock another person out or learn about their activity: an identity
+is locked after `max_attempts` wrong codes and told so; an address only after `address_max_attempts`
+wrong codes from all identities. When an address is held back by what *other* identities did (locked,
+a code sent to it a moment ago, its daily cap reached), the asking identity gets the same answer as
+for a code sent, but no code is sent (the challenge is `withheld`), and its codes are simply wrong.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.config import VerificationConfig
+from bot.config import Settings, VerificationConfig
 from bot.core.common.clock import now
 from bot.core.common.errors import DomainError, RateLimited
 from bot.core.identity.codes import Destination, code_digest, new_code, normalize_code
@@ -23,7 +29,7 @@ from bot.core.identity.models import VerificationChallenge, VerificationLock
 from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
 
-ACTIVE = ("sending", "sent")
+ACTIVE = ("sending", "sent", "withheld")
 
 
 class Locked(DomainError):
@@ -64,6 +70,7 @@ class IssuedCode:
     challenge: VerificationChallenge
     destination: Destination
     code: str = field(repr=False)
+    deliver: bool = True  # False: withheld because of other identities' activity; answer as if sent
 
 
 async def _lock_row(session: AsyncSession, org_id: int, scope: str, key: str) -> VerificationLock | None:
@@ -88,22 +95,15 @@ async def active_lock(*, session: AsyncSession, org_id: int, identity_id: int, d
 async def issue_code(
     *, session: AsyncSession, config: VerificationConfig, secret_key: str, identity: ChannelIdentity, destination: Destination
 ) -> IssuedCode:
-    """A new challenge in state `sending`; the caller delivers the code and then marks it sent or discards it."""
+    """A new challenge in state `sending` (the caller delivers the code and then marks it sent or discards it),
+    or `withheld` with deliver=False when only other identities' activity holds the address back."""
     org_id = identity.org_id
-    until = await active_lock(session=session, org_id=org_id, identity_id=identity.id, destination=destination.address)
+    until = await active_lock(session=session, org_id=org_id, identity_id=identity.id, destination=None)
     if until is not None:
         raise Locked(until)
     stamp = now()
-    sent_today = await session.scalar(
-        select(func.count()).select_from(VerificationChallenge).where(
-            VerificationChallenge.org_id == org_id,
-            VerificationChallenge.destination == destination.address,
-            VerificationChallenge.created_at > stamp - timedelta(days=1),
-        )
-    )
-    if (sent_today or 0) >= config.daily_cap:
-        raise RateLimited("too many codes for this address today", retry_after=24 * 3600)
-    await _check_resend_interval(session, config, org_id, identity.id, destination.address, stamp)
+    await _check_own_limits(session, config, identity, destination.address, stamp)
+    withheld = await _address_held_back(session, config, org_id, destination.address, stamp)
     await session.execute(
         update(VerificationChallenge)
         .where(VerificationChallenge.identity_id == identity.id, VerificationChallenge.state.in_(ACTIVE))
@@ -116,7 +116,7 @@ async def issue_code(
         customer_id=identity.customer_id,
         kind=destination.kind,
         destination=destination.address,
-        state="sending",
+        state="withheld" if withheld else "sending",
         created_at=stamp,
         expires_at=stamp + timedelta(minutes=config.code_ttl_minutes),
     )
@@ -125,22 +125,43 @@ async def issue_code(
     code = new_code()
     challenge.code_hash = code_digest(secret_key, challenge.id, code)
     await session.flush()
-    return IssuedCode(challenge=challenge, destination=destination, code=code)
+    return IssuedCode(challenge=challenge, destination=destination, code=code, deliver=not withheld)
 
 
-async def _check_resend_interval(
-    session: AsyncSession, config: VerificationConfig, org_id: int, identity_id: int, address: str, stamp: datetime
+_SENT = VerificationChallenge.state != "withheld"
+
+
+async def _check_own_limits(
+    session: AsyncSession, config: VerificationConfig, identity: ChannelIdentity, address: str, stamp: datetime
 ) -> None:
-    latest = await session.scalar(
-        select(func.max(VerificationChallenge.created_at)).where(
-            VerificationChallenge.org_id == org_id,
-            (VerificationChallenge.destination == address) | (VerificationChallenge.identity_id == identity_id),
-        )
-    )
+    """This identity's own pace: told plainly, since it reveals nothing about anyone else."""
+    mine = (VerificationChallenge.org_id == identity.org_id) & (VerificationChallenge.identity_id == identity.id)
+    latest = await session.scalar(select(func.max(VerificationChallenge.created_at)).where(mine))
     if latest is not None:
         wait = config.resend_seconds - (stamp - latest).total_seconds()
         if wait > 0:
             raise RateLimited("a code was sent a moment ago", retry_after=wait)
+    sent_today = await session.scalar(
+        select(func.count()).select_from(VerificationChallenge).where(
+            mine, VerificationChallenge.destination == address, VerificationChallenge.created_at > stamp - timedelta(days=1)
+        )
+    )
+    if (sent_today or 0) >= config.daily_cap:
+        raise RateLimited("too many codes for this address today", retry_after=24 * 3600)
+
+
+async def _address_held_back(session: AsyncSession, config: VerificationConfig, org_id: int, address: str, stamp: datetime) -> bool:
+    """Locked, or sent a code a moment ago, or at its daily cap: because of other identities (ours were checked before)."""
+    lock = await _lock_row(session, org_id, "destination", address)
+    if lock is not None and lock.locked_until is not None and lock.locked_until > stamp:
+        return True
+    to_address = (VerificationChallenge.org_id == org_id) & (VerificationChallenge.destination == address) & _SENT
+    latest = await session.scalar(select(func.max(VerificationChallenge.created_at)).where(to_address))
+    if latest is not None and (stamp - latest).total_seconds() < config.resend_seconds:
+        return True
+    today = VerificationChallenge.created_at > stamp - timedelta(days=1)
+    sent_today = await session.scalar(select(func.count()).select_from(VerificationChallenge).where(to_address, today))
+    return (sent_today or 0) >= config.daily_cap
 
 
 async def current_challenge(*, session: AsyncSession, identity_id: int) -> VerificationChallenge | None:
@@ -160,14 +181,13 @@ class Verified:
 
 
 async def check_code(
-    *, session: AsyncSession, config: VerificationConfig, secret_key: str, identity: ChannelIdentity, code_text: str
+    *, session: AsyncSession, config: VerificationConfig, secret_key: str, identity: ChannelIdentity, code_text: str,
+    settings: Settings | None = None,
 ) -> Verified:
     """Checks a typed code. Raises InvalidInput (malformed, not counted), Locked, NoActiveCode, CodeExpired or WrongCode."""
     code = normalize_code(code_text)
     challenge = await current_challenge(session=session, identity_id=identity.id)
-    until = await active_lock(
-        session=session, org_id=identity.org_id, identity_id=identity.id, destination=challenge.destination if challenge else None
-    )
+    until = await active_lock(session=session, org_id=identity.org_id, identity_id=identity.id, destination=None)
     if until is not None:
         raise Locked(until)
     if challenge is None:
@@ -175,9 +195,11 @@ async def check_code(
     if challenge.expires_at <= now():
         challenge.state = "expired"
         raise CodeExpired("the code has expired")
-    if not hmac.compare_digest(challenge.code_hash, code_digest(secret_key, challenge.id, code)):
+    address_locked = await active_lock(session=session, org_id=identity.org_id, identity_id=-1, destination=challenge.destination)
+    right = hmac.compare_digest(challenge.code_hash, code_digest(secret_key, challenge.id, code))
+    if not right or address_locked is not None or challenge.state == "withheld":  # held back by others: just wrong
         challenge.attempts += 1
-        remaining, locked_until = await _count_failure(session, config, identity, challenge)
+        remaining, locked_until = await _count_failure(session, config, identity, challenge, settings)
         if locked_until is not None:
             raise Locked(locked_until)
         raise WrongCode(remaining)
@@ -188,12 +210,14 @@ async def check_code(
 
 
 async def _count_failure(
-    session: AsyncSession, config: VerificationConfig, identity: ChannelIdentity, challenge: VerificationChallenge
+    session: AsyncSession, config: VerificationConfig, identity: ChannelIdentity, challenge: VerificationChallenge,
+    settings: Settings | None,
 ) -> tuple[int, datetime | None]:
     """One more wrong code against the identity and against the address; either reaching the limit locks both paths."""
     stamp = now()
     remaining = config.max_attempts
     locked_until: datetime | None = None
+    limits = {"identity": config.max_attempts, "destination": config.address_max_attempts}
     for scope, key in (("identity", str(identity.id)), ("destination", challenge.destination)):
         row = await _lock_row(session, identity.org_id, scope, key)
         if row is None:
@@ -203,7 +227,7 @@ async def _count_failure(
             row.failures = 0  # old failures are forgiven
         row.failures += 1
         row.last_failure_at = stamp
-        if row.failures >= config.max_attempts:
+        if row.failures >= limits[scope]:
             row.failures = 0
             row.locked_until = stamp + timedelta(minutes=config.lock_minutes)
             row.lock_count += 1
@@ -215,15 +239,16 @@ async def _count_failure(
                 detail={"category": "security", "scope": scope, "identity_id": identity.id,
                         "locked_until": row.locked_until.isoformat(), "lock_count": row.lock_count},
             )
-            await _notify_admins(session, identity.org_id, row)
-            locked_until = row.locked_until
-        else:
-            remaining = min(remaining, config.max_attempts - row.failures)
+            await _notify_admins(session, identity.org_id, row, settings)
+            if scope == "identity":  # the address's lock is not this identity's business (no oracle)
+                locked_until = row.locked_until
+        elif scope == "identity":
+            remaining = config.max_attempts - row.failures
     await session.flush()
     return remaining, locked_until
 
 
-async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLock) -> None:
+async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLock, settings: Settings | None) -> None:
     """Repeated failures are a security event for the organization's admins (when notifications are installed)."""
     try:
         from bot.core.notifications.fanout import raise_event
@@ -236,6 +261,7 @@ async def _notify_admins(session: AsyncSession, org_id: int, row: VerificationLo
         session=session, org_id=org_id, kind="identity_check_failures", subject_type="verification_lock", subject_id=row.id,
         title=f"Identity check locked after repeated wrong codes ({masked})", url="/workbench/verification/locks",
         dedup_key=f"verification_locked:{row.id}:{row.lock_count}", detail={"scope": row.scope, "target": masked},
+        settings=settings,  # configured routes, public_url and per-target limits apply to these pushes too
     )
 
 

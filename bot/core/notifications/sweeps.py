@@ -202,9 +202,20 @@ def install(ctx: AppContext) -> None:
             ctx.dispatcher.wake()
 
     async def digest() -> None:
-        if await send_digests(factory=ctx.factory, settings=settings):
+        # Stamped with the scheduled time, so a run at start-up catching up a digest missed while the process was
+        # down makes the same idempotency keys as the scheduled run: each digest goes out once.
+        stamp = last_digest_time(settings.notifications.digest_time, now())
+        if await send_digests(factory=ctx.factory, settings=settings, day=stamp):
             ctx.dispatcher.wake()
 
     scheduler.every("notifications.waiting", every, waiting)
     scheduler.every("notifications.failing", every, failing)
     scheduler.daily("notifications.digest", settings.notifications.digest_time, digest)
+    ctx.on_start.append(scheduler.guarded("notifications.digest", digest))  # catch-up, under the same sweep lock
+
+
+def last_digest_time(hhmm: str, at: datetime) -> datetime:
+    """The latest scheduled digest time at or before `at` (UTC)."""
+    hour, minute = (int(part) for part in hhmm.split(":"))
+    today = at.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    return today if at >= today else today - timedelta(days=1)

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, Unauthorized
 from bot.core.models import Agent, AgentSession
+from bot.core.security.password_pool import DEFAULT_POOL, PasswordPool
 
 ROLES = ("platform_admin", "main_admin", "admin", "agent")
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -59,15 +60,16 @@ async def create_agent(
     return agent
 
 
-async def authenticate(*, session: AsyncSession, email: str, password: str) -> Agent:
-    """The agent with this email and password, across organizations (emails are per org; first match wins)."""
+async def authenticate(*, session: AsyncSession, email: str, password: str, pool: PasswordPool = DEFAULT_POOL) -> Agent:
+    """The agent with this email and password, across organizations (emails are per org; first match wins).
+    argon2 runs in `pool`'s threads, never on the event loop."""
     email = email.strip().lower()
     agents = (await session.scalars(select(Agent).where(Agent.email == email, Agent.active.is_(True)))).all()
     if not agents:
-        _verify(_DUMMY_HASH, password)
+        await pool.run(_verify, _DUMMY_HASH, password)
         raise Unauthorized("wrong email or password")
     for agent in agents:
-        if _verify(agent.password_hash, password):
+        if await pool.run(_verify, agent.password_hash, password):
             return agent
     raise Unauthorized("wrong email or password")
 

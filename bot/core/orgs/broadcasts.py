@@ -84,7 +84,9 @@ def payload_for(broadcast: Broadcast, customer_id: int, key: str, locale: str = 
     buttons: list[list[str]] = []
     if broadcast.kind == "policy":
         agree, decline = CONSENT_LABELS.get(locale, CONSENT_LABELS["en"])
-        buttons = [[agree, "consent:yes"], [decline, "consent:no"]]
+        # Tagged with the version they answer: they act until the customer has answered that version (bot/flows/greeting.py).
+        version = broadcast.policy_version
+        buttons = [[agree, f"consent:yes:v={version}"], [decline, f"consent:no:v={version}"]]
     return {"text": text, "kind": "notice", "buttons": buttons, "customer_id": customer_id, "author": "bot",
             "broadcast_id": broadcast.id, "dedup_key": key, "data": {"broadcast": broadcast.kind}}
 

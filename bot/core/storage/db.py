@@ -13,6 +13,7 @@ from sqlalchemy import Engine, event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.core.storage import sqlite_driver
+from bot.core.storage.files import secure_sqlite
 
 SessionFactory = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
@@ -25,6 +26,7 @@ def is_sqlite(url: str) -> bool:
 def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
+        secure_sqlite(url)  # 0600 before SQLite opens it, so its WAL and SHM are created 0600 too
         kwargs["connect_args"] = {"timeout": 30, "async_creator_fn": sqlite_driver.connect}
     else:
         kwargs["pool_size"] = pool_size

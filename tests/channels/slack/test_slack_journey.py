@@ -52,7 +52,7 @@ async def test_dm_reaches_workbench_and_agent_reply_reaches_slack(
     assert {c.args["channel"] for c in posts} == {DM}
     notice = next(c for c in posts if any(b["type"] == "actions" for b in c.args["blocks"]))
     buttons = next(b for b in notice.args["blocks"] if b["type"] == "actions")["elements"]
-    assert [(b["text"]["text"], b["value"]) for b in buttons][:2] == [("I agree", "consent:yes"), ("No, thanks", "consent:no")]
+    assert [(b["text"]["text"], b["value"]) for b in buttons][:2] == [("I agree", "consent:yes:0"), ("No, thanks", "consent:no:0")]
     assert fake_slack.called("conversations.open")[0].args["users"] == CUSTOMER
 
     # users.info fills in the customer's name and email after the ack.

@@ -132,14 +132,14 @@ async def test_button_press_is_answered_and_reaches_flows(tg_start: object, fake
     fake.push(fake.message(606, "hello"))
     notice = await fake.wait_for(lambda c: c.chat == "606" and c.params.get("reply_markup"))
     keyboard = notice[0].params["reply_markup"]["inline_keyboard"]
-    assert ["consent:yes"] == [b["callback_data"] for row in keyboard for b in row][:1]
+    assert ["consent:yes:0"] == [b["callback_data"] for row in keyboard for b in row][:1]
     fake.push(
         {
             "callback_query": {
                 "id": "cb1",
                 "from": {"id": 606, "is_bot": False, "first_name": "Ann"},
                 "chat_instance": "x",
-                "data": "consent:yes",
+                "data": "consent:yes:0",
                 "message": {**notice[0].result, "reply_markup": notice[0].params["reply_markup"]},
             }
         }

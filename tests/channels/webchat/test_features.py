@@ -85,11 +85,16 @@ async def test_consent_is_recorded_against_the_policy_version(server: Server, de
     visitor = await Visitor(server.url).open()
     try:
         await visitor.say("hi")
-        await visitor.wait_message(lambda m: m.get("reply_kind") == "notice")
-        await visitor.send({"type": "button", "label": "No, thanks", "payload": "consent:no"})
-        await visitor.wait_message(lambda m: m["text"].startswith("Understood"))
-        await visitor.send({"type": "button", "label": "I agree", "payload": "consent:yes"})
+        first = await visitor.wait_message(lambda m: m.get("reply_kind") == "notice")
+        await visitor.send({"type": "button", "label": "No, thanks", "payload": first["buttons"][1][1]})
+        declined = await visitor.wait_message(lambda m: m["text"].startswith("Understood"))
+        assert "type start" in declined["text"]  # and that is true: start shows the notice again
+        await visitor.say("start")
+        second = await visitor.wait_message(lambda m: m.get("reply_kind") == "notice")
+        await visitor.send({"type": "button", "label": "I agree", "payload": second["buttons"][0][1]})
         await visitor.wait_message(lambda m: "consent is recorded" in m["text"])
+        await visitor.send({"type": "button", "label": "No, thanks", "payload": first["buttons"][1][1]})  # an old notice
+        await visitor.wait_message(lambda m: "changes nothing" in m["text"])
     finally:
         await visitor.close()
     async with server.ctx.factory() as session:

@@ -23,7 +23,7 @@ async def test_visitor_and_agent_talk_both_ways(server: Server, demo: OrgWithAdm
         assert card["data"]["brand"] == "Demo Company"
         assert card["data"]["website"] == "https://demo.example.com"
         notice = await visitor.wait_message(lambda m: m.get("reply_kind") == "notice")
-        assert ["I agree", "consent:yes"] in notice["buttons"]
+        assert ["I agree", "consent:yes:0"] in notice["buttons"]
         status, body = await visitor.upload("receipt.png", b"\x89PNG fake image bytes", "image/png")
         assert status == 200, body
         assert body["message"]["kind"] == "photo"
