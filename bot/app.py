@@ -26,6 +26,7 @@ from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.outbox import backlog
 from bot.core.scheduler import Scheduler
 from bot.flows.engine import load_default_flows
+from bot.pages import customer_error_page
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 
@@ -78,14 +79,24 @@ def _background(ctx: AppContext, start: Callable[[], Coroutine[Any, Any, None]],
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and unknown routes, mapped in one place: JSON for JSON clients, else the audience's page."""
     try:
         return await handler(request)
     except DomainError as exc:
-        if wants_json(request):
-            return web.json_response({"error": exc.code, "message": exc.message}, status=exc.status)
+        return _error_response(request, exc.status, exc.code, exc.message)
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        message = "this page does not exist" if exc.status == 404 else "this address does not accept that request"
+        return _error_response(request, exc.status, "not_found" if exc.status == 404 else "method_not_allowed", message)
+
+
+def _error_response(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
+    if wants_json(request):
+        return web.json_response({"error": code, "message": message}, status=status)
+    if request.path.startswith("/workbench"):
         from workbench.render import render_error
 
-        return render_error(request, exc.status, exc.message)
+        return render_error(request, status, message)
+    return customer_error_page(request, status, message)
 
 
 @web.middleware

@@ -2,16 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from bot.core.agents import list_agents
-from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
+from bot.core.attachments import (
+    attachment_path,
+    attachments_by_id,
+    check_upload,
+    content_disposition,
+    get_attachment,
+    store_attachment,
+)
 from bot.core.audit import record
 from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
 from bot.core.customers import get_customer, latest_consent, list_identities
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound
 from bot.core.live import publish_message
+from bot.core.models import Attachment
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
 from bot.core.serialize import message_json
@@ -39,6 +49,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent = await latest_consent(session=session, customer_id=customer.id)
         org = await get_organization(session=session, org_id=agent.org_id)
         agents = await list_agents(session=session, org_id=agent.org_id)
+        files = await attachments_by_id(session=session, org_id=agent.org_id, ids=[m.attachment_id for m in messages if m.attachment_id])
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
@@ -48,12 +59,19 @@ async def conversation_page(request: web.Request) -> web.Response:
         "workbench/conversation.html",
         conversation=conversation,
         customer=customer,
-        messages=[dict(message_json(m), agent_name=names.get(m.author_agent_id or 0, "")) for m in messages],
+        messages=[_with_file(dict(message_json(m), agent_name=names.get(m.author_agent_id or 0, "")), files) for m in messages],
         identities=identities,
         consent=consent,
         org=org,
         agents=agents,
     )
+
+
+def _with_file(message: dict[str, Any], files: dict[int, Attachment]) -> dict[str, Any]:
+    attachment = files.get(message["attachment_id"] or 0)
+    if attachment is not None:
+        message.update(filename=attachment.filename, mime_type=attachment.mime_type)
+    return message
 
 
 def _done(request: web.Request, conversation_id: int, payload: dict[str, object] | None = None) -> web.StreamResponse:
@@ -72,6 +90,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         attachment_id = None
+        files: dict[int, Attachment] = {}
         if isinstance(upload, web.FileField) and upload.filename:
             content = upload.file.read()
             limits = ctx.settings.webchat
@@ -81,9 +100,10 @@ async def reply(request: web.Request) -> web.StreamResponse:
                                                 customer_id=conversation.customer_id, filename=upload.filename,
                                                 mime_type=mime, content=content)
             attachment_id = attachment.id
+            files[attachment.id] = attachment
         message = await reply_as_agent(session=session, conversation=conversation, agent=agent,
                                        text=str(form.get("text", "")), attachment_id=attachment_id)
-    body = dict(message_json(message), agent_name=agent.name)
+    body = _with_file(dict(message_json(message), agent_name=agent.name), files)
     await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
     ctx.dispatcher.wake()
     return _done(request, conversation_id, {"message": body})
@@ -143,6 +163,5 @@ async def file_view(request: web.Request) -> web.StreamResponse:
                      subject_type="attachment", subject_id=attachment.id)
     return web.FileResponse(
         attachment_path(ctx.settings.data_dir, attachment),
-        headers={"Content-Type": attachment.mime_type,
-                 "Content-Disposition": f'attachment; filename="{attachment.filename}"'},
+        headers={"Content-Type": attachment.mime_type, "Content-Disposition": content_disposition(attachment)},
     )

@@ -1,4 +1,4 @@
-"""The inbox: conversations by last activity, keyset-paginated."""
+"""The inbox: conversations by last activity, keyset-paginated, and single rows for the live inbox."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from bot.core.agents import agent_names
 from bot.core.audit import record
 from bot.core.conversations import list_inbox
 from bot.core.db import transaction
+from bot.core.errors import NotFound
+from bot.core.inbox import get_inbox_row
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render
@@ -37,3 +39,23 @@ async def inbox(request: web.Request) -> web.Response:
                      detail={"status": status, "rows": len(page.rows)})
         names = await agent_names(session=session, org_id=agent.org_id)
     return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names)
+
+
+@agent_page
+async def inbox_row(request: web.Request) -> web.Response:
+    """One row, rendered like the page's, when it matches the page's filter; 204 when it does not."""
+    ctx = request.app[CTX]
+    agent = request[AGENT]
+    try:
+        conversation_id = int(request.match_info["conversation_id"])
+    except ValueError:
+        raise NotFound("no such conversation") from None
+    async with transaction(ctx.factory) as session:
+        row = await get_inbox_row(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        mine = request.query.get("mine", "")
+        if row.status != request.query.get("status", "open") or (mine and str(row.assignee_id) != mine):
+            return web.Response(status=204)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_inbox",
+                     detail={"conversation_id": conversation_id, "rows": 1})
+        names = await agent_names(session=session, org_id=agent.org_id)
+    return render(request, "workbench/_inbox_row.html", row=row, names=names)

@@ -1,25 +1,13 @@
-"""Jinja2 page rendering (autoescape on) with the CSRF token and current agent in every template."""
+"""Workbench pages: the shared per-locale renderer (bot/pages.py) with the CSRF token, the signed-in agent
+and the optional pages' links in every template."""
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.paths import TEMPLATES
-
-
-def _timeago(value: Any) -> str:
-    return value.isoformat(timespec="seconds") + "Z" if value is not None else ""
-
-
-@lru_cache(maxsize=1)
-def environment() -> Environment:
-    env = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(["html"]), enable_async=False)
-    env.filters["iso"] = _timeago
-    return env
+from bot.pages import render_page
 
 
 def _has_route(request: web.Request, path: str) -> bool:
@@ -32,8 +20,7 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
     context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
-    html = environment().get_template(template).render(request=request, **context)
-    return web.Response(text=html, status=http_status, content_type="text/html", charset="utf-8")
+    return render_page(request, template, http_status=http_status, **context)
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.Response:

@@ -17,6 +17,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app[LIMITER] = SlidingWindow(settings.login_attempts, settings.login_window_seconds)
     r = app.router
     r.add_get("/workbench", inbox.inbox)
+    r.add_get("/workbench/inbox/rows/{conversation_id}", inbox.inbox_row)
     r.add_get("/workbench/login", login.login_form)
     r.add_post("/workbench/login", login.login_submit)
     r.add_post("/workbench/logout", login.logout)

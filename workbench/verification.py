@@ -10,10 +10,10 @@ from bot.core.db import transaction
 from bot.core.errors import Forbidden, NotFound
 from bot.core.events import Button, Reply
 from bot.core.live import publish_message
-from bot.core.models import ChannelIdentity, Customer
+from bot.core.lockouts import list_lockouts, unlock
+from bot.core.models import Agent, ChannelIdentity, Customer
 from bot.core.outbox import send_to_conversation
 from bot.core.serialize import message_json
-from bot.core.verification import list_locks
 from bot.core.verification_codes import Destination
 from bot.flows.texts import render_text
 from bot.web import CTX
@@ -56,26 +56,44 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
 
 
 def _masked(scope: str, key: str) -> str:
-    if scope == "identity":
-        return f"channel identity #{key}"
-    return Destination("email" if "@" in key else "sms", key).masked
+    return "" if scope == "identity" else Destination("email" if "@" in key else "sms", key).masked
+
+
+def _require_admin(agent: Agent) -> None:
+    if agent.role not in ADMIN_ROLES:
+        raise Forbidden("only administrators see identity-check lockouts")
 
 
 @agent_page
 async def locks_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     agent = request[AGENT]
-    if agent.role not in ADMIN_ROLES:
-        raise Forbidden("only administrators see identity-check lockouts")
+    _require_admin(agent)
     async with transaction(ctx.factory) as session:
-        locks = await list_locks(session=session, org_id=agent.org_id)
+        locks = await list_lockouts(session=session, org_id=agent.org_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,
                      action="view_verification_locks", detail={"rows": len(locks)})
-    rows = [{"scope": lock.scope, "target": _masked(lock.scope, lock.key), "locked_until": lock.locked_until,
-             "last_failure_at": lock.last_failure_at, "lock_count": lock.lock_count} for lock in locks]
+    rows = [{"lock": lock, "target": _masked(lock.scope, lock.key)} for lock in locks]
     return render(request, "workbench/verification_locks.html", rows=rows)
+
+
+@agent_page
+async def unlock_view(request: web.Request) -> web.StreamResponse:
+    ctx = request.app[CTX]
+    agent = request[AGENT]
+    _require_admin(agent)
+    try:
+        lock_id = int(request.match_info["lock_id"])
+    except ValueError:
+        raise NotFound("no such lockout") from None
+    async with transaction(ctx.factory) as session:
+        lock = await unlock(session=session, org_id=agent.org_id, lock_id=lock_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="unlock_verification",
+                     subject_type="verification_lock", subject_id=lock.id, detail={"scope": lock.scope})
+    raise web.HTTPSeeOther("/workbench/verification/locks")
 
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/workbench/conversations/{conversation_id}/ask-verify", ask_to_verify)
     app.router.add_get("/workbench/verification/locks", locks_page)
+    app.router.add_post("/workbench/verification/locks/{lock_id}/unlock", unlock_view)

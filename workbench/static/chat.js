@@ -28,6 +28,7 @@
 
   function render(m) {
     if (m.id && seen[m.id]) return;
+    if (m.attachment_id && !m.filename && m.author === "customer") m.filename = m.text;
     if (m.id) seen[m.id] = true;
     var li = el("li", "msg msg-" + m.direction + " author-" + m.author);
     li.dataset.id = m.id || "";
@@ -40,14 +41,10 @@
         a.href = m.data.website; a.rel = "noopener noreferrer"; a.target = "_blank";
         li.appendChild(a);
       }
-    } else if (m.text) {
+    } else if (m.text && !(m.attachment_id && m.text === m.filename)) {
       li.appendChild(el("div", "text", m.text));
     }
-    if (m.attachment_id) {
-      var link = el("a", "file", "📎 " + (m.kind === "photo" ? "photo" : "file"));
-      link.href = "/chat/files/" + m.attachment_id + "?org=" + encodeURIComponent(org);
-      li.appendChild(link);
-    }
+    if (m.attachment_id) li.appendChild(fileLink(m));
     if (m.latitude !== null && m.latitude !== undefined) {
       li.appendChild(el("div", "location", "📍 " + m.latitude.toFixed(5) + ", " + m.longitude.toFixed(5)));
     }
@@ -56,13 +53,15 @@
       m.buttons.forEach(function (b) {
         var btn = el("button", "chat-button", b[0]);
         btn.type = "button";
-        btn.addEventListener("click", function () { send({ type: "button", label: b[0], payload: b[1] }); });
+        btn.addEventListener("click", function () {
+          if (send({ type: "button", label: b[0], payload: b[1] })) followLanguageChoice(b[1]);
+        });
         row.appendChild(btn);
       });
       li.appendChild(row);
     }
-    log.appendChild(li);
-    log.scrollTop = log.scrollHeight;
+    decorate(li, m);
+    appendKeepingPosition(li);
   }
 
   function edited(m) {
@@ -70,11 +69,11 @@
     if (!li) return;
     var text = li.querySelector(".text");
     if (text) text.textContent = m.text;
-    if (!li.querySelector(".edited")) li.appendChild(el("div", "edited", "edited"));
+    if (!li.querySelector(".edited")) li.appendChild(el("div", "edited", t("edited")));
   }
 
   function send(frame) {
-    if (!ws || ws.readyState !== 1) { showError("Not connected yet — please wait a moment."); return false; }
+    if (!ws || ws.readyState !== 1) { showError(t("Not connected yet — please wait a moment.")); return false; }
     frame.client_id = "c" + (++counter);
     ws.send(JSON.stringify(frame));
     return true;
@@ -83,9 +82,9 @@
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
     ws = new WebSocket(proto + location.host + "/chat/ws?org=" + encodeURIComponent(org));
-    ws.onopen = function () { statusEl.textContent = "online"; retry = 500; showError(""); };
+    ws.onopen = function () { setStatus("online"); retry = 500; showError(""); };
     ws.onclose = function () {
-      statusEl.textContent = "reconnecting…";
+      setStatus("reconnecting…");
       setTimeout(connect, retry);
       retry = Math.min(retry * 2, 10000);
     };
@@ -109,24 +108,72 @@
   fileInput.addEventListener("change", function () {
     var file = fileInput.files[0];
     if (!file) return;
-    if (file.size > Number(body.dataset.maxUpload)) { showError("That file is too large."); fileInput.value = ""; return; }
+    if (file.size > Number(body.dataset.maxUpload)) { showError(t("That file is too large.")); fileInput.value = ""; return; }
     var data = new FormData();
     data.append("file", file);
     fetch("/chat/upload?org=" + encodeURIComponent(org), { method: "POST", body: data, credentials: "same-origin" })
       .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
       .then(function (res) {
-        if (!res.ok) showError(res.body.message || "Upload failed."); else { showError(""); render(res.body.message); }
+        if (!res.ok) showError(res.body.message || t("Upload failed.")); else { showError(""); render(res.body.message); }
       })
-      .catch(function () { showError("Upload failed; please try again."); });
+      .catch(function () { showError(t("Upload failed; please try again.")); });
     fileInput.value = "";
   });
 
   document.getElementById("chat-location").addEventListener("click", function () {
-    if (!navigator.geolocation) { showError("Location is not available in this browser."); return; }
+    if (!navigator.geolocation) { showError(t("Location is not available in this browser.")); return; }
     navigator.geolocation.getCurrentPosition(function (pos) {
       send({ type: "location", latitude: pos.coords.latitude, longitude: pos.coords.longitude });
-    }, function () { showError("Location permission was refused."); });
+    }, function () { showError(t("Location permission was refused.")); });
   });
 
+  // ---- Presentation: language, times, files, scrolling (kept apart from the socket and send logic) ----
+  var strings = JSON.parse(document.getElementById("chat-strings").textContent);
+  var locale = body.dataset.locale || "en";
+
+  function t(key) { return (strings[locale] && strings[locale][key]) || key; }
+
+  function setStatus(key) { statusEl.dataset.i18n = key; statusEl.textContent = t(key); }
+
+  function applyLocale(next) {
+    if (!strings[next]) return;
+    locale = next;
+    document.documentElement.lang = next;
+    document.querySelectorAll("[data-i18n]").forEach(function (n) { n.textContent = t(n.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach(function (n) { n.placeholder = t(n.dataset.i18nPlaceholder); });
+    document.querySelectorAll("[data-i18n-label]").forEach(function (n) { n.setAttribute("aria-label", t(n.dataset.i18nLabel)); });
+    document.querySelectorAll("[data-i18n-title]").forEach(function (n) { n.title = t(n.dataset.i18nTitle); });
+    if (window.incsTimes) window.incsTimes.refresh(next);
+  }
+
+  function followLanguageChoice(payload) {
+    if (payload && payload.indexOf("lang:") === 0) applyLocale(payload.slice(5));
+  }
+
+  function fileLink(m) {
+    var name = m.filename || (m.kind === "photo" ? t("photo") : t("file"));
+    var link = el("a", "file", "📎 " + name);
+    link.href = "/chat/files/" + m.attachment_id + "?org=" + encodeURIComponent(org);
+    link.target = "_blank"; link.rel = "noopener";
+    return link;
+  }
+
+  function decorate(li, m) {
+    var meta = el("div", "meta");
+    if (m.author === "agent" && m.agent_name) meta.appendChild(el("span", "agent-name", m.agent_name + " · "));
+    if (m.created_at && window.incsTimes) meta.appendChild(window.incsTimes.tag(m.created_at));
+    if (meta.childNodes.length) li.insertBefore(meta, li.firstChild);
+  }
+
+  function nearBottom() { return log.scrollHeight - log.scrollTop - log.clientHeight < 60; }
+
+  function appendKeepingPosition(li) {
+    // Follow new messages only when the reader is at the newest ones; reading older ones, keep the place.
+    var follow = nearBottom();
+    log.appendChild(li);
+    if (follow) log.scrollTop = log.scrollHeight;
+  }
+
+  setStatus("connecting…");
   connect();
 })();

@@ -5,7 +5,14 @@ from __future__ import annotations
 from aiohttp import BodyPartReader, web
 
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, visitor_of
-from bot.core.attachments import attachment_path, check_upload, customer_can_see, get_attachment, store_attachment
+from bot.core.attachments import (
+    attachment_path,
+    check_upload,
+    content_disposition,
+    customer_can_see,
+    get_attachment,
+    store_attachment,
+)
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
 from bot.core.events import EventKind, InboundEvent, IncomingFile
@@ -87,6 +94,6 @@ async def visitor_file(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": attachment.mime_type,
-            "Content-Disposition": f'attachment; filename="{attachment.filename}"',
+            "Content-Disposition": content_disposition(attachment),
         },
     )

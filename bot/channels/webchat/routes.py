@@ -16,26 +16,39 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.channels.webchat.files import upload, visitor_file
+from bot.channels.webchat.texts import chat_strings
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, set_visitor_cookie, visitor_of
 from bot.context import AppContext
 from bot.core.conversations import customer_history
+from bot.core.customers import get_customer
 from bot.core.errors import DomainError, InvalidInput, Unauthorized
 from bot.core.events import InboundEvent
 from bot.core.models import Organization
 from bot.core.outbox import reply_payloads
 from bot.core.serialize import message_json
+from bot.i18n import LOCALES
+from bot.pages import LOCALE, render_page, request_locale
 from bot.web import CTX, track_socket
-from workbench.render import render
 
 log = logging.getLogger(__name__)
 MAX_FRAME = 64 * 1024
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
+    """The chat, in the customer's chosen language (or, on a first visit, the browser's)."""
     ctx = request.app[CTX]
     org = await org_of(ctx, request)
     visitor = visitor_of(request)
-    response = render(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
+    identity = await identity_of(ctx, org.id, visitor) if visitor else None
+    if identity is not None:
+        async with ctx.factory() as session:
+            customer = await get_customer(session=session, org_id=org.id, customer_id=identity.customer_id)
+        request[LOCALE] = customer.locale
+    else:
+        request[LOCALE] = request_locale(request, ctx.settings.locale)
+    strings = {code: chat_strings(code) for code in LOCALES}
+    response = render_page(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes,
+                           strings=strings)
     if visitor is None:
         set_visitor_cookie(request, response, secrets.token_urlsafe(16))
     return response
@@ -50,7 +63,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     track_socket(request, ws)
-    session = ChatSession(ctx, ws, org, visitor)
+    session = ChatSession(ctx, ws, org, visitor, request_locale(request, ctx.settings.locale))
     try:
         await session.run()
     finally:
@@ -61,8 +74,9 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 class ChatSession:
     """One open tab: forwards live events to the socket and frames from it to the ingest path."""
 
-    def __init__(self, ctx: AppContext, ws: web.WebSocketResponse, org: Organization, visitor: str) -> None:
+    def __init__(self, ctx: AppContext, ws: web.WebSocketResponse, org: Organization, visitor: str, locale: str) -> None:
         self.ctx = ctx
+        self.locale = locale  # the browser's language: a new customer starts in it
         self.ws = ws
         self.org = org
         self.visitor = visitor
@@ -149,6 +163,7 @@ class ChatSession:
             "channel": CHANNEL,
             "external_id": self.visitor,
             "extra": {"origin": self.tab},
+            "locale": self.locale,
         }
         if kind == "text":
             return InboundEvent(kind="text", text=_str(frame, "text"), **base)
