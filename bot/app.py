@@ -25,6 +25,7 @@ from bot.core.live import make_hub
 from bot.core.notifications_sweeps import install as install_notifications
 from bot.core.outbox import backlog
 from bot.core.scheduler import Scheduler
+from bot.core.triage.sweep import install as install_snooze_sweep
 from bot.flows.engine import load_default_flows
 from bot.pages import customer_error_page
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
@@ -56,6 +57,7 @@ def build_context(settings: Settings) -> AppContext:
     ctx.on_start.append(scheduler.start)
     ctx.on_stop.append(scheduler.stop)
     install_notifications(ctx)
+    install_snooze_sweep(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.agents import list_agents
 from bot.core.attachments import (
@@ -16,15 +17,19 @@ from bot.core.attachments import (
     store_attachment,
 )
 from bot.core.audit import record
+from bot.core.canned_replies import fill, list_canned
 from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
+from bot.core.customer_context import past_conversations
 from bot.core.customers import get_customer, latest_consent, list_identities
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound
+from bot.core.inbox import neighbours
 from bot.core.live import publish_message
-from bot.core.models import Attachment
+from bot.core.models import Agent, Attachment, Conversation, Customer, Organization
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
 from bot.core.serialize import message_json
+from bot.core.triage import PRIORITIES, get_triage
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
 from workbench.render import render
@@ -49,6 +54,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent = await latest_consent(session=session, customer_id=customer.id)
         org = await get_organization(session=session, org_id=agent.org_id)
         agents = await list_agents(session=session, org_id=agent.org_id)
+        context = await _context(session, agent, conversation, customer, org)
         files = await attachments_by_id(session=session, org_id=agent.org_id, ids=[m.attachment_id for m in messages if m.attachment_id])
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
@@ -64,7 +70,25 @@ async def conversation_page(request: web.Request) -> web.Response:
         consent=consent,
         org=org,
         agents=agents,
+        **context,
     )
+
+
+async def _context(session: AsyncSession, agent: Agent, conversation: Conversation, customer: Customer,
+                   org: Organization) -> dict[str, Any]:
+    """Triage, the customer's other conversations, keyboard neighbours and this organization's canned replies."""
+    canned = await list_canned(session=session, org_id=agent.org_id)
+    name = customer.name or f"Visitor #{customer.id}"
+    newer, older = await neighbours(session=session, org_id=agent.org_id, conversation=conversation)
+    return {
+        "triage": await get_triage(session=session, conversation=conversation),
+        "past": await past_conversations(session=session, org_id=agent.org_id, customer_id=customer.id, exclude_id=conversation.id),
+        "newer_id": newer,
+        "older_id": older,
+        "priorities": PRIORITIES,
+        "canned": [{"shortcut": c.shortcut, "text": fill(c.text, customer_name=name, agent_name=agent.name, brand=org.brand or org.name)}
+                   for c in canned],
+    }
 
 
 def _with_file(message: dict[str, Any], files: dict[int, Attachment]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import conversations, inbox, live, login, verification
+from workbench import canned, conversation_tools, conversations, inbox, live, login, search, verification
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -29,5 +29,8 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     r.add_get("/workbench/files/{attachment_id}", conversations.file_view)
     r.add_get("/workbench/ws", live.agent_socket)
     verification.setup(app)
+    search.setup(app)
+    canned.setup(app)
+    conversation_tools.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)

@@ -7,3 +7,6 @@ from bot.core import (
     telegram_models,  # noqa: F401
     verification_models,  # noqa: F401
 )
+from bot.core.canned_replies import models as canned_reply_models  # noqa: F401
+from bot.core.search import models as search_models  # noqa: F401
+from bot.core.triage import models as triage_models  # noqa: F401

@@ -11,6 +11,7 @@ from sqlalchemy.engine import Connection
 import bot.core.all_models  # noqa: F401,E402
 from bot.core.db import create_engine
 from bot.core.models import Base
+from bot.core.search.schema import include_name
 
 config = context.config
 target_metadata = Base.metadata
@@ -22,6 +23,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

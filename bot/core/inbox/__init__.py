@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations import InboxRow
@@ -34,3 +34,20 @@ async def get_inbox_row(*, session: AsyncSession, org_id: int, conversation_id: 
         assignee_id=conv.assignee_id,
         last_activity_at=conv.last_activity_at,
     )
+
+
+async def neighbours(*, session: AsyncSession, org_id: int, conversation: Conversation) -> tuple[int | None, int | None]:
+    """The conversations just above (newer) and below (older) this one in its inbox tab: keyboard next/previous."""
+    same = (Conversation.org_id == org_id, Conversation.status == conversation.status)
+    stamp, ident = conversation.last_activity_at, conversation.id
+    newer = await session.scalar(
+        select(Conversation.id).where(*same, or_(Conversation.last_activity_at > stamp,
+                                                 and_(Conversation.last_activity_at == stamp, Conversation.id > ident)))
+        .order_by(Conversation.last_activity_at.asc(), Conversation.id.asc()).limit(1)
+    )
+    older = await session.scalar(
+        select(Conversation.id).where(*same, or_(Conversation.last_activity_at < stamp,
+                                                 and_(Conversation.last_activity_at == stamp, Conversation.id < ident)))
+        .order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(1)
+    )
+    return newer, older
