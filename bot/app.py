@@ -105,11 +105,17 @@ def _error_response(request: web.Request, status: int, code: str, message: str) 
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    ancestors = "'none'"
+    embed = request.app[CTX].settings.webchat.embed_origins
+    if request.path == "/chat" and embed:  # the widget frames the chat page on the sites allowed to embed it
+        ancestors = " ".join(embed)
+    else:
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"frame-ancestors {ancestors}",
     )
     return response
 

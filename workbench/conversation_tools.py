@@ -97,8 +97,20 @@ async def snooze_view(request: web.Request) -> web.StreamResponse:
     return _back(request, conversation_id)
 
 
+@agent_page
+async def typing_view(request: web.Request) -> web.StreamResponse:
+    """The agent is typing a reply: the customer's web chat shows it (nothing is stored)."""
+    ctx = request.app[CTX]
+    agent = request[AGENT]
+    async with ctx.factory() as session:
+        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+    await ctx.hub.publish(f"customer:{conversation.customer_id}", {"type": "typing"})
+    return web.json_response({"ok": True})
+
+
 def setup(app: web.Application) -> None:
     r = app.router
+    r.add_post("/workbench/conversations/{conversation_id}/typing", typing_view)
     r.add_post("/workbench/conversations/{conversation_id}/customer", edit_customer)
     r.add_post("/workbench/conversations/{conversation_id}/labels", label_view)
     r.add_post("/workbench/conversations/{conversation_id}/priority", priority_view)

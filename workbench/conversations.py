@@ -60,6 +60,7 @@ async def conversation_page(request: web.Request) -> web.Response:
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
     names = {a.id: a.name for a in agents}
+    await ctx.hub.publish(f"customer:{customer.id}", {"type": "read", "conversation_id": conversation.id})  # read receipt
     return render(
         request,
         "workbench/conversation.html",
@@ -174,6 +175,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
+    await ctx.hub.publish(f"customer:{conversation.customer_id}", {"type": "status", "status": conversation.status})
     return _done(request, conversation.id)
 
 

@@ -7,7 +7,7 @@ from aiohttp import web
 from bot.context import AppContext
 from bot.core.ratelimit import SlidingWindow
 from bot.paths import STATIC
-from workbench import canned, conversation_tools, conversations, inbox, live, login, search, verification
+from workbench import canned, conversation_tools, conversations, inbox, live, login, search, verification, widget_admin
 from workbench.auth import LIMITER
 from workbench.notifications import setup_notifications
 
@@ -32,5 +32,6 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     search.setup(app)
     canned.setup(app)
     conversation_tools.setup(app)
+    widget_admin.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)

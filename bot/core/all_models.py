@@ -10,3 +10,4 @@ from bot.core import (
 from bot.core.canned_replies import models as canned_reply_models  # noqa: F401
 from bot.core.search import models as search_models  # noqa: F401
 from bot.core.triage import models as triage_models  # noqa: F401
+from bot.core.widget import models as widget_models  # noqa: F401

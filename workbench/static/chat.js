@@ -92,8 +92,9 @@
       var data = JSON.parse(ev.data);
       if (data.type === "hello") { data.history.forEach(render); }
       else if (data.type === "history") { log.textContent = ""; data.history.forEach(render); }
-      else if (data.type === "message" || data.type === "ack") { render(data.message); }
+      else if (data.type === "message" || data.type === "ack") { render(data.message); afterMessage(data); }
       else if (data.type === "message_edited") { edited(data.message); }
+      else if (data.type === "typing" || data.type === "read" || data.type === "status") { presence(data); }
       else if (data.type === "error") { showError(data.message); }
     };
   }
@@ -102,7 +103,7 @@
     ev.preventDefault();
     var text = input.value.trim();
     if (!text) return;
-    if (send({ type: "text", text: text })) { input.value = ""; showError(""); }
+    if (send(withPrechat({ type: "text", text: text }))) { input.value = ""; showError(""); }
   });
 
   fileInput.addEventListener("change", function () {
@@ -160,7 +161,8 @@
 
   function decorate(li, m) {
     var meta = el("div", "meta");
-    if (m.author === "agent" && m.agent_name) meta.appendChild(el("span", "agent-name", m.agent_name + " · "));
+    var agentName = m.agent_name || (m.data && m.data.agent_name);
+    if (m.author === "agent" && agentName) meta.appendChild(el("span", "agent-name", agentName + " · "));
     if (m.created_at && window.incsTimes) meta.appendChild(window.incsTimes.tag(m.created_at));
     if (meta.childNodes.length) li.insertBefore(meta, li.firstChild);
   }
@@ -173,6 +175,77 @@
     log.appendChild(li);
     if (follow) log.scrollTop = log.scrollHeight;
   }
+
+
+  // ---- Widget (embedded on another site): pre-chat form, unread count for the launcher, presence lines ----
+  var embedded = body.dataset.embedded === "1";
+  var unread = 0;
+  var panelOpen = !embedded;
+  var prechatSent = false;
+
+  function withPrechat(frame) {
+    var name = document.getElementById("prechat-name");
+    if (name && name.value.trim()) frame.name = name.value.trim();
+    return frame;
+  }
+
+  function sendPrechat() {
+    var box = document.getElementById("prechat");
+    if (!box || prechatSent) return;
+    prechatSent = true;
+    var name = document.getElementById("prechat-name"), email = document.getElementById("prechat-email");
+    var form = { name: name ? name.value : "", email: email ? email.value : "" };
+    box.hidden = true;
+    if (!form.name.trim() && !form.email.trim()) return;
+    fetch("/chat/prechat?org=" + encodeURIComponent(org), { method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json" }, body: JSON.stringify(form) })
+      .then(function (r) { if (!r.ok) return r.json().then(function (j) { showError(j.message || t("Upload failed.")); }); });
+  }
+
+  function afterMessage(data) {
+    if (data.type === "ack") { sendPrechat(); lastTyping = 0; return; }
+    var m = data.message || {};
+    if (m.direction === "out") {
+      typingLine(false);
+      if (!panelOpen || document.hidden) { unread += 1; tellParent(); }
+    }
+  }
+
+  function tellParent() {
+    if (embedded && window.parent !== window) window.parent.postMessage({ type: "incs:unread", count: unread }, "*");
+  }
+
+  var typingTimer = null;
+  function typingLine(on) {
+    var line = document.getElementById("chat-typing");
+    line.hidden = !on;
+    clearTimeout(typingTimer);
+    if (on) typingTimer = setTimeout(function () { line.hidden = true; }, 6000);
+  }
+
+  function presence(data) {
+    if (data.type === "typing") typingLine(true);
+    else if (data.type === "read") {
+      log.querySelectorAll(".seen").forEach(function (n) { n.remove(); });
+      var mine = log.querySelectorAll(".msg-in");
+      if (mine.length) mine[mine.length - 1].appendChild(el("div", "seen", t("Seen")));
+    } else if (data.type === "status" && data.status === "resolved") {
+      appendKeepingPosition(el("li", "system-line", t("Conversation resolved")));
+    }
+  }
+
+  var lastTyping = 0;
+  input.addEventListener("input", function () {
+    if (Date.now() - lastTyping < 3000 || !input.value || !ws || ws.readyState !== 1) return;
+    lastTyping = Date.now();
+    ws.send(JSON.stringify({ type: "typing" }));
+  });
+
+  window.addEventListener("message", function (ev) {
+    if (!embedded || ev.source !== window.parent || !ev.data) return;
+    if (ev.data.type === "incs:open") { panelOpen = true; unread = 0; tellParent(); input.focus(); }
+    else if (ev.data.type === "incs:close") panelOpen = false;
+  });
 
   setStatus("connecting…");
   connect();

@@ -82,6 +82,7 @@
       else if (ev.type === "delivery") markDelivery(ev);
       else if (ev.type === "message_edited") markEdited(ev.message);
       else if (ev.type === "inbox" && inbox && window.incsInbox) window.incsInbox.update(ev);
+      else if (ev.type === "typing" && conversation) customerTyping();
     };
     ws.onclose = function () { setTimeout(connect, 2000); };
   }
@@ -115,6 +116,24 @@
     });
     document.getElementById("reply-text").addEventListener("input", function () { showReplyError(""); });
   }
+
+  // ---- Typing indicators: the customer's (shown here) and ours (sent, at most every 3 s) ----
+  var typingTimer = null;
+  function customerTyping() {
+    var line = document.getElementById("customer-typing");
+    if (!line) return;
+    line.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { line.hidden = true; }, 6000);
+  }
+  var replyBox = document.getElementById("reply-text");
+  var lastTyping = 0;
+  if (replyBox && conversation) replyBox.addEventListener("input", function () {
+    if (!replyBox.value || replyBox.value.charAt(0) === "/" || Date.now() - lastTyping < 3000) return;
+    lastTyping = Date.now();
+    fetch("/workbench/conversations/" + conversation.dataset.conversation + "/typing",
+      { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json", "X-CSRF-Token": csrf } });
+  });
 
   if (list) list.scrollTop = list.scrollHeight;  // a conversation opens at its newest message
   connect();

@@ -34,6 +34,8 @@ CHAT_MESSAGES = (
     "Conversation resolved",
     "just now",
     "Messages",
+    "Your name",
+    "Your email (optional)",
 )
 
 
