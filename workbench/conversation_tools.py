@@ -1,14 +1,19 @@
-"""Beside a conversation: correct the customer's contact details (audited), labels, priority, snooze."""
+"""Beside a conversation: correct the customer's contact details (audited), labels, priority, snooze, and the
+agent's typing indicator (web chat through the live hub, Telegram through sendChatAction)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from datetime import UTC, datetime
 
+from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 
+from bot.channels.telegram.webhook import TG
 from bot.core.audit import record
 from bot.core.conversations import get_conversation
-from bot.core.customer_context import update_contact
+from bot.core.customer_context import conversation_identity, update_contact
 from bot.core.db import transaction
 from bot.core.errors import InvalidInput, NotFound
 from bot.core.triage import add_label, remove_label, set_priority, snooze
@@ -104,7 +109,13 @@ async def typing_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     async with ctx.factory() as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
-    await ctx.hub.publish(f"customer:{conversation.customer_id}", {"type": "typing"})
+        identity = await conversation_identity(session=session, conversation=conversation)
+    if identity.channel == "telegram" and TG in request.app:
+        # Telegram shows "typing…" for about five seconds; a failure here only loses the hint.
+        with contextlib.suppress(TelegramAPIError, TimeoutError, ValueError):
+            await asyncio.wait_for(request.app[TG].bot.send_chat_action(chat_id=int(identity.external_id), action="typing"), 5)
+    else:
+        await ctx.hub.publish(f"customer:{conversation.customer_id}", {"type": "typing"})
     return web.json_response({"ok": True})
 
 

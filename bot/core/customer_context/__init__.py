@@ -7,8 +7,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.customers import get_customer
-from bot.core.errors import InvalidInput
-from bot.core.models import Conversation, Customer
+from bot.core.errors import InvalidInput, NotFound
+from bot.core.models import ChannelIdentity, Conversation, Customer
 from bot.core.verification_codes import parse_destination
 
 MAX_NAME = 200
@@ -47,3 +47,11 @@ async def past_conversations(
         query = query.where(Conversation.id != exclude_id)
     rows = await session.scalars(query.order_by(Conversation.last_activity_at.desc()).limit(limit))
     return list(rows)
+
+
+async def conversation_identity(*, session: AsyncSession, conversation: Conversation) -> ChannelIdentity:
+    """The channel identity a conversation talks through (tenant-checked)."""
+    identity = await session.get(ChannelIdentity, conversation.identity_id)
+    if identity is None or identity.org_id != conversation.org_id:
+        raise NotFound("the conversation has no channel")
+    return identity
