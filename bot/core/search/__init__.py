@@ -69,9 +69,8 @@ def words(query: str) -> list[str]:
 
 
 def _fts5_query(terms: list[str]) -> str:
-    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
-    quoted[-1] += "*"  # the last word may be half-typed
-    return " ".join(quoted)
+    # Whole words only, as on PostgreSQL: a prefix query ("w1"*) expands to every word starting so and is slow.
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
 
 
 def _filtered(query: Any, org_id: int, filters: SearchFilters) -> Any:  # any select over conversations
@@ -149,7 +148,7 @@ async def _customers(session: AsyncSession, org_id: int, terms: list[str], limit
         fts = table("search_customers", column("rowid"))
         query = query.join(fts, fts.c.rowid == Customer.id).where(
             text("search_customers MATCH :fts").bindparams(fts=_fts5_query(terms))
-        )
+        ).order_by(fts.c.rowid.desc())  # the index's own order: no sort of every match
     else:
         document = func.coalesce(Customer.name, "") + " " + func.coalesce(Customer.email, "") + " " + func.coalesce(Customer.phone, "")
         like = "%" + " ".join(terms).replace("%", "").replace("_", "") + "%"
@@ -157,6 +156,6 @@ async def _customers(session: AsyncSession, org_id: int, terms: list[str], limit
             func.to_tsvector(literal_column("'simple'"), document).op("@@")(
                 func.plainto_tsquery(literal_column("'simple'"), " ".join(terms))),
             Customer.email.ilike(like), Customer.phone.like(like),
-        ))
-    rows = (await session.execute(query.order_by(Customer.id.desc()).limit(limit))).all()
+        )).order_by(Customer.id.desc())
+    rows = (await session.execute(query.limit(limit))).all()
     return [CustomerHit(customer_id=i, name=name or f"Visitor #{i}", email=email, phone=phone) for i, name, email, phone in rows]
