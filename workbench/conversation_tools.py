@@ -98,7 +98,7 @@ async def snooze_view(request: web.Request) -> web.StreamResponse:
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         await snooze(session=session, conversation=conversation, until=until)
-    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation_id})
+    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation_id, "status": "pending"})
     return _back(request, conversation_id)
 
 

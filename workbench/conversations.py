@@ -174,7 +174,8 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
-    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id})
+    await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation.id,
+                                                  "status": conversation.status})
     await ctx.hub.publish(f"customer:{conversation.customer_id}", {"type": "status", "status": conversation.status})
     return _done(request, conversation.id)
 

@@ -40,3 +40,21 @@ async def test_a_new_message_moves_the_row_to_the_top_of_an_open_inbox(
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_conversation_resolved_elsewhere_leaves_the_open_inbox(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    visitor = await Visitor(web_server.url).open()
+    try:
+        ack = await visitor.say("please close me")
+        agent = await agent_page(browser, web_server.url, web_demo.admin.email)
+        row = agent.locator(f"#inbox-rows tr[data-conversation='{ack['message']['conversation_id']}']")
+        await expect(row).to_be_visible()
+        other = await agent.context.new_page()  # the same agent in a second tab
+        await other.goto(f"{web_server.url}/workbench/conversations/{ack['message']['conversation_id']}")
+        await other.select_option("#status", "resolved")
+        await other.click("#status-form button[type=submit]")
+        await expect(row).to_have_count(0)
+    finally:
+        await visitor.close()

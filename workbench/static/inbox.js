@@ -64,6 +64,13 @@
     if (tr) { bump(tr, ev); updateTitle(); } else fetchRow(ev);
   }
 
-  window.incsInbox = { update: update };
+  function statusChanged(ev) {
+    // Another agent (or the snooze sweep) changed a status: the row leaves this tab or comes back in.
+    var tr = rows.querySelector('tr[data-conversation="' + ev.conversation_id + '"]');
+    if (tr && tr.dataset.status !== ev.status) { tr.remove(); updateTitle(); }
+    else if (!tr) fetchRow(ev);
+  }
+
+  window.incsInbox = { update: update, statusChanged: statusChanged };
   updateTitle();
 })();

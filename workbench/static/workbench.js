@@ -82,6 +82,7 @@
       else if (ev.type === "delivery") markDelivery(ev);
       else if (ev.type === "message_edited") markEdited(ev.message);
       else if (ev.type === "inbox" && inbox && window.incsInbox) window.incsInbox.update(ev);
+      else if (ev.type === "conversation" && ev.status && inbox && window.incsInbox) window.incsInbox.statusChanged(ev);
       else if (ev.type === "typing" && conversation) customerTyping();
     };
     ws.onclose = function () { setTimeout(connect, 2000); };

@@ -19,6 +19,6 @@ def install(ctx: AppContext) -> None:
         async with transaction(ctx.factory) as session:
             woken = [(c.org_id, c.id) for c in await wake_snoozed(session=session)]
         for org_id, conversation_id in woken:
-            await ctx.hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
+            await ctx.hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id, "status": "open"})
 
     ctx.services["scheduler"].every("triage.snooze", SWEEP_SECONDS, wake)
