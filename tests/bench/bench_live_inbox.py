@@ -139,6 +139,8 @@ async def main() -> None:
                     await asyncio.sleep(0.5)
                     seen: dict[str, float] = await page.evaluate("window.__probes")
                     latencies = [seen[k] - t for k, t in report["sent"].items() if k in seen]
+                    if not latencies:
+                        raise RuntimeError("no probe reached the top of the inbox page")
                     p95s.append(percentile(latencies, 95))
                     print(f"  round {n + 1}: {report['messages'] / report['seconds']:.0f} msg/s sent, {len(latencies)}/"
                           f"{len(report['sent'])} probes seen at the top: p50 {percentile(latencies, 50):.1f} ms, "
