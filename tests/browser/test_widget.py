@@ -77,6 +77,7 @@ async def test_widget_snippet_on_another_site_chats_with_an_agent(
     await agent.click("#reply-send")
     reply = chat.locator(".chat-log .msg-out", has_text="Yes, we do")
     await expect(reply).to_contain_text("demo admin")  # the agent's name on the reply
+    await expect(reply.locator(".avatar")).to_have_text("DA")  # and an avatar with the initials
 
     await launcher.click()  # closed: a new reply shows on the bubble's badge
     await agent.fill("#reply-text", "Anything else?")

@@ -162,7 +162,13 @@
   function decorate(li, m) {
     var meta = el("div", "meta");
     var agentName = m.agent_name || (m.data && m.data.agent_name);
-    if (m.author === "agent" && agentName) meta.appendChild(el("span", "agent-name", agentName + " · "));
+    if (m.author === "agent" && agentName) {
+      var initials = agentName.split(/\s+/).filter(Boolean).slice(0, 2).map(function (w) { return w.charAt(0).toUpperCase(); }).join("");
+      var avatar = el("span", "avatar", initials);
+      avatar.setAttribute("aria-hidden", "true");
+      meta.appendChild(avatar);
+      meta.appendChild(el("span", "agent-name", agentName + " · "));
+    }
     if (m.created_at && window.incsTimes) meta.appendChild(window.incsTimes.tag(m.created_at));
     if (meta.childNodes.length) li.insertBefore(meta, li.firstChild);
   }
