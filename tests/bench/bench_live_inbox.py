@@ -23,7 +23,7 @@ import aiohttp
 
 from tests.bench.bench_core import _prepare
 from tests.bench.common import ServerProcess, percentile
-from tests.utils.factories import PASSWORD
+from tests.utils.factories import PASSWORD, login
 
 RATE = float(os.environ.get("BENCH_INBOX_RATE", "200"))
 SECONDS = float(os.environ.get("BENCH_INBOX_SECONDS", "10"))
@@ -101,6 +101,18 @@ async def generate(base: str) -> None:
         await http.close()
 
 
+async def _listen(base: str, seen: dict[str, float]) -> None:
+    """An agent's inbox socket without a browser: splits the server's share of the latency from the page's."""
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+        await login(http, base, "agent@bench.example.com")
+        async with http.ws_connect(f"{base}/workbench/ws") as ws:
+            async for frame in ws:
+                event = json.loads(frame.data)
+                text = event.get("text", "")
+                if event.get("type") == "inbox" and text.startswith("probe-") and text not in seen:
+                    seen[text] = time.time() * 1000
+
+
 async def main() -> None:
     from playwright.async_api import async_playwright
 
@@ -133,10 +145,14 @@ async def main() -> None:
                     await page.wait_for_function("document.querySelectorAll('#inbox-rows tr[data-conversation]').length >= 20")
                     await page.evaluate(OBSERVER)
                     await asyncio.sleep(0.5)  # the page's socket is open
+                    socket_seen: dict[str, float] = {}
+                    listener = asyncio.create_task(_listen(server.url, socket_seen))
+                    await asyncio.sleep(0.3)
                     generator.stdin.write("go\n")
                     generator.stdin.flush()
                     report = json.loads(await asyncio.to_thread(generator.stdout.readline))
                     await asyncio.sleep(0.5)
+                    listener.cancel()
                     seen: dict[str, float] = await page.evaluate("window.__probes")
                     latencies = [seen[k] - t for k, t in report["sent"].items() if k in seen]
                     if not latencies:
@@ -145,6 +161,10 @@ async def main() -> None:
                     print(f"  round {n + 1}: {report['messages'] / report['seconds']:.0f} msg/s sent, {len(latencies)}/"
                           f"{len(report['sent'])} probes seen at the top: p50 {percentile(latencies, 50):.1f} ms, "
                           f"p95 {p95s[-1]:.1f} ms, max {max(latencies):.1f} ms; load {os.getloadavg()[0]:.2f}")
+                    on_socket = [socket_seen[k] - t for k, t in report["sent"].items() if k in socket_seen]
+                    if on_socket:
+                        print(f"    (the same probes on an agent's websocket in this process: p50 {percentile(on_socket, 50):.1f} ms, "
+                              f"p95 {percentile(on_socket, 95):.1f} ms)")
                 await browser.close()
         finally:
             if generator is not None:
