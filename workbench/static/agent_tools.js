@@ -1,4 +1,5 @@
-// Conversation page tools: `/` canned replies in the reply box, and the snooze time in the agent's timezone.
+// Conversation page tools: `/` canned replies in the reply box; sidebar forms with errors shown inline (the
+// snooze time is sent with the agent's timezone offset).
 (function () {
   "use strict";
   var box = document.getElementById("reply-text");
@@ -71,8 +72,24 @@
   });
   box.addEventListener("blur", close);
 
-  var snooze = document.getElementById("snooze-form");
-  if (snooze) snooze.addEventListener("submit", function () {
-    snooze.elements.tz_offset.value = String(new Date(snooze.elements.until.value).getTimezoneOffset());
+  // Sidebar forms: sent in the background; a refusal is shown next to the form, success reloads the page.
+  document.querySelectorAll("form[data-inline]").forEach(function (form) {
+    var error = document.createElement("p");
+    error.className = "field-error";
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    form.appendChild(error);
+    form.addEventListener("submit", function (ev) {
+      ev.preventDefault();
+      if (form.id === "snooze-form") form.elements.tz_offset.value = String(new Date(form.elements.until.value).getTimezoneOffset());
+      fetch(form.action, { method: "POST", body: new FormData(form), credentials: "same-origin",
+        headers: { "Accept": "application/json", "X-CSRF-Token": document.body.dataset.csrf } })
+        .then(function (r) {
+          if (r.ok) { location.replace(location.href); return; }  // a fresh load: no restored form values
+          return r.json().then(function (j) { error.textContent = j.message || "—"; error.hidden = false; });
+        })
+        .catch(function () { error.textContent = "—"; error.hidden = false; });
+    });
   });
+
 })();

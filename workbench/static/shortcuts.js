@@ -13,7 +13,7 @@
   function post(path, fields) {
     var body = new URLSearchParams(fields);
     return fetch(path, { method: "POST", body: body, credentials: "same-origin",
-      headers: { "Accept": "application/json", "X-CSRF-Token": csrf } }).then(function () { location.reload(); });
+      headers: { "Accept": "application/json", "X-CSRF-Token": csrf } }).then(function () { location.replace(location.href); });
   }
 
   function toggleOverlay(open) {
