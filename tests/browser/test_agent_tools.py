@@ -109,7 +109,8 @@ async def test_customer_details_are_edited_audited_and_past_conversations_labels
     await agent.fill("#customer-name", "Grace Hopper")
     await agent.fill("#customer-email", "grace@example.com")
     await agent.fill("#customer-phone", "+1 202 555 0100")
-    await agent.click("#contact-form button")
+    async with agent.expect_navigation():  # saved: the page loads afresh
+        await agent.click("#contact-form button")
     await expect(agent.locator("#customer-phone")).to_have_value("+12025550100")
     await expect(agent.locator("h1")).to_contain_text("Grace Hopper")
     async with web_server.ctx.factory() as session:
@@ -117,13 +118,16 @@ async def test_customer_details_are_edited_audited_and_past_conversations_labels
     assert [sorted(e.detail["fields"]) for e in edits] == [["email", "name", "phone"]]
 
     await agent.fill("#new-label", "Refund")
-    await agent.click("text=Add label")
+    async with agent.expect_navigation():
+        await agent.click("text=Add label")
     await expect(agent.locator("#labels")).to_contain_text("refund")
     await agent.select_option("#priority", "urgent")
-    await agent.click("text=Set priority")
+    async with agent.expect_navigation():
+        await agent.click("text=Set priority")
     await expect(agent.locator("#priority")).to_have_value("urgent")
     await agent.fill("#snooze-until", "2099-01-01T09:00")
-    await agent.click("#snooze-form button")
+    async with agent.expect_navigation():
+        await agent.click("#snooze-form button")
     await expect(agent.locator("#status")).to_have_value("pending")
     await expect(agent.locator("#snooze-form .snoozed")).to_be_visible()
     set_clock(lambda: datetime(2099, 1, 2))

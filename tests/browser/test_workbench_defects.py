@@ -55,7 +55,8 @@ async def test_pending_is_reachable_and_an_empty_reply_is_explained_inline(
     await expect(agent.locator("#reply-text")).to_have_attribute("aria-invalid", "true")
     assert dialogs == []
     await agent.select_option("#status", "pending")
-    await agent.click("#status-form button[type=submit]")
+    async with agent.expect_navigation():
+        await agent.click("#status-form button[type=submit]")
     await expect(agent.locator("#status")).to_have_value("pending")
     await agent.click("nav >> text=Pending")
     await expect(agent.locator("#inbox-rows")).to_contain_text("Where is my parcel?")
