@@ -37,8 +37,10 @@ from bot.core.orgs.sweeps import install as install_broadcasts
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.storage.files import private_dir
+from bot.core.triage.sweep import install as install_snooze_sweep
 from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
+from bot.pages import customer_error_page
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 from workbench.routes import setup_channel_pages
@@ -82,6 +84,7 @@ def build_context(settings: Settings) -> AppContext:
     scheduler.daily("audit.checkpoint", "03:30", lambda: _checkpoint_audit(factory))
     install_rights(ctx)
     install_broadcasts(ctx)
+    install_snooze_sweep(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx
@@ -110,6 +113,7 @@ def _background(ctx: AppContext, start: Callable[[], Coroutine[Any, Any, None]],
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and unknown routes, mapped in one place: JSON for JSON clients, else the audience's page."""
     try:
         return await handler(request)
     except DomainError as exc:
@@ -120,25 +124,37 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         status = exc.code if 400 <= exc.code < 500 else 400
         log.warning("refused a malformed %s %s body: %s", request.method, request.path, type(exc).__name__)
         return _error_response(request, status, "malformed_body", "the request body could not be read")
+    except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
+        message = "this page does not exist" if exc.status == 404 else "this address does not accept that request"
+        return _error_response(request, exc.status, "not_found" if exc.status == 404 else "method_not_allowed", message)
+
 
 
 def _error_response(request: web.Request, status: int, code: str, message: str) -> web.StreamResponse:
     if wants_json(request):
         return web.json_response({"error": code, "message": message}, status=status)
-    from workbench.render import render_error
+    if request.path.startswith("/workbench"):
+        from workbench.render import render_error
 
-    return render_error(request, status, message)
+        return render_error(request, status, message)
+    return customer_error_page(request, status, message)
 
 
 @web.middleware
 async def security_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    ancestors = "'none'"
+    embed = request.app[CTX].settings.webchat.embed_origins
+    if request.path == "/chat" and embed:  # the widget frames the chat page on the sites allowed to embed it
+        ancestors = " ".join(embed)
+    else:
+        response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault(
         "Content-Security-Policy",
-        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'",
+        "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+        f"frame-ancestors {ancestors}",
     )
     return response
 

@@ -67,6 +67,16 @@ class WebchatConfig(Section):
         ]
     )
     history_limit: int = Field(200, ge=1)
+    # Sites allowed to frame the chat (the embeddable widget): "*" for any, or origins like https://shop.example.com.
+    embed_origins: list[str] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("embed_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        for origin in value:
+            if origin != "*" and not re.fullmatch(r"https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?", origin):
+                raise ValueError(f"{origin!r} is not * or an origin like https://shop.example.com")
+        return value
 
 
 class WorkbenchConfig(Section):

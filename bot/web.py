@@ -40,9 +40,11 @@ async def close_sockets(app: web.Application) -> None:
 
 
 def wants_json(request: web.Request) -> bool:
-    if request.path.startswith(("/chat/", "/telegram/", "/slack/", "/api/")):
+    """API paths and clients that ask for JSON; a browser navigating anywhere (a chat file included) gets a page."""
+    if request.path.startswith(("/chat/ws", "/chat/upload", "/workbench/ws", "/telegram/", "/slack/", "/api/")):
         return True
-    return "application/json" in request.headers.get("Accept", "")
+    accept = request.headers.get("Accept", "")
+    return "application/json" in accept and "text/html" not in accept
 
 
 def sign(secret: str, purpose: str, value: str) -> str:

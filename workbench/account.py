@@ -15,7 +15,7 @@ from bot.core.orgs.permissions import Permission
 from bot.core.orgs.team import change_password
 from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, LOGIN_CSRF_COOKIE, SESSION_COOKIE, TOTP_LIMITER, agent_page, set_cookie
+from workbench.auth import AGENT, LOGIN_CSRF_COOKIE, SESSION_COOKIE, TOTP_LIMITER, agent_page, agent_transaction, set_cookie
 from workbench.public_forms import public_form, public_page, text
 from workbench.render import render
 
@@ -41,7 +41,7 @@ async def password_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     form = await request.post()
     agent = request[AGENT]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         await change_password(session=session, agent=agent, current=str(form.get("current", ""))[:1024],
                               new=str(form.get("new", ""))[:1024])
         new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
@@ -53,7 +53,7 @@ async def password_view(request: web.Request) -> web.StreamResponse:
 @agent_page(permission=Permission.ACCOUNT)
 async def totp_enable_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with transaction(request.app[CTX].factory) as session:
+    async with agent_transaction(request) as session:
         await totp.enable(session=session, agent=request[AGENT], secret=text(form, "secret", 64), code=text(form, "code", 12))
     raise web.HTTPSeeOther("/workbench/account")
 
@@ -61,7 +61,7 @@ async def totp_enable_view(request: web.Request) -> web.StreamResponse:
 @agent_page(permission=Permission.ACCOUNT)
 async def totp_disable_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
-    async with transaction(request.app[CTX].factory) as session:
+    async with agent_transaction(request) as session:
         await totp.disable(session=session, agent=request[AGENT], code=text(form, "code", 12))
     raise web.HTTPSeeOther("/workbench/account")
 

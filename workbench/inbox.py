@@ -1,10 +1,12 @@
-"""The inbox: conversations by last activity, keyset-paginated."""
+"""The inbox: conversations by last activity, keyset-paginated, and single rows for the live inbox."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core.common.errors import NotFound
 from bot.core.conversations.threads import list_inbox
+from bot.core.inbox import get_inbox_row
 from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
 from bot.core.work_orders.clocks import inbox_clocks
@@ -42,3 +44,22 @@ async def inbox(request: web.Request) -> web.Response:
     countdowns = {cid: countdown(clock, ctx.settings) for cid, clock in clocks.items()}
     return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names,
                   countdowns=countdowns, server_now=server_now())
+
+
+@agent_page
+async def inbox_row(request: web.Request) -> web.Response:
+    """One row, rendered like the page's, when it matches the page's filter; 204 when it does not."""
+    agent = request[AGENT]
+    try:
+        conversation_id = int(request.match_info["conversation_id"])
+    except ValueError:
+        raise NotFound("no such conversation") from None
+    async with agent_transaction(request) as session:
+        row = await get_inbox_row(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        mine = request.query.get("mine", "")
+        if row.status != request.query.get("status", "open") or (mine and str(row.assignee_id) != mine):
+            return web.Response(status=204)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_inbox",
+                     detail={"conversation_id": conversation_id, "rows": 1})
+        names = await agent_names(session=session, org_id=agent.org_id)
+    return render(request, "workbench/_inbox_row.html", row=row, names=names)

@@ -14,7 +14,17 @@ from bot.core.orgs.totp import pending_token
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.account import home_of
-from workbench.auth import LIMITER, LOGIN_CSRF_COOKIE, PASSWORDS, SESSION_COOKIE, agent_page, new_login_csrf, read_form, set_cookie
+from workbench.auth import (
+    LIMITER,
+    LOGIN_CSRF_COOKIE,
+    PASSWORDS,
+    SESSION_COOKIE,
+    agent_page,
+    agent_transaction,
+    new_login_csrf,
+    read_form,
+    set_cookie,
+)
 from workbench.public_forms import public_page
 from workbench.render import render
 
@@ -68,8 +78,7 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
 
 @agent_page(permission=Permission.ACCOUNT)
 async def logout(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CTX]
-    async with transaction(ctx.factory) as session:
+    async with agent_transaction(request) as session:
         await end_session(session=session, token=request.cookies.get(SESSION_COOKIE, ""))
     response = web.HTTPFound("/workbench/login")
     response.del_cookie(SESSION_COOKIE, path="/workbench")

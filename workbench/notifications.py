@@ -13,6 +13,21 @@ from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
+# What each event means, in words (msgids of the translation catalogues).
+KIND_LABELS = {
+    "conversation_waiting": "A customer is waiting",
+    "work_order_new": "New work order",
+    "sla_at_risk": "SLA at risk",
+    "sla_breached": "SLA breached",
+    "rights_request_received": "Privacy rights request received",
+    "rights_request_due_soon": "Privacy rights request due soon",
+    "rights_request_overdue": "Privacy rights request overdue",
+    "certification_submitted": "Certification application submitted",
+    "identity_check_failures": "Repeated failed identity checks",
+    "delivery_failing": "Message delivery failing",
+}
+TARGET_LABELS = {"workbench": "Workbench", "slack": "Slack", "telegram": "Telegram", "email": "Email"}
+
 
 def setup_notifications(app: web.Application, ctx: AppContext) -> None:
     r = app.router
@@ -56,6 +71,8 @@ async def notifications_page(request: web.Request) -> web.Response:
         pref=pref,
         kinds=[k.value for k in NotificationKind],
         targets=TARGET_KINDS,
+        kind_labels=KIND_LABELS,
+        target_labels=TARGET_LABELS,
     )
 
 

@@ -1,4 +1,5 @@
-"""Jinja2 page rendering (autoescape on) with the CSRF token and current agent in every template."""
+"""Workbench pages: the shared per-locale renderer (bot/pages.py) with the CSRF token, the signed-in agent
+and the optional pages' links in every template."""
 
 from __future__ import annotations
 
@@ -7,9 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.orgs.permissions import Permission, may
-from bot.pages import environment, render_page
-
-__all__ = ["environment", "render", "render_error"]
+from bot.pages import render_page
 
 
 def _has_route(request: web.Request, path: str) -> bool:
@@ -25,7 +24,7 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
     context.setdefault("has", lambda path: _has_route(request, path))
     signed_in = context["agent"]
     context.setdefault("can", lambda permission: signed_in is not None and may(signed_in.role, Permission(permission)))
-    return render_page(request, template, http_status, **context)
+    return render_page(request, template, http_status=http_status, **context)
 
 
 def render_error(request: web.Request, status: int, message: str) -> web.Response:

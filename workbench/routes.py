@@ -13,6 +13,8 @@ from workbench import (
     account,
     audit_log,
     broadcasts,
+    canned,
+    conversation_tools,
     conversations,
     inbox,
     live,
@@ -21,9 +23,11 @@ from workbench import (
     platform,
     reports,
     rights,
+    search,
     team,
     telegram_admin,
     verification,
+    widget_admin,
     work_orders,
 )
 from workbench.auth import LIMITER, PASSWORDS, TOTP_LIMITER
@@ -42,6 +46,7 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     ctx.on_stop.append(close_pool)
     r = app.router
     r.add_get("/workbench", inbox.inbox)
+    r.add_get("/workbench/inbox/rows/{conversation_id}", inbox.inbox_row)
     r.add_get("/workbench/login", login.login_form)
     r.add_post("/workbench/login", login.login_submit)
     r.add_post("/workbench/logout", login.logout)
@@ -62,6 +67,10 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     platform.setup(app)
     audit_log.setup(app)
     broadcasts.setup(app)
+    search.setup(app)
+    canned.setup(app)
+    conversation_tools.setup(app)
+    widget_admin.setup(app)
     setup_notifications(app, ctx)
     r.add_static("/static", STATIC)
 

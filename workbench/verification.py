@@ -11,7 +11,7 @@ from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation
 from bot.core.identity.codes import Destination
-from bot.core.identity.verification import list_locks
+from bot.core.lockouts import list_lockouts, unlock
 from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import Permission
@@ -54,23 +54,35 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
 
 
 def _masked(scope: str, key: str) -> str:
-    if scope == "identity":
-        return f"channel identity #{key}"
-    return Destination("email" if "@" in key else "sms", key).masked
+    return "" if scope == "identity" else Destination("email" if "@" in key else "sms", key).masked
 
 
 @agent_page(permission=Permission.SECURITY_VIEW)
 async def locks_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_transaction(request) as session:
-        locks = await list_locks(session=session, org_id=agent.org_id)
+        locks = await list_lockouts(session=session, org_id=agent.org_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,
                      action="view_verification_locks", detail={"rows": len(locks)})
-    rows = [{"scope": lock.scope, "target": _masked(lock.scope, lock.key), "locked_until": lock.locked_until,
-             "last_failure_at": lock.last_failure_at, "lock_count": lock.lock_count} for lock in locks]
+    rows = [{"lock": lock, "target": _masked(lock.scope, lock.key)} for lock in locks]
     return render(request, "workbench/verification_locks.html", rows=rows)
+
+
+@agent_page(permission=Permission.SECURITY_VIEW)
+async def unlock_view(request: web.Request) -> web.StreamResponse:
+    agent = request[AGENT]
+    try:
+        lock_id = int(request.match_info["lock_id"])
+    except ValueError:
+        raise NotFound("no such lockout") from None
+    async with agent_transaction(request) as session:
+        lock = await unlock(session=session, org_id=agent.org_id, lock_id=lock_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="unlock_verification",
+                     subject_type="verification_lock", subject_id=lock.id, detail={"scope": lock.scope})
+    raise web.HTTPSeeOther("/workbench/verification/locks")
 
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/workbench/conversations/{conversation_id}/ask-verify", ask_to_verify)
     app.router.add_get("/workbench/verification/locks", locks_page)
+    app.router.add_post("/workbench/verification/locks/{lock_id}/unlock", unlock_view)

@@ -1,8 +1,9 @@
 """Greeting with the brand card, the first-contact privacy notice and consent, help and language.
 
 Consent buttons carry the number of answers the customer had given when the notice was shown (or, on a
-policy-change broadcast, the version they answer): a button acts only while no newer answer exists, so pressing an old notice's "No, thanks" after "I agree" changes
-nothing. Typing `start` shows a fresh notice to a customer who declined, to agree after all.
+policy-change broadcast, the version they answer): a button acts only while no newer answer exists, so
+pressing an old notice's "No, thanks" after "I agree" changes nothing. Typing `start` shows a fresh notice
+to a customer who declined, to agree after all.
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 # Importing feature models registers their tables on Base.metadata.
 import bot.all_models  # noqa: F401,E402
 from bot.core.models import Base
+from bot.core.search.schema import include_name
 from bot.core.storage.db import create_engine
 
 config = context.config
@@ -28,6 +29,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=include_name,
     )
     with context.begin_transaction():
         context.run_migrations()

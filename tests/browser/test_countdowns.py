@@ -50,7 +50,7 @@ async def test_countdowns_turn_red_without_reload(browser: Browser, sqlite_url: 
         page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
         await _login(page, server.url, demo.admin.email)
         await page.goto(f"{server.url}/workbench/conversations/{conversation_id}")
-        await page.select_option("select[name=priority]", "urgent")
+        await page.select_option(".create-work-order select[name=priority]", "urgent")
         await page.fill("textarea[name=description]", "Trace the parcel")
         await page.click(".create-work-order button")
         await expect(page.locator("h1")).to_contain_text("WO-000001")

@@ -8,15 +8,15 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import bot.all_models  # noqa: F401
 from bot.core.models import Base
+from bot.core.search.schema import include_name
 
 
 async def test_migrated_schema_matches_models(db_url: str) -> None:
     engine = create_async_engine(db_url)
     try:
         async with engine.connect() as conn:
-            diffs = await conn.run_sync(
-                lambda sync: compare_metadata(MigrationContext.configure(sync, opts={"compare_type": False}), Base.metadata)
-            )
+            opts = {"compare_type": False, "include_name": include_name}  # search indexes are not models
+            diffs = await conn.run_sync(lambda sync: compare_metadata(MigrationContext.configure(sync, opts=opts), Base.metadata))
     finally:
         await engine.dispose()
     assert diffs == [], f"models and migrations differ; write a migration: {diffs}"

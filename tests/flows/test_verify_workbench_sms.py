@@ -48,7 +48,7 @@ async def test_agent_asks_to_verify_and_sidebar_shows_method_and_time(
         await bot_says(visitor, "identity is confirmed")
         async with http.get(f"{mail_server.url}/workbench/conversations/{conversation_id}") as resp:
             page = await resp.text()
-        assert re.search(r"verified by email</span> \d{4}-\d\d-\d\dT", page)
+        assert re.search(r"verified by email</span> <time datetime=\"\d{4}-\d\d-\d\dT", page)
         async with http.post(f"{mail_server.url}/workbench/conversations/999999/ask-verify", data={"csrf_token": csrf}) as resp:
             assert resp.status == 404
     finally:
@@ -73,11 +73,19 @@ async def test_lockouts_are_listed_for_admins_only_and_raise_a_security_event(
         await bot_says(visitor, "verification is paused until")  # the right code is refused during the lock
     finally:
         await visitor.close()
-    await login(http, mail_server.url, org.admin.email)
+    csrf = await login(http, mail_server.url, org.admin.email)
     async with http.get(f"{mail_server.url}/workbench/verification/locks") as resp:
         page = await resp.text()
-    assert resp.status == 200 and "channel identity #" in page
-    assert "c***@example.com" not in page  # one identity's wrong codes lock that identity, not the address
+    # The locked identity is shown as the customer (not "channel identity #2"); one identity's wrong codes lock that
+    # identity, not the address (so the address is not listed).
+    assert resp.status == 200 and "Visitor #" in page and "channel identity #" not in page
+    assert "c***@example.com" not in page
+    for lock_id in re.findall(r'data-lock="(\d+)"', page):
+        async with http.post(f"{mail_server.url}/workbench/verification/locks/{lock_id}/unlock", data={"csrf_token": csrf},
+                             allow_redirects=False) as resp:
+            assert resp.status == 303
+    async with http.get(f"{mail_server.url}/workbench/verification/locks") as resp:
+        assert "No identity check is locked right now." in await resp.text()
     async with transaction(mail_server.ctx.factory) as session:
         await create_agent(session=session, org_id=org.org.id, email="agent@demo.example.com", password=PASSWORD, role="agent")
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:

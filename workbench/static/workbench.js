@@ -18,13 +18,13 @@
     var li = el("li", "msg msg-" + m.direction + " author-" + m.author);
     li.dataset.id = m.id;
     var who = m.author === "agent" ? (m.agent_name || "Agent") : (m.author === "bot" ? "Bot" : "Customer");
-    li.appendChild(el("div", "meta", who + " · " + m.created_at + (m.direction === "note" ? " · internal note" : "")));
-    if (m.text) li.appendChild(el("div", "text", m.text));
-    if (m.attachment_id) {
-      var a = el("a", "file", "📎 file #" + m.attachment_id);
-      a.href = "/workbench/files/" + m.attachment_id;
-      li.appendChild(a);
-    }
+    var meta = el("div", "meta", who + " · ");
+    meta.appendChild(window.incsTimes.tag(m.created_at));
+    if (m.direction === "note") meta.appendChild(document.createTextNode(" · internal note"));
+    li.appendChild(meta);
+    if (m.attachment_id && !m.filename && m.author === "customer") m.filename = m.text;
+    if (m.text && !(m.attachment_id && m.text === m.filename)) li.appendChild(el("div", "text", m.text));
+    if (m.attachment_id) li.appendChild(fileLink(m));
     if (m.latitude !== null && m.latitude !== undefined) {
       li.appendChild(el("div", "location", "📍 " + m.latitude.toFixed(5) + ", " + m.longitude.toFixed(5)));
     }
@@ -33,8 +33,24 @@
       s.dataset.state = m.delivery_state;
       li.appendChild(s);
     }
+    var follow = nearBottom();
     list.appendChild(li);
-    li.scrollIntoView({ block: "end" });
+    if (follow) list.scrollTop = list.scrollHeight;  // reading older messages: keep the place
+  }
+
+  function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+
+  function fileLink(m) {
+    var a = el("a", "file", "📎 " + (m.filename || "file"));
+    a.href = "/workbench/files/" + m.attachment_id;
+    a.target = "_blank"; a.rel = "noopener";
+    var image = m.mime_type ? m.mime_type.indexOf("image/") === 0 && m.mime_type !== "image/svg+xml" : m.kind === "photo";
+    if (image) {
+      var img = el("img", "thumb");
+      img.src = a.href; img.alt = m.filename || "photo";
+      a.appendChild(img);
+    }
+    return a;
   }
 
   function markDelivery(ev) {
@@ -71,34 +87,61 @@
       if (ev.type === "message" && conversation && String(ev.conversation_id) === conversation.dataset.conversation) renderMessage(ev.message);
       else if (ev.type === "delivery") markDelivery(ev);
       else if (ev.type === "message_edited") markEdited(ev.message);
-      else if (ev.type === "conversation" && inbox) document.getElementById("inbox-live").hidden = false;
+      else if (ev.type === "inbox" && inbox && window.incsInbox) window.incsInbox.update(ev);
+      else if (ev.type === "conversation" && ev.status && inbox && window.incsInbox) window.incsInbox.statusChanged(ev);
+      else if (ev.type === "typing" && conversation) customerTyping();
     };
     ws.onclose = function () { setTimeout(connect, 2000); };
   }
 
   var form = document.getElementById("reply-form");
   if (form) {
+    var replyError = document.getElementById("reply-error");
+    var showReplyError = function (message) {
+      replyError.textContent = message;
+      replyError.hidden = !message;
+      document.getElementById("reply-text").setAttribute("aria-invalid", message ? "true" : "false");
+    };
     form.addEventListener("submit", function (ev) {
       ev.preventDefault();
       var data = new FormData(form);
+      var file = document.getElementById("reply-file");
+      if (!String(data.get("text") || "").trim() && !(file && file.files.length)) {
+        showReplyError(replyError.dataset.empty);
+        document.getElementById("reply-text").focus();
+        return;
+      }
       fetch(form.action, { method: "POST", body: data, headers: { "Accept": "application/json", "X-CSRF-Token": csrf }, credentials: "same-origin" })
         .then(function (r) { return r.json().then(function (j) { return { ok: r.ok, body: j }; }); })
         .then(function (res) {
-          if (!res.ok) { alert(res.body.message || "The reply was not sent."); return; }
+          if (!res.ok) { showReplyError(res.body.message || replyError.dataset.failed); return; }
+          showReplyError("");
           form.reset();
           renderMessage(res.body.message);
-        });
+        })
+        .catch(function () { showReplyError(replyError.dataset.failed); });
     });
+    document.getElementById("reply-text").addEventListener("input", function () { showReplyError(""); });
   }
 
-  function tick() {
-    document.querySelectorAll("time.since").forEach(function (t) {
-      var ms = Date.now() - Date.parse(t.getAttribute("datetime"));
-      var min = Math.max(0, Math.floor(ms / 60000));
-      t.textContent = min < 60 ? min + " min" : Math.floor(min / 60) + " h " + (min % 60) + " min";
-    });
+  // ---- Typing indicators: the customer's (shown here) and ours (sent, at most every 3 s) ----
+  var typingTimer = null;
+  function customerTyping() {
+    var line = document.getElementById("customer-typing");
+    if (!line) return;
+    line.hidden = false;
+    clearTimeout(typingTimer);
+    typingTimer = setTimeout(function () { line.hidden = true; }, 6000);
   }
-  tick();
-  setInterval(tick, 30000);
+  var replyBox = document.getElementById("reply-text");
+  var lastTyping = 0;
+  if (replyBox && conversation) replyBox.addEventListener("input", function () {
+    if (!replyBox.value || replyBox.value.charAt(0) === "/" || Date.now() - lastTyping < 3000) return;
+    lastTyping = Date.now();
+    fetch("/workbench/conversations/" + conversation.dataset.conversation + "/typing",
+      { method: "POST", credentials: "same-origin", headers: { "Accept": "application/json", "X-CSRF-Token": csrf } });
+  });
+
+  if (list) list.scrollTop = list.scrollHeight;  // a conversation opens at its newest message
   connect();
 })();

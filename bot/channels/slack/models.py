@@ -23,7 +23,7 @@ class SlackThread(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class SlackDmThread(Base):
+class SlackDmThread(OrgScoped, Base):
     """The thread a customer last wrote in, inside their DM with the bot: replies go there (none: top level)."""
 
     __tablename__ = "slack_dm_threads"

@@ -6,7 +6,14 @@ from aiohttp import BodyPartReader, web
 
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, visitor_of
 from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from bot.core.conversations.attachments import attachment_path, check_upload, customer_can_see, get_attachment, store_attachment
+from bot.core.conversations.attachments import (
+    attachment_path,
+    check_upload,
+    content_disposition,
+    customer_can_see,
+    get_attachment,
+    store_attachment,
+)
 from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
 from bot.core.storage.db import transaction
 from bot.web import CTX
@@ -95,6 +102,6 @@ async def visitor_file(request: web.Request) -> web.StreamResponse:
         path,
         headers={
             "Content-Type": attachment.mime_type,
-            "Content-Disposition": f'attachment; filename="{attachment.filename}"',
+            "Content-Disposition": content_disposition(attachment),
         },
     )

@@ -16,16 +16,21 @@ from typing import Any
 from aiohttp import WSMsgType, web
 
 from bot.channels.webchat.files import upload, visitor_file
+from bot.channels.webchat.texts import chat_strings
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, set_visitor_cookie, visitor_of
+from bot.channels.webchat.widget import setup as setup_widget
 from bot.context import AppContext
 from bot.core.common.errors import DomainError, InvalidInput, Unauthorized
+from bot.core.conversations.customers import get_customer
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import customer_history
 from bot.core.delivery.outbox import reply_payloads
 from bot.core.models import Organization
 from bot.core.security.payloads import parse_json
-from bot.pages import render_page
+from bot.core.widget import get_widget
+from bot.i18n import LOCALES
+from bot.pages import LOCALE, render_page, request_locale
 from bot.web import CTX, track_socket
 
 log = logging.getLogger(__name__)
@@ -33,12 +38,25 @@ MAX_FRAME = 64 * 1024
 
 
 async def chat_page(request: web.Request) -> web.StreamResponse:
+    """The chat, in the customer's chosen language (or, on a first visit, the browser's)."""
     ctx = request.app[CTX]
     org = await org_of(ctx, request)
     visitor = visitor_of(request)
-    response = render_page(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes)
+    identity = await identity_of(ctx, org.id, visitor) if visitor else None
+    if identity is not None:
+        async with ctx.factory() as session:
+            customer = await get_customer(session=session, org_id=org.id, customer_id=identity.customer_id)
+        request[LOCALE] = customer.locale
+    else:
+        request[LOCALE] = request_locale(request, ctx.settings.locale)
+    strings = {code: chat_strings(code) for code in LOCALES}
+    async with ctx.factory() as session:
+        widget = await get_widget(session=session, org_id=org.id)
+    response = render_page(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes,
+                           strings=strings, widget=widget, embedded=request.query.get("embed") == "1",
+                           returning=identity is not None)
     if visitor is None:
-        set_visitor_cookie(request, response, secrets.token_urlsafe(16))
+        set_visitor_cookie(request, response, secrets.token_urlsafe(16), embedded=request.query.get("embed") == "1")
     return response
 
 
@@ -51,7 +69,7 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     track_socket(request, ws)
-    session = ChatSession(ctx, ws, org, visitor)
+    session = ChatSession(ctx, ws, org, visitor, request_locale(request, ctx.settings.locale))
     try:
         await session.run()
     finally:
@@ -62,14 +80,16 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
 class ChatSession:
     """One open tab: forwards live events to the socket and frames from it to the ingest path."""
 
-    def __init__(self, ctx: AppContext, ws: web.WebSocketResponse, org: Organization, visitor: str) -> None:
+    def __init__(self, ctx: AppContext, ws: web.WebSocketResponse, org: Organization, visitor: str, locale: str) -> None:
         self.ctx = ctx
+        self.locale = locale  # the browser's language: a new customer starts in it
         self.ws = ws
         self.org = org
         self.visitor = visitor
         self.customer_id: int | None = None
         self.tab = secrets.token_hex(8)
         self.greeted = asyncio.Event()
+        self.conversation_id: int | None = None
         self.sub: Any = None
         self.pump: asyncio.Task[None] | None = None
         self.waiting: Any = None  # before the visitor's first message: told when another tab makes the identity
@@ -89,6 +109,7 @@ class ChatSession:
                 )
                 history = [message_json(m) for m in rows]
                 await _attach_buttons(session, history)
+            self.conversation_id = history[-1]["conversation_id"] if history else None
         await self.ws.send_json(
             {"type": "hello", "org": {"name": self.org.name, "brand": self.org.brand, "website": self.org.website}, "history": history}
         )
@@ -152,12 +173,16 @@ class ChatSession:
             if not isinstance(frame, dict):
                 raise InvalidInput("a frame is a JSON object")
             client_id = _client_id(frame.get("client_id"))
+            if frame.get("type") == "typing":
+                await self._typing()
+                return
             event = self._event(frame)
             result = await self.ctx.ingestor.submit(event)
         except DomainError as exc:
             await self._error(client_id, exc)
             return
         previous = self.customer_id
+        self.conversation_id = result.conversation_id
         self._follow(result.customer_id)
         await self.ws.send_json({"type": "ack", "client_id": client_id, "message": result.message})
         if previous is None:  # this visitor's first message, maybe: tabs opened before it start following now
@@ -175,9 +200,11 @@ class ChatSession:
             "extra": {"origin": self.tab},
             # The client's id is the idempotency key: a frame resent after a dropped connection is stored once.
             "platform_message_id": f"client:{client_id}" if client_id is not None else None,
+            "locale": self.locale,
         }
         if kind == "text":
-            return InboundEvent(kind="text", text=_str(frame, "text"), **base)
+            name = " ".join(_str(frame, "name").split())[:200]  # the widget's optional pre-chat name
+            return InboundEvent(kind="text", text=_str(frame, "text"), display_name=name, **base)
         if kind == "button":
             payload = _str(frame, "payload")[:200]
             return InboundEvent(kind="button", text=_str(frame, "label")[:200] or payload, payload=payload, **base)
@@ -188,6 +215,11 @@ class ChatSession:
                 raise InvalidInput("a location needs numeric latitude and longitude") from None
             return InboundEvent(kind="location", latitude=lat, longitude=lon, **base)
         raise InvalidInput("unknown frame type")
+
+    async def _typing(self) -> None:
+        """The customer is typing: agents on the conversation see it (nothing is stored)."""
+        if self.conversation_id is not None:
+            await self.ctx.hub.publish(f"conv:{self.conversation_id}", {"type": "typing", "conversation_id": self.conversation_id})
 
     async def _send_history(self) -> None:
         assert self.customer_id is not None
@@ -226,7 +258,7 @@ def _str(frame: dict[str, Any], key: str) -> str:
 
 async def _attach_buttons(session: Any, history: list[dict[str, Any]]) -> None:
     """Bot messages in history keep their buttons (stored in the outbox payload)."""
-    payloads = await reply_payloads(session=session, message_ids=[m["id"] for m in history if m["author"] == "bot"])
+    payloads = await reply_payloads(session=session, message_ids=[m["id"] for m in history if m["author"] in ("bot", "agent")])
     for message in history:
         payload = payloads.get(message["id"])
         if payload:
@@ -240,3 +272,4 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     app.router.add_get("/chat/ws", chat_socket)
     app.router.add_post("/chat/upload", upload)
     app.router.add_get("/chat/files/{attachment_id}", visitor_file)
+    setup_widget(app)

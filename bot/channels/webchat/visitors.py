@@ -13,6 +13,7 @@ from bot.web import CTX, sign, unsign
 CHANNEL = "webchat"
 COOKIE = "incs_visitor"
 PURPOSE = "webchat-visitor"
+MAX_AGE = 365 * 24 * 3600
 
 
 def visitor_of(request: web.Request) -> str | None:
@@ -20,16 +21,19 @@ def visitor_of(request: web.Request) -> str | None:
     return unsign(request.app[CTX].settings.secret_key, PURPOSE, request.cookies.get(COOKIE))
 
 
-def set_visitor_cookie(request: web.Request, response: web.StreamResponse, visitor: str) -> None:
+def set_visitor_cookie(request: web.Request, response: web.StreamResponse, visitor: str, embedded: bool = False) -> None:
+    """The one chat cookie. Inside the widget's frame on another site over HTTPS it is a partitioned (CHIPS)
+    cookie, SameSite=None: browsers keep it per embedding site, so it tracks nothing across sites."""
     settings = request.app[CTX].settings
+    value = sign(settings.secret_key, PURPOSE, visitor)
+    if embedded and settings.server.secure_cookies:
+        # Written by hand: Python's http.cookies knows the Partitioned attribute only from 3.14 on.
+        response.headers.add(
+            "Set-Cookie", f"{COOKIE}={value}; Max-Age={MAX_AGE}; Path=/chat; HttpOnly; Secure; SameSite=None; Partitioned"
+        )
+        return
     response.set_cookie(
-        COOKIE,
-        sign(settings.secret_key, PURPOSE, visitor),
-        max_age=365 * 24 * 3600,
-        httponly=True,
-        samesite="Lax",
-        secure=settings.server.secure_cookies,
-        path="/chat",
+        COOKIE, value, max_age=MAX_AGE, httponly=True, samesite="Lax", secure=settings.server.secure_cookies, path="/chat"
     )
 
 

@@ -81,3 +81,25 @@ async def customer_can_see(*, session: AsyncSession, attachment_id: int, custome
         .limit(1)
     )
     return bool(await session.scalar(query))
+
+
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")
+
+
+def opens_inline(mime_type: str) -> bool:
+    """Images, PDFs and media the agent can play (voice notes, audio, video) open in the browser; other types
+    (and SVG, which can carry script) download."""
+    return mime_type in INLINE_TYPES or mime_type.startswith(("audio/", "video/"))
+
+
+def content_disposition(attachment: Attachment) -> str:
+    kind = "inline" if opens_inline(attachment.mime_type) else "attachment"
+    return f'{kind}; filename="{attachment.filename}"'
+
+
+async def attachments_by_id(*, session: AsyncSession, org_id: int, ids: list[int]) -> dict[int, Attachment]:
+    """Names and types of a thread's files, in one query, tenant-scoped."""
+    if not ids:
+        return {}
+    rows = await session.scalars(select(Attachment).where(Attachment.org_id == org_id, Attachment.id.in_(ids)))
+    return {a.id: a for a in rows}

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.core.common.live import Hub, RedisHub, Subscription, make_hub
 
-__all__ = ["Hub", "RedisHub", "Subscription", "make_hub", "publish_edit", "publish_message"]
+__all__ = ["Hub", "RedisHub", "Subscription", "inbox_event", "make_hub", "publish_edit", "publish_message"]
 
 
 async def publish_message(
@@ -26,11 +26,24 @@ async def publish_message(
     and already has it from its ack)."""
     event = {"type": "message", "org_id": org_id, "conversation_id": conversation_id, "message": message}
     await hub.publish(f"conv:{conversation_id}", event)
+    if message.get("direction") in ("in", "out"):  # the live inbox moves the row (notes do not change it)
+        await hub.publish(f"org:{org_id}", inbox_event(conversation_id, message))
     if hub.inbox_notice_due(conversation_id):
         await hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
     await hub.publish("messages", event)
     if customer_id is not None and message.get("direction") == "in":
         await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message, "origin": origin})
+
+
+def inbox_event(conversation_id: int, message: dict[str, Any]) -> dict[str, Any]:
+    """What an open inbox needs to move and update one row in place (no personal data beyond the preview)."""
+    return {
+        "type": "inbox",
+        "conversation_id": conversation_id,
+        "direction": message.get("direction"),
+        "text": str(message.get("text") or "")[:200],
+        "created_at": message.get("created_at"),
+    }
 
 
 async def publish_edit(hub: Hub, *, conversation_id: int, customer_id: int | None, message: dict[str, Any]) -> None:

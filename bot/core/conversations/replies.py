@@ -26,7 +26,7 @@ async def reply_as_agent(
     if conversation.status == "resolved":
         conversation.status = "open"
         conversation.resolved_at = None
-    reply = Reply(text=text, attachment_id=attachment_id)
+    reply = Reply(text=text, attachment_id=attachment_id, data={"agent_name": agent.name})  # shown to the customer
     return await send_to_conversation(
         session=session, conversation=conversation, identity=identity, reply=reply, author_type="agent", agent_id=agent.id
     )

@@ -100,6 +100,12 @@ SPECIFIC: dict[str, str] = {
     "csat_responses.comment": "your comment",
     "broadcast_recipients.broadcast_id": "the notice sent to you (policy change, incident, transfer or cessation)",
     "broadcast_recipients.outbox_id": "the delivery of that notice",
+    "conversation_labels.label": "a label an agent put on your conversation",
+    "messages.deleted_at": "when you deleted the message on the platform (UTC); its text is no longer kept",
+    "conversation_triage.priority": "the priority of your conversation",
+    "conversation_triage.snoozed_until": "until when the conversation was set aside (UTC)",
+    "slack_dm_threads.user_id": "your Slack user id", "slack_dm_threads.thread_ts": "the Slack thread of your conversation",
+    "slack_dm_threads.updated_at": "last activity in that thread (UTC)",
 }
 
 WITHHELD: dict[str, str] = {

@@ -157,6 +157,11 @@ def _work_order_events(o: Owner) -> ColumnElement[bool]:
     return table("work_order_events").c.work_order_id.in_(select(w.id).where(w.org_id == o.org_id, w.customer_id == o.customer_id))
 
 
+def _slack_dm_threads(o: Owner) -> ColumnElement[bool]:
+    t = table("slack_dm_threads").c
+    return and_(t.org_id == o.org_id, t.user_id.in_(external_ids(o, "slack")))
+
+
 def _not_customer(name: str, why: str) -> Entry:
     return Entry(name, why=why)
 
@@ -188,6 +193,9 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("conversation_clocks", (), _via_conversation("conversation_clocks"), "delete"),
     Entry("csat_responses", ("comment",), _by_customer("csat_responses"), "delete"),
     Entry("broadcast_recipients", (), _by_customer("broadcast_recipients"), "delete"),
+    Entry("conversation_labels", ("label",), _via_conversation("conversation_labels"), "delete"),
+    Entry("conversation_triage", (), _via_conversation("conversation_triage"), "delete"),
+    Entry("slack_dm_threads", ("user_id", "thread_ts"), _slack_dm_threads, "delete", loose=True),
     _not_customer("third_party_apps", "the organization's third-party applications"),
     _not_customer("deletion_notices", "notices to the organization's apps, naming the customer only by a pseudonym"),
     _not_customer("organizations", "the organization's own profile"),
@@ -204,6 +212,9 @@ ENTRIES: tuple[Entry, ...] = (
     _not_customer("certification_applications", "the organization's certification application"),
     _not_customer("platform_access_grants", "the organization's grants of platform access"),
     _not_customer("broadcasts", "the organization's notices to every customer"),
+    _not_customer("chat_widgets", "the organization's web chat widget settings"),
+    _not_customer("saved_views", "staff members' saved searches"),
+    _not_customer("canned_replies", "the organization's canned replies"),
 )
 
 REGISTRY: dict[str, Entry] = {entry.table: entry for entry in ENTRIES}

@@ -36,7 +36,7 @@ async def test_visitor_and_agent_talk_both_ways(server: Server, demo: OrgWithAdm
         async with http.get(f"{server.url}/workbench/conversations/{conversation_id}") as resp:
             page = await resp.text()
         assert "Hello, my order is late" in page
-        assert "receipt.png" not in page or "file #" in page
+        assert "📎 receipt.png" in page and "file #" not in page  # the agent sees the file by its name
 
         async with http.post(
             f"{server.url}/workbench/conversations/{conversation_id}/reply",

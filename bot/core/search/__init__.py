@@ -1,0 +1,161 @@
+"""Full-text search over messages and customers, one interface over two engines: SQLite FTS5 (external-content
+tables kept by triggers) and PostgreSQL full-text (GIN indexes over to_tsvector('simple', ...)).
+
+Every query is tenant-scoped (org_id) and combined with the inbox filters (channel, status, assignee, unread,
+verified, label). Words the agent types are always quoted, so search syntax never reaches the engine raw.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, column, exists, func, literal_column, or_, select, table, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.core.common.errors import InvalidInput
+from bot.core.models import Conversation, Customer, Message
+from bot.core.triage.models import ConversationLabel
+
+MAX_QUERY = 200
+_WORD = re.compile(r"[\w@.+\-']+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    channel: str | None = None
+    status: str | None = None
+    assignee_id: int | None = None
+    unread: bool = False
+    verified: bool = False
+    label: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if v not in (None, False, "")}
+
+
+@dataclass(frozen=True)
+class Hit:
+    conversation_id: int
+    customer_id: int
+    customer_name: str
+    channel: str
+    status: str
+    text: str
+    at: datetime
+    message_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CustomerHit:
+    customer_id: int
+    name: str
+    email: str | None
+    phone: str | None
+
+
+@dataclass
+class Results:
+    messages: list[Hit] = field(default_factory=list)
+    customers: list[CustomerHit] = field(default_factory=list)
+
+
+def words(query: str) -> list[str]:
+    if len(query) > MAX_QUERY:
+        raise InvalidInput(f"search: at most {MAX_QUERY} characters")
+    return _WORD.findall(query)[:12]
+
+
+def _fts5_query(terms: list[str]) -> str:
+    # Whole words only, as on PostgreSQL: a prefix query ("w1"*) expands to every word starting so and is slow.
+    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+
+
+def _filtered(query: Any, org_id: int, filters: SearchFilters) -> Any:  # any select over conversations
+    conditions: list[ColumnElement[bool]] = [Conversation.org_id == org_id]
+    if filters.channel:
+        conditions.append(Conversation.channel == filters.channel)
+    if filters.status:
+        conditions.append(Conversation.status == filters.status)
+    if filters.assignee_id is not None:
+        conditions.append(Conversation.assignee_id == filters.assignee_id)
+    if filters.unread:
+        conditions.append(Conversation.unread_count > 0)
+    if filters.verified:
+        conditions.append(Customer.verified_at.is_not(None))
+    if filters.label:
+        conditions.append(exists().where(ConversationLabel.conversation_id == Conversation.id,
+                                         ConversationLabel.label == filters.label))
+    return query.where(and_(*conditions))
+
+
+async def search(*, session: AsyncSession, org_id: int, query: str, filters: SearchFilters, limit: int = 50) -> Results:
+    """Messages (newest first) and customers matching every word; no words: the conversations the filters select."""
+    terms = words(query)
+    if not terms:
+        return Results(messages=await _conversations(session, org_id, filters, limit))
+    sqlite = session.get_bind().dialect.name == "sqlite"
+    return Results(
+        messages=await _messages(session, org_id, terms, filters, limit, sqlite),
+        customers=await _customers(session, org_id, terms, min(limit, 20), sqlite),
+    )
+
+
+async def _conversations(session: AsyncSession, org_id: int, filters: SearchFilters, limit: int) -> list[Hit]:
+    base = select(Conversation, Customer.name).join(Customer, Customer.id == Conversation.customer_id)
+    query = _filtered(base, org_id, filters).order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit)
+    rows: list[Any] = list((await session.execute(query)).all())
+    return [
+        Hit(conversation_id=c.id, customer_id=c.customer_id, customer_name=name or f"Visitor #{c.customer_id}", channel=c.channel,
+            status=c.status, text=c.last_message_preview, at=c.last_activity_at)
+        for c, name in rows
+    ]
+
+
+async def _messages(
+    session: AsyncSession, org_id: int, terms: list[str], filters: SearchFilters, limit: int, sqlite: bool
+) -> list[Hit]:
+    query = (
+        select(Message.id, Message.text, Message.created_at, Conversation.id, Conversation.customer_id, Conversation.channel,
+               Conversation.status, Customer.name)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Message.org_id == org_id)
+    )
+    if sqlite:
+        fts = table("search_messages", column("rowid"))
+        query = query.join(fts, fts.c.rowid == Message.id).where(
+            text("search_messages MATCH :fts").bindparams(fts=_fts5_query(terms))
+        ).order_by(fts.c.rowid.desc())
+    else:
+        query = query.where(
+            func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
+                func.plainto_tsquery(literal_column("'simple'"), " ".join(terms)))
+        ).order_by(Message.id.desc())
+    rows: list[Any] = list((await session.execute(_filtered(query, org_id, filters).limit(limit))).all())
+    return [
+        Hit(conversation_id=conv_id, customer_id=customer_id, customer_name=name or f"Visitor #{customer_id}", channel=channel,
+            status=status, text=body, at=at, message_id=message_id)
+        for message_id, body, at, conv_id, customer_id, channel, status, name in rows
+    ]
+
+
+async def _customers(session: AsyncSession, org_id: int, terms: list[str], limit: int, sqlite: bool) -> list[CustomerHit]:
+    query = select(Customer.id, Customer.name, Customer.email, Customer.phone).where(Customer.org_id == org_id)
+    if sqlite:
+        fts = table("search_customers", column("rowid"))
+        query = query.join(fts, fts.c.rowid == Customer.id).where(
+            text("search_customers MATCH :fts").bindparams(fts=_fts5_query(terms))
+        ).order_by(fts.c.rowid.desc())  # the index's own order: no sort of every match
+    else:
+        document = func.coalesce(Customer.name, "") + " " + func.coalesce(Customer.email, "") + " " + func.coalesce(Customer.phone, "")
+        like = "%" + " ".join(terms).replace("%", "").replace("_", "") + "%"
+        query = query.where(or_(
+            func.to_tsvector(literal_column("'simple'"), document).op("@@")(
+                func.plainto_tsquery(literal_column("'simple'"), " ".join(terms))),
+            Customer.email.ilike(like), Customer.phone.like(like),
+        )).order_by(Customer.id.desc())
+    rows = (await session.execute(query.limit(limit))).all()
+    return [CustomerHit(customer_id=i, name=name or f"Visitor #{i}", email=email, phone=phone) for i, name, email, phone in rows]

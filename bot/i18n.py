@@ -1,0 +1,56 @@
+"""Page languages: the gettext catalogue of each locale (translations/<locale>/LC_MESSAGES/messages.po) and
+the choice of a locale from a browser's Accept-Language.
+
+Catalogues are kept as .po text and compiled in memory on first use, so there is no build or compile step;
+a message missing from a catalogue shows in English, never as an error.
+"""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+from babel.support import NullTranslations, Translations
+
+from bot.paths import ROOT
+
+LOCALES = ("en", "zh")
+CATALOGUES = ROOT / "translations"
+
+
+@lru_cache(maxsize=len(LOCALES))
+def translations(locale: str) -> NullTranslations:
+    path = CATALOGUES / locale / "LC_MESSAGES" / "messages.po"
+    if locale not in LOCALES or not path.exists():
+        return NullTranslations()
+    with path.open("rb") as handle:
+        catalog = read_po(handle, locale=locale)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return Translations(fp=buffer)
+
+
+def gettext(locale: str, message: str) -> str:
+    return translations(locale).gettext(message)
+
+
+def negotiate(accept_language: str, default: str = "en") -> str:
+    """The first supported language in the header's preference order (q-values honoured)."""
+    ranked: list[tuple[float, int, str]] = []
+    for position, part in enumerate(accept_language.split(",")):
+        tag, _, params = part.strip().partition(";")
+        quality = 1.0
+        if params.strip().startswith("q="):
+            try:
+                quality = float(params.strip()[2:])
+            except ValueError:
+                quality = 0.0
+        ranked.append((-quality, position, tag.strip().lower()))
+    for _q, _p, tag in sorted(ranked):
+        base = tag.split("-")[0]
+        if base in LOCALES and _q < 0:
+            return base
+    return default

@@ -1,0 +1,55 @@
+"""Shared steps of the browser tests: sign an agent in, start a customer's chat, a real PNG."""
+
+from __future__ import annotations
+
+import struct
+import zlib
+
+from playwright.async_api import Browser, Page, expect
+
+from tests.utils.factories import PASSWORD
+
+
+async def agent_page(browser: Browser, base: str, email: str, **context: object) -> Page:
+    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
+    await page.goto(f"{base}/workbench/login")
+    await page.fill("input[name=email]", email)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#inbox")).to_be_visible()
+    return page
+
+
+async def customer_page(browser: Browser, base: str, first: str = "Hello", **context: object) -> Page:
+    page = await (await browser.new_context(**context)).new_page()  # type: ignore[arg-type]
+    await page.goto(f"{base}/chat")
+    await expect(page.locator("#chat-status")).to_have_attribute("data-i18n", "online")
+    if first:
+        await page.fill("#chat-input", first)
+        await page.click("#chat-send")
+        await expect(page.locator(".chat-log .msg-in").first).to_be_visible()
+    return page
+
+
+def png(width: int = 4, height: int = 3) -> bytes:
+    """A valid RGB PNG, so the browser can decode a thumbnail."""
+    raw = b"".join(b"\x00" + b"\xcc\x22\x22" * width for _ in range(height))
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+CONTRAST_JS = """
+(node) => {
+  function rgb(s) { return s.match(/[\\d.]+/g).slice(0, 3).map(Number); }
+  function lum(c) { return c.map(v => { v /= 255; return v <= 0.03928 ? v / 12.92 : Math.pow((v + 0.055) / 1.055, 2.4); })
+                          .reduce((a, v, i) => a + v * [0.2126, 0.7152, 0.0722][i], 0); }
+  let bg = node;
+  while (bg && getComputedStyle(bg).backgroundColor.match(/rgba\\(0, 0, 0, 0\\)|transparent/)) bg = bg.parentElement;
+  const a = lum(rgb(getComputedStyle(node).color)), b = lum(rgb(getComputedStyle(bg).backgroundColor));
+  return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+}
+"""

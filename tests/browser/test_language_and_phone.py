@@ -1,0 +1,74 @@
+"""Defects of issue 14 in a real browser: the chat and workbench in the customer's / agent's language, phones,
+the notifications page and the lockouts link."""
+
+from __future__ import annotations
+
+from playwright.async_api import Browser, expect
+
+from tests.browser.helpers import agent_page, customer_page
+from tests.conftest import Server
+from tests.utils.factories import OrgWithAdmin
+
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+
+
+async def test_chat_follows_the_browser_language_and_the_customers_choice(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    chinese = await customer_page(browser, web_server.url, "你好", locale="zh-CN")
+    await expect(chinese.locator("html")).to_have_attribute("lang", "zh")
+    await expect(chinese.locator("#chat-send")).to_have_text("发送")
+    await expect(chinese.locator("#chat-input")).to_have_attribute("placeholder", "输入消息…")
+    await expect(chinese.get_by_role("button", name="我同意")).to_be_visible()  # the bot speaks the browser's language too
+
+    english = await customer_page(browser, web_server.url, "language", locale="en-US")
+    await expect(english.locator("html")).to_have_attribute("lang", "en")
+    await english.get_by_role("button", name="中文").click()
+    await expect(english.locator(".chat-log")).to_contain_text("语言已设置为中文")
+    await expect(english.locator("html")).to_have_attribute("lang", "zh")
+    await expect(english.locator("#chat-send")).to_have_text("发送")
+    await expect(english.get_by_label("发送照片或文件")).to_have_id("chat-file")
+    await english.reload()  # the choice is the customer's, kept on the server
+    await expect(english.locator("html")).to_have_attribute("lang", "zh")
+    await expect(english.locator("#chat-status")).to_have_text("在线")
+
+
+async def test_workbench_in_chinese_for_a_chinese_browser(browser: Browser, web_server: Server, web_demo: OrgWithAdmin) -> None:
+    await customer_page(browser, web_server.url, "hello")
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email, locale="zh-CN")
+    await expect(agent.locator("html")).to_have_attribute("lang", "zh")
+    await expect(agent.locator("nav")).to_contain_text("待处理")
+    await expect(agent.get_by_role("button", name="退出登录")).to_be_visible()
+    await agent.click("#inbox a[href^='/workbench/conversations/']")
+    await expect(agent.get_by_label("回复客户")).to_have_id("reply-text")
+    await expect(agent.locator("#messages time").first).to_have_text("现在")
+
+
+async def test_workbench_fits_a_390px_phone(browser: Browser, web_server: Server, web_demo: OrgWithAdmin) -> None:
+    await customer_page(browser, web_server.url, "A long first message " * 8)
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email, **PHONE)
+    fits = "document.documentElement.scrollWidth <= window.innerWidth"
+    assert await agent.evaluate(fits)
+    sign_out = await agent.get_by_role("button", name="Sign out").bounding_box()
+    assert sign_out is not None and sign_out["x"] >= 0 and sign_out["x"] + sign_out["width"] <= 390
+    await agent.click("#inbox a[href^='/workbench/conversations/']")
+    assert await agent.evaluate(fits)
+    sidebar = await agent.locator(".sidebar").bounding_box()
+    assert sidebar is not None and sidebar["x"] >= 0 and sidebar["x"] + sidebar["width"] <= 390
+    await agent.goto(web_server.url + "/workbench/notifications")
+    assert await agent.evaluate(fits)
+
+
+async def test_notifications_page_speaks_words_and_lockouts_are_in_the_navigation(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email)
+    await agent.get_by_role("link", name="Lockouts").click()
+    await expect(agent.locator("h1")).to_have_text("Identity-check lockouts")
+    await agent.get_by_role("link", name="Notifications").click()
+    form = agent.locator("form.preferences")
+    await expect(form.get_by_label("A customer is waiting")).to_be_visible()
+    await expect(form).not_to_contain_text("conversation_waiting")
+    rows = [await agent.locator(sel).bounding_box() for sel in (".quiet-hours", ".preferences .digest", ".preferences .language")]
+    tops = [box["y"] for box in rows if box is not None]
+    assert len(tops) == 3 and tops[0] < tops[1] < tops[2]  # quiet hours, digest and language each on their own line

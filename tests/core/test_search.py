@@ -1,0 +1,55 @@
+"""Full-text search on both backends: words in messages and customer details, filters, tenant scope, odd input."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import update
+
+from bot.core.common.errors import InvalidInput
+from bot.core.models import Conversation, Customer
+from bot.core.search import SearchFilters, search
+from bot.core.storage.db import transaction
+from bot.core.triage.models import ConversationLabel
+from tests.conftest import Server
+from tests.utils.factories import OrgWithAdmin, make_org
+from tests.utils.webchat import Visitor
+
+
+async def test_search_finds_words_in_messages_and_customers_within_the_organization(server: Server, demo: OrgWithAdmin) -> None:
+    other = await make_org(server.ctx.factory, slug="other", name="Other Co")
+    mine, theirs = Visitor(server.url), Visitor(server.url, org="other")
+    try:
+        await mine.open()
+        ack = await mine.say("My parcel tracking number is ZX81 and the courier never came")
+        await mine.say("Another unrelated line")
+        await theirs.open()
+        await theirs.say("their parcel is lost too")
+    finally:
+        await mine.close()
+        await theirs.close()
+    conversation_id = ack["message"]["conversation_id"]
+    async with transaction(server.ctx.factory) as session:
+        customer_id = (await session.get(Conversation, conversation_id)).customer_id  # type: ignore[union-attr]
+        await session.execute(update(Customer).where(Customer.id == customer_id).values(name="Dora Parcelle", email="dora@example.com"))
+        session.add(ConversationLabel(org_id=demo.org.id, conversation_id=conversation_id, label="shipping"))
+
+    async with server.ctx.factory() as session:
+        found = await search(session=session, org_id=demo.org.id, query="courier", filters=SearchFilters())
+        assert [h.conversation_id for h in found.messages] == [conversation_id]
+        assert "courier never came" in found.messages[0].text
+        parcel = await search(session=session, org_id=demo.org.id, query="parcel", filters=SearchFilters())
+        assert {h.conversation_id for h in parcel.messages} == {conversation_id}  # not the other organization's
+        assert (await search(session=session, org_id=other.org.id, query="courier", filters=SearchFilters())).messages == []
+        people = await search(session=session, org_id=demo.org.id, query="Dora", filters=SearchFilters())
+        assert [c.name for c in people.customers] == ["Dora Parcelle"]
+        by_mail = await search(session=session, org_id=demo.org.id, query="dora@example.com", filters=SearchFilters())
+        assert [c.customer_id for c in by_mail.customers] == [customer_id]
+        labelled = await search(session=session, org_id=demo.org.id, query="", filters=SearchFilters(label="shipping"))
+        assert [h.conversation_id for h in labelled.messages] == [conversation_id]
+        telegram = SearchFilters(channel="telegram")
+        assert (await search(session=session, org_id=demo.org.id, query="courier", filters=telegram)).messages == []
+        assert (await search(session=session, org_id=demo.org.id, query="courier", filters=SearchFilters(verified=True))).messages == []
+        weird = await search(session=session, org_id=demo.org.id, query='"courier" OR NEAR( * :', filters=SearchFilters())
+        assert weird.messages == [] or all("courier" in h.text for h in weird.messages)
+        with pytest.raises(InvalidInput):
+            await search(session=session, org_id=demo.org.id, query="x" * 500, filters=SearchFilters())

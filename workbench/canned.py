@@ -1,0 +1,55 @@
+"""Canned replies page: every agent sees the organization's list; administrators add and delete."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bot.core.canned_replies import VARIABLES, add_canned, delete_canned, list_canned
+from bot.core.common.errors import Forbidden, NotFound
+from bot.core.models import Agent
+from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
+from workbench.render import render
+
+ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
+
+
+def _admin(agent: Agent) -> None:
+    if agent.role not in ADMIN_ROLES:
+        raise Forbidden("only administrators change canned replies")
+
+
+@agent_page
+async def canned_page(request: web.Request) -> web.Response:
+    agent = request[AGENT]
+    async with agent_session(request) as session:
+        replies = await list_canned(session=session, org_id=agent.org_id)
+    return render(request, "workbench/canned.html", replies=replies, variables=VARIABLES, can_edit=agent.role in ADMIN_ROLES)
+
+
+@agent_page
+async def add_view(request: web.Request) -> web.StreamResponse:
+    agent = request[AGENT]
+    _admin(agent)
+    form = await request.post()
+    async with agent_transaction(request) as session:
+        await add_canned(session=session, org_id=agent.org_id, shortcut=str(form.get("shortcut", "")), text=str(form.get("text", "")))
+    raise web.HTTPSeeOther("/workbench/canned")
+
+
+@agent_page
+async def delete_view(request: web.Request) -> web.StreamResponse:
+    agent = request[AGENT]
+    _admin(agent)
+    try:
+        canned_id = int(request.match_info["canned_id"])
+    except ValueError:
+        raise NotFound("no such canned reply") from None
+    async with agent_transaction(request) as session:
+        await delete_canned(session=session, org_id=agent.org_id, canned_id=canned_id)
+    raise web.HTTPSeeOther("/workbench/canned")
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/workbench/canned", canned_page)
+    app.router.add_post("/workbench/canned", add_view)
+    app.router.add_post("/workbench/canned/{canned_id}/delete", delete_view)

@@ -1,0 +1,66 @@
+"""The search page: full-text search over messages and customers with the inbox filters, and saved views."""
+
+from __future__ import annotations
+
+from urllib.parse import urlencode
+
+from aiohttp import web
+
+from bot.core.common.errors import InvalidInput
+from bot.core.orgs.agents import list_agents
+from bot.core.orgs.audit import record
+from bot.core.search import SearchFilters, search
+from bot.core.search.views import list_views, save_view
+from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.render import render
+
+CHANNELS = ("webchat", "telegram", "slack")
+STATUSES = ("open", "pending", "resolved")
+FIELDS = ("q", "channel", "status", "assignee", "unread", "verified", "label")
+
+
+def _filters(query: dict[str, str]) -> SearchFilters:
+    assignee = query.get("assignee", "")
+    try:
+        assignee_id = int(assignee) if assignee else None
+    except ValueError:
+        raise InvalidInput("assignee: not an agent id") from None
+    return SearchFilters(
+        channel=query.get("channel") if query.get("channel") in CHANNELS else None,
+        status=query.get("status") if query.get("status") in STATUSES else None,
+        assignee_id=assignee_id,
+        unread=query.get("unread") == "1",
+        verified=query.get("verified") == "1",
+        label=(query.get("label") or "").strip().lower()[:40] or None,
+    )
+
+
+@agent_page
+async def search_page(request: web.Request) -> web.Response:
+    agent = request[AGENT]
+    params = {k: request.query.get(k, "") for k in FIELDS}
+    filters = _filters(params)
+    async with agent_transaction(request) as session:
+        results = await search(session=session, org_id=agent.org_id, query=params["q"], filters=filters)
+        views = await list_views(session=session, agent=agent)
+        agents = await list_agents(session=session, org_id=agent.org_id)
+        await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="search",
+                     detail={"filters": filters.as_dict(), "words": len(params["q"].split()),
+                             "rows": len(results.messages) + len(results.customers)})
+    return render(request, "workbench/search.html", params=params, results=results, views=views, agents=agents,
+                  channels=CHANNELS, statuses=STATUSES, query_string=urlencode({k: v for k, v in params.items() if v}))
+
+
+@agent_page
+async def save_view_action(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    query = {k: str(form.get(k, "")) for k in FIELDS if form.get(k)}
+    _filters(query)  # refuse what the page would refuse
+    async with agent_transaction(request) as session:
+        await save_view(session=session, agent=request[AGENT], name=str(form.get("name", "")), query=query)
+    raise web.HTTPSeeOther("/workbench/search?" + urlencode(query))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/workbench/search", search_page)
+    app.router.add_post("/workbench/search/views", save_view_action)
