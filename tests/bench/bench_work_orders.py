@@ -101,7 +101,7 @@ def _load(db_path: Path) -> None:
         resolved = created + took
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
                        rng.choice(("low", "normal", "high")), rng.choice(agents), _ts(created), _ts(resolved), 1440,
-                       _ts(created + timedelta(minutes=1440)), _ts(created + timedelta(minutes=1152)), None, 1, 1,
+                       _ts(created + timedelta(minutes=1440)), None, None, 1, 1,
                        took <= timedelta(minutes=1440), None, _ts(resolved), _week(resolved), int(took.total_seconds())))
     conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
                      " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"

@@ -21,8 +21,8 @@ class SlaColumns:
     """A business-time clock: target, due moment, at-risk moment, and what was already announced."""
 
     target_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused or stopped
-    risk_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused
+    risk_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused or stopped
     remaining_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # business time left when paused
     paused_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     next_alert_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -44,7 +44,8 @@ class WorkOrder(SlaColumns, Base):
         UniqueConstraint("org_id", "number"),
         Index("ix_work_orders_alert", "next_alert_at"),
         Index("ix_work_orders_queue", "org_id", "queue_at", "id"),
-        Index("ix_work_orders_report", "org_id", "resolved_week", "resolution_seconds"),
+        Index("ix_work_orders_risk", "org_id", "risk_at"),
+        Index("ix_work_orders_report", "org_id", "resolved_week", "assignee_id", "sla_met", "resolution_seconds"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -94,7 +95,7 @@ class ConversationClock(SlaColumns, Base):
         UniqueConstraint("conversation_id", "started_at"),
         Index("ix_conversation_clocks_alert", "next_alert_at"),
         Index("ix_conversation_clocks_active", "stopped_at", "conversation_id"),
-        Index("ix_conversation_clocks_report", "org_id", "kind", "stopped_week", "response_seconds"),
+        Index("ix_conversation_clocks_report", "org_id", "kind", "stopped_week", "agent_id", "sla_met", "response_seconds"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -112,7 +113,10 @@ class CsatResponse(Base):
     """A customer's 1-5 rating of a resolved work order or conversation; one per item."""
 
     __tablename__ = "csat_responses"
-    __table_args__ = (UniqueConstraint("subject_type", "subject_id"), Index("ix_csat_responses_report", "org_id", "week"))
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id"),
+        Index("ix_csat_responses_report", "org_id", "week", "agent_id", "rating"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)

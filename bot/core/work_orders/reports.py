@@ -1,27 +1,27 @@
 """Reports: SLA targets met, median first response and resolution, CSAT average and distribution,
-per week and per agent. Aggregated in SQL (group by week columns written when clocks stop; medians
-by a window function), so a year of 100,000 work orders is a few indexed scans, not rows in Python.
+per week and per agent.
+
+Three scans, each over a covering index (work orders by resolution week, first-response clocks by stop
+week, CSAT answers grouped by week, agent and rating), aggregated in one pass: a year of 100,000
+resolved work orders is read once, never per chart. Weeks are Mondays (UTC), written when a clock stops.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import String, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.core.work_orders.models import ConversationClock, CsatResponse, WorkOrder
-
-Group = ColumnElement[Any] | InstrumentedAttribute[Any]
 
 
 @dataclass
 class Row:
-    """One week or one agent."""
+    """One week, one agent, or the whole period."""
 
     key: Any
     resolved: int = 0
@@ -53,72 +53,70 @@ class Report:
     distribution: dict[int, int] = field(default_factory=dict)
 
 
-def _met(column: Group) -> ColumnElement[int]:
-    return func.sum(case((column.is_(True), 1), else_=0))
+def _median(values: list[int]) -> int | None:
+    if not values:
+        return None
+    values.sort()
+    return values[(len(values) - 1) // 2]
 
 
-async def _medians(
-    session: AsyncSession, value: Group, group: Group, where: Sequence[ColumnElement[bool]]
-) -> dict[Any, int]:
-    ranked = select(
-        group.label("k"), value.label("v"),
-        func.row_number().over(partition_by=group, order_by=value).label("rn"),
-        func.count().over(partition_by=group).label("n"),
-    ).where(*where).subquery()
-    rows = await session.execute(select(ranked.c.k, ranked.c.v).where(ranked.c.rn == (ranked.c.n + 1) / 2))
-    return {k: int(v) for k, v in rows}
+class _Tally:
+    def __init__(self) -> None:
+        self.weeks: dict[str, Row] = {}
+        self.agents: dict[int | None, Row] = {}
+        self.total = Row("total")
+        self.samples: dict[tuple[str, int], list[int]] = defaultdict(list)
 
+    def rows(self, week: str, agent: int | None) -> tuple[Row, Row, Row]:
+        return (self.weeks.setdefault(week, Row(week)), self.agents.setdefault(agent, Row(agent)), self.total)
 
-async def _resolutions(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    counts = await session.execute(select(group, func.count(), _met(WorkOrder.sla_met)).where(*where).group_by(group))
-    for key, count, met in counts:
-        row = rows.setdefault(key, Row(key))
-        row.resolved, row.resolved_met = int(count), int(met or 0)
-    for key, median in (await _medians(session, WorkOrder.resolution_seconds, group, where)).items():
-        rows.setdefault(key, Row(key)).median_resolution_s = median
+    def sample(self, metric: str, row: Row, seconds: int | None) -> None:
+        if seconds is not None:
+            self.samples[(metric, id(row))].append(seconds)
 
-
-async def _first_responses(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    counts = await session.execute(select(group, func.count(), _met(ConversationClock.sla_met)).where(*where).group_by(group))
-    for key, count, met in counts:
-        row = rows.setdefault(key, Row(key))
-        row.first_responses, row.first_met = int(count), int(met or 0)
-    for key, median in (await _medians(session, ConversationClock.response_seconds, group, where)).items():
-        rows.setdefault(key, Row(key)).median_first_response_s = median
-
-
-async def _csat(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    result = await session.execute(select(group, func.count(), func.sum(CsatResponse.rating)).where(*where).group_by(group))
-    for key, count, total in result:
-        row = rows.setdefault(key, Row(key))
-        row.csat_count, row.csat_sum = int(count), int(total or 0)
+    def finish(self) -> None:
+        for row in (*self.weeks.values(), *self.agents.values(), self.total):
+            row.median_resolution_s = _median(self.samples.get(("resolution", id(row)), []))
+            row.median_first_response_s = _median(self.samples.get(("first", id(row)), []))
 
 
 async def build_report(*, session: AsyncSession, org_id: int, since: date, until: date) -> Report:
     """Weeks (Mondays, UTC) from `since` to `until` inclusive."""
-    orders = [WorkOrder.org_id == org_id, WorkOrder.resolved_week >= since, WorkOrder.resolved_week <= until]
-    clocks = [ConversationClock.org_id == org_id, ConversationClock.kind == "first",
-              ConversationClock.stopped_week >= since, ConversationClock.stopped_week <= until]
-    answers = [CsatResponse.org_id == org_id, CsatResponse.week >= since, CsatResponse.week <= until]
-    weeks: dict[Any, Row] = {}
-    await _resolutions(session, weeks, WorkOrder.resolved_week, orders)
-    await _first_responses(session, weeks, ConversationClock.stopped_week, clocks)
-    await _csat(session, weeks, CsatResponse.week, answers)
-    agents: dict[Any, Row] = {}
-    await _resolutions(session, agents, WorkOrder.assignee_id, orders)
-    await _first_responses(session, agents, ConversationClock.agent_id, clocks)
-    await _csat(session, agents, CsatResponse.agent_id, answers)
-    totals: dict[Any, Row] = {}
-    await _resolutions(session, totals, WorkOrder.org_id, orders)
-    await _first_responses(session, totals, ConversationClock.org_id, clocks)
-    await _csat(session, totals, CsatResponse.org_id, answers)
+    tally = _Tally()
+    orders = await session.execute(
+        select(cast(WorkOrder.resolved_week, String), WorkOrder.assignee_id, WorkOrder.sla_met, WorkOrder.resolution_seconds)
+        .where(WorkOrder.org_id == org_id, WorkOrder.resolved_week >= since, WorkOrder.resolved_week <= until)
+    )
+    for week, agent, met, seconds in orders:
+        for row in tally.rows(week, agent):
+            row.resolved += 1
+            row.resolved_met += bool(met)
+            tally.sample("resolution", row, seconds)
+    clocks = await session.execute(
+        select(cast(ConversationClock.stopped_week, String), ConversationClock.agent_id, ConversationClock.sla_met,
+               ConversationClock.response_seconds)
+        .where(ConversationClock.org_id == org_id, ConversationClock.kind == "first",
+               ConversationClock.stopped_week >= since, ConversationClock.stopped_week <= until)
+    )
+    for week, agent, met, seconds in clocks:
+        for row in tally.rows(week, agent):
+            row.first_responses += 1
+            row.first_met += bool(met)
+            tally.sample("first", row, seconds)
     distribution = dict.fromkeys(range(1, 6), 0)
-    for rating, count in await session.execute(
-        select(CsatResponse.rating, func.count()).where(*answers).group_by(CsatResponse.rating)
-    ):
-        distribution[int(rating)] = int(count)
+    answers = await session.execute(
+        select(cast(CsatResponse.week, String), CsatResponse.agent_id, CsatResponse.rating, func.count())
+        .where(CsatResponse.org_id == org_id, CsatResponse.week >= since, CsatResponse.week <= until)
+        .group_by(CsatResponse.week, CsatResponse.agent_id, CsatResponse.rating)
+    )
+    for week, agent, rating, count in answers:
+        distribution[int(rating)] += int(count)
+        for row in tally.rows(week, agent):
+            row.csat_count += int(count)
+            row.csat_sum += int(rating) * int(count)
+    tally.finish()
     return Report(
-        since=since, until=until, weeks=[weeks[k] for k in sorted(weeks, key=str)],
-        agents=sorted(agents.values(), key=lambda r: (r.key is None, r.key or 0)), total=totals.get(org_id, Row(org_id)),
+        since=since, until=until, weeks=[tally.weeks[k] for k in sorted(tally.weeks)],
+        agents=sorted(tally.agents.values(), key=lambda r: (r.key is None, r.key or 0)), total=tally.total,
         distribution=distribution,
     )

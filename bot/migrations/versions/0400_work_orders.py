@@ -2,7 +2,7 @@
 
 Revision ID: 0400
 Revises: 0100
-Create Date: 2026-11-30 02:25:18.992933
+Create Date: 2026-11-30 02:43:56.978807
 """
 
 from collections.abc import Sequence
@@ -37,7 +37,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('csat_responses', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_csat_responses_customer_id'), ['customer_id'], unique=False)
-        batch_op.create_index('ix_csat_responses_report', ['org_id', 'week'], unique=False)
+        batch_op.create_index('ix_csat_responses_report', ['org_id', 'week', 'agent_id', 'rating'], unique=False)
 
     op.create_table('conversation_clocks',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -69,7 +69,7 @@ def upgrade() -> None:
     with op.batch_alter_table('conversation_clocks', schema=None) as batch_op:
         batch_op.create_index('ix_conversation_clocks_active', ['stopped_at', 'conversation_id'], unique=False)
         batch_op.create_index('ix_conversation_clocks_alert', ['next_alert_at'], unique=False)
-        batch_op.create_index('ix_conversation_clocks_report', ['org_id', 'kind', 'stopped_week', 'response_seconds'], unique=False)
+        batch_op.create_index('ix_conversation_clocks_report', ['org_id', 'kind', 'stopped_week', 'agent_id', 'sla_met', 'response_seconds'], unique=False)
 
     op.create_table('work_orders',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -114,7 +114,8 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_work_orders_conversation_id'), ['conversation_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_work_orders_customer_id'), ['customer_id'], unique=False)
         batch_op.create_index('ix_work_orders_queue', ['org_id', 'queue_at', 'id'], unique=False)
-        batch_op.create_index('ix_work_orders_report', ['org_id', 'resolved_week', 'resolution_seconds'], unique=False)
+        batch_op.create_index('ix_work_orders_report', ['org_id', 'resolved_week', 'assignee_id', 'sla_met', 'resolution_seconds'], unique=False)
+        batch_op.create_index('ix_work_orders_risk', ['org_id', 'risk_at'], unique=False)
 
     op.create_table('work_order_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -144,6 +145,7 @@ def downgrade() -> None:
 
     op.drop_table('work_order_events')
     with op.batch_alter_table('work_orders', schema=None) as batch_op:
+        batch_op.drop_index('ix_work_orders_risk')
         batch_op.drop_index('ix_work_orders_report')
         batch_op.drop_index('ix_work_orders_queue')
         batch_op.drop_index(batch_op.f('ix_work_orders_customer_id'))
