@@ -27,6 +27,7 @@ import aiohttp
 from bot.core.agents import create_agent
 from bot.core.db import create_engine, session_factory, transaction
 from bot.core.organizations import create_organization
+from bot.core.work_orders.rollup import AGENT_ROW, HISTOGRAM, bucket_of
 from bot.migrate import upgrade_async
 from tests.bench.common import ServerProcess, percentile
 from tests.utils.factories import PASSWORD, login
@@ -87,6 +88,12 @@ def _load(db_path: Path) -> None:
                      " due_at, risk_at, next_alert_at, risk_notified, breach_notified, queue_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      clocks)
     orders, number = [], 0
+    counts: dict[tuple[str, str, int, int], list[int]] = {}  # what rollup.py keeps as work orders resolve
+
+    def bump(week: str, metric: str, agent: int, bucket: int, met: int, total: int) -> None:
+        cell = counts.setdefault((week, metric, agent, bucket), [0, 0, 0])
+        cell[0], cell[1], cell[2] = cell[0] + 1, cell[1] + met, cell[2] + total
+
     for i in range(OPEN):
         number += 1
         created = NOW - timedelta(minutes=192) + timedelta(seconds=i * 60 * 60 // 100)
@@ -99,19 +106,27 @@ def _load(db_path: Path) -> None:
         created = NOW - timedelta(days=364) + timedelta(seconds=i * 364 * 86400 // max(RESOLVED, 1))
         took = timedelta(minutes=rng.randint(10, 3000))
         resolved = created + took
+        agent, seconds, met = rng.choice(agents), int(took.total_seconds()), int(took <= timedelta(minutes=1440))
+        bump(_week(resolved), "resolution", agent, AGENT_ROW, met, seconds)
+        bump(_week(resolved), "resolution", HISTOGRAM, bucket_of(seconds), met, seconds)
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
-                       rng.choice(("low", "normal", "high")), rng.choice(agents), _ts(created), _ts(resolved), 1440,
-                       _ts(created + timedelta(minutes=1440)), None, None, 1, 1,
-                       took <= timedelta(minutes=1440), None, _ts(resolved), _week(resolved), int(took.total_seconds())))
+                       rng.choice(("low", "normal", "high")), agent, _ts(created), _ts(resolved), 1440,
+                       _ts(created + timedelta(minutes=1440)), None, None, 1, 1, met, None, _ts(resolved), _week(resolved),
+                       seconds))
     conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
                      " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"
                      " risk_notified, breach_notified, sla_met, queue_at, resolved_at, resolved_week, resolution_seconds,"
                      " channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
-    first_resolved = OPEN + 1
+    first_resolved, answers = OPEN + 1, []
+    for i in range(RESOLVED // 3):
+        agent, rating, day = rng.choice(agents), rng.randint(1, 5), NOW - timedelta(days=i % 364)
+        answers.append((org_id, 1 + i % people, "work_order", first_resolved + i, agent, rating, "", _ts(day), _week(day)))
+        bump(_week(day), "csat", agent, AGENT_ROW, 0, rating)
+        bump(_week(day), "csat", HISTOGRAM, rating, 0, rating)
     conn.executemany("INSERT INTO csat_responses (org_id, customer_id, subject_type, subject_id, agent_id, rating, comment,"
-                     " created_at, week) VALUES (?,?,?,?,?,?,?,?,?)",
-                     [(org_id, 1 + i % people, "work_order", first_resolved + i, rng.choice(agents), rng.randint(1, 5), "",
-                       _ts(NOW - timedelta(days=i % 364)), _week(NOW - timedelta(days=i % 364))) for i in range(RESOLVED // 3)])
+                     " created_at, week) VALUES (?,?,?,?,?,?,?,?,?)", answers)
+    conn.executemany("INSERT INTO report_counts (org_id, week, metric, agent_id, bucket, count, met, total) VALUES (?,?,?,?,?,?,?,?)",
+                     [(org_id, *key, *cell) for key, cell in counts.items()])
     conn.commit()
     conn.execute("ANALYZE")
     conn.commit()

@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.core.models import Conversation, Message
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import ConversationClock, week_of
+from bot.core.work_orders.rollup import count_duration
 
 BATCH = 2000
 
@@ -87,6 +88,9 @@ async def follow_conversations(*, session: AsyncSession, settings: Settings, sta
             clock.stopped_week = week_of(clock.stopped_at)
             clock.response_seconds = int((clock.stopped_at - clock.started_at).total_seconds())
             sla.stop(clock, cal, clock.stopped_at)
+            if clock.kind == "first":
+                await count_duration(session=session, org_id=clock.org_id, week=clock.stopped_week, metric="first",
+                                     agent_id=assignee_id, seconds=clock.response_seconds, met=bool(clock.sla_met))
     await session.flush()
     return len(changed)
 
