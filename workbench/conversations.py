@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.core.agents import list_agents
 from bot.core.attachments import attachment_path, check_upload, get_attachment, store_attachment
 from bot.core.audit import record
+from bot.core.clock import now
 from bot.core.conversations import add_note, assign, get_conversation, list_messages, mark_read, set_status
 from bot.core.customers import get_customer, latest_consent, list_identities
 from bot.core.db import transaction
@@ -15,6 +16,7 @@ from bot.core.live import publish_message
 from bot.core.organizations import get_organization
 from bot.core.replies import reply_as_agent
 from bot.core.serialize import message_json
+from bot.core.work_orders.clocks import sync_conversation_clock
 from bot.core.work_orders.csat import ask_conversation_csat
 from bot.core.work_orders.services import conversation_work_orders
 from bot.web import CTX
@@ -134,6 +136,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     async with transaction(ctx.factory) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
+        await sync_conversation_clock(session=session, settings=ctx.settings, conversation=conversation, stamp=now())
         asked = await ask_conversation_csat(session=session, conversation=conversation)
     if asked:
         ctx.dispatcher.wake()
