@@ -8,6 +8,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.canned_replies import fill, list_canned
+from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.attachments import (
     attachment_path,
@@ -31,6 +32,7 @@ from bot.core.orgs.organizations import get_organization
 from bot.core.rights.apps import app_states
 from bot.core.rights.requests import GROUNDS, KINDS
 from bot.core.triage import PRIORITIES, get_triage
+from bot.core.work_orders.clocks import sync_conversation_clock
 from bot.core.work_orders.csat import ask_conversation_csat
 from bot.core.work_orders.services import conversation_work_orders
 from bot.web import CTX
@@ -189,6 +191,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
         before = conversation.status
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
+        await sync_conversation_clock(session=session, settings=ctx.settings, conversation=conversation, stamp=now())
         asked = await ask_conversation_csat(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="set_status",
                      subject_type="customer", subject_id=conversation.customer_id,

@@ -73,8 +73,9 @@ async def reports_view(request: web.Request) -> web.Response:
                   hours=_hours, weeks_param=request.query.get("weeks", "12"))
 
 
-COLUMNS = ("scope", "key", "sla_percent", "resolved", "resolved_met", "median_resolution_seconds", "first_responses",
-           "first_met", "median_first_response_seconds", "csat_count", "csat_average")
+COLUMNS = ("scope", "key", "sla_percent", "resolved", "resolved_met", "median_resolution_seconds", "mean_resolution_seconds",
+           "first_responses", "first_met", "median_first_response_seconds", "mean_first_response_seconds", "csat_count",
+           "csat_average")
 
 
 @agent_page
@@ -87,8 +88,9 @@ async def reports_csv(request: web.Request) -> web.Response:
     rows += [("agent", names.get(r.key, "unassigned") if r.key else "unassigned", r) for r in report.agents]
     rows.append(("total", f"{report.since}..{report.until}", report.total))
     for scope, key, r in rows:
-        writer.writerow([scope, _cell(key), r.sla_percent, r.resolved, r.resolved_met, r.median_resolution_s,
-                         r.first_responses, r.first_met, r.median_first_response_s, r.csat_count, r.csat_average])
+        writer.writerow([scope, _cell(key), r.sla_percent, r.resolved, r.resolved_met, r.median_resolution_s, r.mean_resolution_s,
+                         r.first_responses, r.first_met, r.median_first_response_s, r.mean_first_response_s, r.csat_count,
+                         r.csat_average])
     return web.Response(text=out.getvalue(), content_type="text/csv", charset="utf-8",
                         headers={"Content-Disposition": f'attachment; filename="incs-report-{report.until}.csv"'})
 

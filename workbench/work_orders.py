@@ -121,11 +121,17 @@ async def action_view(request: web.Request) -> web.StreamResponse:
     return _back(request, number)
 
 
+MAX_ID = 2**62  # larger numbers are nobody's id (and would overflow the database's integer)
+
+
 def _agent_id(raw: str) -> int | None:
     try:
-        return int(raw) if raw else None
+        value = int(raw) if raw else None
     except ValueError:
         raise InvalidInput("assignee: not an agent id") from None
+    if value is not None and not 0 < value < MAX_ID:
+        raise NotFound("no such agent")
+    return value
 
 
 @agent_page
@@ -136,6 +142,8 @@ async def open_from_conversation(request: web.Request) -> web.StreamResponse:
         conversation_id = int(request.match_info["conversation_id"])
     except ValueError:
         raise NotFound("no such conversation") from None
+    if not 0 < conversation_id < MAX_ID:
+        raise NotFound("no such conversation")
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)

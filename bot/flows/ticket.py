@@ -28,6 +28,7 @@ CANCEL, SKIP = "ticket:cancel", "csat:skip"
 CANCEL_WORDS = ("cancel", "/cancel", "取消")
 STALE_AFTER = timedelta(minutes=30)
 MAX_FILES = 10
+MAX_ID = 2**62  # a larger number is nobody's id (and would overflow the database's integer)
 
 
 def _state(call: FlowCall, name: str) -> dict[str, Any] | None:
@@ -125,6 +126,8 @@ async def _on_csat(call: FlowCall, payload: str) -> list[Reply]:
         return [call.reply("csat_comment_thanks")]
     try:
         _, subject_type, subject_id, rating = payload.split(":")
+        if not 0 < int(subject_id) < MAX_ID:
+            raise ValueError(subject_id)
         answer = await record_csat(session=call.session, org_id=call.org.id, customer_id=call.customer.id,
                                    subject_type=subject_type, subject_id=int(subject_id), rating=int(rating))
     except (ValueError, InvalidInput, Forbidden):

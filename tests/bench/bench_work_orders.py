@@ -2,7 +2,8 @@
 work-order list with 100,000 work orders, and the reports page over a year (100,000 resolved work orders).
 
 Processes: the data is loaded first; each sweep runs in its own child process (as the server's scheduler
-would run it), with the clock advanced so that some items cross at-risk or breach in every round; the
+would run it), with the clock advanced so that some items cross at-risk or breach in every round, both the
+incremental passes the scheduler runs between full ones and the full pass (at start and every 20th run); the
 list and reports are served by an `incs run` child process and requested by this (load generator) process.
 Each figure is min / median / max of 3 rounds, with the machine load printed (2 cores shared).
 """
@@ -27,6 +28,7 @@ import aiohttp
 from bot.core.orgs.agents import create_agent
 from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import create_engine, session_factory, transaction
+from bot.core.work_orders.rollup import AGENT_ROW, HISTOGRAM, bucket_of
 from bot.migrate import upgrade_async
 from tests.bench.common import ServerProcess, percentile
 from tests.utils.factories import PASSWORD, login
@@ -76,10 +78,15 @@ def _load(db_path: Path) -> None:
                      [(i, org_id, i, "webchat", f"b-{i}", "", 1, "{}", _ts(NOW), _ts(NOW)) for i in range(1, people + 1)])
     conversations, clocks = [], []
     for i in range(1, CONVERSATIONS + 1):
-        waiting = NOW - timedelta(minutes=192) + timedelta(seconds=i * 60 * 60 // 100)  # risk crossings spread over time
+        # One customer a minute started waiting, over the last 70 days: most clocks crossed long ago (announced),
+        # the last few hours' are still running and cross during the rounds.
+        waiting = NOW - timedelta(minutes=i)
         conversations.append((i, org_id, i, i, "webchat", "open", 1, _ts(waiting), "question", _ts(waiting), _ts(waiting)))
         risk, due = waiting + timedelta(minutes=192), waiting + timedelta(minutes=240)
-        clocks.append((org_id, i, "first", "normal", _ts(waiting), 240, _ts(due), _ts(risk), _ts(risk), 0, 0, _ts(due)))
+        risk_done, due_done = risk <= NOW, due <= NOW
+        next_alert = None if due_done else (due if risk_done else risk)
+        clocks.append((org_id, i, "first", "normal", _ts(waiting), 240, _ts(due), _ts(risk),
+                       _ts(next_alert) if next_alert else None, int(risk_done), int(due_done), _ts(due)))
     conn.executemany("INSERT INTO conversations (id, org_id, customer_id, identity_id, channel, status, unread_count,"
                      " waiting_since, last_message_preview, created_at, last_activity_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
                      conversations)
@@ -87,6 +94,12 @@ def _load(db_path: Path) -> None:
                      " due_at, risk_at, next_alert_at, risk_notified, breach_notified, queue_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      clocks)
     orders, number = [], 0
+    counts: dict[tuple[str, str, int, int], list[int]] = {}  # what rollup.py keeps as work orders resolve
+
+    def bump(week: str, metric: str, agent: int, bucket: int, met: int, total: int) -> None:
+        cell = counts.setdefault((week, metric, agent, bucket), [0, 0, 0])
+        cell[0], cell[1], cell[2] = cell[0] + 1, cell[1] + met, cell[2] + total
+
     for i in range(OPEN):
         number += 1
         created = NOW - timedelta(minutes=192) + timedelta(seconds=i * 60 * 60 // 100)
@@ -99,19 +112,27 @@ def _load(db_path: Path) -> None:
         created = NOW - timedelta(days=364) + timedelta(seconds=i * 364 * 86400 // max(RESOLVED, 1))
         took = timedelta(minutes=rng.randint(10, 3000))
         resolved = created + took
+        agent, seconds, met = rng.choice(agents), int(took.total_seconds()), int(took <= timedelta(minutes=1440))
+        bump(_week(resolved), "resolution", agent, AGENT_ROW, met, seconds)
+        bump(_week(resolved), "resolution", HISTOGRAM, bucket_of(seconds), met, seconds)
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
-                       rng.choice(("low", "normal", "high")), rng.choice(agents), _ts(created), _ts(resolved), 1440,
-                       _ts(created + timedelta(minutes=1440)), _ts(created + timedelta(minutes=1152)), None, 1, 1,
-                       took <= timedelta(minutes=1440), None, _ts(resolved), _week(resolved), int(took.total_seconds())))
+                       rng.choice(("low", "normal", "high")), agent, _ts(created), _ts(resolved), 1440,
+                       _ts(created + timedelta(minutes=1440)), None, None, 1, 1, met, None, _ts(resolved), _week(resolved),
+                       seconds))
     conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
                      " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"
                      " risk_notified, breach_notified, sla_met, queue_at, resolved_at, resolved_week, resolution_seconds,"
                      " channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
-    first_resolved = OPEN + 1
+    first_resolved, answers = OPEN + 1, []
+    for i in range(RESOLVED // 3):
+        agent, rating, day = rng.choice(agents), rng.randint(1, 5), NOW - timedelta(days=i % 364)
+        answers.append((org_id, 1 + i % people, "work_order", first_resolved + i, agent, rating, "", _ts(day), _week(day)))
+        bump(_week(day), "csat", agent, AGENT_ROW, 0, rating)
+        bump(_week(day), "csat", HISTOGRAM, rating, 0, rating)
     conn.executemany("INSERT INTO csat_responses (org_id, customer_id, subject_type, subject_id, agent_id, rating, comment,"
-                     " created_at, week) VALUES (?,?,?,?,?,?,?,?,?)",
-                     [(org_id, 1 + i % people, "work_order", first_resolved + i, rng.choice(agents), rng.randint(1, 5), "",
-                       _ts(NOW - timedelta(days=i % 364)), _week(NOW - timedelta(days=i % 364))) for i in range(RESOLVED // 3)])
+                     " created_at, week) VALUES (?,?,?,?,?,?,?,?,?)", answers)
+    conn.executemany("INSERT INTO report_counts (org_id, week, metric, agent_id, bucket, count, met, total) VALUES (?,?,?,?,?,?,?,?)",
+                     [(org_id, *key, *cell) for key, cell in counts.items()])
     conn.commit()
     conn.execute("ANALYZE")
     conn.commit()
@@ -128,21 +149,23 @@ def _spread(values: list[float]) -> str:
 
 
 def sweeps(db_url: str) -> None:
-    elapsed, raised = [], []
-    for round_no in range(1, ROUNDS + 1):
-        out = subprocess.run(  # noqa: S603 - our own module
-            [sys.executable, "-m", "tests.bench.bench_work_orders", "sweep", db_url, str(round_no * STEP_MINUTES)],
-            check=True, capture_output=True, text=True,
-        )
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        elapsed.append(result["seconds"] * 1000)
-        raised.append(result["raised"])
-        print(f"  round {round_no}: {result['seconds'] * 1000:.0f} ms, {result['raised']} pushes raised; {_load_text()}")
-    print(f"SLA sweep over {OPEN:,} open work orders + {CONVERSATIONS:,} open conversations: {_spread(elapsed)} per sweep "
-          f"({sum(raised)} crossings announced in {ROUNDS} rounds; target < 1000 ms)")
+    for mode in ("incremental", "full"):
+        elapsed, raised = [], []
+        for round_no in range(1, ROUNDS + 1):
+            step = round_no * STEP_MINUTES + (ROUNDS * STEP_MINUTES if mode == "full" else 0)
+            out = subprocess.run(  # noqa: S603 - our own module
+                [sys.executable, "-m", "tests.bench.bench_work_orders", "sweep", db_url, str(step), mode],
+                check=True, capture_output=True, text=True,
+            )
+            result = json.loads(out.stdout.strip().splitlines()[-1])
+            elapsed.append(result["seconds"] * 1000)
+            raised.append(result["raised"])
+            print(f"  {mode} round {round_no}: {result['seconds'] * 1000:.0f} ms, {result['raised']} pushes raised; {_load_text()}")
+        print(f"SLA sweep ({mode}) over {OPEN:,} open work orders + {CONVERSATIONS:,} open conversations: {_spread(elapsed)} "
+              f"per sweep ({sum(raised)} crossings announced in {ROUNDS} rounds; target < 1000 ms)")
 
 
-async def _sweep_once(db_url: str, minutes: int) -> None:
+async def _sweep_once(db_url: str, minutes: int, mode: str) -> None:
     from bot.config import Settings
     from bot.core.common import clock
     from bot.core.work_orders.sweeps import sweep_sla
@@ -152,7 +175,7 @@ async def _sweep_once(db_url: str, minutes: int) -> None:
     settings = Settings.model_validate({"database": {"url": db_url}, "secret_key": "x" * 40})
     engine = create_engine(db_url)
     began = time.perf_counter()
-    raised = await sweep_sla(factory=session_factory(engine), settings=settings)
+    raised = await sweep_sla(factory=session_factory(engine), settings=settings, full=mode == "full")
     seconds = time.perf_counter() - began
     await engine.dispose()
     print(json.dumps({"seconds": seconds, "raised": raised}))
@@ -208,6 +231,6 @@ async def main() -> None:
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["sweep"]:
-        asyncio.run(_sweep_once(sys.argv[2], int(sys.argv[3])))
+        asyncio.run(_sweep_once(sys.argv[2], int(sys.argv[3]), sys.argv[4]))
     else:
         asyncio.run(main())

@@ -72,6 +72,8 @@ async def test_create_from_conversation_filters_and_refusals(db_url: str, tmp_pa
         assert (await post("/work-orders/1/priority", priority="asap"))[0] == 400
         assert (await post("/work-orders/1/note", text=" "))[0] == 400
         assert (await post("/work-orders/1/assign", assignee_id="abc"))[0] == 400
+        assert (await post("/work-orders/1/assign", assignee_id="99999999999999999999999"))[0] == 404
+        assert (await post("/conversations/99999999999999999999999/work-orders", category="billing", description="x"))[0] == 404
         assert (await post("/work-orders/1/explode"))[0] == 404
         assert (await post("/work-orders/1/status", status="lost"))[0] == 400
         assert (await post("/work-orders/1/note", text="Refund approved by finance"))[0] == 303

@@ -16,6 +16,7 @@ from bot.core.models import Agent
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import WorkOrder, week_of
 from bot.core.work_orders.notices import tell_customer, tell_status
+from bot.core.work_orders.rollup import count_duration
 from bot.core.work_orders.services import check_priority, log_event
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -45,13 +46,17 @@ async def change_status(
         sla.pause(order, cal, stamp)
     elif status == "open" and before == "pending":
         sla.resume(order, cal, stamp, fraction)
-    elif status == "open":  # reopened
+    elif status == "open":  # reopened: its resolution no longer counts
+        await _uncount(session, order)
         sla.restart_after_stop(order, cal, stamp, fraction)
         order.resolved_at = order.closed_at = order.resolved_week = order.resolution_seconds = None
     elif status == "resolved":
         sla.stop(order, cal, stamp)
         order.resolved_at, order.resolved_week = stamp, week_of(stamp)
         order.resolution_seconds = int((stamp - order.created_at).total_seconds())
+        order.credited_agent_id = order.assignee_id
+        await count_duration(session=session, org_id=order.org_id, week=order.resolved_week, metric="resolution",
+                             agent_id=order.assignee_id, seconds=order.resolution_seconds, met=bool(order.sla_met))
     elif status == "closed":
         order.closed_at = stamp
     order.status = status
@@ -59,6 +64,13 @@ async def change_status(
                     actor_id=agent.id if agent else None, kind="status", before=before, after=status)
     await tell_status(session=session, order=order)
     return order
+
+
+async def _uncount(session: AsyncSession, order: WorkOrder) -> None:
+    if order.resolved_week is not None and order.resolution_seconds is not None:
+        await count_duration(session=session, org_id=order.org_id, week=order.resolved_week, metric="resolution",
+                             agent_id=order.credited_agent_id, seconds=order.resolution_seconds, met=bool(order.sla_met), sign=-1)
+    order.credited_agent_id = None
 
 
 async def change_priority(

@@ -4,91 +4,145 @@ A clock starts when a customer starts waiting (`waiting_since`): the first respo
 conversation's first episode, the next response target after that. It pauses while the conversation
 is pending (waiting on the customer), resumes when it is open again, and stops at the first agent
 reply (or resolution). Starting from `waiting_since` makes the due time exact whenever the sweep runs.
+
+The sweep looks only at conversations active since `since` (a customer message or an agent reply moves
+`last_activity_at`; per organization that is a range of an existing index); a status change made in the
+workbench updates its clock at once (`sync_conversation_clock`). A full pass (`since` None) runs when a
+process starts and now and then, so nothing missed while the service was down stays missed.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.models import Conversation, Message
+from bot.core.models import Conversation, Message, Organization
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import ConversationClock, week_of
+from bot.core.work_orders.rollup import count_duration
 
 BATCH = 2000
+WAITING = ("open", "pending")
 
 
-async def start_new_clocks(*, session: AsyncSession, settings: Settings, stamp: datetime) -> int:
+async def _org_ids(session: AsyncSession) -> Sequence[int]:
+    return (await session.scalars(select(Organization.id))).all()
+
+
+def _recent(org_id: int, since: datetime | None) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [Conversation.org_id == org_id]
+    if since is not None:
+        where.append(Conversation.last_activity_at >= since)
+    return where
+
+
+async def start_new_clocks(*, session: AsyncSession, settings: Settings, stamp: datetime, since: datetime | None = None) -> int:
     same_episode = select(ConversationClock.id).where(
         ConversationClock.conversation_id == Conversation.id, ConversationClock.started_at == Conversation.waiting_since
     )
-    rows = (
-        await session.execute(
-            select(Conversation.id, Conversation.org_id, Conversation.waiting_since)
-            .where(Conversation.status == "open", Conversation.waiting_since.is_not(None), ~same_episode.exists())
-            .limit(BATCH)
-        )
-    ).all()
+    started = 0
+    for org_id in await _org_ids(session):
+        rows = (
+            await session.execute(
+                select(Conversation.id, Conversation.waiting_since, Conversation.status)
+                .where(*_recent(org_id, since), Conversation.status.in_(WAITING), Conversation.waiting_since.is_not(None),
+                       ~same_episode.exists())
+                .limit(BATCH)
+            )
+        ).all()
+        started += await _start(session, settings, org_id, rows, stamp)
+    return started
+
+
+async def _start(session: AsyncSession, settings: Settings, org_id: int, rows: Sequence[Any], stamp: datetime) -> int:
     if not rows:
         return 0
     seen = set(await session.scalars(
         select(ConversationClock.conversation_id).where(ConversationClock.conversation_id.in_([r[0] for r in rows])).distinct()
     ))
     cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
-    for conversation_id, org_id, waiting_since in rows:
-        assert waiting_since is not None
+    for conversation_id, waiting_since, status in rows:
         kind = "next" if conversation_id in seen else "first"
         targets = settings.sla.next_response_minutes if kind == "next" else settings.sla.first_response_minutes
         clock = ConversationClock(org_id=org_id, conversation_id=conversation_id, kind=kind, priority=priority,
                                   started_at=waiting_since)
         sla.start(clock, cal, waiting_since, targets[priority], fraction)
+        if status == "pending":
+            sla.pause(clock, cal, stamp)
         session.add(clock)
     await session.flush()
     return len(rows)
 
 
-async def follow_conversations(*, session: AsyncSession, settings: Settings, stamp: datetime) -> int:
+def _out_of_step(stamp: datetime) -> ColumnElement[bool]:
+    return or_(
+        Conversation.waiting_since.is_(None),
+        Conversation.waiting_since != ConversationClock.started_at,
+        Conversation.status == "resolved",
+        and_(Conversation.status == "pending", ConversationClock.paused_at.is_(None), ConversationClock.due_at > stamp),
+        and_(Conversation.status == "open", ConversationClock.paused_at.is_not(None)),
+    )
+
+
+async def follow_conversations(
+    *, session: AsyncSession, settings: Settings, stamp: datetime, since: datetime | None = None
+) -> int:
     """Stop answered clocks, pause those of pending conversations, resume reopened ones."""
-    changed = (
-        await session.execute(
-            select(ConversationClock, Conversation.status, Conversation.waiting_since, Conversation.assignee_id)
-            .join(Conversation, Conversation.id == ConversationClock.conversation_id)
-            .where(
-                ConversationClock.stopped_at.is_(None),
-                or_(
-                    Conversation.waiting_since.is_(None),
-                    Conversation.waiting_since != ConversationClock.started_at,
-                    Conversation.status == "resolved",
-                    and_(Conversation.status == "pending", ConversationClock.paused_at.is_(None), ConversationClock.due_at > stamp),
-                    and_(Conversation.status == "open", ConversationClock.paused_at.is_not(None)),
-                ),
+    followed = 0
+    for org_id in await _org_ids(session):
+        changed = (
+            await session.execute(
+                select(ConversationClock, Conversation.status, Conversation.waiting_since, Conversation.assignee_id)
+                .join(Conversation, Conversation.id == ConversationClock.conversation_id)
+                .where(*_recent(org_id, since), ConversationClock.stopped_at.is_(None), _out_of_step(stamp))
+                .limit(BATCH)
             )
-            .limit(BATCH)
-        )
-    ).all()
-    cal, fraction = sla.calendar_for(settings), sla.risk_fraction(settings.sla)
-    for clock, status, waiting_since, assignee_id in changed:
-        if waiting_since == clock.started_at and status == "pending":
-            sla.pause(clock, cal, stamp)
-        elif waiting_since == clock.started_at and status == "open":
-            sla.resume(clock, cal, stamp, fraction)
-        else:
-            answered = await session.scalar(
-                select(func.min(Message.created_at)).where(
-                    Message.conversation_id == clock.conversation_id, Message.author_type == "agent",
-                    Message.direction == "out", Message.created_at >= clock.started_at,
-                )
-            )
-            clock.stopped_at = answered or stamp
-            clock.agent_id = assignee_id
-            clock.stopped_week = week_of(clock.stopped_at)
-            clock.response_seconds = int((clock.stopped_at - clock.started_at).total_seconds())
-            sla.stop(clock, cal, clock.stopped_at)
+        ).all()
+        for clock, status, waiting_since, assignee_id in changed:
+            await _follow(session, settings, clock, status, waiting_since, assignee_id, stamp)
+        followed += len(changed)
     await session.flush()
-    return len(changed)
+    return followed
+
+
+async def sync_conversation_clock(*, session: AsyncSession, settings: Settings, conversation: Conversation, stamp: datetime) -> None:
+    """A status change from the workbench: pause, resume or stop the conversation's clock now."""
+    clock = await session.scalar(
+        select(ConversationClock).where(ConversationClock.conversation_id == conversation.id, ConversationClock.stopped_at.is_(None))
+    )
+    if clock is not None:
+        await _follow(session, settings, clock, conversation.status, conversation.waiting_since, conversation.assignee_id, stamp)
+
+
+async def _follow(
+    session: AsyncSession, settings: Settings, clock: ConversationClock, status: str, waiting_since: datetime | None,
+    assignee_id: int | None, stamp: datetime,
+) -> None:
+    cal, fraction = sla.calendar_for(settings), sla.risk_fraction(settings.sla)
+    if waiting_since == clock.started_at and status == "pending":
+        sla.pause(clock, cal, stamp)
+    elif waiting_since == clock.started_at and status == "open":
+        sla.resume(clock, cal, stamp, fraction)
+    else:
+        answered = await session.scalar(
+            select(func.min(Message.created_at)).where(
+                Message.conversation_id == clock.conversation_id, Message.author_type == "agent",
+                Message.direction == "out", Message.created_at >= clock.started_at,
+            )
+        )
+        clock.stopped_at = answered or stamp
+        clock.agent_id = assignee_id
+        clock.stopped_week = week_of(clock.stopped_at)
+        clock.response_seconds = int((clock.stopped_at - clock.started_at).total_seconds())
+        sla.stop(clock, cal, clock.stopped_at)
+        if clock.kind == "first":
+            await count_duration(session=session, org_id=clock.org_id, week=clock.stopped_week, metric="first",
+                                 agent_id=assignee_id, seconds=clock.response_seconds, met=bool(clock.sla_met))
 
 
 async def inbox_clocks(

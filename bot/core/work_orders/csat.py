@@ -15,6 +15,7 @@ from bot.core.common.errors import Conflict, Forbidden, InvalidInput
 from bot.core.models import Conversation
 from bot.core.work_orders.models import CsatResponse, WorkOrder, week_of
 from bot.core.work_orders.notices import csat_buttons, tell_customer
+from bot.core.work_orders.rollup import count_rating
 from bot.core.work_orders.services import log_event
 
 SUBJECTS = ("work_order", "conversation")
@@ -56,6 +57,7 @@ async def record_csat(
             await session.flush()
     except IntegrityError:
         raise Conflict("csat: already rated") from None
+    await count_rating(session=session, org_id=org_id, week=answer.week, agent_id=agent_id, rating=rating)
     if subject_type == "work_order":
         order = await session.get(WorkOrder, subject_id)
         assert order is not None

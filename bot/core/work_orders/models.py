@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
@@ -22,8 +22,8 @@ class SlaColumns:
     """A business-time clock: target, due moment, at-risk moment, and what was already announced."""
 
     target_minutes: Mapped[int] = mapped_column(Integer, default=0)
-    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused or stopped
-    risk_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused
+    risk_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # None while paused or stopped
     remaining_seconds: Mapped[float | None] = mapped_column(Float, nullable=True)  # business time left when paused
     paused_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     next_alert_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
@@ -45,7 +45,7 @@ class WorkOrder(OrgScoped, SlaColumns, Base):
         UniqueConstraint("org_id", "number"),
         Index("ix_work_orders_alert", "next_alert_at"),
         Index("ix_work_orders_queue", "org_id", "queue_at", "id"),
-        Index("ix_work_orders_report", "org_id", "resolved_week", "resolution_seconds"),
+        Index("ix_work_orders_risk", "org_id", "risk_at"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -66,6 +66,7 @@ class WorkOrder(OrgScoped, SlaColumns, Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     resolved_week: Mapped[date | None] = mapped_column(Date, nullable=True)  # Monday (UTC) of the resolution, for reports
     resolution_seconds: Mapped[int | None] = mapped_column(Integer, nullable=True)  # created -> resolved, wall time
+    credited_agent_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the assignee its resolution counted for
 
     @property
     def label(self) -> str:
@@ -95,7 +96,6 @@ class ConversationClock(OrgScoped, SlaColumns, Base):
         UniqueConstraint("conversation_id", "started_at"),
         Index("ix_conversation_clocks_alert", "next_alert_at"),
         Index("ix_conversation_clocks_active", "stopped_at", "conversation_id"),
-        Index("ix_conversation_clocks_report", "org_id", "kind", "stopped_week", "response_seconds"),
     )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
@@ -113,7 +113,9 @@ class CsatResponse(OrgScoped, Base):
     """A customer's 1-5 rating of a resolved work order or conversation; one per item."""
 
     __tablename__ = "csat_responses"
-    __table_args__ = (UniqueConstraint("subject_type", "subject_id"), Index("ix_csat_responses_report", "org_id", "week"))
+    __table_args__ = (
+        UniqueConstraint("subject_type", "subject_id"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -124,6 +126,22 @@ class CsatResponse(OrgScoped, Base):
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     week: Mapped[date] = mapped_column(Date)
+
+
+class ReportCount(Base):
+    """Report counters (see rollup.py): per agent (bucket -1) and histograms for medians (agent_id -1)."""
+
+    __tablename__ = "report_counts"
+    __table_args__ = (UniqueConstraint("org_id", "week", "metric", "agent_id", "bucket"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    week: Mapped[date] = mapped_column(Date)
+    metric: Mapped[str] = mapped_column(String(12))  # resolution | first | csat
+    agent_id: Mapped[int] = mapped_column(Integer)  # 0: unassigned; -1: histogram row
+    bucket: Mapped[int] = mapped_column(Integer)  # -1: per-agent row
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    met: Mapped[int] = mapped_column(Integer, default=0)
+    total: Mapped[int] = mapped_column(BigInteger, default=0)  # seconds, or rating points
 
 
 def week_of(moment: datetime) -> date:

@@ -1,27 +1,26 @@
-"""Reports: SLA targets met, median first response and resolution, CSAT average and distribution,
-per week and per agent. Aggregated in SQL (group by week columns written when clocks stop; medians
-by a window function), so a year of 100,000 work orders is a few indexed scans, not rows in Python.
+"""Reports: SLA targets met, median first response and resolution time, CSAT average and distribution,
+per week and per agent, read from the report counters (rollup.py): a few thousand rows for a year,
+whatever the number of work orders. Medians come from 5%-wide histograms (to within about 2.5%);
+per agent the report gives averages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
-from bot.core.work_orders.models import ConversationClock, CsatResponse, WorkOrder
-
-Group = ColumnElement[Any] | InstrumentedAttribute[Any]
+from bot.core.work_orders.models import ReportCount
+from bot.core.work_orders.rollup import AGENT_ROW, HISTOGRAM, bucket_value
 
 
 @dataclass
 class Row:
-    """One week or one agent."""
+    """One week, one agent, or the whole period."""
 
     key: Any
     resolved: int = 0
@@ -32,11 +31,21 @@ class Row:
     median_first_response_s: int | None = None
     csat_count: int = 0
     csat_sum: int = 0
+    resolution_total_s: int = 0
+    first_total_s: int = 0
 
     @property
     def sla_percent(self) -> float | None:
         total = self.resolved + self.first_responses
         return round(100 * (self.resolved_met + self.first_met) / total, 1) if total else None
+
+    @property
+    def mean_resolution_s(self) -> int | None:
+        return self.resolution_total_s // self.resolved if self.resolved else None
+
+    @property
+    def mean_first_response_s(self) -> int | None:
+        return self.first_total_s // self.first_responses if self.first_responses else None
 
     @property
     def csat_average(self) -> float | None:
@@ -53,72 +62,59 @@ class Report:
     distribution: dict[int, int] = field(default_factory=dict)
 
 
-def _met(column: Group) -> ColumnElement[int]:
-    return func.sum(case((column.is_(True), 1), else_=0))
+def _median(histogram: dict[int, int]) -> int | None:
+    """The lower median of a histogram {bucket: count}, as the middle of its bucket."""
+    total = sum(histogram.values())
+    if not total:
+        return None
+    seen, middle = 0, (total + 1) // 2
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if seen >= middle:
+            return bucket_value(bucket)
+    return None  # pragma: no cover - the loop always reaches the middle
 
 
-async def _medians(
-    session: AsyncSession, value: Group, group: Group, where: Sequence[ColumnElement[bool]]
-) -> dict[Any, int]:
-    ranked = select(
-        group.label("k"), value.label("v"),
-        func.row_number().over(partition_by=group, order_by=value).label("rn"),
-        func.count().over(partition_by=group).label("n"),
-    ).where(*where).subquery()
-    rows = await session.execute(select(ranked.c.k, ranked.c.v).where(ranked.c.rn == (ranked.c.n + 1) / 2))
-    return {k: int(v) for k, v in rows}
-
-
-async def _resolutions(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    counts = await session.execute(select(group, func.count(), _met(WorkOrder.sla_met)).where(*where).group_by(group))
-    for key, count, met in counts:
-        row = rows.setdefault(key, Row(key))
-        row.resolved, row.resolved_met = int(count), int(met or 0)
-    for key, median in (await _medians(session, WorkOrder.resolution_seconds, group, where)).items():
-        rows.setdefault(key, Row(key)).median_resolution_s = median
-
-
-async def _first_responses(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    counts = await session.execute(select(group, func.count(), _met(ConversationClock.sla_met)).where(*where).group_by(group))
-    for key, count, met in counts:
-        row = rows.setdefault(key, Row(key))
-        row.first_responses, row.first_met = int(count), int(met or 0)
-    for key, median in (await _medians(session, ConversationClock.response_seconds, group, where)).items():
-        rows.setdefault(key, Row(key)).median_first_response_s = median
-
-
-async def _csat(session: AsyncSession, rows: dict[Any, Row], group: Group, where: list[ColumnElement[bool]]) -> None:
-    result = await session.execute(select(group, func.count(), func.sum(CsatResponse.rating)).where(*where).group_by(group))
-    for key, count, total in result:
-        row = rows.setdefault(key, Row(key))
-        row.csat_count, row.csat_sum = int(count), int(total or 0)
+def _add(row: Row, metric: str, count: int, met: int, total: int) -> None:
+    if metric == "resolution":
+        row.resolved += count
+        row.resolved_met += met
+        row.resolution_total_s += total
+    elif metric == "first":
+        row.first_responses += count
+        row.first_met += met
+        row.first_total_s += total
+    else:
+        row.csat_count, row.csat_sum = row.csat_count + count, row.csat_sum + total
 
 
 async def build_report(*, session: AsyncSession, org_id: int, since: date, until: date) -> Report:
     """Weeks (Mondays, UTC) from `since` to `until` inclusive."""
-    orders = [WorkOrder.org_id == org_id, WorkOrder.resolved_week >= since, WorkOrder.resolved_week <= until]
-    clocks = [ConversationClock.org_id == org_id, ConversationClock.kind == "first",
-              ConversationClock.stopped_week >= since, ConversationClock.stopped_week <= until]
-    answers = [CsatResponse.org_id == org_id, CsatResponse.week >= since, CsatResponse.week <= until]
-    weeks: dict[Any, Row] = {}
-    await _resolutions(session, weeks, WorkOrder.resolved_week, orders)
-    await _first_responses(session, weeks, ConversationClock.stopped_week, clocks)
-    await _csat(session, weeks, CsatResponse.week, answers)
-    agents: dict[Any, Row] = {}
-    await _resolutions(session, agents, WorkOrder.assignee_id, orders)
-    await _first_responses(session, agents, ConversationClock.agent_id, clocks)
-    await _csat(session, agents, CsatResponse.agent_id, answers)
-    totals: dict[Any, Row] = {}
-    await _resolutions(session, totals, WorkOrder.org_id, orders)
-    await _first_responses(session, totals, ConversationClock.org_id, clocks)
-    await _csat(session, totals, CsatResponse.org_id, answers)
+    weeks: dict[str, Row] = {}
+    agents: dict[int | None, Row] = {}
+    total = Row("total")
+    histograms: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     distribution = dict.fromkeys(range(1, 6), 0)
-    for rating, count in await session.execute(
-        select(CsatResponse.rating, func.count()).where(*answers).group_by(CsatResponse.rating)
-    ):
-        distribution[int(rating)] = int(count)
+    rows = await session.execute(
+        select(ReportCount.week, ReportCount.metric, ReportCount.agent_id, ReportCount.bucket, ReportCount.count,
+               ReportCount.met, ReportCount.total)
+        .where(ReportCount.org_id == org_id, ReportCount.week >= since, ReportCount.week <= until)
+    )
+    for day, metric, agent_id, bucket, count, met, points in rows:
+        week = day.isoformat()
+        if bucket == AGENT_ROW:
+            agent = agent_id or None
+            for row in (weeks.setdefault(week, Row(week)), agents.setdefault(agent, Row(agent)), total):
+                _add(row, metric, count, met, points)
+        elif agent_id == HISTOGRAM and metric == "csat":
+            distribution[bucket] = distribution.get(bucket, 0) + count
+        elif agent_id == HISTOGRAM:
+            histograms[(week, metric)][bucket] += count
+            histograms[("total", metric)][bucket] += count
+    for key, row in [*weeks.items(), ("total", total)]:
+        row.median_resolution_s = _median(histograms.get((key, "resolution"), {}))
+        row.median_first_response_s = _median(histograms.get((key, "first"), {}))
     return Report(
-        since=since, until=until, weeks=[weeks[k] for k in sorted(weeks, key=str)],
-        agents=sorted(agents.values(), key=lambda r: (r.key is None, r.key or 0)), total=totals.get(org_id, Row(org_id)),
-        distribution=distribution,
+        since=since, until=until, weeks=[weeks[k] for k in sorted(weeks)],
+        agents=sorted(agents.values(), key=lambda r: (r.key is None, r.key or 0)), total=total, distribution=distribution,
     )

@@ -153,11 +153,12 @@ def _conditions(org_id: int, agent_id: int, flt: ListFilter, stamp: datetime) ->
         where.append(WorkOrder.priority == flt.priority)
     if flt.category:
         where.append(WorkOrder.category == flt.category)
-    running = and_(WorkOrder.paused_at.is_(None), WorkOrder.status.in_(ACTIVE))
+    # queue_at is the due time of running clocks only (NULL once stopped, far future while paused), and risk_at
+    # is NULL unless the clock runs: each filter is an index range.
     if flt.at_risk:
-        where.append(and_(running, WorkOrder.risk_at <= stamp, WorkOrder.due_at > stamp))
+        where.append(and_(WorkOrder.risk_at <= stamp, WorkOrder.due_at > stamp))
     if flt.breached:
-        where.append(and_(running, WorkOrder.due_at <= stamp))
+        where.append(WorkOrder.queue_at <= stamp)
     return where
 
 
@@ -170,6 +171,9 @@ async def list_work_orders(
     if flt.priority:
         check_priority(flt.priority)
     query = select(WorkOrder).where(*_conditions(org_id, agent_id, flt, now()))
+    if flt.at_risk:  # few rows, found by the risk index; ordering in SQL would walk the whole queue instead
+        rows = sorted(await session.scalars(query), key=lambda o: (o.queue_at or datetime.max, o.id))
+        return rows[offset : offset + limit]
     if flt.status in ("", *ACTIVE):  # the queue index, walked in due order (paused ones sort last)
         query = query.where(WorkOrder.queue_at.is_not(None)).order_by(WorkOrder.queue_at, WorkOrder.id)
     else:

@@ -112,7 +112,7 @@ def stop(clock: SlaColumns, cal: BusinessCalendar, at: datetime) -> None:
     clock.sla_met = left >= timedelta(0)
     clock.remaining_seconds = left.total_seconds()
     clock.paused_at = at
-    clock.next_alert_at = clock.queue_at = None
+    clock.next_alert_at = clock.queue_at = clock.risk_at = None
 
 
 def restart_after_stop(clock: SlaColumns, cal: BusinessCalendar, at: datetime, fraction: float) -> None:

@@ -8,7 +8,7 @@ and a due time moved by a priority change is a new target with its own pushes.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select
@@ -19,6 +19,7 @@ from bot.core.common.clock import now
 from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.storage.db import SessionFactory, transaction
 from bot.core.work_orders import sla
+from bot.core.work_orders.clocks import BATCH as BATCH_CLOCKS
 from bot.core.work_orders.clocks import follow_conversations, start_new_clocks
 from bot.core.work_orders.models import ConversationClock, WorkOrder
 
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BATCH = 500
+RECENT = timedelta(minutes=10)  # incremental passes look back this far (and three sweep intervals more)
+FULL_EVERY = 20  # every 20th pass is a full one
 
 
 def _crossing(row: WorkOrder | ConversationClock, stamp: datetime) -> str:
@@ -67,14 +70,16 @@ async def _alerts(factory: SessionFactory, model: type[WorkOrder] | type[Convers
             return raised
 
 
-async def sweep_sla(*, factory: SessionFactory, settings: Settings) -> int:
-    """One pass; returns the number of new pushes raised."""
+async def sweep_sla(*, factory: SessionFactory, settings: Settings, full: bool = True) -> int:
+    """One pass; returns the number of new pushes raised. `full` False looks only at conversations active in
+    the last RECENT (plus three sweep intervals): what the scheduler runs between full passes."""
     stamp = now()
+    since = None if full else stamp - RECENT - timedelta(seconds=3 * settings.sla.sweep_seconds)
     while True:
         async with transaction(factory) as session:
-            started = await start_new_clocks(session=session, settings=settings, stamp=stamp)
-            followed = await follow_conversations(session=session, settings=settings, stamp=stamp)
-        if started < 2000 and followed < 2000:
+            started = await start_new_clocks(session=session, settings=settings, stamp=stamp, since=since)
+            followed = await follow_conversations(session=session, settings=settings, stamp=stamp, since=since)
+        if started < BATCH_CLOCKS and followed < BATCH_CLOCKS:
             break
     return await _alerts(factory, WorkOrder, settings) + await _alerts(factory, ConversationClock, settings)
 
@@ -85,8 +90,12 @@ def install(ctx: AppContext) -> None:
     if not settings.sla.enabled:
         return
 
+    runs = [0]
+
     async def run() -> None:
-        if await sweep_sla(factory=ctx.factory, settings=settings):
+        full = runs[0] % FULL_EVERY == 0  # the first run of each process, then now and then
+        runs[0] += 1
+        if await sweep_sla(factory=ctx.factory, settings=settings, full=full):
             ctx.dispatcher.wake()
 
     ctx.services["scheduler"].every("sla.sweep", settings.sla.sweep_seconds, run)

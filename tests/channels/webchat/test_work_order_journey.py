@@ -95,8 +95,9 @@ async def test_chat_refuses_politely(server: Server, demo: OrgWithAdmin) -> None
         await other.say("hello")
         await other.send({"type": "button", "label": "★", "payload": "csat:work_order:1:1"})
         await other.wait_message(lambda m: "could not be recorded" in m["text"])
-        await other.send({"type": "button", "label": "★", "payload": "csat:work_order:x:9"})
-        await other.wait_message(lambda m: "could not be recorded" in m["text"])
+        for forged in ("csat:work_order:x:9", "csat:work_order:99999999999999999999999:5", "csat:nothing:1:5", "csat:a:b"):
+            await other.send({"type": "button", "label": "★", "payload": forged})
+            await other.wait_message(lambda m: "could not be recorded" in m["text"])
     finally:
         await visitor.close()
         await other.close()

@@ -19,6 +19,7 @@ from bot.core.models import Conversation, Message, OutboxItem
 from bot.core.notifications.models import NotificationEvent
 from bot.core.storage.db import transaction
 from bot.core.work_orders.changes import change_priority, change_status
+from bot.core.work_orders.clocks import sync_conversation_clock
 from bot.core.work_orders.csat import ask_conversation_csat, record_csat
 from bot.core.work_orders.models import ConversationClock, WorkOrder
 from bot.core.work_orders.services import open_work_order
@@ -138,5 +139,53 @@ async def test_conversation_clock_starts_pauses_stops_and_asks_csat(db_url: str,
                                   subject_type="conversation", subject_id=conv.id, rating=5)
             assert not await ask_conversation_csat(session=session, conversation=conv)  # rated: not asked again
             assert await session.scalar(select(func.count()).select_from(Message)) >= 2
+    finally:
+        await server.stop()
+
+
+async def test_incremental_sweep_and_status_changes_synced_at_once(db_url: str, tmp_path: Path) -> None:
+    t0 = datetime(2026, 3, 2, 9, 0)
+    settings = sla_settings(db_url, tmp_path / "data", sweep_seconds=30)
+    server = await start_server(settings)
+    try:
+        demo = await make_org(server.ctx.factory)
+        _, old = await make_customer(server.ctx.factory, demo.org.id, external_id="old")
+        _, new = await make_customer(server.ctx.factory, demo.org.id, external_id="new")
+        at(t0 - timedelta(days=1))
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, old.id)
+            assert conv is not None
+            touch_inbound(conv, "waiting since yesterday")
+        at(t0)
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, new.id)
+            assert conv is not None
+            touch_inbound(conv, "hello")
+        await sweep_sla(factory=server.ctx.factory, settings=settings, full=False)
+        async with server.ctx.factory() as session:
+            started = set(await session.scalars(select(ConversationClock.conversation_id)))
+        assert started == {new.id}  # the incremental pass looks at recent activity only
+        await sweep_sla(factory=server.ctx.factory, settings=settings, full=True)
+        async with server.ctx.factory() as session:
+            started = set(await session.scalars(select(ConversationClock.conversation_id)))
+        assert started == {new.id, old.id}
+
+        at(t0 + timedelta(minutes=50))
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, new.id)
+            assert conv is not None
+            await set_status(session=session, conversation=conv, status="pending")
+            await sync_conversation_clock(session=session, settings=settings, conversation=conv, stamp=clock.now())
+            row = await session.scalar(select(ConversationClock).where(ConversationClock.conversation_id == new.id))
+            assert row is not None and row.paused_at == t0 + timedelta(minutes=50) and row.remaining_seconds == 190 * 60
+        at(t0 + timedelta(hours=5))  # long after the incremental window: the pause held without any sweep
+        assert await sweep_sla(factory=server.ctx.factory, settings=settings, full=False) == 0
+        async with transaction(server.ctx.factory) as session:
+            conv = await session.get(Conversation, new.id)
+            assert conv is not None
+            await set_status(session=session, conversation=conv, status="open")
+            await sync_conversation_clock(session=session, settings=settings, conversation=conv, stamp=clock.now())
+            row = await session.scalar(select(ConversationClock).where(ConversationClock.conversation_id == new.id))
+            assert row is not None and row.due_at == t0 + timedelta(hours=5, minutes=190)
     finally:
         await server.stop()
