@@ -100,8 +100,8 @@ async def test_command_menus_set_at_start_in_english_and_chinese_and_retried_aft
     await fake.wait_for(lambda c: c.method == "setWebhook")
     await fake.wait_for(lambda c: c.method == "setMyCommands" and c.ok and c.params.get("language_code") == "zh")
     english, chinese = fake.commands[""], fake.commands["zh"]
-    assert [c["command"] for c in english] == ["start", "help", "language", "verify"]
-    assert [c["command"] for c in chinese] == ["start", "help", "language", "verify"]
+    assert [c["command"] for c in english] == ["start", "help", "language", "verify", "privacy"]
+    assert [c["command"] for c in chinese] == ["start", "help", "language", "verify", "privacy"]
     assert english[3]["description"] == "Confirm who you are with a one-time code"
     assert chinese[3]["description"] == "通过一次性验证码确认您的身份"
     calls = [c for c in fake.calls if c.method == "setMyCommands"]
