@@ -24,7 +24,9 @@ async def test_request_on_behalf_waits_for_verification(mail_server: Server, org
         conversation_id = ack["message"]["conversation_id"]
         async with Agent(mail_server, org.admin.email) as agent:
             url = f"{mail_server.url}/workbench/conversations/{conversation_id}/rights"
-            for bad in ({"kind": "shred"}, {"kind": "delete", "ground": "because"}, {"kind": "correct", "field": "shoesize", "value": "42"}):
+            bad_input = ({"kind": "shred"}, {"kind": "delete", "ground": "because"},
+                         {"kind": "correct", "field": "shoesize", "value": "42"})
+            for bad in bad_input:
                 async with agent.http.post(url, data={"csrf_token": agent.csrf, **bad}, headers={"Accept": "application/json"}) as resp:
                     assert resp.status == 400, bad
             other = await make_org(mail_server.ctx.factory, slug="other")
