@@ -154,6 +154,9 @@ async def test_delete_and_cancel_journeys_leave_no_trace(mail_server: Server, or
         number = await ask(visitor, smtp_sink, "carol.two@example.com", "cancel")
         async with Agent(mail_server, org.admin.email) as agent:
             request_id = await agent.request_id(number)
+            assert (await agent.act(request_id, "extend", text="carol-two-extension-reason"))[0] == 200
+            assert (await agent.act(request_id, "ask", text="carol-two-question for you"))[0] == 200
+            await bot_says(visitor, "carol-two-question for you")
             assert (await agent.act(request_id, "erase"))[0] == 200
             await bot_says(visitor, "your account cancelled")
             assert (await agent.act(request_id, "erase"))[0] == 409  # a second cancellation of a cancelled account
@@ -162,6 +165,7 @@ async def test_delete_and_cancel_journeys_leave_no_trace(mail_server: Server, or
         await _until_purged(mail_server, purge_final_notices)
         stored = await everything_stored(mail_server)
         assert "carol.two@example.com" not in stored and "carol-journey-text" not in stored
+        assert "carol-two-question" not in stored and "carol-two-extension" not in stored  # what people wrote into the tombstone
         async with mail_server.ctx.factory() as session:
             tomb = await session.get(RightsRequest, request_id)
             assert tomb is not None and tomb.customer_id is None and len(tomb.subject_hash) == 64

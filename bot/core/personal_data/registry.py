@@ -111,6 +111,8 @@ def _audit(o: Owner) -> ColumnElement[bool]:
     subjects = [
         ("customer", None), ("conversation", conversation_ids(o)), ("channel_identity", identity_ids(o)),
         ("attachment", select(table("attachments").c.id).where(_attachments(o))),
+        ("rights_request", select(table("rights_requests").c.id).where(
+            table("rights_requests").c.org_id == o.org_id, table("rights_requests").c.customer_id == o.customer_id)),
     ]
     conds = [and_(a.subject_type == "customer", a.subject_id == o.customer_id),
              and_(a.actor_type == "customer", a.actor_id == o.customer_id)]
@@ -185,8 +187,10 @@ ENTRIES: tuple[Entry, ...] = (
     Entry("telegram_topics", (), _via_conversation("telegram_topics"), "delete"),
     Entry("telegram_topic_messages", (), _via_message("telegram_topic_messages"), "delete"),
     Entry("slack_threads", (), _via_conversation("slack_threads"), "delete"),
-    Entry("rights_requests", ("details",), _by_customer("rights_requests"), "blank", blank={"details": {}}),
-    Entry("rights_request_events", (), _rights_events, "none"),
+    # the tombstone stays: number, type, dates, statuses, outcome; what people wrote into it goes
+    Entry("rights_requests", ("details", "extension_reason"), _by_customer("rights_requests"), "blank",
+          blank={"details": {}, "extension_reason": ""}),
+    Entry("rights_request_events", ("note",), _rights_events, "blank", blank={"note": ""}),
     Entry("app_authorizations", (), _by_customer("app_authorizations"), "delete"),
     Entry("work_orders", ("description",), _by_customer("work_orders"), "delete"),
     Entry("work_order_events", ("detail",), _work_order_events, "delete"),

@@ -2,7 +2,7 @@
 
 Per data category (registered table) one JSON and one CSV file, the customer's files under files/, and a
 README explaining every field (bot/core/personal_data/fields.py) and what is withheld and why. Rows are
-streamed from the database in pages straight into the zip on disk, so memory stays flat however many
+read in keyset pages (one bounded query each) straight into the zip on disk, so memory stays flat however many
 messages a customer has. A customer with no data gets an empty, valid package (empty arrays, header-only CSVs).
 """
 
@@ -12,15 +12,17 @@ import csv
 import hashlib
 import io
 import json
+import shutil
+import tempfile
 import uuid
 import zipfile
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import JSON, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -28,7 +30,7 @@ from bot.core.models import Attachment
 from bot.core.personal_data.fields import WITHHELD, describe, withheld
 from bot.core.personal_data.registry import Entry, Owner, customer_entries, table
 
-PAGE = 2000
+PAGE = 5000
 Progress = Callable[[int], Awaitable[None]]
 
 
@@ -39,56 +41,75 @@ class ExportSummary:
     files: int = 0
 
 
-def _value(value: Any) -> Any:
+def _default(value: Any) -> Any:
     if isinstance(value, datetime):
         return value.isoformat(timespec="seconds") + "Z"
-    return value
-
-
-def _cell(value: Any) -> str:
-    value = _value(value)
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, sort_keys=True)
-    return "" if value is None else str(value)
+    return str(value)
 
 
 def _columns(entry: Entry) -> list[str]:
     return [c for c in table(entry.table).c.keys() if not withheld(entry.table, c)]
 
 
-async def _rows(session: AsyncSession, entry: Entry, owner: Owner) -> Any:
+async def _pages(session: AsyncSession, entry: Entry, owner: Owner, names: list[str]) -> AsyncIterator[list[Any]]:
+    """Keyset pages in primary-key order: one bounded query per page on every backend (no result held whole)."""
     assert entry.owner is not None
     t = table(entry.table)
-    cols = [t.c[name] for name in _columns(entry)]
-    key = list(t.primary_key.columns)
-    result = await session.stream(select(*cols).where(entry.owner(owner)).order_by(*key).execution_options(yield_per=PAGE))
-    async for partition in result.partitions(PAGE):
-        yield partition
+    key = next(iter(t.primary_key.columns))
+    at = names.index(key.name)
+    query = select(*(t.c[name] for name in names)).where(entry.owner(owner)).order_by(key).limit(PAGE)
+    last: Any = None
+    while True:
+        rows = list((await session.execute(query if last is None else query.where(key > last))).all())
+        if rows:
+            yield rows
+        if len(rows) < PAGE:
+            return
+        last = rows[-1][at]
 
 
 async def _write_category(zf: zipfile.ZipFile, session: AsyncSession, entry: Entry, owner: Owner) -> int:
+    """One pass over the rows: JSON straight into the zip, CSV into a spooled temporary file added after it."""
     names = _columns(entry)
+    structured = [i for i, name in enumerate(names) if isinstance(table(entry.table).c[name].type, JSON)]
     count = 0
-    with zf.open(f"{entry.table}.json", "w") as raw:
-        raw.write(b"[")
-        async for partition in _rows(session, entry, owner):
-            chunk = ",".join(
-                "\n" + json.dumps(dict(zip(names, (_value(v) for v in row), strict=True)), ensure_ascii=False, default=str)
-                for row in partition)
-            raw.write(((("," if count else "") + chunk)).encode())
-            count += len(partition)
-        raw.write(b"\n]\n")
-    with zf.open(f"{entry.table}.csv", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
-        writer = csv.writer(text)
+    with tempfile.SpooledTemporaryFile(max_size=4 << 20, mode="w+", encoding="utf-8", newline="") as spool:
+        page = io.StringIO()
+        writer = csv.writer(page)
         writer.writerow(names)
-        async for partition in _rows(session, entry, owner):
-            writer.writerows([_cell(v) for v in row] for row in partition)
+        with zf.open(f"{entry.table}.json", "w") as raw:
+            raw.write(b"[")
+            async for rows in _pages(session, entry, owner, names):
+                body = json.dumps([dict(zip(names, row, strict=True)) for row in rows], default=_default, ensure_ascii=False)
+                raw.write(((",\n" if count else "\n") + body[1:-1]).encode())
+                writer.writerows(_csv_rows(rows, structured))
+                spool.write(page.getvalue())  # one write per page, not per row
+                page.seek(0)
+                page.truncate()
+                count += len(rows)
+            spool.write(page.getvalue())
+            raw.write(b"\n]\n")
+        spool.seek(0)
+        with zf.open(f"{entry.table}.csv", "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+            shutil.copyfileobj(spool, text, 1 << 20)
     return count
+
+
+def _csv_rows(rows: list[Any], structured: list[int]) -> Iterable[Sequence[Any]]:
+    if not structured:
+        return rows  # csv writes None as empty and datetimes as "YYYY-MM-DD HH:MM:SS"
+    out = []
+    for row in rows:
+        cells = list(row)
+        for i in structured:
+            cells[i] = json.dumps(cells[i], ensure_ascii=False, sort_keys=True)
+        out.append(cells)
+    return out
 
 
 def _readme(entries: list[Entry], rows: dict[str, int], files: int, org_name: str) -> str:
     lines = [f"# Your data held by {org_name}", "", f"Exported {now().isoformat(timespec='seconds')}Z. Each data category",
-             "is in two files with the same content: <category>.json and <category>.csv (UTC times; JSON in CSV cells).",
+             "is in two files with the same content: <category>.json and <category>.csv (times in UTC; JSON in CSV cells).",
              f"files/ holds the {files} file(s) you or an agent sent in your conversations.", ""]
     for entry in entries:
         lines += [f"## {entry.table} ({rows.get(entry.table, 0)} rows)", ""]
