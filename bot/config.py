@@ -102,7 +102,7 @@ class OrgsConfig(Section):
 
 class BroadcastsConfig(Section):
     batch_size: int = Field(1000, ge=1, le=10000)
-    sweep_seconds: float = Field(2.0, gt=0)
+    sweep_seconds: float = Field(10.0, gt=0)
 
 
 class OutboxConfig(Section):

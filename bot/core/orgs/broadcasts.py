@@ -137,6 +137,9 @@ async def run_pending(*, factory: SessionFactory, batch_size: int, max_batches: 
     """Fan out every running broadcast, one batch per transaction; safe to run in several places at once
     only because each batch is one transaction under the writer's turn (SQLite) or row lock (PostgreSQL)."""
     queued = 0
+    async with factory() as session:  # read first: an idle sweep never takes the writer's turn
+        if not await session.scalar(select(Broadcast.id).where(Broadcast.state == "running").limit(1)):
+            return 0
     for _ in range(max_batches):
         async with transaction(factory) as session:
             broadcast = await session.scalar(
