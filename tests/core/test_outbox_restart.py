@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -55,15 +55,18 @@ async def test_pending_items_are_delivered_once_after_restart(db_url: str, tmp_p
     await first.stop()  # "killed" with one item in flight and the rest pending
 
     # After the lease of the in-flight items has run out, a new process picks everything up.
-    later = clock.now() + timedelta(seconds=settings.outbox.lease_seconds + 1)
-    clock.set_clock(lambda: later)
+    # The clock runs on (skipped ahead, not frozen): the new dispatcher may claim items before the recording
+    # sender is added and reschedule them a moment later, which a frozen clock would never reach (a busy-machine flake).
+    ahead = timedelta(seconds=settings.outbox.lease_seconds + 1)
+    clock.set_clock(lambda: datetime.now(UTC).replace(tzinfo=None) + ahead)
     second = await start_server(settings)
     recorder = RecordingSender()
     second.ctx.dispatcher.add_sender(recorder)
     second.ctx.dispatcher.wake()
     try:
-        for _ in range(200):
-            if len(recorder.delivered) >= 30:
+        deadline = asyncio.get_running_loop().time() + 20
+        while True:  # a condition with a deadline, not a fixed number of short sleeps
+            if len(recorder.delivered) >= 30 or asyncio.get_running_loop().time() > deadline:
                 break
             await asyncio.sleep(0.02)
         await asyncio.sleep(0.1)  # a duplicate would show up here
