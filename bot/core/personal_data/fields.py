@@ -90,6 +90,7 @@ SPECIFIC: dict[str, str] = {
     "work_orders.closed_at": "when it was closed (UTC)", "work_orders.resolution_seconds": "business time to resolution (s)",
     "work_orders.target_minutes": "the service-level target (business minutes)", "work_orders.due_at": "when it was due (UTC)",
     "work_orders.sla_met": "whether the target was met",
+    "work_orders.credited_agent_id": "the agent credited with resolving it",
     "work_order_events.work_order_id": "the work order",
     "conversation_clocks.kind": "which response clock (first or next reply)", "conversation_clocks.priority": "priority",
     "conversation_clocks.started_at": "when you started waiting (UTC)", "conversation_clocks.stopped_at": "when you were answered (UTC)",

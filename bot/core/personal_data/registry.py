@@ -219,6 +219,7 @@ ENTRIES: tuple[Entry, ...] = (
     _not_customer("chat_widgets", "the organization's web chat widget settings"),
     _not_customer("saved_views", "staff members' saved searches"),
     _not_customer("canned_replies", "the organization's canned replies"),
+    _not_customer("report_counts", "weekly counters of the organization's reports (no customer in them)"),
 )
 
 REGISTRY: dict[str, Entry] = {entry.table: entry for entry in ENTRIES}

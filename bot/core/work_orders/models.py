@@ -128,7 +128,7 @@ class CsatResponse(OrgScoped, Base):
     week: Mapped[date] = mapped_column(Date)
 
 
-class ReportCount(Base):
+class ReportCount(OrgScoped, Base):
     """Report counters (see rollup.py): per agent (bucket -1) and histograms for medians (agent_id -1)."""
 
     __tablename__ = "report_counts"
