@@ -101,10 +101,20 @@ async def create_first_contacts(*, session: AsyncSession, events: list[InboundEv
     return made
 
 
+def _ordered_returning(session: AsyncSession) -> bool:
+    """Whether SQLAlchemy can batch an INSERT whose RETURNING rows come back in parameter order. On PostgreSQL
+    it can (one statement). On SQLite it would fall back to one statement per row, so there one multi-row
+    INSERT is sent and its RETURNING rows are put in order by id: SQLite inserts a VALUES list in order and
+    gives each new row the next rowid, so ids ascend with the parameters."""
+    return session.get_bind().dialect.name != "sqlite"
+
+
 async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
     """ORM bulk INSERT (one statement, no unit of work) returning persistent objects in the rows' order."""
-    result = await session.execute(insert(model).returning(model, sort_by_parameter_order=True), rows)
-    return list(result.scalars().all())
+    ordered = _ordered_returning(session)
+    result = await session.execute(insert(model).returning(model, sort_by_parameter_order=ordered), rows)
+    made = list(result.scalars().all())
+    return made if ordered else sorted(made, key=lambda obj: int(obj.id))
 
 
 @dataclass
@@ -164,8 +174,10 @@ class BatchWrites:
     async def flush(self, session: AsyncSession) -> None:
         conn = await session.connection()
         if self.messages:
-            stmt = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=True)
-            ids = (await conn.execute(stmt, self.messages)).scalars().all()
+            ordered = _ordered_returning(session)
+            stmt = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=ordered)
+            ids = list((await conn.execute(stmt, self.messages)).scalars().all())
+            ids = ids if ordered else sorted(ids)
             for row, new_id in zip(self.messages, ids, strict=True):
                 row["id"] = new_id
         if self.outbox:
