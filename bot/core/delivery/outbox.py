@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, true, update
+from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.common.clock import now
 from bot.core.models import ChannelIdentity, Message, OutboxItem
@@ -90,6 +91,8 @@ async def _claim(
     query = select(OutboxItem).where(OutboxItem.id.in_(heads), due)
     if exclude:
         query = query.where(OutboxItem.id.not_in(list(exclude)))
+    if session.get_bind().dialect.name == "postgresql":
+        return await _claim_locked(session, query.order_by(OutboxItem.id).limit(limit), stamp, lease_seconds)
     rows = (await session.scalars(query.order_by(OutboxItem.id).limit(limit))).all()
     claimed: list[Claimed] = []
     for item in rows:
@@ -112,19 +115,48 @@ async def _claim(
     return claimed
 
 
+async def _claim_locked(session: AsyncSession, query: Any, stamp: datetime, lease_seconds: float) -> list[Claimed]:
+    """PostgreSQL: the due heads are locked as they are read (FOR UPDATE SKIP LOCKED), so a row another process
+    is claiming is passed over instead of waited for, and the rows read are ours to update in one statement."""
+    rows = (await session.scalars(query.with_for_update(skip_locked=True, of=OutboxItem))).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_([item.id for item in rows]))
+        .values(
+            state="sending",
+            attempts=OutboxItem.attempts + case((OutboxItem.state == "sending", 1), else_=0),  # a lost lease: that attempt counts
+            locked_until=stamp + timedelta(seconds=lease_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        Claimed(item.id, item.channel, item.target, item.payload, item.attempts + (1 if item.state == "sending" else 0) + 1,
+                item.message_id, item.org_id, item.created_at)
+        for item in rows
+    ]
+
+
 async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> int:
     """Record a delivery on the item and its thread copy; returns how many deliveries the item has now (above 1:
     a duplicate). A platform id that another message of the same identity already holds stays on the item only:
-    it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold."""
-    await _record_sent(session, item_id, platform_message_id)
-    row = (await session.execute(select(OutboxItem.sends, OutboxItem.message_id).where(OutboxItem.id == item_id))).first()
+    it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold.
+    Two statements: the item's UPDATE returns what the thread copy's needs, which checks the clash itself."""
+    row = (await session.execute(_record_sent(item_id, platform_message_id).returning(OutboxItem.sends, OutboxItem.message_id))).first()
     if row is None:
         return 0
     sends, message_id = int(row[0]), row[1]
     if message_id is not None:
         values: dict[str, Any] = {"delivery_state": "sent"}
-        if platform_message_id and not await _platform_id_taken(session, message_id, platform_message_id):
-            values["platform_message_id"] = platform_message_id
+        if platform_message_id:
+            clash = aliased(Message)
+            taken = (
+                select(clash.id)
+                .where(clash.identity_id == Message.identity_id, clash.platform_message_id == platform_message_id, clash.id != Message.id)
+                .exists()
+            )
+            values["platform_message_id"] = case((taken, Message.platform_message_id), else_=platform_message_id)
         await session.execute(update(Message).where(Message.id == message_id).values(**values))
     return sends
 
@@ -132,11 +164,11 @@ async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id:
 async def journal_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> None:
     """The item was delivered but its full outcome cannot be written: record it on the outbox row alone, so that
     no claim sends it again (its thread copy keeps delivery_state pending)."""
-    await _record_sent(session, item_id, platform_message_id, note="delivered; the thread copy could not be updated")
+    await session.execute(_record_sent(item_id, platform_message_id, note="delivered; the thread copy could not be updated"))
 
 
-async def _record_sent(session: AsyncSession, item_id: int, platform_message_id: str | None, note: str = "") -> None:
-    await session.execute(
+def _record_sent(item_id: int, platform_message_id: str | None, note: str = "") -> Any:
+    return (
         update(OutboxItem)
         .where(OutboxItem.id == item_id)
         .values(
@@ -149,16 +181,6 @@ async def _record_sent(session: AsyncSession, item_id: int, platform_message_id:
         )
         .execution_options(synchronize_session=False)
     )
-
-
-async def _platform_id_taken(session: AsyncSession, message_id: int, platform_message_id: str) -> bool:
-    identity = select(Message.identity_id).where(Message.id == message_id).scalar_subquery()
-    clash = await session.scalar(
-        select(Message.id)
-        .where(Message.identity_id == identity, Message.platform_message_id == platform_message_id, Message.id != message_id)
-        .limit(1)
-    )
-    return clash is not None
 
 
 async def mark_retry(*, session: AsyncSession, item_id: int, delay_seconds: float, error: str, counted: bool = True) -> None:
