@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.core.storage import sqlite_driver
@@ -22,13 +22,31 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 5,
+    synchronous_commit: str = "on",
+    pool_pre_ping: bool = False,
+    statement_cache_size: int = 500,
+) -> AsyncEngine:
+    """PostgreSQL options (README "PostgreSQL tuning"): `synchronous_commit` is set on every connection;
+    `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch);
+    `statement_cache_size` is asyncpg's prepared statements per connection, large enough for the batch
+    statements' shapes (a multi-row INSERT has one per row count) so they are prepared once, not per batch."""
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         kwargs["connect_args"] = {"timeout": 30, "async_creator_fn": sqlite_driver.connect}
     else:
         kwargs["pool_size"] = pool_size
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pool_pre_ping
+        kwargs["connect_args"] = {"server_settings": {"synchronous_commit": synchronous_commit}}
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "postgresql" and "prepared_statement_cache_size" not in parsed.query:
+            url = parsed.update_query_dict({"prepared_statement_cache_size": str(statement_cache_size)}).render_as_string(
+                hide_password=False
+            )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
