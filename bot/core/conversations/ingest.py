@@ -126,7 +126,7 @@ class Ingestor:
         started = time.perf_counter()
         try:
             marks = [time.perf_counter()]
-            async with write_turn(self.factory), self.factory() as session, session.begin():
+            async with write_turn(self.factory, urgent=True), self.factory() as session, session.begin():
                 events = [event for event, _ in batch]
                 known = await Preloaded.load(session, events)
                 new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -68,21 +69,60 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-_write_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+class WriteTurns:
+    """SQLite's writer turns, first come first served, except that an urgent turn (the ingest writer's: callers
+    wait on it for their acknowledgement) goes ahead of every waiting ordinary one (delivery bookkeeping, sweeps)."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.urgent: deque[asyncio.Future[None]] = deque()
+        self.ordinary: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, urgent: bool) -> None:
+        if not self.busy:
+            self.busy = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self.urgent if urgent else self.ordinary
+        queue.append(waiter)
+        try:
+            await waiter  # handed over by release(): busy stays True
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the turn was handed over just as the waiter was cancelled: pass it on
+            elif waiter in queue:  # release() may have passed over it already
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for queue in (self.urgent, self.ordinary):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.busy = False
+
+
+_write_turns: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager
-async def write_turn(factory: SessionFactory) -> AsyncIterator[None]:
+async def write_turn(factory: SessionFactory, *, urgent: bool = False) -> AsyncIterator[None]:
     """SQLite has one writer at a time. Taking turns here, in the event loop, replaces SQLite's busy
-    handler — which sleeps up to 100 ms between tries — with a queue that hands over at once.
-    PostgreSQL needs no turns. Not re-entrant: never open a transaction inside another."""
+    handler — which sleeps up to 100 ms between tries — with a queue that hands over at once; `urgent`
+    turns are served before ordinary ones. PostgreSQL needs no turns. Not re-entrant: never open a
+    transaction inside another."""
     bind = factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or not is_sqlite(str(bind.url)):
         yield
         return
-    lock = _write_locks.setdefault(bind.sync_engine, asyncio.Lock())
-    async with lock:
+    turns = _write_turns.setdefault(bind.sync_engine, WriteTurns())
+    await turns.take(urgent)
+    try:
         yield
+    finally:
+        turns.release()
 
 
 @asynccontextmanager
