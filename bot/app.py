@@ -54,7 +54,11 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 def build_context(settings: Settings) -> AppContext:
     private_dir(settings.data_dir)
-    engine = create_engine(settings.database_url, echo=settings.database.echo, pool_size=settings.database.pool_size)
+    db = settings.database
+    engine = create_engine(
+        settings.database_url, echo=db.echo, pool_size=db.pool_size, synchronous_commit=db.synchronous_commit,
+        pool_pre_ping=db.pool_pre_ping, statement_cache_size=db.statement_cache_size,
+    )
     factory = session_factory(engine)
     hub = make_hub(settings.redis.url, settings.redis.namespace)
     services: dict[str, object] = {}

@@ -1,16 +1,21 @@
-"""Webhook updates per second through the whole Telegram pipeline vs a bare aiogram echo on the same path.
+"""Webhook updates per second through the whole Telegram pipeline vs a bare aiogram echo, in one run.
 
-Both run in this process against the fake Bot API, driven by the same HTTP client at the same
-concurrency: first a bare aiogram Dispatcher (echo handler answering in the webhook response, no
-storage: the framework's floor), then our app on SQLite (secret check, dedup, org lookup, ingest
-with group commit, flows). Target: ours >= 50% of the bare rate, p99 < 50 ms.
+Four processes: the fake Bot API, `incs run` (SQLite, Telegram in webhook mode), a bare aiogram Dispatcher
+echoing in the webhook response (no storage: the framework's floor), and this one, the load generator. Both
+servers get the same updates over the same number of connections (Telegram's default, 40).
+
+Scenarios, each measured in 3 rounds that alternate (bare, warm, first contact, bare, ...), reported as
+min / median / max with the machine's load:
+- warm: updates from 50 chats that exist already (customer, identity, open conversation);
+- first contact: every update from a new chat, so each is a new customer greeted with three replies
+  (their sends to the fake Bot API run in the same server while it ingests).
+Then latency in an open loop at half of our median warm capacity, and idle RSS with Telegram on.
+Targets: warm >= 0.8x bare, first contact >= 0.6x bare, p99 < 50 ms at half load, idle RSS < 150 MB.
 """
 
 from __future__ import annotations
 
 import asyncio
-import gc
-import logging
 import os
 import statistics
 import tempfile
@@ -19,47 +24,45 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiogram import Bot, Dispatcher, F
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
-from aiogram.methods import SendMessage
-from aiogram.types import Message
-from aiogram.webhook.aiohttp_server import SimpleRequestHandler
-from aiohttp import web
 
-from bot.app import create_app
-from bot.config import Settings
-from bot.migrate import upgrade
-from tests.fakes.telegram_api import TOKEN, FakeTelegram
-from tests.utils.factories import make_org
+from tests.bench.common import Child, ServerProcess, cpu_seconds, load, outbox_backlog, prepare_db, rss_mb, spread
+from tests.bench.procs import PATH, SECRET
+from tests.fakes.telegram_api import TOKEN
 
 USERS = 50
-UPDATES = 3000
-OFFERED_RATE = float(os.environ.get("BENCH_RATE", "400"))
-# Telegram opens up to 40 webhook connections at once by default (setWebhook max_connections).
-CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "40"))
-SECRET = "bench-secret"
-PATH = "/telegram/webhook"
+UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "40"))  # Telegram's default webhook max_connections
+OPEN_SECONDS = 4.0
 
 
-def updates(fake: FakeTelegram, count: int, start_id: int) -> list[dict[str, Any]]:
-    out = []
-    for i in range(count):
-        body = fake.message(10_000 + i % USERS, f"message {i} about my order")
-        out.append({"update_id": start_id + i, **body})
-    return out
+class Updates:
+    """Telegram update bodies with ids that never repeat within a run."""
+
+    def __init__(self) -> None:
+        self.next_id = 1
+
+    def make(self, chats: list[int]) -> list[dict[str, Any]]:
+        out = []
+        for chat in chats:
+            n, self.next_id = self.next_id, self.next_id + 1
+            person = {"id": chat, "is_bot": False, "first_name": "Ann", "last_name": f"#{chat}", "language_code": "en"}
+            out.append({
+                "update_id": n,
+                "message": {"message_id": n, "date": int(time.time()), "chat": {"id": chat, "type": "private", "first_name": "Ann"},
+                            "from": person, "text": f"message {n} about my order"},
+            })
+        return out
 
 
-async def drive(url: str, bodies: list[dict[str, Any]]) -> tuple[float, list[float]]:
+async def closed_loop(url: str, bodies: list[dict[str, Any]]) -> tuple[float, list[float]]:
+    """CONCURRENCY connections, each posting the next update as soon as the previous one is answered."""
     latencies: list[float] = []
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-    for body in bodies:
-        queue.put_nowait(body)
+    pending = iter(bodies)
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
     async def worker(http: aiohttp.ClientSession) -> None:
-        while not queue.empty():
-            body = queue.get_nowait()
+        for body in pending:
             started = time.perf_counter()
             async with http.post(url, json=body, headers=headers) as resp:
                 await resp.read()
@@ -74,8 +77,8 @@ async def drive(url: str, bodies: list[dict[str, Any]]) -> tuple[float, list[flo
     return len(bodies) / elapsed, latencies
 
 
-async def drive_open(url: str, bodies: list[dict[str, Any]], rate: float) -> tuple[float, list[float]]:
-    """Open loop: updates arrive on a fixed schedule whatever the answers; latency counts from the schedule."""
+async def open_loop(url: str, bodies: list[dict[str, Any]], rate: float) -> list[float]:
+    """Updates on a fixed schedule whatever the answers; latency counts from the schedule."""
     latencies: list[float] = []
     headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
@@ -90,126 +93,115 @@ async def drive_open(url: str, bodies: list[dict[str, Any]], rate: float) -> tup
         latencies.append(time.perf_counter() - due)
 
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=200)) as http:
-        started = time.perf_counter() + 0.05
-        await asyncio.gather(*(one(http, body, started + n / rate) for n, body in enumerate(bodies)))
-        elapsed = time.perf_counter() - started
-    return len(bodies) / elapsed, latencies
+        began = time.perf_counter() + 0.05
+        await asyncio.gather(*(one(http, body, began + n / rate) for n, body in enumerate(bodies)))
+    return latencies
 
 
-Measured = tuple[tuple[float, list[float]], tuple[float, list[float]]]
+def p(latencies: list[float], q: int) -> float:
+    return statistics.quantiles(latencies, n=100)[q - 1] * 1000
 
 
-async def measure(url: str, fake: FakeTelegram, first_id: int) -> Measured:
-    """Capacity (closed loop, CONCURRENCY connections) and latency at a fixed offered rate (open loop)."""
-    capacity = await drive(url, updates(fake, UPDATES, first_id))
-    latency = await drive_open(url, updates(fake, int(OFFERED_RATE * 4), first_id + UPDATES), OFFERED_RATE)
-    return capacity, latency
+def start_server(data: Path, db_url: str, api: str) -> ServerProcess:
+    telegram = {
+        "TOKEN": TOKEN, "API_BASE": api, "MODE": "webhook", "WEBHOOK_SECRET": SECRET,
+        "WEBHOOK_URL": "http://127.0.0.1:1/telegram/webhook",  # the fake only records it
+        "RATE_GLOBAL": "100000", "RATE_PER_CHAT": "100", "CHAT_BURST": "10", "FLOOD_LIMIT": "1000000",
+    }
+    return ServerProcess(data, db_url, {f"INCS_CHANNELS__TELEGRAM__{k}": v for k, v in telegram.items()})
 
 
-async def serve(app: web.Application) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    return runner, f"http://127.0.0.1:{port}{PATH}"
-
-
-async def bare_echo(fake: FakeTelegram) -> Measured:
-    bot = Bot(TOKEN, session=AiohttpSession(api=TelegramAPIServer.from_base(fake.url)))
-    dp = Dispatcher()
-
-    @dp.message(F.text)
-    async def echo(message: Message) -> SendMessage:
-        return SendMessage(chat_id=message.chat.id, text=message.text or "")
-
-    app = web.Application()
-    SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=SECRET).register(app, path=PATH)
-    runner, url = await serve(app)
-    try:
-        await drive(url, updates(fake, 300, 1))  # warm-up
-        return await measure(url, fake, 10_000)
-    finally:
-        await runner.cleanup()
-        await bot.session.close()
-
-
-async def pipeline(fake: FakeTelegram, data_dir: Path) -> Measured:
-    url = f"sqlite+aiosqlite:///{data_dir / 'incs.db'}"
-    await asyncio.to_thread(upgrade, url)
-    settings = Settings.model_validate(
-        {
-            "data_dir": data_dir,
-            "secret_key": "bench-secret-key-0123456789abcdefghijkl",
-            "database": {"url": url},
-            "logging": {"level": "WARNING"},
-            "channels": {
-                "telegram": {
-                    "token": TOKEN,
-                    "api_base": fake.url,
-                    "mode": "webhook",
-                    "webhook_secret": SECRET,
-                    "rate_global": 1000,
-                    "rate_per_chat": 100,
-                    "flood_limit": 100_000,
-                }
-            },
-        }
-    )
-    app = create_app(settings)
-    runner, hook = await serve(app)
-    try:
-        from bot.web import CTX
-
-        await make_org(app[CTX].factory, slug="demo")
-        await drive(hook, updates(fake, USERS * 2, 1))  # warm-up: customers, conversations, greetings
-        await _outbox_drained(app[CTX].factory)  # the greetings' sends are not part of the measured updates
-        return await measure(hook, fake, 100_000)
-    finally:
-        await runner.cleanup()
-
-
-async def _outbox_drained(factory: Any, timeout: float = 60) -> None:
-    from bot.core.delivery.outbox import backlog
-
-    deadline = time.perf_counter() + timeout
-    while time.perf_counter() < deadline:
-        async with factory() as session:
-            if await backlog(session=session) == 0:
-                return
-        await asyncio.sleep(0.1)
-    raise TimeoutError("outbox did not drain")
-
-
-def summary(name: str, rate: float, latencies: list[float]) -> str:
-    cuts = statistics.quantiles(latencies, n=100)
-    return f"{name:<22} {rate:8.0f} updates/s   p50 {cuts[49] * 1000:6.1f} ms   p99 {cuts[98] * 1000:6.1f} ms"
+async def drained(db_url: str) -> None:
+    """Waits (polling the database: the condition lives in another process) until the outbox is empty."""
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        if not await outbox_backlog(db_url):
+            return
+        await asyncio.sleep(0.25)
+    raise TimeoutError("the outbox did not drain")
 
 
 async def run() -> None:
-    # Server, fake Bot API and load run in this one process: collect garbage as `incs run` does (bot/cli.py).
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 20)
-    logging.basicConfig(level=logging.WARNING)
-    logging.getLogger("aiogram").setLevel(logging.WARNING)
-    fake = await FakeTelegram().start()
+    updates = Updates()
+    fake = Child("fake-telegram")
+    bare = Child("bare-echo", fake.url)
+    rates: dict[str, list[float]] = {"bare": [], "warm": [], "first": []}
+    p99s: dict[str, list[float]] = {"bare": [], "warm": [], "first": []}
+    cpu_ms: dict[str, list[float]] = {"warm": [], "first": []}
+    new_chat = 1_000_000
     try:
-        (bare_rate, bare_lat), (_, bare_open) = await bare_echo(fake)
         with tempfile.TemporaryDirectory() as tmp:
-            (ours_rate, ours_lat), (_, ours_open) = await pipeline(fake, Path(tmp))
+            data = Path(tmp)
+            db_url = f"sqlite+aiosqlite:///{data / 'incs.db'}"
+            await prepare_db(db_url)
+            server = start_server(data, db_url, fake.url)
+            try:
+                await server.wait_ready()
+                await asyncio.sleep(2)  # let start-up work settle before reading the idle footprint
+                idle_rss = (rss_mb(server.pid), rss_mb(bare.pid))
+                hook = f"{server.url}{PATH}"
+                chats = [10_000 + n for n in range(USERS)]
+                await closed_loop(hook, updates.make(chats * 2))  # the warm chats exist (and were greeted)
+                await closed_loop(bare.url, updates.make(chats * 6))  # both sides warmed up
+                await drained(db_url)
+                for round_no in range(1, ROUNDS + 1):
+                    rate, lat = await closed_loop(bare.url, updates.make([chats[n % USERS] for n in range(UPDATES)]))
+                    rates["bare"].append(rate)
+                    p99s["bare"].append(p(lat, 99))
+                    for scenario in ("warm", "first"):
+                        if scenario == "warm":
+                            batch = [chats[n % USERS] for n in range(UPDATES)]
+                        else:
+                            batch, new_chat = list(range(new_chat, new_chat + UPDATES)), new_chat + UPDATES
+                        before = cpu_seconds(server.pid)
+                        rate, lat = await closed_loop(hook, updates.make(batch))
+                        await drained(db_url)  # the greetings' sends are part of first contact's cost
+                        cpu_ms[scenario].append((cpu_seconds(server.pid) - before) / UPDATES * 1000)
+                        rates[scenario].append(rate)
+                        p99s[scenario].append(p(lat, 99))
+                    print(f"  round {round_no}: bare {rates['bare'][-1]:,.0f}, warm {rates['warm'][-1]:,.0f}, "
+                          f"first contact {rates['first'][-1]:,.0f} updates/s ({load()})", flush=True)
+                half = statistics.median(rates["warm"]) / 2
+                count = int(half * OPEN_SECONDS)
+                open_bare = await open_loop(bare.url, updates.make([chats[n % USERS] for n in range(count)]), half)
+                open_warm = await open_loop(hook, updates.make([chats[n % USERS] for n in range(count)]), half)
+                first_half = statistics.median(rates["first"]) / 2
+                first_count = int(first_half * OPEN_SECONDS)
+                open_first = await open_loop(hook, updates.make(list(range(new_chat, new_chat + first_count))), first_half)
+                open_load = load()
+                busy_rss = rss_mb(server.pid)
+            finally:
+                server.stop()
     finally:
-        await fake.stop()
-    print(f"capacity: {UPDATES} webhook updates from {USERS} users over {CONCURRENCY} connections, SQLite")
-    print(summary("  bare aiogram echo", bare_rate, bare_lat))
-    print(summary("  INCS pipeline", ours_rate, ours_lat))
-    print(f"latency: {OFFERED_RATE:.0f} updates/s offered for 4 s (open loop)")
-    print(summary("  bare aiogram echo", OFFERED_RATE, bare_open))
-    print(summary("  INCS pipeline", OFFERED_RATE, ours_open))
-    ratio = ours_rate / bare_rate
-    p99 = statistics.quantiles(ours_open, n=100)[98] * 1000
-    verdict = "OK" if ratio >= 0.5 and p99 < 50 else "BELOW TARGET"
-    print(f"ratio {ratio:.0%} of bare (target >= 50%), p99 {p99:.1f} ms at {OFFERED_RATE:.0f}/s (target < 50 ms): {verdict}")
+        bare.stop()
+        fake.stop()
+    report(rates, p99s, cpu_ms, (half, open_bare, open_warm, first_half, open_first, open_load), idle_rss, busy_rss)
+
+
+def report(rates: dict[str, list[float]], p99s: dict[str, list[float]], cpu_ms: dict[str, list[float]],
+           opened: tuple[float, list[float], list[float], float, list[float], str], idle: tuple[float, float], busy_rss: float) -> None:
+    half, open_bare, open_warm, first_half, open_first, open_load = opened
+    print(f"capacity: {UPDATES:,} webhook updates over {CONCURRENCY} connections, {ROUNDS} alternating rounds, "
+          "min / median / max; INCS on SQLite; separate processes (fake Bot API, server, bare echo, load)")
+    names = {"bare": "bare aiogram echo", "warm": "INCS warm (50 chats)", "first": "INCS first contact"}
+    for key, name in names.items():
+        ratio = "" if key == "bare" else f"   {statistics.median(rates[key]) / statistics.median(rates['bare']):.2f}x bare"
+        cpu = f"   server CPU {spread(cpu_ms[key], '{:.2f}')} ms/update" if key in cpu_ms else ""
+        print(f"  {name:<22} {spread(rates[key])} updates/s   p99 {spread(p99s[key], '{:.0f}')} ms{ratio}{cpu}")
+    print(f"latency, open loop at half of INCS's warm median ({half:,.0f}/s for {OPEN_SECONDS:.0f} s; {open_load}):")
+    print(f"  bare aiogram echo      p50 {p(open_bare, 50):.1f} ms   p99 {p(open_bare, 99):.1f} ms")
+    print(f"  INCS warm              p50 {p(open_warm, 50):.1f} ms   p99 {p(open_warm, 99):.1f} ms")
+    print(f"  INCS first contact at {first_half:,.0f}/s: p50 {p(open_first, 50):.1f} ms   p99 {p(open_first, 99):.1f} ms")
+    idle_rss, bare_rss = idle
+    print(f"memory: INCS with Telegram on, idle RSS {idle_rss:.0f} MB (target < 150), after the load {busy_rss:.0f} MB; "
+          f"the bare aiogram echo idle: {bare_rss:.0f} MB")
+    warm = statistics.median(rates["warm"]) / statistics.median(rates["bare"])
+    first = statistics.median(rates["first"]) / statistics.median(rates["bare"])
+    verdicts = [
+        ("warm >= 0.8x bare", warm >= 0.8), ("first contact >= 0.6x bare", first >= 0.6),
+        ("p99 < 50 ms at half load", p(open_warm, 99) < 50), ("idle RSS < 150 MB", idle_rss < 150),
+    ]
+    print("targets: " + ", ".join(f"{name}: {'OK' if ok else 'MISSED'}" for name, ok in verdicts))
 
 
 def main() -> None:

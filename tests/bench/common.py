@@ -1,10 +1,12 @@
-"""Shared pieces of the benchmarks: a real `incs run` server in a child process, percentiles."""
+"""Shared pieces of the benchmarks: a real `incs run` server and other roles in child processes, percentiles,
+min/median/max of rounds, CPU and memory of a child read from /proc, the machine's load with every figure."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import time
@@ -62,9 +64,101 @@ class ServerProcess:
                 await asyncio.sleep(0.2)
         raise TimeoutError("server did not start")
 
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
     def stop(self) -> None:
         self.proc.terminate()
         try:
             self.proc.wait(20)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+class Child:
+    """A `tests.bench.procs` role in its own process; `url` is what it printed when ready."""
+
+    def __init__(self, *args: str) -> None:
+        self.proc = subprocess.Popen(  # noqa: S603 - our own module
+            [sys.executable, "-m", "tests.bench.procs", *args], stdout=subprocess.PIPE, text=True
+        )
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline().split()
+        if not line or line[0] != "READY":
+            self.stop()
+            raise RuntimeError(f"{args[0]} did not start")
+        self.url = line[1]
+        self.pid = self.proc.pid
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load {one:.2f}/{five:.2f} on {os.cpu_count()} cores"
+
+
+def spread(values: list[float], fmt: str = "{:,.0f}") -> str:
+    """min / median / max of the rounds."""
+    return " / ".join(fmt.format(v) for v in (min(values), statistics.median(values), max(values)))
+
+
+async def prepare_db(db_url: str) -> None:
+    """Migrated, with the organization "demo" and its agent (agent@bench.example.com)."""
+    from bot.core.orgs.agents import create_agent
+    from bot.core.orgs.organizations import create_organization
+    from bot.core.storage.db import create_engine, session_factory, transaction
+    from bot.migrate import upgrade_async
+    from tests.utils.factories import PASSWORD
+
+    if not db_url.startswith("sqlite"):
+        await reset_postgres(db_url)
+    await upgrade_async(db_url)
+    engine = create_engine(db_url)
+    async with transaction(session_factory(engine)) as session:
+        org = await create_organization(session=session, name="Bench Co", slug="demo")
+        await create_agent(session=session, org_id=org.id, email="agent@bench.example.com", password=PASSWORD, role="admin")
+    await engine.dispose()
+
+
+async def reset_postgres(db_url: str) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(db_url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DROP SCHEMA public CASCADE"))
+        await conn.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+async def outbox_backlog(db_url: str) -> int:
+    """Outbox items not yet delivered, read from the database by this (the load generator's) process."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(db_url)
+    try:
+        async with engine.connect() as conn:
+            return int(await conn.scalar(text("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")) or 0)
+    finally:
+        await engine.dispose()

@@ -3,6 +3,10 @@
 Many events share one commit ("group commit"): a writer task takes whatever has queued up,
 handles it all in one transaction, commits once and only then resolves each caller's future.
 A batch that fails is retried one event at a time, so one bad event fails alone.
+
+The batch's bulk rows are written with SQLAlchemy Core (ingest_writes.py): the new chats first, one INSERT
+per table; then, after every event's flows have run, the messages, the outbox rows and the touched columns.
+Flows get ORM objects and whatever they change themselves is flushed by the ORM at commit.
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.common import metrics
+from bot.core.common.clock import now
 from bot.core.common.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.common.tasks import finish_or_cancel
-from bot.core.conversations.customers import resolve_identity, touch_seen
+from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_batch import IngestResult, Pending, Preloaded
+from bot.core.conversations.ingest_writes import BatchWrites, create_first_contacts, message_row
 from bot.core.conversations.live import Hub, publish_message
-from bot.core.conversations.outbound import send_to_conversation
-from bot.core.conversations.threads import open_conversation_for, touch_inbound
+from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
 from bot.core.models import Message
 from bot.core.storage.db import SessionFactory, write_turn
@@ -121,12 +126,16 @@ class Ingestor:
         started = time.perf_counter()
         try:
             marks = [time.perf_counter()]
-            async with write_turn(self.factory), self.factory() as session, session.begin():
-                known = await Preloaded.load(session, [event for event, _ in batch])
+            async with write_turn(self.factory, urgent=True), self.factory() as session, session.begin():
+                events = [event for event, _ in batch]
+                known = await Preloaded.load(session, events)
+                new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
+                known.first_contact(await create_first_contacts(session=session, events=new))
                 marks.append(time.perf_counter())
-                pending = [await self._handle(session, event, known) for event, _ in batch]
+                writes = BatchWrites()
+                pending = [await self._handle(session, event, known, writes) for event in events]
                 marks.append(time.perf_counter())
-                await session.flush()  # one INSERT for all messages, one UPDATE per changed conversation
+                await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                 marks.append(time.perf_counter())
                 results = [item.result() for item in pending]
             marks.append(time.perf_counter())
@@ -174,55 +183,52 @@ class Ingestor:
             for callback in self.on_replies:
                 callback()
 
-    async def _handle(self, session: AsyncSession, event: InboundEvent, known: Preloaded) -> Pending:
-        identity = known.identities.get((event.org_id, event.channel, event.external_id))
-        created = identity is None
-        if identity is None:
-            resolved = await resolve_identity(
-                session=session,
-                org_id=event.org_id,
-                channel=event.channel,
-                external_id=event.external_id,
-                display_name=event.display_name,
-                locale=event.locale,
-            )
-            identity, customer = resolved.identity, resolved.customer
-            known.identities[(event.org_id, event.channel, event.external_id)] = identity
-        else:
-            customer = await known.customer(session, identity)
-            touch_seen(identity, customer, event.display_name)
-        if event.platform_message_id:
-            key = (identity.id, event.platform_message_id)
-            if key in known.platform_ids:  # stored earlier (preloaded) or earlier in this batch
-                existing = await session.scalar(
-                    select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
-                )
-                return Pending(duplicate=existing, identity=identity, customer=customer)
-            known.platform_ids.add(key)
-        conversation = known.conversations.get(identity.id)
-        new_conversation = conversation is None
-        if conversation is None:
-            conversation, new_conversation = await open_conversation_for(session=session, identity=identity)
-            known.conversations[identity.id] = conversation
-        message = Message(
-            org_id=event.org_id,
-            conversation_id=conversation.id,
-            identity_id=identity.id,
-            direction="in",
-            author_type="customer",
-            kind=event.kind,
-            text=self.flows.stored_text(identity, event),  # a flow may keep a one-time code out of the thread
-            attachment_id=event.file.attachment_id if event.file else None,
-            latitude=event.latitude,
-            longitude=event.longitude,
-            platform_message_id=event.platform_message_id,
-            delivery_state="received",
-        )
-        session.add(message)
-        touch_inbound(conversation, _describe(event) if message.text == event.text else message.text)
+    async def _handle(self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites) -> Pending:
         org = known.orgs.get(event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
+        key = (event.org_id, event.channel, event.external_id)
+        identity = known.identities.get(key)
+        stamp = now()
+        created = key in known.created  # this batch created the chat: its first event is a first contact
+        if identity is None:  # created by an earlier event's flow in this batch (identities are never deleted here)
+            resolved = await resolve_identity(
+                session=session, org_id=event.org_id, channel=event.channel, external_id=event.external_id,
+                display_name=event.display_name, locale=event.locale,
+            )
+            identity, customer, created = resolved.identity, resolved.customer, resolved.created
+            known.identities[key] = identity
+        elif created:
+            known.created.discard(key)
+            customer = await known.customer(session, identity)
+        else:
+            customer = await known.customer(session, identity)
+            writes.touch_seen(identity, customer, event.display_name, stamp)
+        if event.platform_message_id:
+            seen = (identity.id, event.platform_message_id)
+            if seen in known.platform_ids:  # stored earlier (preloaded) or earlier in this batch
+                earlier: Message | dict[str, Any] | None = known.batch_rows.get(seen)
+                if earlier is None:
+                    earlier = await session.scalar(
+                        select(Message).where(Message.identity_id == identity.id, Message.platform_message_id == event.platform_message_id)
+                    )
+                return Pending(duplicate=earlier, identity=identity, customer=customer)
+            known.platform_ids.add(seen)
+        conversation = known.conversations.get(identity.id)
+        new_conversation = created
+        if conversation is None:
+            conversation, new_conversation = await open_conversation_for(session=session, identity=identity)
+            known.conversations[identity.id] = conversation
+        text = self.flows.stored_text(identity, event)  # a flow may keep a one-time code out of the thread
+        message = writes.add_message(message_row(
+            org_id=event.org_id, conversation_id=conversation.id, identity_id=identity.id, direction="in",
+            author_type="customer", kind=event.kind, text=text, attachment_id=event.file.attachment_id if event.file else None,
+            latitude=event.latitude, longitude=event.longitude, platform_message_id=event.platform_message_id,
+            delivery_state="received", created_at=stamp,
+        ))
+        if event.platform_message_id:
+            known.batch_rows[(identity.id, event.platform_message_id)] = message
+        writes.touch_inbound(conversation, _describe(event) if text == event.text else text, stamp)
         turn = Turn(
             session=session,
             settings=self.settings,
@@ -236,12 +242,6 @@ class Ingestor:
             services=self.services,
         )
         replies = await self.flows.run(turn)
-        out = []
-        if replies:
-            await session.flush()
-            out = [
-                await send_to_conversation(session=session, conversation=conversation, identity=identity, reply=r, author_type="bot")
-                for r in replies
-            ]
+        out = [writes.add_reply(conversation=conversation, identity=identity, reply=r, stamp=now()) for r in replies]
         return Pending(message=message, conversation=conversation, identity=identity, customer=customer, replies=out,
                         new_conversation=new_conversation)

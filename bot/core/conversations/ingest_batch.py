@@ -1,4 +1,5 @@
-"""What one ingest batch reads and writes: the rows it preloads and the results it hands back."""
+"""What one ingest batch reads and hands back: the rows it preloads (one query per organization and channel),
+the chats it created, and each event's result."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from sqlalchemy import and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.ingest_writes import FirstContact, row_json
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import OPEN_STATES
 from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
@@ -29,35 +31,36 @@ class IngestResult:
 
 @dataclass
 class Pending:
-    """One event handled but not yet flushed: ids and defaults are filled in by the batch's flush."""
+    """One event handled but not yet written: its rows get their ids from the batch's Core INSERT."""
 
     identity: ChannelIdentity
     customer: Customer
-    message: Message | None = None
+    message: dict[str, Any] | None = None  # the messages row (ingest_writes.message_row)
     conversation: Conversation | None = None
-    replies: list[Message] = field(default_factory=list)
+    replies: list[dict[str, Any]] = field(default_factory=list)
     new_conversation: bool = False
-    duplicate: Message | None = None
+    duplicate: Message | dict[str, Any] | None = None  # stored earlier, or earlier in this batch
 
     def result(self) -> IngestResult:
         if self.duplicate is not None or self.message is None or self.conversation is None:
             existing = self.duplicate
             assert existing is not None
+            payload = row_json(existing) if isinstance(existing, dict) else message_json(existing)
             return IngestResult(
-                message=message_json(existing),
-                conversation_id=existing.conversation_id,
+                message=payload,
+                conversation_id=int(payload["conversation_id"]),
                 customer_id=self.customer.id,
                 identity_id=self.identity.id,
                 duplicate=True,
             )
-        payload = message_json(self.message)
-        payload["org_id"] = self.message.org_id
+        payload = row_json(self.message)
+        payload["org_id"] = self.message["org_id"]
         return IngestResult(
             message=payload,
             conversation_id=self.conversation.id,
             customer_id=self.identity.customer_id,  # a flow may have linked the identity to another customer
             identity_id=self.identity.id,
-            replies=[message_json(m) for m in self.replies],
+            replies=[row_json(row) for row in self.replies],
             new_conversation=self.new_conversation,
         )
 
@@ -71,6 +74,15 @@ class Preloaded:
     conversations: dict[int, Conversation]
     orgs: dict[int, Organization]
     platform_ids: set[tuple[int, str]] = field(default_factory=set)
+    batch_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)  # this batch's inbound rows
+    created: set[tuple[int, str, str]] = field(default_factory=set)  # first contact: not yet seen by an event
+
+    def first_contact(self, made: FirstContact) -> None:
+        """Take in the chats created for this batch; the first event of each is its new customer's first."""
+        self.identities.update(made.identities)
+        self.customers.update({c.id: c for c in made.customers.values()})
+        self.conversations.update({made.identities[k].id: c for k, c in made.conversations.items()})
+        self.created.update(made.identities)
 
     async def customer(self, session: AsyncSession, identity: ChannelIdentity) -> Customer:
         customer = self.customers.get(identity.customer_id)

@@ -92,6 +92,8 @@ async def _claim(
     query = select(OutboxItem).where(OutboxItem.id.in_(heads), due)
     if exclude:
         query = query.where(OutboxItem.id.not_in(list(exclude)))
+    if session.get_bind().dialect.name == "postgresql":
+        return await _claim_locked(session, query.order_by(OutboxItem.id).limit(limit), stamp, lease_seconds)
     rows = (await session.scalars(query.order_by(OutboxItem.id).limit(limit))).all()
     claimed: list[Claimed] = []
     for item in rows:
@@ -115,6 +117,32 @@ async def _claim(
                 )
             )
     return claimed
+
+
+async def _claim_locked(session: AsyncSession, query: Any, stamp: datetime, lease_seconds: float) -> list[Claimed]:
+    """PostgreSQL: the due heads are locked as they are read (FOR UPDATE SKIP LOCKED), so a row another process
+    is claiming is passed over instead of waited for, and the rows read are ours to update in one statement."""
+    rows = (await session.scalars(query.with_for_update(skip_locked=True, of=OutboxItem))).all()
+    if not rows:
+        return []
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_([item.id for item in rows]))
+        .values(
+            state="sending",
+            attempts=OutboxItem.attempts + case((OutboxItem.state == "sending", 1), else_=0),  # a lost lease: that attempt counts
+            locked_until=stamp + timedelta(seconds=lease_seconds),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return [
+        Claimed(
+            item.id, item.channel, item.target, item.payload, item.attempts + (1 if item.state == "sending" else 0) + 1,
+            item.message_id, item.org_id, item.created_at,
+            item.state == "pending" and item.attempts == 0 and not item.last_error,  # fresh: see _claim
+        )
+        for item in rows
+    ]
 
 
 async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> int:

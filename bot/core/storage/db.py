@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import weakref
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event, text
+from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from bot.core.storage import sqlite_driver
@@ -23,14 +24,32 @@ def is_sqlite(url: str) -> bool:
     return url.startswith("sqlite")
 
 
-def create_engine(url: str, *, echo: bool = False, pool_size: int = 5) -> AsyncEngine:
+def create_engine(
+    url: str,
+    *,
+    echo: bool = False,
+    pool_size: int = 5,
+    synchronous_commit: str = "on",
+    pool_pre_ping: bool = False,
+    statement_cache_size: int = 500,
+) -> AsyncEngine:
+    """PostgreSQL options (README "PostgreSQL tuning"): `synchronous_commit` is set on every connection;
+    `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch);
+    `statement_cache_size` is asyncpg's prepared statements per connection, large enough for the batch
+    statements' shapes (a multi-row INSERT has one per row count) so they are prepared once, not per batch."""
     kwargs: dict[str, Any] = {"echo": echo}
     if is_sqlite(url):
         secure_sqlite(url)  # 0600 before SQLite opens it, so its WAL and SHM are created 0600 too
         kwargs["connect_args"] = {"timeout": 30, "async_creator_fn": sqlite_driver.connect}
     else:
         kwargs["pool_size"] = pool_size
-        kwargs["pool_pre_ping"] = True
+        kwargs["pool_pre_ping"] = pool_pre_ping
+        kwargs["connect_args"] = {"server_settings": {"synchronous_commit": synchronous_commit}}
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "postgresql" and "prepared_statement_cache_size" not in parsed.query:
+            url = parsed.update_query_dict({"prepared_statement_cache_size": str(statement_cache_size)}).render_as_string(
+                hide_password=False
+            )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -52,21 +71,60 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
-_write_locks: weakref.WeakKeyDictionary[Engine, asyncio.Lock] = weakref.WeakKeyDictionary()
+class WriteTurns:
+    """SQLite's writer turns, first come first served, except that an urgent turn (the ingest writer's: callers
+    wait on it for their acknowledgement) goes ahead of every waiting ordinary one (delivery bookkeeping, sweeps)."""
+
+    def __init__(self) -> None:
+        self.busy = False
+        self.urgent: deque[asyncio.Future[None]] = deque()
+        self.ordinary: deque[asyncio.Future[None]] = deque()
+
+    async def take(self, urgent: bool) -> None:
+        if not self.busy:
+            self.busy = True
+            return
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        queue = self.urgent if urgent else self.ordinary
+        queue.append(waiter)
+        try:
+            await waiter  # handed over by release(): busy stays True
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self.release()  # the turn was handed over just as the waiter was cancelled: pass it on
+            elif waiter in queue:  # release() may have passed over it already
+                queue.remove(waiter)
+            raise
+
+    def release(self) -> None:
+        for queue in (self.urgent, self.ordinary):
+            while queue:
+                waiter = queue.popleft()
+                if not waiter.done():
+                    waiter.set_result(None)
+                    return
+        self.busy = False
+
+
+_write_turns: weakref.WeakKeyDictionary[Engine, WriteTurns] = weakref.WeakKeyDictionary()
 
 
 @asynccontextmanager
-async def write_turn(factory: SessionFactory) -> AsyncIterator[None]:
+async def write_turn(factory: SessionFactory, *, urgent: bool = False) -> AsyncIterator[None]:
     """SQLite has one writer at a time. Taking turns here, in the event loop, replaces SQLite's busy
-    handler — which sleeps up to 100 ms between tries — with a queue that hands over at once.
-    PostgreSQL needs no turns. Not re-entrant: never open a transaction inside another."""
+    handler — which sleeps up to 100 ms between tries — with a queue that hands over at once; `urgent`
+    turns are served before ordinary ones. PostgreSQL needs no turns. Not re-entrant: never open a
+    transaction inside another."""
     bind = factory.kw.get("bind")
     if not isinstance(bind, AsyncEngine) or not is_sqlite(str(bind.url)):
         yield
         return
-    lock = _write_locks.setdefault(bind.sync_engine, asyncio.Lock())
-    async with lock:
+    turns = _write_turns.setdefault(bind.sync_engine, WriteTurns())
+    await turns.take(urgent)
+    try:
         yield
+    finally:
+        turns.release()
 
 
 @asynccontextmanager

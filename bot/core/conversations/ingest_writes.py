@@ -1,0 +1,200 @@
+"""The ingest writer's bulk writes on SQLAlchemy Core: a batch's rows in a few statements, no unit-of-work flush.
+
+What it guarantees:
+- first contact in batches: the customers, identities and conversations of every new chat in a batch are
+  created with one INSERT per table (ORM objects come back for the flows, already persistent);
+- the batch's messages (each inbound message followed by its replies, in event order) are one executemany
+  INSERT ... RETURNING id, so ids ascend in the order the old one-by-one path gave them; the outbox rows
+  follow in one executemany INSERT;
+- conversation, identity and customer touches are recorded on the ORM objects as committed values (flows
+  read them, nothing marks them dirty) and written as executemany UPDATEs of exactly the touched columns,
+  with each object's final value.
+Rows a flow changes itself (flow state, locale, consent) stay with the ORM and are flushed at commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from bot.core.conversations.customers import LAST_SEEN_PRECISION
+from bot.core.conversations.events import InboundEvent, Reply
+from bot.core.conversations.outbound import reply_payload
+from bot.core.conversations.threads import preview
+from bot.core.models import ChannelIdentity, Conversation, Customer, Message, OutboxItem
+
+Key = tuple[int, str, str]  # (org_id, channel, external_id)
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+_MESSAGE_COLUMNS = (
+    "org_id", "conversation_id", "identity_id", "direction", "author_type", "author_agent_id", "kind", "text",
+    "attachment_id", "latitude", "longitude", "platform_message_id", "delivery_state", "edited", "created_at",
+)
+
+
+def message_row(**values: Any) -> dict[str, Any]:
+    """A messages row with every column set (executemany needs the same keys in every row)."""
+    row = dict.fromkeys(_MESSAGE_COLUMNS)
+    row.update(edited=False, kind="text", text="")
+    row.update(values)
+    return row
+
+
+def row_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The same shape as serialize.message_json, from a row this batch wrote."""
+    stamp: datetime = row["created_at"]
+    return {
+        "id": row["id"],
+        "conversation_id": row["conversation_id"],
+        "direction": row["direction"],
+        "author": row["author_type"],
+        "kind": row["kind"],
+        "text": row["text"],
+        "attachment_id": row["attachment_id"],
+        "latitude": row["latitude"],
+        "longitude": row["longitude"],
+        "delivery_state": row["delivery_state"],
+        "edited": row["edited"],
+        "created_at": stamp.isoformat(timespec="seconds") + "Z",
+    }
+
+
+@dataclass
+class FirstContact:
+    """The chats of a batch that had no identity yet, created together."""
+
+    identities: dict[Key, ChannelIdentity] = field(default_factory=dict)
+    customers: dict[Key, Customer] = field(default_factory=dict)
+    conversations: dict[Key, Conversation] = field(default_factory=dict)
+
+
+async def create_first_contacts(*, session: AsyncSession, events: list[InboundEvent]) -> FirstContact:
+    """One customer, identity and open conversation per distinct new chat of `events` (first occurrence names
+    and locales them, as the one-by-one path did); one INSERT ... RETURNING per table."""
+    firsts: dict[Key, InboundEvent] = {}
+    for event in events:
+        firsts.setdefault((event.org_id, event.channel, event.external_id), event)
+    made = FirstContact()
+    if not firsts:
+        return made
+    keys = list(firsts)
+    customers = await _insert_returning(session, Customer, [
+        {"org_id": e.org_id, "name": e.display_name, "locale": e.locale if e.locale in ("en", "zh") else "en"}
+        for e in firsts.values()
+    ])
+    identities = await _insert_returning(session, ChannelIdentity, [
+        {"org_id": e.org_id, "customer_id": c.id, "channel": e.channel, "external_id": e.external_id,
+         "display_name": e.display_name, "flow_state": {}}
+        for e, c in zip(firsts.values(), customers, strict=True)
+    ])
+    conversations = await _insert_returning(session, Conversation, [
+        {"org_id": i.org_id, "customer_id": i.customer_id, "identity_id": i.id, "channel": i.channel} for i in identities
+    ])
+    for key, customer, identity, conversation in zip(keys, customers, identities, conversations, strict=True):
+        made.customers[key], made.identities[key], made.conversations[key] = customer, identity, conversation
+    return made
+
+
+def _ordered_returning(session: AsyncSession) -> bool:
+    """Whether SQLAlchemy can batch an INSERT whose RETURNING rows come back in parameter order. On PostgreSQL
+    it can (one statement). On SQLite it would fall back to one statement per row, so there one multi-row
+    INSERT is sent and its RETURNING rows are put in order by id: SQLite inserts a VALUES list in order and
+    gives each new row the next rowid, so ids ascend with the parameters."""
+    return session.get_bind().dialect.name != "sqlite"
+
+
+async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
+    """ORM bulk INSERT (one statement, no unit of work) returning persistent objects in the rows' order."""
+    ordered = _ordered_returning(session)
+    result = await session.execute(insert(model).returning(model, sort_by_parameter_order=ordered), rows)
+    made = list(result.scalars().all())
+    return made if ordered else sorted(made, key=lambda obj: int(obj.id))
+
+
+@dataclass
+class BatchWrites:
+    """Rows and touches a batch collects while its events are handled, written by `flush` in a few statements."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    outbox: list[tuple[dict[str, Any], dict[str, Any]]] = field(default_factory=list)  # (message row, outbox row)
+    touched: dict[tuple[type[Any], int], tuple[Any, set[str]]] = field(default_factory=dict)
+
+    def add_message(self, row: dict[str, Any]) -> dict[str, Any]:
+        self.messages.append(row)
+        return row
+
+    def touch(self, obj: Any, **values: Any) -> None:
+        """Set columns on a persistent ORM object without making it dirty; `flush` writes them."""
+        for name, value in values.items():
+            set_committed_value(obj, name, value)
+        _, names = self.touched.setdefault((type(obj), obj.id), (obj, set()))
+        names.update(values)
+
+    def touch_inbound(self, conversation: Conversation, text: str, stamp: datetime) -> None:
+        """threads.touch_inbound, as touches."""
+        values: dict[str, Any] = {
+            "last_activity_at": stamp, "unread_count": conversation.unread_count + 1, "last_message_preview": preview(text),
+        }
+        if conversation.waiting_since is None:
+            values["waiting_since"] = stamp
+        if conversation.status == "resolved":
+            values.update(status="open", resolved_at=None)
+        self.touch(conversation, **values)
+
+    def touch_seen(self, identity: ChannelIdentity, customer: Customer, display_name: str, stamp: datetime) -> None:
+        """customers.touch_seen, as touches."""
+        if stamp - identity.last_seen_at > LAST_SEEN_PRECISION:
+            self.touch(identity, last_seen_at=stamp)
+            self.touch(customer, last_seen_at=stamp)
+        if display_name and not identity.display_name:
+            self.touch(identity, display_name=display_name)
+
+    def add_reply(self, *, conversation: Conversation, identity: ChannelIdentity, reply: Reply, stamp: datetime) -> dict[str, Any]:
+        """outbound.send_to_conversation for a bot reply: the thread copy and its outbox row, ids filled by `flush`."""
+        row = self.add_message(message_row(
+            org_id=conversation.org_id, conversation_id=conversation.id, identity_id=identity.id, direction="out",
+            author_type="bot", kind="file" if reply.attachment_id else "text", text=reply.text,
+            attachment_id=reply.attachment_id, delivery_state="pending", created_at=stamp,
+        ))
+        payload = reply_payload(reply)
+        payload.update(conversation_id=conversation.id, customer_id=conversation.customer_id, author="bot")
+        self.outbox.append((row, {
+            "org_id": conversation.org_id, "channel": identity.channel, "target": identity.external_id, "payload": payload,
+            "state": "pending", "attempts": 0, "next_attempt_at": stamp, "last_error": "", "created_at": stamp, "sends": 0,
+        }))
+        self.touch(conversation, last_activity_at=stamp)
+        return row
+
+    async def flush(self, session: AsyncSession) -> None:
+        conn = await session.connection()
+        if self.messages:
+            ordered = _ordered_returning(session)
+            stmt = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=ordered)
+            ids = list((await conn.execute(stmt, self.messages)).scalars().all())
+            ids = ids if ordered else sorted(ids)
+            for row, new_id in zip(self.messages, ids, strict=True):
+                row["id"] = new_id
+        if self.outbox:
+            rows = []
+            for message, item in self.outbox:
+                item["payload"]["message_id"] = message["id"]
+                rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
+            await conn.execute(insert(OUTBOX), rows)
+        await self._write_touches(session)
+
+    async def _write_touches(self, session: AsyncSession) -> None:
+        groups: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+        for obj, names in self.touched.values():
+            table: Table = type(obj).__table__
+            # bind names may not be column names in an UPDATE's SET clause, hence the prefix
+            groups[(table, frozenset(names))].append({"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in names}})
+        conn = await session.connection()
+        for (target, columns), rows in groups.items():
+            values: dict[str, Any] = {n: bindparam(f"v_{n}") for n in sorted(columns)}
+            await conn.execute(update(target).where(target.c.id == bindparam("row_id")).values(values), rows)

@@ -1,0 +1,104 @@
+"""The ingest writer's batch writes: new chats of a batch are created with one INSERT per table, a batch's
+messages and outbox rows are one INSERT each, conversation touches one UPDATE, and the rows are those the
+one-by-one path wrote (each inbound message followed by its replies, ids ascending in event order)."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event, select
+
+from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.ingest_batch import IngestResult
+from bot.core.models import ChannelIdentity, Conversation, Customer, Message, OutboxItem
+from tests.conftest import Server
+from tests.utils.factories import OrgWithAdmin
+
+_VERB = re.compile(r"^\s*(INSERT INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+@contextmanager
+def statements(server: Server) -> Iterator[Counter[str]]:
+    """Counts the writes the database receives, as "INSERT customers" / "UPDATE conversations"."""
+    seen: Counter[str] = Counter()
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        match = _VERB.match(sql)
+        if match:
+            seen[f"{match.group(1).split()[0].upper()} {match.group(2)}"] += 1
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def chat(org_id: int, who: str, text: str, platform_id: str | None = None) -> InboundEvent:
+    return InboundEvent(org_id=org_id, channel="telegram", external_id=who, kind="text", text=text,
+                        display_name=f"User {who}", platform_message_id=platform_id)
+
+
+async def together(server: Server, events: list[InboundEvent]) -> list[IngestResult]:
+    """Submitted in one go, so the writer takes them as one batch."""
+    return list(await asyncio.gather(*(server.ctx.ingestor.submit(e) for e in events)))
+
+
+async def test_first_contact_of_many_chats_is_one_insert_per_table(server: Server, demo: OrgWithAdmin) -> None:
+    events = [chat(demo.org.id, f"{1000 + n}", f"hello {n}", f"p{n}") for n in range(30)]
+    with statements(server) as seen:
+        results = await together(server, events)
+    for table in ("customers", "channel_identities", "conversations", "messages", "outbox"):
+        assert seen[f"INSERT {table}"] == 1, (table, seen)
+    assert all(r.new_conversation and len(r.replies) == 3 for r in results)  # brand card, privacy notice, welcome
+    async with server.ctx.factory() as session:
+        for event, result in zip(events, results, strict=True):
+            identity = await session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == event.external_id))
+            assert identity is not None and identity.display_name == event.display_name
+            customer = await session.get(Customer, identity.customer_id)
+            assert customer is not None and customer.name == event.display_name and customer.locale == "en"
+            rows = (await session.scalars(select(Message).where(Message.conversation_id == result.conversation_id)
+                                          .order_by(Message.id))).all()
+            assert [(m.direction, m.text) for m in rows][0] == ("in", event.text)
+            assert [m.id for m in rows] == [result.message["id"], *(r["id"] for r in result.replies)]
+            items = (await session.scalars(select(OutboxItem).where(OutboxItem.message_id.in_([m.id for m in rows[1:]]))
+                                           .order_by(OutboxItem.id))).all()
+            assert [(i.idempotency_key, i.target, i.payload["message_id"]) for i in items] == [
+                (f"msg:{m.id}", event.external_id, m.id) for m in rows[1:]
+            ]
+
+
+async def test_a_new_chat_twice_in_one_batch_is_greeted_once_and_a_repeated_update_is_a_duplicate(
+    server: Server, demo: OrgWithAdmin
+) -> None:
+    org = demo.org.id
+    first, second, again = chat(org, "77", "one", "u1"), chat(org, "77", "two", "u2"), chat(org, "77", "one", "u1")
+    results = await together(server, [first, second, again])
+    assert results[0].new_conversation and len(results[0].replies) == 3
+    assert not results[1].new_conversation and results[1].replies == []
+    assert results[2].duplicate and results[2].message["id"] == results[0].message["id"]
+    ids = [results[0].message["id"], *(r["id"] for r in results[0].replies), results[1].message["id"]]
+    assert ids == sorted(ids)  # the second message comes after the first one's replies, as it did one by one
+    async with server.ctx.factory() as session:
+        conversation = await session.get(Conversation, results[0].conversation_id)
+        assert conversation is not None and conversation.unread_count == 2 and conversation.last_message_preview == "two"
+        assert len((await session.scalars(select(Customer).where(Customer.org_id == org))).all()) == 1
+
+
+async def test_known_chats_cost_one_update_of_their_conversations(server: Server, demo: OrgWithAdmin) -> None:
+    org = demo.org.id
+    await together(server, [chat(org, f"{n}", "hi") for n in range(10)])
+    with statements(server) as seen:
+        results = await together(server, [chat(org, f"{n}", f"again {n}") for n in range(10)])
+    assert seen["UPDATE conversations"] == 1 and seen["INSERT customers"] == 0 and seen["INSERT messages"] == 1, seen
+    async with server.ctx.factory() as session:
+        for n, result in enumerate(results):
+            conversation = await session.get(Conversation, result.conversation_id)
+            assert conversation is not None
+            assert (conversation.unread_count, conversation.last_message_preview) == (2, f"again {n}")
