@@ -30,10 +30,10 @@ from bot.core.conversations.live import make_hub
 from bot.core.delivery.dispatcher import Dispatcher
 from bot.core.delivery.outbox import backlog
 from bot.core.delivery.outbox import gauges as outbox_gauges
+from bot.core.notices.sweeps import install as install_broadcasts
 from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.orgs.audit import checkpoint_all
-from bot.core.orgs.sweeps import install as install_broadcasts
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.storage.files import private_dir

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from bot.core.models import Organization, PolicyVersion
+from bot.core.notices.models import PolicyVersion
 from bot.core.orgs.agents import create_agent, generate_password
+from bot.core.orgs.models import Organization
 from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import SessionFactory, transaction
 

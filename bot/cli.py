@@ -97,8 +97,8 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check every chain; an intact one gets a fresh head checkpoint. Exit 1 naming the first bad row."""
     from sqlalchemy import select
 
-    from bot.core.models import Organization
     from bot.core.orgs.audit import verify_chain, write_checkpoint
+    from bot.core.orgs.models import Organization
     from bot.core.storage.db import create_engine, session_factory, transaction
 
     async def run() -> int:

@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Forbidden, InvalidInput, Unauthorized
 from bot.core.common.ratelimit import SlidingWindow
-from bot.core.models import Agent
 from bot.core.orgs.agents import session_agent
+from bot.core.orgs.models import Agent
 from bot.core.orgs.permissions import Permission, require
 from bot.core.orgs.totp import totp_missing
 from bot.core.security.password_pool import PasswordPool

@@ -8,7 +8,7 @@ import secrets
 from aiohttp import web
 
 from bot.core.common.errors import NotFound
-from bot.core.orgs import broadcasts, policy
+from bot.core.notices import broadcasts, policy
 from bot.core.orgs.permissions import Permission
 from bot.core.storage.db import transaction
 from bot.web import CTX
@@ -20,7 +20,7 @@ INCIDENT_PARTS = (("what", "What happened"), ("impact", "Impact"), ("measures", 
 
 
 def kick(app: web.Application) -> None:
-    """Fan out now rather than at the next sweep (bot/core/orgs/sweeps.py)."""
+    """Fan out now rather than at the next sweep (bot/core/notices/sweeps.py)."""
     app[CTX].services["broadcasts.kick"]()
 
 

@@ -6,7 +6,7 @@ from aiohttp import web
 
 from bot.core.canned_replies import VARIABLES, add_canned, delete_canned, list_canned
 from bot.core.common.errors import Forbidden, NotFound
-from bot.core.models import Agent
+from bot.core.orgs.models import Agent
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 

@@ -10,7 +10,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.canned_replies import fill, list_canned
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
-from bot.core.conversations.attachments import (
+from bot.core.conversations.customers import get_customer, latest_consent, list_identities
+from bot.core.conversations.live import publish_message
+from bot.core.conversations.models import Conversation, Customer
+from bot.core.conversations.replies import reply_as_agent
+from bot.core.conversations.serialize import message_json
+from bot.core.conversations.threads import add_note, assign, get_conversation, list_messages, mark_read, set_status
+from bot.core.customer_context import past_conversations
+from bot.core.files.attachments import (
     attachment_path,
     attachments_by_id,
     check_upload,
@@ -18,16 +25,11 @@ from bot.core.conversations.attachments import (
     get_attachment,
     store_attachment,
 )
-from bot.core.conversations.customers import get_customer, latest_consent, list_identities
-from bot.core.conversations.live import publish_message
-from bot.core.conversations.replies import reply_as_agent
-from bot.core.conversations.serialize import message_json
-from bot.core.conversations.threads import add_note, assign, get_conversation, list_messages, mark_read, set_status
-from bot.core.customer_context import past_conversations
+from bot.core.files.models import Attachment
 from bot.core.inbox import neighbours
-from bot.core.models import Agent, Attachment, Conversation, Customer, Organization
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
+from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.organizations import get_organization
 from bot.core.rights.apps import app_states
 from bot.core.rights.requests import GROUNDS, KINDS

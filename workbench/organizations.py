@@ -7,8 +7,8 @@ from aiohttp import web
 
 from bot.core.certification import applications as certification
 from bot.core.common.errors import InvalidInput, NotFound
-from bot.core.conversations.attachments import attachment_path
-from bot.core.models import Attachment
+from bot.core.files.attachments import attachment_path
+from bot.core.files.models import Attachment
 from bot.core.orgs import access, profile
 from bot.core.orgs.agents import start_session
 from bot.core.orgs.organizations import get_organization, get_organization_by_slug

@@ -7,9 +7,9 @@ from aiohttp import web
 
 from bot.core.certification import applications as certification
 from bot.core.common.errors import NotFound
-from bot.core.conversations.attachments import attachment_path
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation, list_messages
+from bot.core.files.attachments import attachment_path
 from bot.core.orgs import access
 from bot.core.orgs.permissions import Permission
 from bot.core.storage.db import transaction

@@ -7,12 +7,12 @@ from aiohttp import web
 from bot.core.common.errors import NotFound
 from bot.core.conversations.events import Button, Reply
 from bot.core.conversations.live import publish_message
+from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation
 from bot.core.identity.codes import Destination
 from bot.core.lockouts import list_lockouts, unlock
-from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import Permission
 from bot.flows.texts import render_text

@@ -11,8 +11,8 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.core.conversations.events import Button, InboundEvent, Reply
+from bot.core.conversations.models import ChannelIdentity
 from bot.core.conversations.turns import Turn
-from bot.core.models import ChannelIdentity
 from bot.flows.texts import render_text
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from bot.core.conversations.customers import consent_count, latest_consent, record_consent
 from bot.core.conversations.events import Button, Reply
-from bot.core.orgs.policy import current_version
+from bot.core.notices.policy import current_version
 from bot.flows.engine import FlowCall, register, run_flows
 from bot.flows.texts import LOCALES
 
@@ -33,7 +33,7 @@ def consent_buttons(call: FlowCall, answers: int) -> tuple[Button, ...]:
 
 
 async def policy_version(call: FlowCall) -> str:
-    """The newest published policy version (bot/core/orgs/policy.py), else `privacy.policy_version`."""
+    """The newest published policy version (bot/core/notices/policy.py), else `privacy.policy_version`."""
     return await current_version(session=call.session, settings=call.settings)
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from bot.core.conversations.customers import consent_count
 from bot.core.conversations.events import Reply
-from bot.core.orgs.policy import needs_reconsent
+from bot.core.notices.policy import needs_reconsent
 from bot.flows.engine import FlowCall, register
 from bot.flows.greeting import consent_buttons
 

@@ -13,10 +13,10 @@ from typing import Any
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, RateLimited
 from bot.core.conversations.events import Button, InboundEvent, Reply
+from bot.core.conversations.models import ChannelIdentity
 from bot.core.identity.codes import CodeDelivery, CodeJob, Destination, looks_like_code, parse_destination
 from bot.core.identity.models import VerificationChallenge
 from bot.core.identity.verification import CodeExpired, Locked, NoActiveCode, WrongCode, check_code, is_fresh, issue_code
-from bot.core.models import ChannelIdentity
 from bot.flows.engine import FlowCall, register, register_redactor
 
 STATE = "verify"

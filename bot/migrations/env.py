@@ -1,4 +1,4 @@
-"""Alembic environment: async engines (aiosqlite, asyncpg), metadata from bot.core.models."""
+"""Alembic environment: async engines (aiosqlite, asyncpg), metadata from every feature's models (bot/all_models.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from sqlalchemy.engine import Connection
 
 # Importing feature models registers their tables on Base.metadata.
 import bot.all_models  # noqa: F401,E402
-from bot.core.models import Base
 from bot.core.search.schema import include_name
+from bot.core.storage.base import Base
 from bot.core.storage.db import create_engine
 
 config = context.config

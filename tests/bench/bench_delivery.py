@@ -24,7 +24,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.storage.db import create_engine, session_factory
 from bot.migrate import upgrade_async
 from tests.bench.common import ServerProcess, free_port

@@ -9,7 +9,8 @@ from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
 from bot.core.common.clock import now, set_clock
-from bot.core.models import AuditEvent, Conversation, Customer
+from bot.core.conversations.models import Conversation, Customer
+from bot.core.orgs.models import AuditEvent
 from bot.core.storage.db import transaction
 from bot.core.triage import wake_snoozed
 from tests.browser.helpers import agent_page, customer_page

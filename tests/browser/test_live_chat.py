@@ -58,7 +58,7 @@ async def test_a_message_typed_while_reconnecting_is_sent_once_when_the_socket_i
 ) -> None:
     from sqlalchemy import func, select
 
-    from bot.core.models import Message
+    from bot.core.conversations.models import Message
     from bot.web import close_sockets
 
     customer = await (await browser.new_context()).new_page()

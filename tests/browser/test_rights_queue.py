@@ -8,7 +8,7 @@ from datetime import timedelta
 from playwright.async_api import Browser, expect
 
 from bot.core.common.clock import now
-from bot.core.models import Customer
+from bot.core.conversations.models import Customer
 from bot.core.rights.models import RightsRequest
 from bot.core.storage.db import transaction
 from tests.browser.test_live_chat import _agent_login

@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.config import BroadcastsConfig
-from bot.core.models import ChannelIdentity, Consent, Customer, OutboxItem
-from bot.core.orgs.models import Broadcast, BroadcastRecipient
+from bot.core.conversations.models import ChannelIdentity, Consent, Customer
+from bot.core.delivery.models import OutboxItem
+from bot.core.notices.models import Broadcast, BroadcastRecipient
 from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import fake, tg_settings  # noqa: F401 - fixture
 from tests.conftest import Server, start_server

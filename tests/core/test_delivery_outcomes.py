@@ -13,7 +13,8 @@ import pytest
 from sqlalchemy import select, text
 
 from bot.core.common import clock
-from bot.core.models import ChannelIdentity, Message, OutboxItem
+from bot.core.conversations.models import ChannelIdentity, Message
+from bot.core.delivery.models import OutboxItem
 from bot.core.storage.db import transaction
 from tests.conftest import Server, make_settings, start_server
 from tests.utils.chats import broadcast, make_chats, outbox_states, wait_states

@@ -15,8 +15,9 @@ from sqlalchemy import func, select
 
 from bot.core.common import clock
 from bot.core.common.metrics import REGISTRY
+from bot.core.conversations.models import Message
+from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.senders import Paced, RetryLater
-from bot.core.models import Message, OutboxItem
 from bot.core.notifications.models import NotificationEvent
 from tests.conftest import Server, make_settings, start_server
 from tests.utils.chats import broadcast, make_chats, wait_states

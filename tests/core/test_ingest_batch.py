@@ -15,7 +15,8 @@ from sqlalchemy import event, select
 
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_batch import IngestResult
-from bot.core.models import ChannelIdentity, Conversation, Customer, Message, OutboxItem
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.delivery.models import OutboxItem
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin
 

@@ -7,8 +7,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import bot.all_models  # noqa: F401
-from bot.core.models import Base
 from bot.core.search.schema import include_name
+from bot.core.storage.base import Base
 
 
 async def test_migrated_schema_matches_models(db_url: str) -> None:

@@ -17,9 +17,10 @@ from sqlalchemy import select
 from bot.channels.telegram.push import TelegramPushSender
 from bot.core.common import clock
 from bot.core.conversations.events import InboundEvent
-from bot.core.models import Conversation, NotificationTarget, OutboxItem
+from bot.core.conversations.models import Conversation
+from bot.core.delivery.models import OutboxItem
 from bot.core.notifications.fanout import NotificationKind, in_quiet_hours, raise_event
-from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush, NotificationTarget
 from bot.core.notifications.sweeps import send_digests, sweep_failing, sweep_waiting
 from bot.core.storage.db import transaction
 from tests.conftest import Server, free_port, make_settings, start_server

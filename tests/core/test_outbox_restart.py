@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 
 from bot.core.common import clock
+from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import OutboxItem
 from bot.core.storage.db import transaction
 from tests.conftest import make_settings, start_server
 

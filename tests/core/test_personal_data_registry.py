@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import Column, Integer, Table
 
-from bot.core.models import Base
 from bot.core.personal_data.fields import describe, withheld
 from bot.core.personal_data.registry import REGISTRY, customer_entries, table, unclassified_tables
+from bot.core.storage.base import Base
 
 
 def test_every_table_is_classified() -> None:

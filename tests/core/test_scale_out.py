@@ -12,8 +12,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
+from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import OutboxItem
 from bot.core.storage.db import transaction
 from tests.conftest import Server, make_settings, start_server
 from tests.utils.factories import login, make_org

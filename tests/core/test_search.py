@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Conversation, Customer
+from bot.core.conversations.models import Conversation, Customer
 from bot.core.search import SearchFilters, search
 from bot.core.storage.db import transaction
 from bot.core.triage.models import ConversationLabel

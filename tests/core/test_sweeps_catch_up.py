@@ -9,8 +9,9 @@ from sqlalchemy import select
 
 from bot.channels.telegram.models import TelegramSent
 from bot.core.common import clock
-from bot.core.models import NotificationTarget, OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.notifications.fanout import NotificationKind, raise_event
+from bot.core.notifications.models import NotificationTarget
 from bot.core.notifications.sweeps import last_digest_time
 from bot.core.storage.db import transaction
 from tests.conftest import make_settings, start_server

@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 import bot.all_models  # noqa: F401 - every model, the channels' included
-from bot.core.models import Base
+from bot.core.storage.base import Base
 from bot.core.storage.db import create_engine, session_factory, transaction
 from bot.core.storage.tenancy import OrgScoped, org_session, org_transaction, scoped_models
 from tests.utils.factories import make_org

@@ -12,6 +12,7 @@ from bot.config import VerificationConfig
 from bot.core.common import clock
 from bot.core.common.errors import InvalidInput, RateLimited
 from bot.core.conversations.customers import resolve_identity
+from bot.core.conversations.models import ChannelIdentity
 from bot.core.identity.codes import normalize_code, parse_destination
 from bot.core.identity.models import VerificationChallenge
 from bot.core.identity.verification import (
@@ -24,7 +25,7 @@ from bot.core.identity.verification import (
     list_locks,
     mark_sent,
 )
-from bot.core.models import AuditEvent, ChannelIdentity
+from bot.core.orgs.models import AuditEvent
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction
 from tests.conftest import SECRET
 from tests.utils.factories import make_org

@@ -8,11 +8,12 @@ from sqlalchemy import select
 
 from bot.core.common.errors import NotFound
 from bot.core.conversations.customers import record_consent, resolve_identity
+from bot.core.conversations.models import ChannelIdentity, Consent, Conversation, Customer
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.identity.codes import parse_destination
 from bot.core.identity.merge import customer_tables, merge_customers
 from bot.core.identity.verification import check_code, issue_code, mark_sent
-from bot.core.models import AuditEvent, ChannelIdentity, Consent, Conversation, Customer
+from bot.core.orgs.models import AuditEvent
 from bot.core.storage.db import SessionFactory, transaction
 from tests.conftest import SECRET
 from tests.core.test_verification import CONFIG, Clock, factory, time  # noqa: F401 - fixtures

@@ -8,7 +8,7 @@ import re
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Agent, Organization
+from bot.core.orgs.models import Agent, Organization
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink, body_text
 from tests.flows.helpers import bot_says, start_chat

@@ -10,9 +10,9 @@ from bot.core.common import clock
 from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.live import Hub
+from bot.core.conversations.models import Customer
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.delivery.sms import ConsoleSmsProvider
-from bot.core.models import Customer
 from bot.core.storage.db import create_engine, session_factory
 from bot.flows.engine import FlowCall
 from bot.flows.verify import STATE, require_verification

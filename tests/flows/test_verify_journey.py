@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.core.models import Customer
+from bot.core.conversations.models import Customer
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink
 from tests.flows.helpers import bot_says, code_from_email, start_chat

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.config import SmtpConfig
-from bot.core.models import ChannelIdentity, Customer, Message
+from bot.core.conversations.models import ChannelIdentity, Customer, Message
 from tests.channels.telegram.conftest import fake, tg_settings  # noqa: F401 - fixture
 from tests.conftest import Server, start_server
 from tests.fakes.smtp import SmtpSink

@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
+from bot.core.conversations.models import Message
 from bot.core.identity.models import VerificationChallenge
-from bot.core.models import Message
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink
 from tests.flows.helpers import SkipAhead, ask_code, bot_says, code_from_email, start_chat, verify_by_email

@@ -14,7 +14,8 @@ from sqlalchemy import select, update
 import bot.all_models  # noqa: F401
 from bot.channels.slack.models import SlackThread
 from bot.channels.telegram.models import TelegramChat, TelegramTopic, TelegramTopicMessage
-from bot.core.models import Base, ChannelIdentity, Conversation, Customer, Message
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.storage.base import Base
 from bot.core.storage.db import transaction
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink

@@ -13,7 +13,7 @@ import pytest
 from aiohttp import web
 from sqlalchemy import func, select
 
-from bot.core.models import AuditEvent
+from bot.core.orgs.models import AuditEvent
 from bot.core.rights.models import AppAuthorization
 from bot.core.rights.sweeps import purge_final_notices
 from tests.conftest import Server, free_port

@@ -15,8 +15,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
-from bot.core.models import AuditEvent, Organization
 from bot.core.orgs.audit import erase_personal_parts, record, write_checkpoint
+from bot.core.orgs.models import AuditEvent, Organization
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction
 
 ROOT = Path(__file__).resolve().parents[2]

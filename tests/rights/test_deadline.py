@@ -42,7 +42,7 @@ def _settings(db_url: str, tmp_path: Path, mode: str) -> Settings:
 
 
 async def _customer(factory: SessionFactory) -> tuple[OrgWithAdmin, int]:
-    from bot.core.models import Customer
+    from bot.core.conversations.models import Customer
 
     org = await make_org(factory)
     async with transaction(factory) as session:

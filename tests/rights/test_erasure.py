@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.common.errors import NotFound
-from bot.core.models import Customer
+from bot.core.conversations.models import Customer
 from bot.core.orgs.audit import verify_chain
 from bot.core.rights.erasure import erase_customer, remove_files
 from bot.core.storage.db import transaction

@@ -11,7 +11,7 @@ import zipfile
 
 from sqlalchemy import select
 
-from bot.core.models import Customer
+from bot.core.conversations.models import Customer
 from bot.core.personal_data.fields import describe
 from bot.core.personal_data.registry import Owner, customer_entries, table
 from bot.core.rights.export import build_export

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.core.models import AuditEvent
+from bot.core.orgs.models import AuditEvent
 from bot.core.rights.models import RightsRequest
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink

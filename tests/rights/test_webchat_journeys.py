@@ -12,7 +12,7 @@ import zipfile
 
 from sqlalchemy import select
 
-from bot.core.models import Consent, Customer
+from bot.core.conversations.models import Consent, Customer
 from bot.core.rights.models import RightsRequest
 from bot.web import sign_until
 from tests.conftest import SECRET, Server
@@ -177,7 +177,7 @@ async def test_delete_and_cancel_journeys_leave_no_trace(mail_server: Server, or
 async def _until_purged(server: Server, purge: object) -> None:
     import asyncio
 
-    from bot.core.models import OutboxItem
+    from bot.core.delivery.models import OutboxItem
 
     async with asyncio.timeout(10):
         while True:

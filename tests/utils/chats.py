@@ -9,8 +9,9 @@ from collections.abc import Iterable
 from sqlalchemy import func, select
 
 from bot.core.conversations.events import Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer
 from bot.core.conversations.outbound import send_to_conversation
-from bot.core.models import ChannelIdentity, Conversation, Customer, OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.storage.db import SessionFactory, transaction
 
 

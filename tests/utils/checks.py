@@ -7,7 +7,8 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from bot.core.models import Attachment, Message
+from bot.core.conversations.models import Message
+from bot.core.files.models import Attachment
 from tests.conftest import Server
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from bot.core.models import Base
+from bot.core.storage.base import Base
 from bot.migrate import upgrade
 
 PG_URL = os.environ.get("INCS_TEST_DATABASE_URL", "")

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from bot.core.models import Agent, Organization
 from bot.core.orgs.agents import create_agent
+from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import SessionFactory, transaction
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
-from bot.core.models import Base
+from bot.core.storage.base import Base
 
 _serial = itertools.count(1)
 

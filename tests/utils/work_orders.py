@@ -6,8 +6,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.core.conversations.customers import resolve_identity
+from bot.core.conversations.models import Conversation, Customer
 from bot.core.conversations.threads import open_conversation_for
-from bot.core.models import Conversation, Customer
 from bot.core.storage.db import SessionFactory, transaction
 
 ALWAYS_OPEN = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}

@@ -11,9 +11,10 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.core.common import clock
-from bot.core.models import AuditEvent, Conversation
+from bot.core.conversations.models import Conversation
 from bot.core.orgs.agents import create_agent
 from bot.core.orgs.audit import verify_chain
+from bot.core.orgs.models import AuditEvent
 from bot.core.storage.db import transaction
 from tests.conftest import Server
 from tests.utils.factories import PASSWORD, OrgWithAdmin, login, make_org

@@ -9,7 +9,7 @@ import re
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.core.orgs.models import Broadcast
+from bot.core.notices.models import Broadcast
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, login
 from tests.utils.webchat import Visitor

@@ -10,9 +10,9 @@ import re
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.core.models import Attachment, AuditEvent, Organization
+from bot.core.files.models import Attachment
 from bot.core.notifications.models import NotificationPush
-from bot.core.orgs.models import CertificationApplication
+from bot.core.orgs.models import AuditEvent, CertificationApplication, Organization
 from tests.conftest import Server
 from tests.utils.factories import PASSWORD, OrgWithAdmin, csrf_from, login, make_platform_admin
 from tests.utils.webchat import Visitor

@@ -5,8 +5,9 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import func, select, text, update
 
-from bot.core.models import AuditEvent, Message
+from bot.core.conversations.models import Message
 from bot.core.orgs.audit import verify_chain
+from bot.core.orgs.models import AuditEvent
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, csrf_from, login, make_org
 from tests.utils.webchat import Visitor

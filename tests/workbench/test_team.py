@@ -11,8 +11,8 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.core.common import clock
-from bot.core.models import Agent, AuditEvent
 from bot.core.orgs.agents import create_agent
+from bot.core.orgs.models import Agent, AuditEvent
 from bot.core.storage.db import transaction
 from tests.conftest import Server
 from tests.fakes.smtp import SmtpSink, body_text

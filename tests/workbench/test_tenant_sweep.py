@@ -13,11 +13,13 @@ from sqlalchemy import select
 import bot.all_models  # noqa: F401 - every table
 from bot.core.canned_replies import add_canned
 from bot.core.certification import applications as certification
-from bot.core.models import Agent, AgentSession, Base, Conversation, Customer
-from bot.core.orgs import broadcasts
+from bot.core.conversations.models import Conversation, Customer
+from bot.core.notices import broadcasts
 from bot.core.orgs.agents import create_agent
+from bot.core.orgs.models import Agent, AgentSession
 from bot.core.orgs.permissions import Permission
 from bot.core.rights.requests import open_request
+from bot.core.storage.base import Base
 from bot.core.storage.db import transaction
 from bot.core.work_orders.services import open_work_order
 from tests.conftest import Server

@@ -9,7 +9,7 @@ import aiohttp
 import pyotp
 from sqlalchemy import select
 
-from bot.core.models import Agent
+from bot.core.orgs.models import Agent
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, csrf_from, login
 

@@ -9,7 +9,7 @@ import aiohttp
 from sqlalchemy import select
 
 from bot.core.common import clock
-from bot.core.models import AuditEvent
+from bot.core.orgs.models import AuditEvent
 from tests.conftest import start_server
 from tests.utils.factories import login, make_org
 from tests.utils.work_orders import make_customer, sla_settings

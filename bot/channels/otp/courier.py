@@ -21,6 +21,7 @@ from bot.config import Settings
 from bot.core.common import metrics
 from bot.core.conversations.events import Reply
 from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.models import ChannelIdentity, Conversation
 from bot.core.conversations.outbound import send_to_conversation
 from bot.core.conversations.serialize import message_json
 from bot.core.delivery.senders import DeliveryError, Sender
@@ -28,7 +29,6 @@ from bot.core.delivery.sms import SmsError, SmsProvider
 from bot.core.identity.codes import CodeJob
 from bot.core.identity.models import VerificationChallenge
 from bot.core.identity.verification import mark_sent, pending_challenge
-from bot.core.models import ChannelIdentity, Conversation
 from bot.core.storage.db import SessionFactory, transaction
 from bot.flows.texts import render_text
 from bot.paths import TEMPLATES

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING, Any
 from bot.channels.slack.markup import mentioned_users, readable
 from bot.channels.slack.threads import remember_thread, reply_thread
 from bot.core.conversations.live import publish_edit
+from bot.core.conversations.models import Conversation, Message
 from bot.core.conversations.platform_changes import apply_platform_edit, mark_platform_deleted
 from bot.core.conversations.serialize import message_json
-from bot.core.models import Conversation, Message
 from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:

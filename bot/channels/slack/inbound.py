@@ -23,10 +23,11 @@ from bot.channels.slack.changes import CHANGE_SUBTYPES, on_change, readable_text
 from bot.config import SlackConfig
 from bot.context import AppContext
 from bot.core.common.errors import DomainError
-from bot.core.conversations.attachments import check_upload, store_attachment
 from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
+from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.conversations.retries import already_stored
-from bot.core.models import ChannelIdentity, Customer, Organization
+from bot.core.files.attachments import check_upload, store_attachment
+from bot.core.orgs.models import Organization
 from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)

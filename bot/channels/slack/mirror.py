@@ -21,10 +21,11 @@ from bot.channels.slack.sender import SlackSender
 from bot.context import AppContext
 from bot.core.common.errors import DomainError
 from bot.core.conversations.live import publish_message
+from bot.core.conversations.models import Conversation, Customer
 from bot.core.conversations.replies import reply_as_agent
 from bot.core.conversations.serialize import message_json
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import Agent, Conversation, Customer
+from bot.core.orgs.models import Agent
 from bot.core.storage.db import transaction
 
 log = logging.getLogger(__name__)

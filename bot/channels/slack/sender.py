@@ -17,9 +17,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.channels.slack.blocks import escape_mrkdwn, reply_blocks
 from bot.channels.slack.threads import reply_thread
-from bot.core.conversations.attachments import attachment_path
 from bot.core.delivery.senders import Paced, PermanentFailure, RetryLater, TargetUnreachable
-from bot.core.models import Attachment
+from bot.core.files.attachments import attachment_path
+from bot.core.files.models import Attachment
 from bot.core.storage.db import SessionFactory
 
 log = logging.getLogger(__name__)

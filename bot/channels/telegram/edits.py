@@ -17,12 +17,12 @@ from aiogram.types import Message
 from bot.channels.telegram.render import MAX_CAPTION, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, agent_by_telegram_user, message_of_topic_copy, topic_copy_of
 from bot.core.conversations.live import publish_edit
+from bot.core.conversations.models import ChannelIdentity
+from bot.core.conversations.models import Message as Row
 from bot.core.conversations.replies import MAX_REPLY
 from bot.core.conversations.serialize import message_json
 from bot.core.delivery.outbox import enqueue
 from bot.core.delivery.senders import PermanentFailure
-from bot.core.models import ChannelIdentity
-from bot.core.models import Message as Row
 from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:

@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING
 from aiogram.exceptions import TelegramBadRequest
 from aiogram.types import Message
 
-from bot.core.conversations.attachments import store_attachment
 from bot.core.conversations.events import IncomingFile
+from bot.core.files.attachments import store_attachment
 from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:

@@ -32,9 +32,9 @@ from aiogram.types import FSInputFile, Message
 from bot.channels.telegram.edits import edit_customer_copy
 from bot.channels.telegram.render import MAX_CAPTION, keyboard, plain, split_text, to_html
 from bot.channels.telegram.store import CHANNEL, journal_many, journal_put
-from bot.core.conversations.attachments import attachment_path
 from bot.core.delivery.senders import FIRST_TRY, Paced, PermanentFailure, RetryLater, TargetUnreachable
-from bot.core.models import Attachment
+from bot.core.files.attachments import attachment_path
+from bot.core.files.models import Attachment
 from bot.core.storage.db import transaction
 
 if TYPE_CHECKING:

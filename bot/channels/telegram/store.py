@@ -13,7 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.telegram.models import TelegramChat, TelegramLinkCode, TelegramSent, TelegramTopic, TelegramTopicMessage
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Agent, ChannelIdentity, Message, NotificationTarget, OutboxItem
+from bot.core.conversations.models import ChannelIdentity, Message
+from bot.core.delivery.models import OutboxItem
+from bot.core.notifications.models import NotificationTarget
+from bot.core.orgs.models import Agent
 
 CHANNEL = "telegram"
 TOPICS_CHANNEL = "telegram_topics"

@@ -34,13 +34,14 @@ from bot.channels.telegram.store import (
 )
 from bot.core.common.errors import DomainError, NotFound
 from bot.core.conversations.live import publish_message
+from bot.core.conversations.models import Conversation, Customer
+from bot.core.conversations.models import Message as Row
 from bot.core.conversations.replies import reply_as_agent
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation
 from bot.core.delivery.outbox import enqueue
 from bot.core.delivery.senders import RetryLater
-from bot.core.models import Agent, Conversation, Customer
-from bot.core.models import Message as Row
+from bot.core.orgs.models import Agent
 from bot.core.orgs.organizations import get_organization_by_slug
 from bot.core.storage.db import transaction
 

@@ -6,15 +6,15 @@ from aiohttp import BodyPartReader, web
 
 from bot.channels.webchat.visitors import CHANNEL, identity_of, org_of, visitor_of
 from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, Unauthorized
-from bot.core.conversations.attachments import (
+from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
+from bot.core.conversations.threads import customer_can_see
+from bot.core.files.attachments import (
     attachment_path,
     check_upload,
     content_disposition,
-    customer_can_see,
     get_attachment,
     store_attachment,
 )
-from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
 from bot.core.storage.db import transaction
 from bot.web import CTX
 

@@ -26,7 +26,7 @@ from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import customer_history
 from bot.core.delivery.outbox import reply_payloads
-from bot.core.models import Organization
+from bot.core.orgs.models import Organization
 from bot.core.security.payloads import parse_json
 from bot.core.widget import get_widget
 from bot.i18n import LOCALES

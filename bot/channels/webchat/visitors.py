@@ -6,7 +6,8 @@ from aiohttp import web
 
 from bot.context import AppContext
 from bot.core.conversations.customers import find_identity
-from bot.core.models import ChannelIdentity, Organization
+from bot.core.conversations.models import ChannelIdentity
+from bot.core.orgs.models import Organization
 from bot.core.orgs.organizations import get_organization_by_slug
 from bot.web import CTX, sign, unsign
 

@@ -17,11 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
-from bot.core.conversations.attachments import check_upload, store_attachment
-from bot.core.models import Agent, Attachment, Organization
+from bot.core.files.attachments import check_upload, store_attachment
+from bot.core.files.models import Attachment
 from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import CertificationApplication
+from bot.core.orgs.models import Agent, CertificationApplication, Organization
 
 
 def _required(value: str, field: str, limit: int) -> str:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import NotFound
-from bot.core.models import ChannelIdentity, Consent, Customer
+from bot.core.conversations.models import ChannelIdentity, Consent, Customer
 
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 

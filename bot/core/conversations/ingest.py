@@ -29,9 +29,9 @@ from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_batch import IngestResult, Pending, Preloaded
 from bot.core.conversations.ingest_writes import BatchWrites, create_first_contacts, message_row
 from bot.core.conversations.live import Hub, publish_message
+from bot.core.conversations.models import Message
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
-from bot.core.models import Message
 from bot.core.storage.db import SessionFactory, write_turn
 
 log = logging.getLogger(__name__)

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_writes import FirstContact, row_json
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import OPEN_STATES
-from bot.core.models import ChannelIdentity, Conversation, Customer, Message, Organization
+from bot.core.orgs.models import Organization
 
 
 @dataclass

@@ -25,9 +25,10 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core.conversations.customers import LAST_SEEN_PRECISION
 from bot.core.conversations.events import InboundEvent, Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.conversations.outbound import reply_payload
 from bot.core.conversations.threads import preview
-from bot.core.models import ChannelIdentity, Conversation, Customer, Message, OutboxItem
+from bot.core.delivery.models import OutboxItem
 
 Key = tuple[int, str, str]  # (org_id, channel, external_id)
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Message
 from bot.core.conversations.threads import preview
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import ChannelIdentity, Conversation, Message
 
 
 def reply_payload(reply: Reply) -> dict[str, Any]:

@@ -12,8 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
+from bot.core.conversations.models import ChannelIdentity, Conversation, Message
 from bot.core.conversations.threads import preview
-from bot.core.models import ChannelIdentity, Conversation, Message
 
 DELETED_PREVIEW = "(message deleted by the customer)"
 

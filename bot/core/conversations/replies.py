@@ -6,8 +6,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.events import Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Message
 from bot.core.conversations.outbound import send_to_conversation
-from bot.core.models import Agent, ChannelIdentity, Conversation, Message
+from bot.core.orgs.models import Agent
 
 MAX_REPLY = 4000
 

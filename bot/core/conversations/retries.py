@@ -14,8 +14,9 @@ from pathlib import Path
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.conversations.attachments import attachment_path
-from bot.core.models import Attachment, ChannelIdentity, Message
+from bot.core.conversations.models import ChannelIdentity, Message
+from bot.core.files.attachments import attachment_path
+from bot.core.files.models import Attachment
 
 
 async def already_stored(*, session: AsyncSession, org_id: int, channel: str, external_id: str, platform_message_id: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.core.models import Message
+from bot.core.conversations.models import Message
 
 
 def message_json(message: Message) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
-from bot.core.models import Agent, ChannelIdentity, Conversation, Customer, Message
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.orgs.models import Agent
 
 OPEN_STATES = ("open", "pending")
 REOPEN_WINDOW = timedelta(days=7)
@@ -211,3 +212,15 @@ async def mark_read(*, session: AsyncSession, conversation: Conversation) -> Non
     if conversation.unread_count:
         await session.execute(update(Conversation).where(Conversation.id == conversation.id).values(unread_count=0))
         conversation.unread_count = 0
+
+
+async def customer_can_see(*, session: AsyncSession, attachment_id: int, customer_id: int) -> bool:
+    """A customer may fetch a file only if it belongs to a message of their own conversations (not a note)."""
+    query = (
+        select(Message.id)
+        .join(Conversation, Conversation.id == Message.conversation_id)
+        .where(Message.attachment_id == attachment_id, Message.direction != "note", Conversation.customer_id == customer_id)
+        .limit(1)
+    )
+    return bool(await session.scalar(query))
+

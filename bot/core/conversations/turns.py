@@ -13,7 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.conversations.events import InboundEvent, Reply
-from bot.core.models import ChannelIdentity, Conversation, Customer, Organization
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer
+from bot.core.orgs.models import Organization
 
 
 @dataclass

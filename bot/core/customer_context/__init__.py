@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.customers import get_customer
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer
 from bot.core.identity.codes import parse_destination
-from bot.core.models import ChannelIdentity, Conversation, Customer
 
 MAX_NAME = 200
 

@@ -5,16 +5,43 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import and_, case, func, or_, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.core.common.clock import now
-from bot.core.models import ChannelIdentity, Message, OutboxItem
+from bot.core.delivery.models import OutboxItem
 
 ACTIVE = ("pending", "sending")
+
+
+class ThreadCopy(Protocol):
+    """What an outcome changes outside the outbox: the delivered message's copy in its thread, and whether a
+    channel identity can still be reached. The conversations package owns those tables and registers its
+    implementation (bot/core/conversations/delivery_state.py); delivery sits below conversations and does not
+    import them. Each call runs in the outcome's own transaction."""
+
+    async def sent(self, session: AsyncSession, message_id: int, platform_message_id: str | None) -> None: ...
+
+    async def failed(self, session: AsyncSession, message_id: int) -> None: ...
+
+    async def unreachable(self, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None: ...
+
+
+_thread_copy: ThreadCopy | None = None
+
+
+def keep_thread_copy(copy: ThreadCopy) -> None:
+    """Registered once, when bot.core.conversations is imported (every process that delivers imports it)."""
+    global _thread_copy
+    _thread_copy = copy
+
+
+def _thread() -> ThreadCopy:
+    if _thread_copy is None:
+        raise RuntimeError("no thread copy registered: import bot.core.conversations before delivering")
+    return _thread_copy
 
 
 async def enqueue(
@@ -154,22 +181,7 @@ async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id:
         return 0
     sends, message_id = row
     if message_id is not None:
-        values: dict[str, Any] = {"delivery_state": "sent"}
-        if platform_message_id:
-            other = aliased(Message)
-            taken = (
-                select(other.id)
-                .where(
-                    other.identity_id == Message.identity_id,
-                    other.platform_message_id == platform_message_id,
-                    other.id != Message.id,
-                )
-                .exists()
-            )
-            values["platform_message_id"] = case((taken, Message.platform_message_id), else_=platform_message_id)
-        await session.execute(
-            update(Message).where(Message.id == message_id).values(**values).execution_options(synchronize_session=False)
-        )
+        await _thread().sent(session, message_id, platform_message_id)
     return sends
 
 
@@ -225,15 +237,11 @@ async def mark_failed(*, session: AsyncSession, item_id: int, error: str) -> Non
     )
     message_id = await session.scalar(select(OutboxItem.message_id).where(OutboxItem.id == item_id))
     if message_id is not None:
-        await session.execute(update(Message).where(Message.id == message_id).values(delivery_state="failed"))
+        await _thread().failed(session, message_id)
 
 
 async def mark_unreachable(*, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None:
-    await session.execute(
-        update(ChannelIdentity)
-        .where(ChannelIdentity.org_id == org_id, ChannelIdentity.channel == channel, ChannelIdentity.external_id == target)
-        .values(reachable=False)
-    )
+    await _thread().unreachable(session, org_id, channel, target)
 
 
 async def backlog(*, session: AsyncSession) -> int:

@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import attributes
 
 from bot.core.common.errors import InvalidInput, NotFound
-from bot.core.models import Base, Customer
+from bot.core.conversations.models import Customer
 from bot.core.orgs.audit import record
+from bot.core.storage.base import Base
 
 
 @dataclass

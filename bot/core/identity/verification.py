@@ -23,10 +23,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings, VerificationConfig
 from bot.core.common.clock import now
 from bot.core.common.errors import DomainError, RateLimited
+from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.identity.codes import Destination, code_digest, new_code, normalize_code
 from bot.core.identity.merge import merge_customers
 from bot.core.identity.models import VerificationChallenge, VerificationLock
-from bot.core.models import ChannelIdentity, Customer
 from bot.core.orgs.audit import record
 
 ACTIVE = ("sending", "sent", "withheld")

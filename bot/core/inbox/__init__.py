@@ -6,8 +6,8 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import NotFound
+from bot.core.conversations.models import Conversation, Customer
 from bot.core.conversations.threads import InboxRow
-from bot.core.models import Conversation, Customer
 
 
 async def get_inbox_row(*, session: AsyncSession, org_id: int, conversation_id: int) -> InboxRow:

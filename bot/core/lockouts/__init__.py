@@ -12,9 +12,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import NotFound
+from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.identity.models import VerificationLock
 from bot.core.identity.verification import list_locks
-from bot.core.models import ChannelIdentity, Customer
 
 
 @dataclass(frozen=True)

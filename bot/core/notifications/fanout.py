@@ -22,8 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.common.clock import now
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import Agent, NotificationTarget, Organization
-from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush, NotificationTarget
+from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.permissions import Permission, roles_with
 from bot.paths import TEMPLATES
 

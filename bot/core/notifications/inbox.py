@@ -10,9 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Agent, OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.notifications.fanout import TARGET_KINDS, NotificationKind, _parse_hhmm
 from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.orgs.models import Agent
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
-from bot.core.models import Base, Id
+from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
 
@@ -73,3 +81,18 @@ class NotificationPreference(OrgScoped, Base):
     digest: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[str] = mapped_column(String(8), default="en")
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+
+
+class NotificationTarget(OrgScoped, Base):
+    """Where an agent receives pushes: a linked Telegram chat, a Slack user or channel, an email address."""
+
+    __tablename__ = "notification_targets"
+    __table_args__ = (UniqueConstraint("agent_id", "kind", "address"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))  # telegram | slack | email
+    address: Mapped[str] = mapped_column(String(320))  # chat id, Slack user/channel id, email
+    verified_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+

@@ -15,8 +15,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.common.clock import now
+from bot.core.conversations.models import Conversation
+from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import Agent, Conversation, NotificationTarget, OutboxItem
 from bot.core.notifications.fanout import (
     PUSH_CHANNELS,
     NotificationKind,
@@ -25,7 +26,8 @@ from bot.core.notifications.fanout import (
     raise_event,
     render_push,
 )
-from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush
+from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush, NotificationTarget
+from bot.core.orgs.models import Agent
 from bot.core.storage.db import SessionFactory, transaction
 
 if TYPE_CHECKING:

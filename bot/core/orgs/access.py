@@ -14,9 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Forbidden, InvalidInput
-from bot.core.models import Agent
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import PlatformAccessGrant
+from bot.core.orgs.models import Agent, PlatformAccessGrant
 
 
 async def active_grant(*, session: AsyncSession, org_id: int) -> PlatformAccessGrant | None:

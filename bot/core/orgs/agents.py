@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, Unauthorized
-from bot.core.models import Agent, AgentSession
+from bot.core.orgs.models import Agent, AgentSession
 from bot.core.security.password_pool import DEFAULT_POOL, PasswordPool
 
 ROLES = ("platform_admin", "main_admin", "admin", "agent")

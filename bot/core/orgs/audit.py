@@ -21,7 +21,7 @@ from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
-from bot.core.models import AuditCheckpoint, AuditEvent
+from bot.core.orgs.models import AuditCheckpoint, AuditEvent
 
 
 def _canonical(value: object) -> str:
@@ -176,7 +176,7 @@ async def write_checkpoint(
 
 async def checkpoint_all(*, session: AsyncSession) -> int:
     """The daily sweep: verify every chain and checkpoint each intact head. Returns how many were written."""
-    from bot.core.models import Organization
+    from bot.core.orgs.models import Organization
 
     written = 0
     for org_id in [None, *(await session.scalars(select(Organization.id))).all()]:

@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Agent, AuditEvent
+from bot.core.orgs.models import Agent, AuditEvent
 
 CSV_COLUMNS = ("id", "created_at", "actor_type", "actor_id", "actor", "action", "subject_type", "subject_id", "detail", "hash")
 

@@ -1,15 +1,28 @@
-"""Tables of organizations and roles: invitations, password resets, certification applications, platform
-access grants. Tokens are stored only as SHA-256 hashes; every row that belongs to an organization has org_id."""
+"""Tables of organizations and roles: organizations, agents and their sessions, the per-organization audit chain
+and its checkpoints, invitations, password resets, certification applications, platform access grants. Tokens are
+stored only as SHA-256 hashes; every row that belongs to an organization has org_id."""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
-from bot.core.models import Base, Id
+from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
 
@@ -72,41 +85,97 @@ class PlatformAccessGrant(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-class Broadcast(OrgScoped, Base):
-    """A notice to every reachable customer of an organization: a major policy change, a security incident,
-    a transfer or the end of a service. `client_key` makes a double-submitted form one broadcast; `cursor`
-    (the last customer id fanned out) makes the fan-out resumable after a restart."""
 
-    __tablename__ = "broadcasts"
-    __table_args__ = (UniqueConstraint("org_id", "client_key"), Index("ix_broadcasts_state", "state", "id"))
+
+
+
+
+
+class Organization(Base):
+    __tablename__ = "organizations"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
-    kind: Mapped[str] = mapped_column(String(20))  # policy | incident | transfer | cessation
-    title: Mapped[str] = mapped_column(String(200))
-    body: Mapped[str] = mapped_column(Text)
-    client_key: Mapped[str] = mapped_column(String(64))
-    policy_version: Mapped[str] = mapped_column(String(40), default="")
-    state: Mapped[str] = mapped_column(String(10), default="draft")  # draft | running | done
-    cursor: Mapped[int] = mapped_column(BigInteger, default=0)
-    total: Mapped[int] = mapped_column(Integer, default=0)
-    created_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"), nullable=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    brand: Mapped[str] = mapped_column(String(200), default="")
+    profile: Mapped[str] = mapped_column(Text, default="")
+    website: Mapped[str] = mapped_column(String(500), default="")
+    location: Mapped[str] = mapped_column(String(200), default="")
+    industry: Mapped[str] = mapped_column(String(200), default="")
+    certification_state: Mapped[str] = mapped_column(String(20), default="none")  # none|submitted|certified|rejected
+    logo_attachment_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    require_admin_totp: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Service switches: a key set to False is off (channels, work_orders, rights:<type>, apps); missing is on.
+    services: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
-    started_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
 
-class BroadcastRecipient(OrgScoped, Base):
-    """One row per customer told: the unique (broadcast, customer) pair is the "each customer once" guarantee."""
+class Agent(OrgScoped, Base):
+    """A workbench user. Platform admins belong to no organization: their org_id is NULL.
 
-    __tablename__ = "broadcast_recipients"
-    __table_args__ = (UniqueConstraint("broadcast_id", "customer_id"),)
+    Typed `int` on purpose: every organization page and service reads `agent.org_id`, and the permission
+    table (bot/core/orgs/permissions.py, enforced by `agent_page`) keeps platform admins out of all of
+    them; platform code checks `org_id is None` itself.
+    """
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("org_id", "email"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    broadcast_id: Mapped[int] = mapped_column(ForeignKey("broadcasts.id", ondelete="CASCADE"))
-    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id"))
-    channel: Mapped[str] = mapped_column(String(20))
-    outbox_id: Mapped[int | None] = mapped_column(ForeignKey("outbox.id"), nullable=True)
+    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
+    email: Mapped[str] = mapped_column(String(320))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(20), default="agent")
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    totp_secret: Mapped[str] = mapped_column(String(64), default="")  # empty: no two-factor login
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # newest accepted code's time step (replay guard)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-__all__ = ["Broadcast", "BroadcastRecipient", "CertificationApplication", "Invitation", "PasswordReset", "PlatformAccessGrant"]
+class AgentSession(Base):
+    __tablename__ = "agent_sessions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+
+
+class AuditEvent(OrgScoped, Base):
+    """Append-only, hash-chained per organization: each row's hash covers the previous one.
+
+    The personal part (subject_id, detail, a customer actor's id) enters the chain only as `personal_digest`
+    (salted), so erasure may blank it (and the salt) without breaking the chain; a trigger refuses every other
+    UPDATE and every DELETE (triggers of migration 0500)."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_org", "org_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    actor_type: Mapped[str] = mapped_column(String(20))
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    action: Mapped[str] = mapped_column(String(60))
+    subject_type: Mapped[str] = mapped_column(String(40), default="")
+    subject_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+    prev_hash: Mapped[str] = mapped_column(String(64), default="")
+    hash: Mapped[str] = mapped_column(String(64), default="")
+    personal_salt: Mapped[str] = mapped_column(String(32), default="")
+    personal_digest: Mapped[str] = mapped_column(String(64), default="")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+
+class AuditCheckpoint(OrgScoped, Base):
+    """The head of one organization's audit chain (last id, its hash, rows up to it) at a point in time:
+    deleting the newest rows leaves the checkpointed head missing, which verification reports."""
+
+    __tablename__ = "audit_checkpoints"
+    __table_args__ = (Index("ix_audit_checkpoints_org", "org_id", "id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    head_id: Mapped[int] = mapped_column(Id)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
+

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
-from bot.core.models import Organization
+from bot.core.orgs.models import Organization
 
 _SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
 

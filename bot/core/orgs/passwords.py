@@ -13,10 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import NotFound
-from bot.core.models import Agent
 from bot.core.orgs.agents import end_all_sessions, hash_password, validate_password
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import PasswordReset
+from bot.core.orgs.models import Agent, PasswordReset
 from bot.core.orgs.tokens import new_token, token_hash
 
 

@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Conflict, InvalidInput
-from bot.core.conversations.attachments import check_upload, store_attachment
-from bot.core.models import Agent, Attachment, Organization
+from bot.core.files.attachments import check_upload, store_attachment
+from bot.core.files.models import Attachment
 from bot.core.orgs.audit import record
+from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.organizations import name_taken
 
 PROFILE_FIELDS: dict[str, int] = {"name": 200, "brand": 200, "profile": 2000, "website": 500, "location": 200, "industry": 200}

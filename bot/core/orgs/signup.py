@@ -14,10 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Agent, Organization
 from bot.core.orgs.agents import create_agent
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import Invitation
+from bot.core.orgs.models import Agent, Invitation, Organization
 from bot.core.orgs.organizations import create_organization
 from bot.core.orgs.permissions import Role
 from bot.core.orgs.tokens import new_token

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from bot.core.models import Agent
 from bot.core.orgs.agents import check_password, create_agent, end_all_sessions, hash_password, validate_password
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import Invitation
+from bot.core.orgs.models import Agent, Invitation
 from bot.core.orgs.permissions import Permission, Role, may
 from bot.core.orgs.tokens import new_token, token_hash
 

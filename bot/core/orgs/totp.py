@@ -16,8 +16,8 @@ import pyotp
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Conflict, InvalidInput, Unauthorized
-from bot.core.models import Agent, Organization
 from bot.core.orgs.audit import record
+from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.permissions import Permission, may
 
 STEP = 30

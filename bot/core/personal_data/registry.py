@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from sqlalchemy import ColumnElement, Select, String, Table, and_, cast, or_, select, union
 
-from bot.core.models import Base
+from bot.core.storage.base import Base
 
 Erase = Literal["delete", "blank", "audit", "customer", "none"]
 

@@ -19,7 +19,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
-from bot.core.models import Customer
+from bot.core.conversations.models import Customer
 from bot.core.orgs.audit import erase_personal_parts
 from bot.core.personal_data.registry import Entry, Owner, erase_order, table
 

@@ -26,7 +26,7 @@ from sqlalchemy import JSON, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
-from bot.core.models import Attachment
+from bot.core.files.models import Attachment
 from bot.core.personal_data.fields import WITHHELD, describe, withheld
 from bot.core.personal_data.registry import Entry, Owner, customer_entries, table
 

@@ -18,11 +18,12 @@ from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput
 from bot.core.conversations.customers import record_consent
 from bot.core.conversations.events import Reply
+from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.conversations.outbound import reply_payload, send_to_conversation
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.delivery.outbox import enqueue
-from bot.core.models import ChannelIdentity, Customer, Organization
 from bot.core.orgs.audit import record
+from bot.core.orgs.models import Organization
 from bot.core.rights import requests as rr
 from bot.core.rights.apps import app_states, queue_deletion_notices, set_authorization
 from bot.core.rights.erasure import erase_customer, remove_files

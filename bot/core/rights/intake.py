@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.common.errors import Conflict, NotFound
+from bot.core.conversations.models import Customer
 from bot.core.conversations.threads import get_conversation
 from bot.core.identity.verification import is_fresh
-from bot.core.models import Customer
 from bot.core.orgs.audit import record
 from bot.core.rights import requests as rr
 from bot.core.rights.apps import notices_of

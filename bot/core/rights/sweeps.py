@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import delete
 
 from bot.context import AppContext
-from bot.core.models import OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.rights.reminders import sweep_reminders
 from bot.core.storage.db import SessionFactory, transaction
 

@@ -16,7 +16,7 @@ from sqlalchemy import ColumnElement, and_, column, exists, func, literal_column
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Conversation, Customer, Message
+from bot.core.conversations.models import Conversation, Customer, Message
 from bot.core.triage.models import ConversationLabel
 
 MAX_QUERY = 200

@@ -9,7 +9,7 @@ from sqlalchemy import JSON, DateTime, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.core.common.clock import now
-from bot.core.models import Base, Id
+from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
 

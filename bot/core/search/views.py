@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Agent
+from bot.core.orgs.models import Agent
 from bot.core.search.models import SavedView
 
 

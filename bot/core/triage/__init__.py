@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
-from bot.core.models import Conversation
+from bot.core.conversations.models import Conversation
 from bot.core.triage.models import ConversationLabel, ConversationTriage
 
 PRIORITIES = ("low", "normal", "high", "urgent")

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import DateTime, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.core.models import Base, Id
+from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
 

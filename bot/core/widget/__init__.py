@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput
 from bot.core.conversations.customers import get_customer
-from bot.core.models import Conversation, Message
+from bot.core.conversations.models import Conversation, Message
 from bot.core.widget.models import ChatWidget
 
 COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Boolean, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.core.models import Base, Id
+from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
-from bot.core.models import Agent
+from bot.core.orgs.models import Agent
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import WorkOrder, week_of
 from bot.core.work_orders.notices import tell_customer, tell_status

@@ -21,7 +21,8 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.models import Conversation, Message, Organization
+from bot.core.conversations.models import Conversation, Message
+from bot.core.orgs.models import Organization
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import ConversationClock, week_of
 from bot.core.work_orders.rollup import count_duration

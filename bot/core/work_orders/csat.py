@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, Forbidden, InvalidInput
-from bot.core.models import Conversation
+from bot.core.conversations.models import Conversation
 from bot.core.work_orders.models import CsatResponse, WorkOrder, week_of
 from bot.core.work_orders.notices import csat_buttons, tell_customer
 from bot.core.work_orders.rollup import count_rating

@@ -13,8 +13,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import Button, Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer
 from bot.core.conversations.outbound import send_to_conversation
-from bot.core.models import ChannelIdentity, Conversation, Customer
 from bot.core.work_orders.models import WorkOrder
 from bot.paths import TEMPLATES
 

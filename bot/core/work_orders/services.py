@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import PRIORITIES, Settings
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
-from bot.core.models import Conversation, Customer
+from bot.core.conversations.models import Conversation, Customer
 from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.orgs.audit import record
 from bot.core.work_orders import sla

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.core.models import Message
+from bot.core.conversations.models import Message
 from tests.channels.slack.conftest import SlackPoster, slack_settings
 from tests.conftest import Server, start_server
 from tests.fakes.slack_api import FakeSlack

@@ -9,7 +9,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Message
+from bot.core.conversations.models import Message
 from tests.channels.slack.conftest import SlackPoster
 from tests.conftest import Server
 from tests.fakes.slack_api import FakeSlack
@@ -91,7 +91,7 @@ async def test_an_event_retried_after_a_restart_does_not_download_its_file_again
 ) -> None:
     from sqlalchemy import func
 
-    from bot.core.models import Attachment
+    from bot.core.files.models import Attachment
     from tests.channels.slack.conftest import slack_settings
     from tests.conftest import start_server
     from tests.utils.factories import make_org

@@ -10,7 +10,8 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.core.models import ChannelIdentity, Consent, Customer, Message, OutboxItem
+from bot.core.conversations.models import ChannelIdentity, Consent, Customer, Message
+from bot.core.delivery.models import OutboxItem
 from tests.channels.slack.conftest import SlackPoster
 from tests.conftest import Server
 from tests.fakes.slack_api import FakeSlack

@@ -14,7 +14,7 @@ from aiohttp import web
 from sqlalchemy import select
 
 from bot.app import create_app
-from bot.core.models import Conversation, Message
+from bot.core.conversations.models import Conversation, Message
 from bot.web import CTX
 from tests.channels.slack.conftest import slack_settings
 from tests.conftest import Server, free_port, start_server

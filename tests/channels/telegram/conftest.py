@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from bot.core.models import Message
+from bot.core.conversations.models import Message
 from tests.conftest import Server, make_settings, start_server
 from tests.fakes.telegram_api import TOKEN, FakeTelegram
 from tests.utils.factories import OrgWithAdmin, make_org
@@ -81,7 +81,7 @@ async def wait_rows(server: Server, query: Any, count: int = 1, timeout: float =
 def inbound(chat_id: int) -> Any:
     from sqlalchemy import select
 
-    from bot.core.models import ChannelIdentity
+    from bot.core.conversations.models import ChannelIdentity
 
     ids = select(ChannelIdentity.id).where(ChannelIdentity.channel == "telegram", ChannelIdentity.external_id == str(chat_id))
     return select(Message).where(Message.identity_id.in_(ids), Message.direction == "in").order_by(Message.id)

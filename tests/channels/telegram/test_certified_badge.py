@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import update
 
-from bot.core.models import Organization
+from bot.core.orgs.models import Organization
 from bot.core.storage.db import transaction
 from tests.fakes.telegram_api import FakeTelegram
 from tests.utils.factories import make_org

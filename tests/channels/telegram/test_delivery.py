@@ -14,8 +14,9 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.config import OutboxConfig
+from bot.core.conversations.models import ChannelIdentity, Conversation, Message
 from bot.core.conversations.replies import reply_as_agent
-from bot.core.models import ChannelIdentity, Conversation, Message, OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import FAST_OUTBOX, tg_settings, wait_rows
 from tests.conftest import Server, start_server

@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 from sqlalchemy import select
 
+from bot.core.conversations.models import ChannelIdentity, Conversation, Message
 from bot.core.conversations.replies import reply_as_agent
-from bot.core.models import ChannelIdentity, Conversation, Message
 from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.conftest import Server

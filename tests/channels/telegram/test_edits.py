@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.core.common.clock import now
-from bot.core.models import Message, NotificationTarget
+from bot.core.conversations.models import Message
+from bot.core.notifications.models import NotificationTarget
 from bot.core.storage.db import transaction
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.fakes.telegram_api import Call, FakeTelegram

@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Conversation, Message
+from bot.core.conversations.models import Conversation, Message
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.conftest import Server
 from tests.fakes.telegram_api import FakeTelegram

@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 from sqlalchemy import func, select
 
-from bot.core.models import Attachment
+from bot.core.files.models import Attachment
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.conftest import Server
 from tests.fakes.telegram_api import FakeTelegram

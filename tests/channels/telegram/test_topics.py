@@ -7,7 +7,8 @@ import re
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Message, NotificationTarget
+from bot.core.conversations.models import Message
+from bot.core.notifications.models import NotificationTarget
 from tests.channels.telegram.conftest import inbound, wait_rows
 from tests.fakes.telegram_api import FakeTelegram
 from tests.utils.factories import login, make_org

@@ -6,7 +6,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.core.models import Attachment, Message
+from bot.core.conversations.models import Message
+from bot.core.files.models import Attachment
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin
 from tests.utils.webchat import Visitor

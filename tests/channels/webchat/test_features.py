@@ -80,7 +80,7 @@ async def test_help_and_language_switch(server: Server, demo: OrgWithAdmin) -> N
 async def test_consent_is_recorded_against_the_policy_version(server: Server, demo: OrgWithAdmin) -> None:
     from sqlalchemy import select
 
-    from bot.core.models import Consent
+    from bot.core.conversations.models import Consent
 
     visitor = await Visitor(server.url).open()
     try:

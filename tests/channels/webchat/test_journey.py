@@ -7,7 +7,8 @@ import asyncio
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Message, OutboxItem
+from bot.core.conversations.models import Message
+from bot.core.delivery.models import OutboxItem
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, login
 from tests.utils.webchat import Visitor

@@ -13,9 +13,10 @@ from sqlalchemy import func, select
 from bot.core.business_time import calendar_from_config
 from bot.core.common import clock
 from bot.core.common.errors import Conflict, Forbidden
+from bot.core.conversations.models import Conversation, Message
 from bot.core.conversations.replies import reply_as_agent
 from bot.core.conversations.threads import set_status, touch_inbound
-from bot.core.models import Conversation, Message, OutboxItem
+from bot.core.delivery.models import OutboxItem
 from bot.core.notifications.models import NotificationEvent
 from bot.core.storage.db import transaction
 from bot.core.work_orders.changes import change_priority, change_status

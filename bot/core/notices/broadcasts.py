@@ -19,9 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
-from bot.core.models import Agent, ChannelIdentity, Customer, OutboxItem
+from bot.core.conversations.models import ChannelIdentity, Customer
+from bot.core.delivery.models import OutboxItem
+from bot.core.notices.models import Broadcast, BroadcastRecipient
 from bot.core.orgs.audit import record
-from bot.core.orgs.models import Broadcast, BroadcastRecipient
+from bot.core.orgs.models import Agent
 from bot.core.storage.db import SessionFactory, transaction
 
 KINDS = ("policy", "incident", "transfer", "cessation")

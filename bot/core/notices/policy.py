@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.config import Settings
 from bot.core.common.errors import Conflict, InvalidInput
 from bot.core.conversations.customers import latest_consent
-from bot.core.models import Agent, Organization, PolicyVersion
-from bot.core.orgs import broadcasts
+from bot.core.notices import broadcasts
+from bot.core.notices.models import PolicyVersion
 from bot.core.orgs.audit import record
+from bot.core.orgs.models import Agent, Organization
 
 # Per database (engine): the flows ask on every message, the answer changes a few times a year.
 _CACHE: weakref.WeakKeyDictionary[Engine, tuple[float, PolicyVersion | None]] = weakref.WeakKeyDictionary()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import InvalidInput, NotFound, PayloadTooLarge, UnsupportedMediaType
-from bot.core.models import Attachment, Conversation, Message
+from bot.core.files.models import Attachment
 from bot.core.storage.files import private_dir, write_private
 
 _UNSAFE = re.compile(r"[^\w.\- ]+")
@@ -72,15 +72,6 @@ def attachment_path(data_dir: Path, attachment: Attachment) -> Path:
     return data_dir / attachment.storage_path
 
 
-async def customer_can_see(*, session: AsyncSession, attachment_id: int, customer_id: int) -> bool:
-    """A customer may fetch a file only if it belongs to a message of their own conversations (not a note)."""
-    query = (
-        select(Message.id)
-        .join(Conversation, Conversation.id == Message.conversation_id)
-        .where(Message.attachment_id == attachment_id, Message.direction != "note", Conversation.customer_id == customer_id)
-        .limit(1)
-    )
-    return bool(await session.scalar(query))
 
 
 INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf")

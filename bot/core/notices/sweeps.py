@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.context import AppContext
-from bot.core.orgs.broadcasts import run_pending
+from bot.core.notices.broadcasts import run_pending
 
 
 def install(ctx: AppContext) -> None:
