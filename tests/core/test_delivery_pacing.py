@@ -146,6 +146,13 @@ async def test_an_item_older_than_max_age_fails_and_admins_hear_it_once(start: A
     clock.set_clock(lambda: later)
     srv.ctx.dispatcher.wake()
     assert await wait_states(srv.ctx.factory, "probe", {"failed": 3}, timeout=10) == {"failed": 3}
+    failing = select(func.count()).select_from(NotificationEvent).where(NotificationEvent.kind == "delivery_failing")
+    for _ in range(500):  # the push is raised after the failure is recorded, in its own transaction
+        async with srv.ctx.factory() as session:
+            if await session.scalar(failing):
+                break
+        await asyncio.sleep(0.02)
+    await asyncio.gather(*srv.ctx.dispatcher._inflight.values())  # the other items' (deduplicated) pushes too
     async with srv.ctx.factory() as session:
         events = (await session.scalars(select(NotificationEvent).where(NotificationEvent.kind == "delivery_failing"))).all()
         errors = set((await session.scalars(select(OutboxItem.last_error))).all())
