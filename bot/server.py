@@ -228,14 +228,28 @@ async def start_site(app: web.Application, config: ServerConfig, *, host: str, p
     return runner, site
 
 
-def run(app: web.Application, config: ServerConfig) -> None:
-    """`incs run`: serve until SIGINT or SIGTERM, then shut down cleanly."""
+def listening_url(site: web.TCPSite) -> str:
+    """The address the site really listens on (its own port when `server.port` was 0; the loopback for a wildcard host)."""
+    server = site._server  # noqa: SLF001 - aiohttp keeps the asyncio server here; its sockets know the real port
+    sockets = list(getattr(server, "sockets", None) or [])
+    if not sockets:
+        return site.name
+    host, port = sockets[0].getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - printing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+
+
+def run(app: web.Application, config: ServerConfig, on_listening: Callable[[str], None] | None = None) -> None:
+    """`incs run`: serve until SIGINT or SIGTERM, then shut down cleanly. `on_listening` gets the real URL once bound."""
     soft, _hard = raise_descriptor_limit()
     install_log_throttle()
     log.info("server: descriptor limit %d, at most %d connections per address", soft, config.max_connections_per_address)
 
     async def main() -> None:
-        runner, _site = await start_site(app, config, host=config.host, port=config.port)
+        runner, site = await start_site(app, config, host=config.host, port=config.port)
+        if on_listening is not None:
+            on_listening(listening_url(site))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
