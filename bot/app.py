@@ -27,6 +27,7 @@ from bot.core.common.scheduler import Scheduler
 from bot.core.common.sweep_lock import RedisLock, make_sweep_lock
 from bot.core.conversations.ingest import Ingestor
 from bot.core.conversations.live import make_hub
+from bot.core.conversations.orphans import install as install_orphan_sweep
 from bot.core.delivery.dispatcher import Dispatcher
 from bot.core.delivery.outbox import backlog
 from bot.core.delivery.outbox import gauges as outbox_gauges
@@ -89,6 +90,7 @@ def build_context(settings: Settings) -> AppContext:
     install_rights(ctx)
     install_broadcasts(ctx)
     install_snooze_sweep(ctx)
+    install_orphan_sweep(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import sys
+from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -27,27 +28,33 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     upgrade(settings.database_url)
     app = create_app(settings)
 
+    demo_login: list[Any] = []
+
     async def first_start(app: web.Application) -> None:
         from bot.web import CTX
 
         ctx = app[CTX]
         await ensure_policy_version(ctx.factory, settings.privacy.policy_version)
-        login = await bootstrap_demo(ctx.factory, settings.webchat.default_org)
-        url = settings.server.public_url.rstrip("/")
+        demo_login.append(await bootstrap_demo(ctx.factory, settings.webchat.default_org))
+
+    def listening(url: str) -> None:
+        # Printed once the socket is bound, with the address it really is (server.port may be overridden or 0);
+        # to the terminal only (not the log), once: the password is not stored anywhere in clear.
+        public = settings.server.public_url.rstrip("/")
+        lines = [f"  Listening on {url}"]
+        if public != url:
+            lines.append(f"  Public URL:   {public} (server.public_url: links in pushes, the Telegram webhook)")
+        login = demo_login[0] if demo_login else None
         if login is not None:
-            # Printed to the terminal only (not the log), once: the password is not stored anywhere in clear.
-            print(
-                f"\n  Demo organization created.\n  Workbench: {url}/workbench\n"
-                f"  Login:     {login.email}\n  Password:  {login.password}   (shown once)\n"
-                f"  Web chat:  {url}/chat\n",
-                flush=True,
-            )
+            lines += ["  Demo organization created.", f"  Workbench: {url}/workbench",
+                      f"  Login:     {login.email}", f"  Password:  {login.password}   (shown once)", f"  Web chat:  {url}/chat"]
         else:
-            print(f"\n  Workbench: {url}/workbench   Web chat: {url}/chat\n", flush=True)
+            lines.append(f"  Workbench: {url}/workbench   Web chat: {url}/chat")
+        print("\n" + "\n".join(lines) + "\n", flush=True)
 
     app.on_startup.insert(0, first_start)
     app.on_startup.append(_tune_gc)
-    run(app, settings.server)
+    run(app, settings.server, on_listening=listening)
     return 0
 
 

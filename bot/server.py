@@ -2,7 +2,10 @@
 
 Guarantees:
 - a connection that has not sent complete request headers within `server.header_timeout_seconds`
-  of connecting is closed (half-open and slow-header connections cannot pile up);
+  of connecting is closed (half-open and slow-header connections cannot pile up); on a kept-alive
+  connection the same clock starts again with the first byte of each later request, so a second
+  request cannot dribble its headers either (an idle kept-alive connection is `keepalive_seconds`'
+  business, not this clock's);
 - one address holds at most `server.max_connections_per_address` open connections: further ones are
   closed at once on accept, so their descriptors are freed immediately and other clients keep being served;
 - an idle keep-alive connection is closed after `server.keepalive_seconds`;
@@ -64,6 +67,7 @@ class GuardedProtocol(asyncio.Protocol):
         self._guard = guard
         self._address: str | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._transport: asyncio.BaseTransport | None = None
         self._tail = b""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,18 +78,24 @@ class GuardedProtocol(asyncio.Protocol):
             cast(asyncio.Transport, transport).abort()  # frees the descriptor now; no handler, no task, no log line
             return
         self._address = address
+        self._transport = transport
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._guard.header_timeout, self._headers_too_slow, transport)
         self._inner.connection_made(transport)
 
-    def _headers_too_slow(self, transport: asyncio.BaseTransport) -> None:
+    def _headers_too_slow(self, transport: asyncio.BaseTransport | None) -> None:
         self._timer = None
         self._guard.timed_out += 1
-        cast(asyncio.Transport, transport).abort()
+        if transport is not None:
+            cast(asyncio.Transport, transport).abort()
 
     def data_received(self, data: bytes) -> None:
         if self._inner is None:
             return
+        if self._timer is None and data and _between_requests(self._inner):
+            # The first bytes of the next request on a kept-alive connection: its headers get the same clock.
+            self._timer = asyncio.get_running_loop().call_later(self._guard.header_timeout, self._headers_too_slow, self._transport)
+            self._tail = b""
         if self._timer is not None:
             window = self._tail + data
             if HEADER_END in window:
@@ -111,12 +121,22 @@ class GuardedProtocol(asyncio.Protocol):
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+        self._transport = None
         if self._address is not None:
             self._guard.release(self._address)
             self._address = None
         if self._inner is not None:
             inner, self._inner = self._inner, None
             inner.connection_lost(exc)
+
+
+def _between_requests(handler: asyncio.Protocol) -> bool:
+    """aiohttp's request handler has answered the previous request and waits for the next one's headers.
+    The test is aiohttp's own for "handler in idle state" (RequestHandler._process_keepalive): its `_waiter`
+    is an unfinished future only then — not while a request is handled, its body read or a websocket open.
+    tests/test_server_limits.py fails if an aiohttp upgrade changes that."""
+    waiter = getattr(handler, "_waiter", None)
+    return isinstance(waiter, asyncio.Future) and not waiter.done()
 
 
 GUARD = web.AppKey("incs_connection_guard", ConnectionGuard)
@@ -208,14 +228,28 @@ async def start_site(app: web.Application, config: ServerConfig, *, host: str, p
     return runner, site
 
 
-def run(app: web.Application, config: ServerConfig) -> None:
-    """`incs run`: serve until SIGINT or SIGTERM, then shut down cleanly."""
+def listening_url(site: web.TCPSite) -> str:
+    """The address the site really listens on (its own port when `server.port` was 0; the loopback for a wildcard host)."""
+    server = site._server  # noqa: SLF001 - aiohttp keeps the asyncio server here; its sockets know the real port
+    sockets = list(getattr(server, "sockets", None) or [])
+    if not sockets:
+        return site.name
+    host, port = sockets[0].getsockname()[:2]
+    if host in ("0.0.0.0", "::"):  # noqa: S104 - printing, not binding
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in str(host) else f"http://{host}:{port}"
+
+
+def run(app: web.Application, config: ServerConfig, on_listening: Callable[[str], None] | None = None) -> None:
+    """`incs run`: serve until SIGINT or SIGTERM, then shut down cleanly. `on_listening` gets the real URL once bound."""
     soft, _hard = raise_descriptor_limit()
     install_log_throttle()
     log.info("server: descriptor limit %d, at most %d connections per address", soft, config.max_connections_per_address)
 
     async def main() -> None:
-        runner, _site = await start_site(app, config, host=config.host, port=config.port)
+        runner, site = await start_site(app, config, host=config.host, port=config.port)
+        if on_listening is not None:
+            on_listening(listening_url(site))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -76,6 +76,30 @@ async def test_slow_headers_are_cut_but_a_kept_alive_connection_is_not(limited: 
     slow.close()
 
 
+async def test_a_later_request_on_a_kept_alive_connection_that_dribbles_its_headers_is_cut_too(limited: Server) -> None:
+    guard = limited.app[GUARD]
+    reader, writer = await asyncio.open_connection("127.0.0.1", _port(limited))
+    writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"200 OK" in await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+    await asyncio.wait_for(reader.readuntil(b'"database": true}'), 5)  # the whole first answer: the connection is idle
+    writer.write(b"GET /healthz HTTP/1.1\r\n")  # the second request starts, then its headers come a line at a time
+
+    async def dribble() -> None:
+        for n in range(200):  # 20 s of headers, far beyond the 1 s header timeout (keep-alive allows 75 s)
+            await asyncio.sleep(0.1)
+            writer.write(f"X-Slow-{n}: y\r\n".encode())
+
+    dribbling = asyncio.create_task(dribble())
+    started = asyncio.get_running_loop().time()
+    try:
+        assert await asyncio.wait_for(reader.read(), 15) == b""  # closed by the server, nothing answered
+    finally:
+        dribbling.cancel()
+        writer.close()
+    assert guard.timed_out == 1
+    assert asyncio.get_running_loop().time() - started < 15
+
+
 def test_out_of_descriptor_lines_are_rate_limited_without_traceback() -> None:
     now = [0.0]
     throttle = ResourceErrorThrottle(interval=10.0, clock=lambda: now[0])

@@ -15,7 +15,16 @@ from bot.core.orgs.permissions import Permission
 from bot.core.orgs.team import change_password
 from bot.core.storage.db import transaction
 from bot.web import CTX
-from workbench.auth import AGENT, LOGIN_CSRF_COOKIE, SESSION_COOKIE, TOTP_LIMITER, agent_page, agent_transaction, set_cookie
+from workbench.auth import (
+    AGENT,
+    LOGIN_CSRF_COOKIE,
+    PASSWORDS,
+    SESSION_COOKIE,
+    TOTP_LIMITER,
+    agent_page,
+    agent_transaction,
+    set_cookie,
+)
 from workbench.public_forms import public_form, public_page, text
 from workbench.render import render
 
@@ -43,7 +52,7 @@ async def password_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     async with agent_transaction(request) as session:
         await change_password(session=session, agent=agent, current=str(form.get("current", ""))[:1024],
-                              new=str(form.get("new", ""))[:1024])
+                              new=str(form.get("new", ""))[:1024], pool=request.app[PASSWORDS])
         new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
     response = web.HTTPSeeOther("/workbench/account?changed=1")
     set_cookie(request, response, SESSION_COOKIE, new.token, max_age=ctx.settings.workbench.session_hours * 3600)

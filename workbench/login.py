@@ -7,7 +7,7 @@ import hmac
 from aiohttp import web
 
 from bot.core.common.errors import Unauthorized
-from bot.core.orgs.agents import authenticate, end_session, start_session
+from bot.core.orgs.agents import check_login, end_session, login_candidates, start_session
 from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import Permission
 from bot.core.orgs.totp import pending_token
@@ -54,13 +54,17 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     decision = await request.app[LIMITER].attempt(source=source, account=email)
     if not decision.allowed:
         return await login_page(request, f"Too many attempts. Try again in {int(decision.retry_after // 60) + 1} minutes.", status=429)
-    async with transaction(ctx.factory) as session:
-        try:
-            agent = await authenticate(session=session, email=email, password=password, pool=request.app[PASSWORDS])
-        except Unauthorized:
+    # Read, check, write: no database connection (nor SQLite's writer turn) is held while argon2 runs.
+    async with ctx.factory() as session:
+        candidates = await login_candidates(session=session, email=email)
+    try:
+        agent = await check_login(candidates=candidates, password=password, pool=request.app[PASSWORDS])
+    except Unauthorized:
+        async with transaction(ctx.factory) as session:
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_failed",
                          detail={"ip": source})
-            return await login_page(request, "Wrong email or password.", status=401)
+        return await login_page(request, "Wrong email or password.", status=401)
+    async with transaction(ctx.factory) as session:
         if agent.totp_secret:
             pending = pending_token(agent.id, ctx.settings.secret_key)
         else:

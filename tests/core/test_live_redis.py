@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+import secrets
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
 
 from bot.core.conversations.live import RedisHub
+from tests.conftest import make_settings, start_server
+from tests.utils.checks import no_tracebacks
+from tests.utils.factories import make_org
+from tests.utils.tcp_proxy import TcpProxy
+from tests.utils.webchat import Visitor
 
 # The machine's Redis (CI starts it in .ci/run); database 15 keeps tests away from real data.
 REDIS_URL = os.environ.get("INCS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
@@ -30,3 +41,41 @@ async def _get(sub: object) -> dict[str, object]:
     import asyncio
 
     return await asyncio.wait_for(sub.get(), 5)  # type: ignore[attr-defined,no-any-return]
+
+
+async def test_a_redis_outage_costs_one_log_line_and_local_delivery_and_wake_ups_go_on(
+    sqlite_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis unreachable after start: the commit's callbacks still wake the dispatcher (its poll is a minute
+    here, so only the wake-up delivers the bot's replies in time), one warning line, no traceback."""
+    url = urlparse(REDIS_URL)
+    proxy = await TcpProxy(url.hostname or "127.0.0.1", url.port or 6379).start()
+    redis = {"url": f"redis://127.0.0.1:{proxy.port}{url.path}", "namespace": f"t{secrets.token_hex(4)}"}
+    server = await start_server(make_settings(sqlite_url, tmp_path / "data", redis=redis,
+                                              outbox={"poll_seconds": 60.0, "shutdown_grace_seconds": 0.5}))
+    visitor = Visitor(server.url)
+    try:
+        await make_org(server.ctx.factory, slug="demo")
+        await proxy.cut()
+        await visitor.open()
+        for n in range(3):
+            assert (await visitor.say(f"while Redis is away {n}"))["type"] == "ack"
+        await visitor.wait_message(lambda m: m["direction"] == "out", timeout=15)  # the bot's first reply
+        hub = server.ctx.hub
+        assert isinstance(hub, RedisHub)
+        async with asyncio.timeout(30):
+            while hub.unsent < 3:  # noqa: ASYNC110 - the sender task gives up on each event in turn
+                await asyncio.sleep(0.05)
+        lines = [r.getMessage() for r in caplog.records if "could not publish to Redis" in r.getMessage()]
+        assert len(lines) == 1, lines
+        no_tracebacks(caplog)
+        await proxy.mend()
+        await visitor.say("Redis is back")
+        async with asyncio.timeout(30):
+            while not any("works again" in r.getMessage() for r in caplog.records):  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
+        no_tracebacks(caplog)
+    finally:
+        await visitor.close()
+        await server.stop()
+        await proxy.stop()

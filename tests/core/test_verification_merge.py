@@ -90,3 +90,27 @@ async def test_customers_of_two_organizations_never_merge(factory: SessionFactor
 def test_every_table_with_a_customer_is_covered() -> None:
     names = {t.name for t in customer_tables()}
     assert {"channel_identities", "conversations", "attachments", "consents", "verification_challenges"} <= names
+
+
+async def test_an_address_typed_on_a_customer_never_merges_only_a_verified_one_does(factory: SessionFactory, time: Clock) -> None:
+    from bot.core.customer_context import update_contact
+
+    demo = (await make_org(factory, slug="demo")).org
+    typed = await _identity_with_history(factory, demo.id, "webchat", "visitor-typed")
+    async with transaction(factory) as session:  # an agent writes an address on a customer: a note, not a proof
+        await update_contact(session=session, org_id=demo.id, customer_id=typed.customer_id, name="Someone",
+                             email="alice@example.com", phone="")
+    verifier = await _identity_with_history(factory, demo.id, "telegram", "555")
+    later = await _identity_with_history(factory, demo.id, "slack", "U0ALICE")
+
+    first = await _verify(factory, verifier, "alice@example.com")
+    time.advance(seconds=CONFIG.resend_seconds)
+    second = await _verify(factory, later, "alice@example.com")
+
+    assert first == verifier.customer_id != typed.customer_id  # not merged into the customer with the typed address
+    assert second == first  # the address verified before does merge
+    async with factory() as session:
+        untouched = await session.get(Customer, typed.customer_id)
+        assert untouched is not None and untouched.status == "active" and untouched.email == "alice@example.com"
+        merges = (await session.scalars(select(AuditEvent).where(AuditEvent.action == "customer_merged"))).all()
+        assert [m.detail["merged_customer_id"] for m in merges] == [later.customer_id]

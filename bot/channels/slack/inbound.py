@@ -25,7 +25,7 @@ from bot.context import AppContext
 from bot.core.common.errors import DomainError
 from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
 from bot.core.conversations.models import ChannelIdentity, Customer
-from bot.core.conversations.retries import already_stored
+from bot.core.conversations.retries import already_stored, discard_attachment
 from bot.core.files.attachments import check_upload, store_attachment
 from bot.core.orgs.models import Organization
 from bot.core.storage.db import transaction
@@ -185,11 +185,20 @@ class SlackInbound:
             result = await self.ctx.ingestor.submit(event)
         except DomainError as exc:
             log.info("slack: %s event from a user refused: %s", event.kind, exc.message)
+            await self._discard(event)
             return False
+        if result.duplicate:  # stored meanwhile (another process took the same retry): no orphan file
+            await self._discard(event)
         if user not in self._enriched:
             self._enriched.add(user)
             self._later(self._enrich(result.identity_id, user))
         return True
+
+    async def _discard(self, event: InboundEvent) -> None:
+        if event.file is not None:
+            async with transaction(self.ctx.factory) as session:
+                await discard_attachment(session=session, data_dir=self.ctx.settings.data_dir, org_id=event.org_id,
+                                         attachment_id=event.file.attachment_id)
 
     async def _file(self, org_id: int, user: str, ts: str, index: int, file: dict[str, Any]) -> bool:
         async with self.ctx.factory() as session:  # a retry after a restart: stored already, nothing to download

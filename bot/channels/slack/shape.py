@@ -3,7 +3,8 @@
 Guarantees: `checked_body` returns the decoded text only when Bolt can parse it into a dict whose
 fields our handlers read have the types Slack documents (strings, objects, lists of objects); any
 other body raises InvalidInput, which the route answers with a 400 and one log line. It runs only
-after the signature check, so an unsigned flood costs no parsing.
+after the signature check, so an unsigned flood costs no parsing. `checked_payload` is the same
+shape check for a body already parsed (a Socket Mode envelope's payload).
 """
 
 from __future__ import annotations
@@ -47,10 +48,14 @@ def checked_body(raw: bytes, content_type: str) -> tuple[str, dict[str, Any]]:
         params = dict(parse_qsl(text, keep_blank_values=True))
         check_clean(params)
         body = parse_json(params["payload"]) if "payload" in params else params
+    return text, checked_payload(body)
+
+
+def checked_payload(body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidInput("the body is not an object")
     _check_fields(body, depth=0)
-    return text, body
+    return body
 
 
 def _check_fields(node: dict[str, Any], depth: int) -> None:

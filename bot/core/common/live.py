@@ -20,6 +20,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 QUEUE_LIMIT = 1000
+OUTGOING_LIMIT = 10_000  # live events waiting to go to Redis; beyond, they are counted as not sent
 
 
 class Subscription:
@@ -93,48 +94,95 @@ class Hub:
 
 
 class RedisHub(Hub):
-    """Publishes through Redis; every process (this one included) delivers what it hears to its sockets."""
+    """Publishes through Redis; every process (this one included) delivers what it hears to its sockets.
+
+    Guarantees: `publish` delivers to this process's sockets at once and never waits for Redis nor raises
+    because of it: the copy for other processes goes into a bounded queue that one task sends in order. While
+    Redis is unreachable, one warning line says so (no traceback; the events not sent are counted and
+    reported, in one line, when Redis answers again) and everything local goes on: the ingest writer's
+    callbacks after a commit (the dispatcher's wake-up) run whatever Redis does. The subscription reconnects
+    on its own."""
 
     def __init__(self, url: str, namespace: str = "incs") -> None:
         super().__init__()
         self.CHANNEL = f"{namespace}:live"
         import redis.asyncio as aioredis
+        from redis.exceptions import RedisError
 
         self._redis = aioredis.from_url(url)
+        self._errors: tuple[type[BaseException], ...] = (RedisError, OSError, TimeoutError)
         self._origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue(OUTGOING_LIMIT)
         self._ready = asyncio.Event()
+        self.unsent = 0  # events other processes missed during the current Redis outage
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         # Deliver here at once (no round trip for local sockets); other processes hear it from Redis.
         self.deliver_local(topic, event)
         body = json.dumps({"o": self._origin, "t": topic, "e": event}, default=str)
-        await self._redis.publish(self.CHANNEL, body)
+        try:
+            self._outgoing.put_nowait(body)
+        except asyncio.QueueFull:
+            self._not_sent("the queue to Redis is full")
+
+    async def _send(self) -> None:
+        while True:
+            body = await self._outgoing.get()
+            try:
+                await self._redis.publish(self.CHANNEL, body)
+            except self._errors as exc:
+                self._not_sent(type(exc).__name__)
+                continue
+            if self.unsent:
+                log.warning("live: publishing to Redis works again; %d live events did not reach other processes", self.unsent)
+                self.unsent = 0
+
+    def _not_sent(self, why: str) -> None:
+        self.unsent += 1
+        if self.unsent == 1:
+            log.warning("live: could not publish to Redis (%s); other processes miss live events until it answers", why)
 
     async def start(self) -> None:
+        self._sender = asyncio.create_task(self._send())
         self._task = asyncio.create_task(self._listen())
         await asyncio.wait_for(self._ready.wait(), 10)
 
     async def _listen(self) -> None:
-        pubsub = self._redis.pubsub()
-        await pubsub.subscribe(self.CHANNEL)
-        self._ready.set()
-        try:
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
-                    continue
-                data = json.loads(message["data"])
-                if data.get("o") != self._origin:
-                    self.deliver_local(data["t"], data["e"])
-        finally:
-            with contextlib.suppress(Exception):
-                await pubsub.aclose()  # type: ignore[no-untyped-call]
+        failures = 0
+        while True:
+            pubsub = self._redis.pubsub()
+            try:
+                await pubsub.subscribe(self.CHANNEL)
+                self._ready.set()
+                if failures:
+                    log.warning("live: listening to Redis again")
+                    failures = 0
+                async for message in pubsub.listen():
+                    if message.get("type") != "message":
+                        continue
+                    try:
+                        data = json.loads(message["data"])
+                        if data.get("o") != self._origin:
+                            self.deliver_local(data["t"], data["e"])
+                    except (ValueError, KeyError, TypeError, AttributeError):
+                        log.warning("live: a message on %s that is not ours was ignored", self.CHANNEL)
+            except self._errors as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning("live: lost the Redis subscription (%s); retrying every second", type(exc).__name__)
+            finally:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
+            await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._sender):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._redis.aclose()
 
 

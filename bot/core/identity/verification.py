@@ -273,13 +273,21 @@ async def _clear_failures(session: AsyncSession, org_id: int, identity_id: int, 
 
 
 async def link_identity(*, session: AsyncSession, identity: ChannelIdentity, challenge: VerificationChallenge) -> Verified:
-    """The identity now belongs to the customer who owns the verified address in this organization (merging if another does)."""
-    column = Customer.email if challenge.kind == "email" else Customer.phone
+    """The identity now belongs to the customer who verified this address before in this organization (merging if
+    another did). Only a code typed back counts: an address an agent typed on a customer, a pre-chat field or a
+    Slack profile is a note, and never makes two customers one."""
+    verified_before = (
+        select(VerificationChallenge.id)
+        .where(VerificationChallenge.org_id == identity.org_id, VerificationChallenge.customer_id == Customer.id,
+               VerificationChallenge.kind == challenge.kind, VerificationChallenge.destination == challenge.destination,
+               VerificationChallenge.state == "verified", VerificationChallenge.id != challenge.id)
+        .exists()
+    )
     owner = await session.scalar(
         select(Customer)
-        .where(Customer.org_id == identity.org_id, column == challenge.destination, Customer.status != "merged",
-               Customer.id != identity.customer_id)
-        .order_by(Customer.verified_at.is_(None), Customer.id)
+        .where(Customer.org_id == identity.org_id, Customer.status != "merged", Customer.id != identity.customer_id,
+               verified_before)
+        .order_by(Customer.id)
         .limit(1)
     )
     merged_from = None

@@ -39,7 +39,8 @@ def generate_password() -> str:
 
 
 async def create_agent(
-    *, session: AsyncSession, org_id: int | None, email: str, password: str, name: str = "", role: str = "agent"
+    *, session: AsyncSession, org_id: int | None, email: str, password: str, name: str = "", role: str = "agent",
+    pool: PasswordPool = DEFAULT_POOL,
 ) -> Agent:
     """An agent of an organization, or (org_id None, role platform_admin) a platform admin of none."""
     email = email.strip().lower()
@@ -54,24 +55,34 @@ async def create_agent(
     exists = await session.scalar(select(Agent.id).where(same_org, Agent.email == email))
     if exists:
         raise Conflict("an agent with this email exists")
-    agent = Agent(org_id=org_id, email=email, name=name or email.split("@")[0], password_hash=hash_password(password), role=role)
+    password_hash = await pool.run(hash_password, password)
+    agent = Agent(org_id=org_id, email=email, name=name or email.split("@")[0], password_hash=password_hash, role=role)
     session.add(agent)
     await session.flush()
     return agent
 
 
-async def authenticate(*, session: AsyncSession, email: str, password: str, pool: PasswordPool = DEFAULT_POOL) -> Agent:
-    """The agent with this email and password, across organizations (emails are per org; first match wins).
-    argon2 runs in `pool`'s threads, never on the event loop."""
+async def login_candidates(*, session: AsyncSession, email: str) -> list[Agent]:
+    """The active agents with this email, across organizations (emails are per org)."""
     email = email.strip().lower()
-    agents = (await session.scalars(select(Agent).where(Agent.email == email, Agent.active.is_(True)))).all()
-    if not agents:
+    return list((await session.scalars(select(Agent).where(Agent.email == email, Agent.active.is_(True)))).all())
+
+
+async def check_login(*, candidates: list[Agent], password: str, pool: PasswordPool = DEFAULT_POOL) -> Agent:
+    """The first candidate whose password this is. Needs no session: a sign-in holds no database connection
+    (nor, on SQLite, the writer's turn) while argon2 runs in `pool`'s threads."""
+    if not candidates:
         await pool.run(_verify, _DUMMY_HASH, password)
         raise Unauthorized("wrong email or password")
-    for agent in agents:
+    for agent in candidates:
         if await pool.run(_verify, agent.password_hash, password):
             return agent
     raise Unauthorized("wrong email or password")
+
+
+async def authenticate(*, session: AsyncSession, email: str, password: str, pool: PasswordPool = DEFAULT_POOL) -> Agent:
+    """The agent with this email and password, across organizations (first match wins)."""
+    return await check_login(candidates=await login_candidates(session=session, email=email), password=password, pool=pool)
 
 
 @dataclass(frozen=True)
@@ -115,8 +126,8 @@ async def end_all_sessions(*, session: AsyncSession, agent_id: int) -> None:
     await session.execute(delete(AgentSession).where(AgentSession.agent_id == agent_id))
 
 
-def check_password(agent: Agent, password: str) -> bool:
-    return _verify(agent.password_hash, password)
+async def check_password(agent: Agent, password: str, pool: PasswordPool = DEFAULT_POOL) -> bool:
+    return await pool.run(_verify, agent.password_hash, password)
 
 
 def validate_password(password: str) -> None:

@@ -17,6 +17,7 @@ from bot.core.orgs.agents import end_all_sessions, hash_password, validate_passw
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, PasswordReset
 from bot.core.orgs.tokens import new_token, token_hash
+from bot.core.security.password_pool import DEFAULT_POOL
 
 
 async def request_reset(*, session: AsyncSession, email: str, minutes: int) -> list[tuple[Agent, str]]:
@@ -49,7 +50,7 @@ async def perform_reset(*, session: AsyncSession, token: str, password: str) -> 
     if agent is None or not agent.active:
         raise NotFound("this reset link has expired or was already used; ask for a new one")
     reset.used_at = now()
-    agent.password_hash = hash_password(password)
+    agent.password_hash = await DEFAULT_POOL.run(hash_password, password)  # argon2 off the event loop
     await end_all_sessions(session=session, agent_id=agent.id)
     await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="password_reset",
                  subject_type="agent", subject_id=agent.id)

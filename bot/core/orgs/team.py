@@ -21,6 +21,7 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Invitation
 from bot.core.orgs.permissions import Permission, Role, may
 from bot.core.orgs.tokens import new_token, token_hash
+from bot.core.security.password_pool import DEFAULT_POOL, PasswordPool
 
 INVITABLE = (Role.ADMIN.value, Role.AGENT.value)
 
@@ -140,13 +141,15 @@ async def reactivate(*, session: AsyncSession, actor: Agent, agent_id: int) -> A
     return agent
 
 
-async def change_password(*, session: AsyncSession, agent: Agent, current: str, new: str) -> None:
-    """Needs the current password; other sessions end (the caller starts a fresh one)."""
+async def change_password(
+    *, session: AsyncSession, agent: Agent, current: str, new: str, pool: PasswordPool = DEFAULT_POOL
+) -> None:
+    """Needs the current password; other sessions end (the caller starts a fresh one). argon2 runs in `pool`."""
     row = await session.get(Agent, agent.id)
-    if row is None or not check_password(row, current):
+    if row is None or not await check_password(row, current, pool):
         raise Forbidden("the current password is wrong")
     validate_password(new)
-    row.password_hash = hash_password(new)
+    row.password_hash = await pool.run(hash_password, new)
     await end_all_sessions(session=session, agent_id=row.id)
     await record(session=session, org_id=row.org_id, actor_type="agent", actor_id=row.id, action="change_password",
                  subject_type="agent", subject_id=row.id)

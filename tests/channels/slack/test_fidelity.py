@@ -113,3 +113,48 @@ async def test_an_event_retried_after_a_restart_does_not_download_its_file_again
             assert await session.scalar(select(func.count()).select_from(Attachment)) == 1
     finally:
         await second.stop()
+
+
+async def test_a_retry_racing_on_another_process_leaves_one_file_and_no_orphan(
+    db_url: str, tmp_path: Path, fake_slack: FakeSlack, http: aiohttp.ClientSession
+) -> None:
+    """Both processes pass the "stored already?" check while the download is in flight; the one whose message
+    turns out to be a duplicate removes the row and the file it fetched."""
+    import asyncio
+
+    from sqlalchemy import func
+
+    from bot.core.files.models import Attachment
+    from tests.channels.slack.conftest import slack_settings
+    from tests.conftest import start_server
+    from tests.utils.factories import make_org
+
+    fake_slack.files["F0RACE1"] = b"%PDF-1.4 raced"
+    event = {"type": "message", "subtype": "file_share", "channel": DM, "user": CUSTOMER, "text": "", "ts": "1700000031.000100",
+             "channel_type": "im", "files": [{"id": "F0RACE1", "name": "raced.pdf", "mimetype": "application/pdf", "size": 14,
+                                               "url_private_download": f"{fake_slack.url}/files/F0RACE1"}]}
+    data = tmp_path / "data"
+    first = await start_server(slack_settings(db_url, data, fake_slack))
+    second = await start_server(slack_settings(db_url, data, fake_slack))
+    try:
+        await make_org(first.ctx.factory, slug="demo")
+        await SlackPoster(http, first.url).dm(CUSTOMER, "a file follows", "1700000030.000200", "Ev030b")  # the chat exists
+        gate = fake_slack.download_gate = asyncio.Event()
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        original = asyncio.ensure_future(SlackPoster(http, first.url).event(event, "Ev031"))
+        again = asyncio.ensure_future(SlackPoster(http, second.url).event(event, "Ev031", headers=retry))
+        async with asyncio.timeout(10):
+            while fake_slack.downloads < 2:  # noqa: ASYNC110 - both processes are fetching the file now
+                await asyncio.sleep(0.02)
+        gate.set()
+        assert [s for s, _ in await asyncio.gather(original, again)] == [200, 200]
+        async with first.ctx.factory() as session:
+            assert await session.scalar(select(func.count()).select_from(Attachment)) == 1
+            kept = await session.scalar(select(Attachment.storage_path))
+        files = [p for p in (data / "attachments").rglob("*") if p.is_file()]
+        assert [p.relative_to(data).as_posix() for p in files] == [kept]
+        assert [m.kind for m in await _inbound(first)] == ["text", "file"]
+    finally:
+        fake_slack.download_gate = None
+        await second.stop()
+        await first.stop()

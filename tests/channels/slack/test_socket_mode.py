@@ -198,3 +198,48 @@ def test_socket_mode_runs_like_incs_run_and_stops_without_leftovers(
     assert len(fake.called("apps.connections.open")) == 1  # closed for good, not reconnected
     problems = [r for r in caplog.records if r.levelno >= logging.WARNING and r.name.startswith(("slack", "bot.channels.slack"))]
     assert problems == []
+
+
+async def test_socket_envelopes_of_an_unexpected_shape_are_refused_with_one_line_each_and_acked(
+    socket_server: Server, socket_demo: OrgWithAdmin, fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checks of a signed HTTP body, applied to Socket Mode: nothing stored, no traceback, one line per frame."""
+    from tests.utils.checks import no_tracebacks, stored
+
+    ws = await fake_slack.wait_socket()
+    acked_bad = {
+        "Ebad1": {"envelope_id": "Ebad1", "type": "events_api", "payload": [1, 2, 3]},
+        "Ebad2": {"envelope_id": "Ebad2", "type": "events_api", "payload": {"type": "event_callback", "event": [1]}},
+        "Ebad3": {"envelope_id": "Ebad3", "type": "events_api",
+                  "payload": {"type": "event_callback", "team_id": 7, "event": {"type": "message", "text": {"a": 1}}}},
+        "Ebad4": {"envelope_id": "Ebad4", "type": "events_api", "retry_attempt": "x", "payload": {"type": "event_callback"}},
+        "Ebad5": {"envelope_id": "Ebad5", "type": "events_api",
+                  "payload": {"type": "event_callback", "authorizations": "x", "event": {"type": "message"}}},
+    }
+    for envelope in acked_bad.values():
+        await fake_slack.push(envelope)
+    await ws.send_str('{"envelope_id": "Ebad6", "type": "events_api", "payload": {"type": "event_callback", '
+                      '"event": {"type": "message", "channel": "D0CUST001", "user": "U0CUST001", "text": "\\ud800"}}}')
+    unacked_bad = [{"envelope_id": 5, "type": "events_api", "payload": {}}]
+    for envelope in unacked_bad:
+        await fake_slack.push(envelope)
+    for raw in ("{not json at all", "{" + '"a": ' + "[" * 5000, "[1, 2]"):
+        await ws.send_str(raw)
+    bad_frames = len(acked_bad) + 1 + len(unacked_bad) + 3
+
+    for envelope_id in [*acked_bad, "Ebad6"]:
+        await fake_slack.wait_ack(envelope_id)
+    good = await fake_slack.push_event(dm("Still listening", "1700000104.000100"), "EvS004")
+    await fake_slack.wait_ack(good)  # the connection survived every bad frame
+
+    def refusals() -> int:
+        return sum("slack: socket mode" in r.getMessage() and "refused" in r.getMessage() for r in caplog.records)
+
+    async with asyncio.timeout(5):
+        while refusals() < bad_frames:  # noqa: ASYNC110 - frames are handled concurrently by the SDK
+            await asyncio.sleep(0.02)
+    assert refusals() == bad_frames
+    no_tracebacks(caplog)
+    assert [m.text for m in await _inbound(socket_server)] == ["Still listening"]
+    assert await stored(socket_server) == (1, 0)
+    assert all(len(fake_slack.acked(e)) == 1 for e in [*acked_bad, "Ebad6"])
