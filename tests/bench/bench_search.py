@@ -22,8 +22,7 @@ from urllib.parse import quote
 
 import aiohttp
 
-from tests.bench.bench_core import _prepare
-from tests.bench.common import ServerProcess, percentile
+from tests.bench.common import ServerProcess, percentile, prepare_db
 from tests.utils.factories import login
 
 MESSAGES = int(os.environ.get("BENCH_SEARCH_MESSAGES", "1000000"))
@@ -109,7 +108,7 @@ async def main() -> None:
         data = Path(tmp)
         db_path = data / "incs.db"
         db_url = f"sqlite+aiosqlite:///{db_path}"
-        await _prepare(db_url)
+        await prepare_db(db_url)
         began = time.perf_counter()
         await asyncio.to_thread(_load, db_path)
         print(f"  (loaded {MESSAGES:,} messages through the search triggers in {time.perf_counter() - began:.0f} s)")

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -50,17 +49,6 @@ class Hub:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._notices: dict[int, float] = {}
-
-    def inbox_notice_due(self, conversation_id: int) -> bool:
-        """An inbox only needs to hear "this conversation moved" about once a second, not per message."""
-        stamp = time.monotonic()
-        if stamp - self._notices.get(conversation_id, 0.0) < INBOX_NOTICE_SECONDS:
-            return False
-        if len(self._notices) > 50_000:
-            self._notices.clear()
-        self._notices[conversation_id] = stamp
-        return True
 
     def subscribe(self, *topics: str) -> Subscription:
         sub = Subscription(self, topics)
@@ -93,7 +81,11 @@ class Hub:
 
 
 class RedisHub(Hub):
-    """Publishes through Redis; every process (this one included) delivers what it hears to its sockets."""
+    """Publishes through Redis; every process (this one included) delivers what it hears to its sockets.
+
+    `publish` never waits on Redis: local sockets get the event at once, and the events for other processes
+    queue here and go out in order, as many as have queued in one pipelined round trip. A publisher (the
+    ingest writer, after each commit) is not held up one Redis round trip per event."""
 
     def __init__(self, url: str, namespace: str = "incs") -> None:
         super().__init__()
@@ -103,17 +95,45 @@ class RedisHub(Hub):
         self._redis = aioredis.from_url(url)
         self._origin = uuid.uuid4().hex
         self._task: asyncio.Task[None] | None = None
+        self._sender: asyncio.Task[None] | None = None
+        self._outgoing: asyncio.Queue[str] = asyncio.Queue(OUTGOING_LIMIT)
         self._ready = asyncio.Event()
 
     async def publish(self, topic: str, event: dict[str, Any]) -> None:
         # Deliver here at once (no round trip for local sockets); other processes hear it from Redis.
         self.deliver_local(topic, event)
         body = json.dumps({"o": self._origin, "t": topic, "e": event}, default=str)
-        await self._redis.publish(self.CHANNEL, body)
+        try:
+            self._outgoing.put_nowait(body)
+        except asyncio.QueueFull:  # Redis is away: other processes' sockets reload history when they reconnect
+            log.warning("live events for other processes dropped: the Redis queue is full")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._listen())
+        self._sender = asyncio.create_task(self._send())
         await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def _send(self) -> None:
+        while True:
+            bodies = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(bodies) < 500:
+                bodies.append(self._outgoing.get_nowait())
+            try:
+                await self._publish_all(bodies)
+            except Exception:  # noqa: BLE001 - a Redis hiccup loses these live events, never the sender
+                log.warning("live events to Redis failed; %d dropped", len(bodies), exc_info=True)
+            finally:
+                for _ in bodies:
+                    self._outgoing.task_done()
+
+    async def _publish_all(self, bodies: list[str]) -> None:
+        if len(bodies) == 1:
+            await self._redis.publish(self.CHANNEL, bodies[0])
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for body in bodies:
+                pipe.publish(self.CHANNEL, body)
+            await pipe.execute()
 
     async def _listen(self) -> None:
         pubsub = self._redis.pubsub()
@@ -131,6 +151,12 @@ class RedisHub(Hub):
                 await pubsub.aclose()  # type: ignore[no-untyped-call]
 
     async def stop(self) -> None:
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):  # what is queued still goes out
+                await asyncio.wait_for(self._outgoing.join(), 2)
+            self._sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -142,4 +168,4 @@ def make_hub(redis_url: str, namespace: str = "incs") -> Hub:
     return RedisHub(redis_url, namespace) if redis_url else Hub()
 
 
-INBOX_NOTICE_SECONDS = 1.0
+OUTGOING_LIMIT = 10_000
