@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.certification import applications as certification
-from bot.core.common.errors import NotFound
 from bot.core.conversations.attachments import attachment_path
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation, list_messages
@@ -15,14 +14,12 @@ from bot.core.orgs.permissions import Permission
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
+from workbench.params import path_id
 from workbench.render import render
 
 
 def _int(request: web.Request, key: str) -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        raise NotFound("not found") from None
+    return path_id(request, key, key.removesuffix("_id"))
 
 
 @agent_page(permission=Permission.PLATFORM_REVIEW)
