@@ -52,7 +52,7 @@ async def create_view(request: web.Request) -> web.StreamResponse:
 @agent_page(permission=Permission.BROADCASTS)
 async def start_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
-    broadcast_id = path_id(request, "broadcast_id", "broadcast")
+    broadcast_id = path_id(request, "broadcast_id", "no such broadcast")
     async with agent_transaction(request) as session:
         await broadcasts.start(session=session, org_id=agent.org_id, broadcast_id=broadcast_id, actor=agent)
     kick(request.app)

@@ -41,7 +41,7 @@ async def add_view(request: web.Request) -> web.StreamResponse:
 async def delete_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     _admin(agent)
-    canned_id = path_id(request, "canned_id", "canned reply")
+    canned_id = path_id(request, "canned_id", "no such canned reply")
     async with agent_transaction(request) as session:
         await delete_canned(session=session, org_id=agent.org_id, canned_id=canned_id)
     raise web.HTTPSeeOther("/workbench/canned")

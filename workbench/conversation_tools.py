@@ -22,7 +22,7 @@ from workbench.params import path_id
 
 
 def _id(request: web.Request) -> int:
-    return path_id(request, "conversation_id", "conversation")
+    return path_id(request, "conversation_id", "no such conversation")
 
 
 def _back(request: web.Request, conversation_id: int) -> web.StreamResponse:

@@ -42,7 +42,7 @@ from workbench.render import render
 
 
 def _id(request: web.Request, key: str = "conversation_id") -> int:
-    return path_id(request, key, key.removesuffix("_id"))
+    return path_id(request, key, "no such file" if key == "attachment_id" else "no such conversation")
 
 
 @agent_page

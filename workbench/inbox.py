@@ -50,7 +50,7 @@ async def inbox(request: web.Request) -> web.Response:
 async def inbox_row(request: web.Request) -> web.Response:
     """One row, rendered like the page's, when it matches the page's filter; 204 when it does not."""
     agent = request[AGENT]
-    conversation_id = path_id(request, "conversation_id", "conversation")
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         row = await get_inbox_row(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         mine = request.query.get("mine", "")

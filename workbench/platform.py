@@ -17,9 +17,12 @@ from workbench.auth import AGENT, agent_page
 from workbench.params import path_id
 from workbench.render import render
 
+NOT_FOUND = {"application_id": "no such application", "org_id": "no such organization",
+             "conversation_id": "no such conversation"}
+
 
 def _int(request: web.Request, key: str) -> int:
-    return path_id(request, key, key.removesuffix("_id"))
+    return path_id(request, key, NOT_FOUND[key])
 
 
 @agent_page(permission=Permission.PLATFORM_REVIEW)

@@ -34,7 +34,7 @@ TASKS = web.AppKey("rights_tasks", set)
 
 
 def _id(request: web.Request) -> int:
-    return path_id(request, "request_id", "request")
+    return path_id(request, "request_id", "no such request")
 
 
 def _done(request: web.Request, request_id: int) -> web.StreamResponse:
@@ -154,7 +154,7 @@ async def action_view(request: web.Request) -> web.StreamResponse:
 async def on_behalf(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     form = await request.post()
-    conversation_id = path_id(request, "conversation_id", "conversation")
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     kind = str(form.get("kind", ""))
     details: dict[str, Any] = {"text": str(form.get("text", ""))[:2000]}
     if kind == "correct":
@@ -203,7 +203,7 @@ async def apps_page(request: web.Request) -> web.StreamResponse:
 async def acknowledge(request: web.Request) -> web.Response:
     """Public: the link in a deletion notice. Another organization's or a forged link is simply not found."""
     ctx = request.app[CTX]
-    notice_id = path_id(request, "notice_id", "notice")
+    notice_id = path_id(request, "notice_id", "no such notice")
     async with transaction(ctx.factory) as session:  # public and signed: no agent, no organization to scope to
         await acknowledge_notice(session=session, secret_key=ctx.settings.secret_key, notice_id=notice_id,
                                  token=request.query.get("t", ""))

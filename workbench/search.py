@@ -71,7 +71,7 @@ async def save_view_action(request: web.Request) -> web.StreamResponse:
 @agent_page
 async def update_view_action(request: web.Request) -> web.StreamResponse:
     """Rename the view and give it the filters now on the search page."""
-    view_id = path_id(request, "view_id", "saved view")
+    view_id = path_id(request, "view_id", "no such saved view")
     name, query = await _posted_query(request)
     async with agent_transaction(request) as session:
         view = await update_view(session=session, agent=request[AGENT], view_id=view_id, name=name, query=query)
@@ -80,7 +80,7 @@ async def update_view_action(request: web.Request) -> web.StreamResponse:
 
 @agent_page
 async def delete_view_action(request: web.Request) -> web.StreamResponse:
-    view_id = path_id(request, "view_id", "saved view")
+    view_id = path_id(request, "view_id", "no such saved view")
     async with agent_transaction(request) as session:
         view = await get_view(session=session, agent=request[AGENT], view_id=view_id)
         query = dict(view.query)

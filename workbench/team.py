@@ -28,7 +28,7 @@ from workbench.render import render
 
 
 def _agent_id(request: web.Request) -> int:
-    return path_id(request, "agent_id", "agent")
+    return path_id(request, "agent_id", "no such agent")
 
 
 async def _team_page(request: web.Request, link: str = "") -> web.Response:

@@ -27,7 +27,7 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
     """Sends the customer a bot message with a "Verify" button, in the conversation's own channel."""
     ctx = request.app[CTX]
     agent = request[AGENT]
-    conversation_id = path_id(request, "conversation_id", "conversation")
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         identity = await session.get(ChannelIdentity, conversation.identity_id)
@@ -69,7 +69,7 @@ async def locks_page(request: web.Request) -> web.Response:
 @agent_page(permission=Permission.SECURITY_VIEW)
 async def unlock_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
-    lock_id = path_id(request, "lock_id", "lockout")
+    lock_id = path_id(request, "lock_id", "no such lockout")
     async with agent_transaction(request) as session:
         lock = await unlock(session=session, org_id=agent.org_id, lock_id=lock_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="unlock_verification",

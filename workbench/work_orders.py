@@ -138,7 +138,7 @@ def _agent_id(raw: str) -> int | None:
 async def open_from_conversation(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     form = await _form(request)
-    conversation_id = path_id(request, "conversation_id", "conversation")
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)

@@ -54,7 +54,7 @@ def validate(event: InboundEvent, settings: Settings) -> None:
     if event.kind in ("text", "command") and not event.text.strip():
         raise InvalidInput("the message is empty")
     if len(event.text) > settings.webchat.max_text_length:
-        raise InvalidInput(f"the message is longer than {settings.webchat.max_text_length} characters")
+        raise InvalidInput("the message is longer than %(limit)s characters", limit=settings.webchat.max_text_length)
     if event.kind == "location":
         if event.latitude is None or event.longitude is None:
             raise InvalidInput("a location needs latitude and longitude")

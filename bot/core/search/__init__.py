@@ -68,7 +68,7 @@ class Results:
 
 def words(query: str) -> list[str]:
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"search: at most {MAX_QUERY} characters")
+        raise InvalidInput("search: at most %(limit)s characters", limit=MAX_QUERY)
     return _WORD.findall(query)[:12]
 
 
