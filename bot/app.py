@@ -41,7 +41,8 @@ from bot.core.storage.files import private_dir
 from bot.core.triage.sweep import install as install_snooze_sweep
 from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
-from bot.pages import customer_error_page
+from bot.i18n import error_text, gettext
+from bot.pages import customer_error_page, request_locale
 from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 from workbench.routes import setup_channel_pages
@@ -123,16 +124,18 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     try:
         return await handler(request)
     except DomainError as exc:
-        return _error_response(request, exc.status, exc.code, exc.message)
+        return _error_response(request, exc.status, exc.code, error_text(exc, request_locale(request)))
     except HttpProcessingError as exc:
         # A body aiohttp cannot parse (multipart without line breaks, NUL in a part header, a line over
         # the limit): the client's fault, so a 4xx and one log line, never a 500 with a traceback.
         status = exc.code if 400 <= exc.code < 500 else 400
         log.warning("refused a malformed %s %s body: %s", request.method, request.path, type(exc).__name__)
-        return _error_response(request, status, "malformed_body", "the request body could not be read")
+        message = gettext(request_locale(request), "the request body could not be read")
+        return _error_response(request, status, "malformed_body", message)
     except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:
         message = "this page does not exist" if exc.status == 404 else "this address does not accept that request"
-        return _error_response(request, exc.status, "not_found" if exc.status == 404 else "method_not_allowed", message)
+        code = "not_found" if exc.status == 404 else "method_not_allowed"
+        return _error_response(request, exc.status, code, gettext(request_locale(request), message))
 
 
 

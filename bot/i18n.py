@@ -37,6 +37,18 @@ def gettext(locale: str, message: str) -> str:
     return translations(locale).gettext(message)
 
 
+def error_text(error: Exception, locale: str) -> str:
+    """A domain error in the reader's language: its key through the catalogue, then its values; English when the
+    catalogue has no entry (or a translation's placeholders do not fit)."""
+    key: str = getattr(error, "key", "") or str(error)
+    params: dict[str, object] = getattr(error, "params", {})
+    english: str = getattr(error, "message", "") or str(error)
+    try:
+        return gettext(locale, key) % params if params else gettext(locale, key)
+    except (KeyError, TypeError, ValueError):
+        return english
+
+
 def negotiate(accept_language: str, default: str = "en") -> str:
     """The first supported language in the header's preference order (q-values honoured)."""
     ranked: list[tuple[float, int, str]] = []

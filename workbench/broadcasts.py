@@ -7,12 +7,12 @@ import secrets
 
 from aiohttp import web
 
-from bot.core.common.errors import NotFound
 from bot.core.notices import broadcasts, policy
 from bot.core.orgs.permissions import Permission
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 
 KINDS = {"incident": "Security incident", "transfer": "Transfer of the service", "cessation": "End of the service"}
@@ -52,10 +52,7 @@ async def create_view(request: web.Request) -> web.StreamResponse:
 @agent_page(permission=Permission.BROADCASTS)
 async def start_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
-    try:
-        broadcast_id = int(request.match_info["broadcast_id"])
-    except ValueError:
-        raise NotFound("no such broadcast") from None
+    broadcast_id = path_id(request, "broadcast_id", "no such broadcast")
     async with agent_transaction(request) as session:
         await broadcasts.start(session=session, org_id=agent.org_id, broadcast_id=broadcast_id, actor=agent)
     kick(request.app)

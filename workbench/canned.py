@@ -5,9 +5,10 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.canned_replies import VARIABLES, add_canned, delete_canned, list_canned
-from bot.core.common.errors import Forbidden, NotFound
+from bot.core.common.errors import Forbidden
 from bot.core.orgs.models import Agent
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 
 ADMIN_ROLES = ("platform_admin", "main_admin", "admin")
@@ -40,10 +41,7 @@ async def add_view(request: web.Request) -> web.StreamResponse:
 async def delete_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     _admin(agent)
-    try:
-        canned_id = int(request.match_info["canned_id"])
-    except ValueError:
-        raise NotFound("no such canned reply") from None
+    canned_id = path_id(request, "canned_id", "no such canned reply")
     async with agent_transaction(request) as session:
         await delete_canned(session=session, org_id=agent.org_id, canned_id=canned_id)
     raise web.HTTPSeeOther("/workbench/canned")

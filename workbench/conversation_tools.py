@@ -11,20 +11,18 @@ from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 
 from bot.channels.telegram.webhook import TG
-from bot.core.common.errors import InvalidInput, NotFound
+from bot.core.common.errors import InvalidInput
 from bot.core.conversations.threads import get_conversation
 from bot.core.customer_context import conversation_identity, update_contact
 from bot.core.orgs.audit import record
 from bot.core.triage import add_label, remove_label, set_priority, snooze
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
+from workbench.params import path_id
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["conversation_id"])
-    except ValueError:
-        raise NotFound("no such conversation") from None
+    return path_id(request, "conversation_id", "no such conversation")
 
 
 def _back(request: web.Request, conversation_id: int) -> web.StreamResponse:

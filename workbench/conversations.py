@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.canned_replies import fill, list_canned
 from bot.core.common.clock import now
-from bot.core.common.errors import InvalidInput, NotFound
+from bot.core.common.errors import InvalidInput
 from bot.core.conversations.customers import get_customer, latest_consent, list_identities
 from bot.core.conversations.live import publish_message
 from bot.core.conversations.models import Conversation, Customer
@@ -39,14 +39,12 @@ from bot.core.work_orders.csat import ask_conversation_csat
 from bot.core.work_orders.services import conversation_work_orders
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 
 
 def _id(request: web.Request, key: str = "conversation_id") -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        raise NotFound("no such conversation") from None
+    return path_id(request, key, "no such file" if key == "attachment_id" else "no such conversation")
 
 
 @agent_page

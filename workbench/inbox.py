@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.common.errors import NotFound
 from bot.core.conversations.threads import list_inbox
 from bot.core.inbox import get_inbox_row
 from bot.core.orgs.agents import agent_names
@@ -12,6 +11,7 @@ from bot.core.orgs.audit import record
 from bot.core.work_orders.clocks import inbox_clocks
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 from workbench.sla_view import countdown, server_now
 
@@ -50,10 +50,7 @@ async def inbox(request: web.Request) -> web.Response:
 async def inbox_row(request: web.Request) -> web.Response:
     """One row, rendered like the page's, when it matches the page's filter; 204 when it does not."""
     agent = request[AGENT]
-    try:
-        conversation_id = int(request.match_info["conversation_id"])
-    except ValueError:
-        raise NotFound("no such conversation") from None
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         row = await get_inbox_row(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         mine = request.query.get("mine", "")

@@ -6,7 +6,6 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.certification import applications as certification
-from bot.core.common.errors import NotFound
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import get_conversation, list_messages
 from bot.core.files.attachments import attachment_path
@@ -15,14 +14,15 @@ from bot.core.orgs.permissions import Permission
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page
+from workbench.params import path_id
 from workbench.render import render
+
+NOT_FOUND = {"application_id": "no such application", "org_id": "no such organization",
+             "conversation_id": "no such conversation"}
 
 
 def _int(request: web.Request, key: str) -> int:
-    try:
-        return int(request.match_info[key])
-    except ValueError:
-        raise NotFound("not found") from None
+    return path_id(request, key, NOT_FOUND[key])
 
 
 @agent_page(permission=Permission.PLATFORM_REVIEW)

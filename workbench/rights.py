@@ -24,6 +24,7 @@ from bot.core.storage.db import transaction
 from bot.core.storage.tenancy import org_transaction
 from bot.web import CTX, sign_until, unsign_fresh
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 
 log = logging.getLogger(__name__)
@@ -33,10 +34,7 @@ TASKS = web.AppKey("rights_tasks", set)
 
 
 def _id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["request_id"])
-    except ValueError:
-        raise NotFound("no such request") from None
+    return path_id(request, "request_id", "no such request")
 
 
 def _done(request: web.Request, request_id: int) -> web.StreamResponse:
@@ -156,10 +154,7 @@ async def action_view(request: web.Request) -> web.StreamResponse:
 async def on_behalf(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     form = await request.post()
-    try:
-        conversation_id = int(request.match_info["conversation_id"])
-    except ValueError:
-        raise NotFound("no such conversation") from None
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     kind = str(form.get("kind", ""))
     details: dict[str, Any] = {"text": str(form.get("text", ""))[:2000]}
     if kind == "correct":
@@ -208,10 +203,7 @@ async def apps_page(request: web.Request) -> web.StreamResponse:
 async def acknowledge(request: web.Request) -> web.Response:
     """Public: the link in a deletion notice. Another organization's or a forged link is simply not found."""
     ctx = request.app[CTX]
-    try:
-        notice_id = int(request.match_info["notice_id"])
-    except ValueError:
-        raise NotFound("no such notice") from None
+    notice_id = path_id(request, "notice_id", "no such notice")
     async with transaction(ctx.factory) as session:  # public and signed: no agent, no organization to scope to
         await acknowledge_notice(session=session, secret_key=ctx.settings.secret_key, notice_id=notice_id,
                                  token=request.query.get("t", ""))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.common.errors import InvalidInput
 from bot.core.delivery.outbox import enqueue
 from bot.core.orgs.permissions import Permission, may
 from bot.core.orgs.team import (
@@ -23,15 +22,13 @@ from bot.core.orgs.team import (
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.params import path_id
 from workbench.public_forms import public_form, public_page, text
 from workbench.render import render
 
 
 def _agent_id(request: web.Request) -> int:
-    try:
-        return int(request.match_info["agent_id"])
-    except ValueError:
-        raise InvalidInput("agent: not an id") from None
+    return path_id(request, "agent_id", "no such agent")
 
 
 async def _team_page(request: web.Request, link: str = "") -> web.Response:

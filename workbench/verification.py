@@ -18,6 +18,7 @@ from bot.core.orgs.permissions import Permission
 from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.params import path_id
 from workbench.render import render
 
 
@@ -26,10 +27,7 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
     """Sends the customer a bot message with a "Verify" button, in the conversation's own channel."""
     ctx = request.app[CTX]
     agent = request[AGENT]
-    try:
-        conversation_id = int(request.match_info["conversation_id"])
-    except ValueError:
-        raise NotFound("no such conversation") from None
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         identity = await session.get(ChannelIdentity, conversation.identity_id)
@@ -71,10 +69,7 @@ async def locks_page(request: web.Request) -> web.Response:
 @agent_page(permission=Permission.SECURITY_VIEW)
 async def unlock_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
-    try:
-        lock_id = int(request.match_info["lock_id"])
-    except ValueError:
-        raise NotFound("no such lockout") from None
+    lock_id = path_id(request, "lock_id", "no such lockout")
     async with agent_transaction(request) as session:
         lock = await unlock(session=session, org_id=agent.org_id, lock_id=lock_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="unlock_verification",

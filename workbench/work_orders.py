@@ -28,6 +28,7 @@ from bot.core.work_orders.services import (
 )
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
+from workbench.params import MAX_ID, path_id
 from workbench.render import render
 from workbench.sla_view import countdown, server_now
 
@@ -121,7 +122,6 @@ async def action_view(request: web.Request) -> web.StreamResponse:
     return _back(request, number)
 
 
-MAX_ID = 2**62  # larger numbers are nobody's id (and would overflow the database's integer)
 
 
 def _agent_id(raw: str) -> int | None:
@@ -138,12 +138,7 @@ def _agent_id(raw: str) -> int | None:
 async def open_from_conversation(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     form = await _form(request)
-    try:
-        conversation_id = int(request.match_info["conversation_id"])
-    except ValueError:
-        raise NotFound("no such conversation") from None
-    if not 0 < conversation_id < MAX_ID:
-        raise NotFound("no such conversation")
+    conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
         conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
         customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)

@@ -101,7 +101,7 @@ async def pipeline(base: str, offered: float | None = None, *, quiet: bool = Fal
             watched: set[int] = set()
             while len(watched) < VISITORS:
                 event = await agent_ws.receive_json(timeout=60)
-                if event.get("type") == "conversation" and event["conversation_id"] not in watched:
+                if event.get("type") == "inbox" and event["conversation_id"] not in watched:
                     watched.add(event["conversation_id"])
                     await agent_ws.send_json({"type": "watch", "conversation_id": event["conversation_id"]})
             await asyncio.sleep(1.0)

@@ -21,15 +21,14 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.bench_core import _prepare
-from tests.bench.common import ServerProcess, percentile
+from tests.bench.common import ServerProcess, cpu_seconds, percentile, prepare_db
 from tests.utils.factories import PASSWORD, login
 
 RATE = float(os.environ.get("BENCH_INBOX_RATE", "200"))
 SECONDS = float(os.environ.get("BENCH_INBOX_SECONDS", "10"))
 VISITORS = 20  # each conversation has its row on the first inbox page
 PROBE_EVERY = 0.1
-ROUNDS = 3
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 OBSERVER = """() => {
   window.__probes = {};
   const rows = document.getElementById("inbox-rows");
@@ -121,7 +120,7 @@ async def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         db_url = f"sqlite+aiosqlite:///{data / 'incs.db'}"
-        await _prepare(db_url)
+        await prepare_db(db_url)
         server = ServerProcess(data, db_url)
         generator = None
         try:
@@ -148,9 +147,11 @@ async def main() -> None:
                     socket_seen: dict[str, float] = {}
                     listener = asyncio.create_task(_listen(server.url, socket_seen))
                     await asyncio.sleep(0.3)
+                    cpu_before = cpu_seconds(server.pid)
                     generator.stdin.write("go\n")
                     generator.stdin.flush()
                     report = json.loads(await asyncio.to_thread(generator.stdout.readline))
+                    cpu_ms = (cpu_seconds(server.pid) - cpu_before) * 1000 / report["messages"]
                     await asyncio.sleep(0.5)
                     listener.cancel()
                     seen: dict[str, float] = await page.evaluate("window.__probes")
@@ -160,7 +161,8 @@ async def main() -> None:
                     p95s.append(percentile(latencies, 95))
                     print(f"  round {n + 1}: {report['messages'] / report['seconds']:.0f} msg/s sent, {len(latencies)}/"
                           f"{len(report['sent'])} probes seen at the top: p50 {percentile(latencies, 50):.1f} ms, "
-                          f"p95 {p95s[-1]:.1f} ms, max {max(latencies):.1f} ms; load {os.getloadavg()[0]:.2f}")
+                          f"p95 {p95s[-1]:.1f} ms, max {max(latencies):.1f} ms; server CPU {cpu_ms:.2f} ms per message; "
+                          f"load {os.getloadavg()[0]:.2f}")
                     on_socket = [socket_seen[k] - t for k, t in report["sent"].items() if k in socket_seen]
                     if on_socket:
                         print(f"    (the same probes on an agent's websocket in this process: p50 {percentile(on_socket, 50):.1f} ms, "

@@ -22,8 +22,8 @@ from urllib.parse import quote
 
 import aiohttp
 
-from tests.bench.bench_core import _prepare
-from tests.bench.common import ServerProcess, percentile
+from bot.core.common import cjk
+from tests.bench.common import ServerProcess, percentile, prepare_db
 from tests.utils.factories import login
 
 MESSAGES = int(os.environ.get("BENCH_SEARCH_MESSAGES", "1000000"))
@@ -31,11 +31,15 @@ PER_CONVERSATION = 10
 REQUESTS = int(os.environ.get("BENCH_SEARCH_REQUESTS", "200"))
 ROUNDS = 3
 VOCABULARY = [f"w{n}" for n in range(20_000)]  # Zipf-like use below: a few very common words, a long tail
+# One message in twenty is Chinese, written without spaces as Chinese is: found through the CJK pieces (migration 0850).
+CHINESE = ["退款", "订单", "物流", "发货", "快递", "地址", "客服", "价格", "优惠", "发票", "账号", "密码", "登录", "支付",
+           "银行", "退货", "换货", "质量", "尺寸", "颜色", "库存", "预约", "取消", "投诉", "感谢", "问题", "时间", "电话"]
 NAMES = ["Ada", "Grace", "Linus", "Barbara", "Ken", "Margaret", "Dennis", "Frances", "Edsger", "Radia"]
 
 
 def _load(db_path: Path) -> None:
     conn = sqlite3.connect(db_path)
+    conn.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)  # as every app connection has it
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     org_id = conn.execute("SELECT id FROM organizations WHERE slug='demo'").fetchone()[0]
@@ -65,7 +69,10 @@ def _load(db_path: Path) -> None:
         rows = []
         for i in ids:
             for m in range(PER_CONVERSATION):
-                text = " ".join(rng.choices(VOCABULARY, cum_weights=cumulative, k=12))
+                if m == 5 and i % 2 == 0:  # one message in twenty
+                    text = "我想" + "".join(rng.choices(CHINESE, k=5)) + "，" + "".join(rng.choices(CHINESE, k=4))
+                else:
+                    text = " ".join(rng.choices(VOCABULARY, cum_weights=cumulative, k=12))
                 rows.append((org_id, i, i, "in" if m % 2 == 0 else "out", "customer" if m % 2 == 0 else "agent", "text", text,
                              "received", 0, stamp[i] + timedelta(seconds=m)))
         conn.executemany(
@@ -87,6 +94,7 @@ def _queries(rng: random.Random) -> list[str]:
         lambda: f"{rng.choice(VOCABULARY[:200])} {rng.choice(VOCABULARY[200:5000])}",  # two words
         lambda: rng.choice(NAMES),  # customers by name (and messages)
         lambda: f"c{rng.randint(1, MESSAGES // PER_CONVERSATION)}@example.com",  # one customer by email
+        lambda: rng.choice(CHINESE),  # a Chinese word inside Chinese sentences
     ]
     return [kinds[n % len(kinds)]() for n in range(REQUESTS)]
 
@@ -109,7 +117,7 @@ async def main() -> None:
         data = Path(tmp)
         db_path = data / "incs.db"
         db_url = f"sqlite+aiosqlite:///{db_path}"
-        await _prepare(db_url)
+        await prepare_db(db_url)
         began = time.perf_counter()
         await asyncio.to_thread(_load, db_path)
         print(f"  (loaded {MESSAGES:,} messages through the search triggers in {time.perf_counter() - began:.0f} s)")

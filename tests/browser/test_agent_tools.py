@@ -43,6 +43,32 @@ async def test_search_finds_a_message_by_a_word_in_it_and_saves_the_view(
     await expect(agent.locator("#messages")).to_contain_text("cracked jug")
 
 
+async def test_a_saved_view_is_renamed_given_new_filters_and_deleted(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    await customer_page(browser, web_server.url, "My invoice is missing")
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email)
+    await agent.goto(f"{web_server.url}/workbench/search?q=invoice")
+    await agent.fill("#view-name", "Invoices")
+    await agent.click("form.save-view button")
+    views = agent.locator("#saved-views")
+    await views.get_by_role("link", name="Invoices").click()
+    await expect(agent.locator("#edit-view-name")).to_have_value("Invoices")
+    await agent.get_by_role("checkbox", name="Unread").check()  # change the filters, search, keep editing the view
+    await agent.click("#search-go")
+    await agent.fill("#edit-view-name", "Unread invoices")
+    await agent.click("#edit-view-save")
+    await expect(views.get_by_role("link", name="Unread invoices")).to_have_attribute("aria-current", "page")
+    await expect(views.get_by_role("link", name="Invoices", exact=True)).to_have_count(0)
+    await agent.goto(f"{web_server.url}/workbench/search")
+    await views.get_by_role("link", name="Unread invoices").click()
+    await expect(agent.locator("#search-q")).to_have_value("invoice")
+    await expect(agent.get_by_role("checkbox", name="Unread")).to_be_checked()
+    await agent.click("#edit-view-delete")
+    await expect(agent.locator("#saved-views")).to_have_count(0)  # no view left
+    await expect(agent.locator("#edit-view")).to_have_count(0)
+
+
 async def test_slash_inserts_a_canned_reply_with_the_customers_name(browser: Browser, web_server: Server, web_demo: OrgWithAdmin) -> None:
     customer = await customer_page(browser, web_server.url, "hi there")
     agent = await agent_page(browser, web_server.url, web_demo.admin.email)

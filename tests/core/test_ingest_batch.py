@@ -103,3 +103,45 @@ async def test_known_chats_cost_one_update_of_their_conversations(server: Server
             conversation = await session.get(Conversation, result.conversation_id)
             assert conversation is not None
             assert (conversation.unread_count, conversation.last_message_preview) == (2, f"again {n}")
+
+
+_RIGHTS_READ = re.compile(r"^\s*SELECT\b.*\bFROM rights_requests\b", re.IGNORECASE | re.DOTALL)
+
+
+async def test_a_batch_asks_once_whose_rights_requests_wait_on_them_not_once_per_message(
+    server: Server, demo: OrgWithAdmin
+) -> None:
+    """The privacy flow resumes a request that waits on the customer when they write; the batch reads that for all
+    its customers in one query (it was one per message, the live inbox's main cost at 200 msg/s)."""
+    from bot.core.rights.models import RightsRequest
+    from bot.core.rights.requests import change_status, mark_verified, open_request
+    from bot.core.storage.db import transaction
+
+    org = demo.org.id
+
+    def web(who: int, text: str) -> InboundEvent:  # web chat: no consent step between the greeting and the flows
+        return InboundEvent(org_id=org, channel="webchat", external_id=f"visitor-{who}", kind="text", text=text)
+
+    first = await together(server, [web(n, "hi") for n in range(10)])
+    async with transaction(server.ctx.factory) as session:
+        request = await open_request(session=session, settings=server.ctx.settings, org_id=org,
+                                     customer_id=first[3].customer_id, identity_id=None, kind="export")
+        await mark_verified(session=session, settings=server.ctx.settings, request=request)
+        await change_status(session=session, settings=server.ctx.settings, request=request, to="awaiting_customer",
+                            actor_type="agent", actor_id=demo.admin.id, reason="which account?")
+    reads: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if _RIGHTS_READ.match(sql):
+            reads.append(sql)
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        await together(server, [web(n, f"again {n}") for n in range(10)])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(reads) <= 2, reads  # the batch's one look, and the one customer it found loads their request
+    async with server.ctx.factory() as session:
+        stored = await session.get(RightsRequest, request.id)
+        assert stored is not None and stored.status == "in_progress"  # the customer answered: the clock runs again

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from bot.core.common.errors import InvalidInput
-from bot.core.conversations.models import Conversation, Customer
+from bot.core.conversations.models import Conversation, Customer, Message
 from bot.core.search import SearchFilters, search
 from bot.core.storage.db import transaction
 from bot.core.triage.models import ConversationLabel
@@ -53,3 +53,46 @@ async def test_search_finds_words_in_messages_and_customers_within_the_organizat
         assert weird.messages == [] or all("courier" in h.text for h in weird.messages)
         with pytest.raises(InvalidInput):
             await search(session=session, org_id=demo.org.id, query="x" * 500, filters=SearchFilters())
+
+
+async def test_chinese_words_are_found_inside_chinese_sentences(server: Server, demo: OrgWithAdmin) -> None:
+    """A Chinese sentence has no spaces: a word inside it is found (it was one indexed run), English is unchanged."""
+    visitor, other = Visitor(server.url), Visitor(server.url)
+    try:
+        await visitor.open()
+        refund = (await visitor.say("我想退款，订单号123"))["message"]["conversation_id"]
+        await other.open()
+        english = (await other.say("Where is my refund for order 123?"))["message"]["conversation_id"]
+        await other.say("物流很慢")  # no word of the queries below
+    finally:
+        await visitor.close()
+        await other.close()
+    async with transaction(server.ctx.factory) as session:
+        customer_id = (await session.get(Conversation, refund)).customer_id  # type: ignore[union-attr]
+        await session.execute(update(Customer).where(Customer.id == customer_id).values(name="王小明"))
+
+    async def found(query: str) -> set[int]:
+        async with server.ctx.factory() as session:
+            return {h.conversation_id for h in (await search(session=session, org_id=demo.org.id, query=query,
+                                                             filters=SearchFilters())).messages}
+
+    assert await found("退款") == {refund}
+    assert await found("订单") == {refund}
+    assert await found("订单号") == {refund}
+    assert await found("退款 订单") == {refund}  # every word
+    assert await found("订单号123") == {refund}
+    assert await found("款") == {refund}  # one character, at the end of a word
+    assert await found("退") == {refund}
+    assert await found("款退") == set()  # the characters, but not in this order
+    assert await found("单号退") == set()
+    assert await found("refund") == {english}  # English as before: whole words
+    assert await found("refun") == set()
+    assert await found("123") == {refund, english}
+    async with server.ctx.factory() as session:
+        people = await search(session=session, org_id=demo.org.id, query="小明", filters=SearchFilters())
+        assert [c.name for c in people.customers] == ["王小明"]
+    async with transaction(server.ctx.factory) as session:  # an edited message is found by its new words only
+        await session.execute(update(Message).where(Message.conversation_id == refund, Message.direction == "in")
+                              .values(text="我要换货"))
+    assert await found("退款") == set()
+    assert await found("换货") == {refund}

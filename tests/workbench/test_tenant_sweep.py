@@ -19,6 +19,7 @@ from bot.core.orgs.agents import create_agent
 from bot.core.orgs.models import Agent, AgentSession
 from bot.core.orgs.permissions import Permission
 from bot.core.rights.requests import open_request
+from bot.core.search.views import save_view
 from bot.core.storage.base import Base
 from bot.core.storage.db import transaction
 from bot.core.work_orders.services import open_work_order
@@ -74,13 +75,14 @@ async def test_every_route_refuses_another_organizations_ids_as_every_role(serve
         order = await open_work_order(session=session, settings=server.ctx.settings, customer=customer,
                                       category=server.ctx.settings.sla.categories[0], description=MARKER, conversation=conversation)
         canned = await add_canned(session=session, org_id=demo.org.id, shortcut="sweep", text=MARKER)
+        view = await save_view(session=session, agent=demo.admin, name=MARKER, query={"q": MARKER})
         rights_request = await open_request(session=session, settings=server.ctx.settings, org_id=demo.org.id,
                                             customer_id=customer.id, identity_id=conversation.identity_id, kind="export")
     ids = {"conversation_id": str(conversation_id), "attachment_id": str(body["message"]["attachment_id"]),
            "agent_id": str(colleague.id), "application_id": str(application.id), "org_id": str(demo.org.id), "broadcast_id": str(notice.id),
            "token": "not-a-token", "slug": demo.org.slug, "number": str(order.number), "action": "status",
            "request_id": str(rights_request.id), "notice_id": "1", "lock_id": "1",
-           "canned_id": str(canned.id)}
+           "canned_id": str(canned.id), "view_id": str(view.id)}
     form = {"assignee_id": str(colleague.id), "agent_id": str(colleague.id), "conversation_id": str(conversation_id),
             "target_id": "1", "text": "x", "role": "agent", "status": "resolved", "email": "x@example.com",
             "decision": "approve", "reason": "x"}

@@ -75,3 +75,22 @@ async def test_bad_input_gets_4xx_and_other_organizations_get_404(
         assert await session.scalar(select(func.count()).select_from(ConversationTriage)) == 0
         assert await session.scalar(select(func.count()).select_from(CannedReply)) == 1
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_malformed_or_overlarge_id_in_any_workbench_path_is_not_found(
+    server: Server, demo: OrgWithAdmin, http: aiohttp.ClientSession
+) -> None:
+    """Every id in a workbench path goes through one parser (workbench/params.py): letters, zero and a number no
+    row can have (it overflowed the database's integer: a 500) are all a plain 404."""
+    from tests.utils.routes import app_routes
+
+    csrf = await login(http, server.url, demo.admin.email)
+    routes = [r for r in app_routes(server.app)
+              if r.template.startswith("/workbench/") and r.params and all(p.endswith("_id") for p in r.params)]
+    assert len(routes) >= 15
+    for bad in ("abc", "0", "99999999999999999999"):
+        for route in routes:
+            data = {"csrf_token": csrf} if route.method == "POST" else None
+            async with http.request(route.method, server.url + route.url({p: bad for p in route.params}), data=data,
+                                    allow_redirects=False, headers={"Accept": "application/json"}) as resp:
+                assert resp.status in (403, 404), (route, bad, resp.status)

@@ -94,7 +94,9 @@
 
   function connect() {
     var proto = location.protocol === "https:" ? "wss://" : "ws://";
-    ws = new WebSocket(proto + location.host + "/chat/ws?org=" + encodeURIComponent(org));
+    // The chat's language now (the customer may have switched it): errors come back in it.
+    ws = new WebSocket(proto + location.host + "/chat/ws?org=" + encodeURIComponent(org) +
+      "&lang=" + encodeURIComponent(document.documentElement.lang || "en"));
     ws.onopen = function () {
       setStatus("online"); retry = 500; showError("");
       unacked.forEach(function (f) { ws.send(JSON.stringify(f)); });

@@ -29,7 +29,7 @@ from bot.core.delivery.outbox import reply_payloads
 from bot.core.orgs.models import Organization
 from bot.core.security.payloads import parse_json
 from bot.core.widget import get_widget
-from bot.i18n import LOCALES
+from bot.i18n import LOCALES, error_text
 from bot.pages import LOCALE, render_page, request_locale
 from bot.web import CTX, track_socket
 
@@ -69,7 +69,8 @@ async def chat_socket(request: web.Request) -> web.StreamResponse:
     ws = web.WebSocketResponse(heartbeat=30, max_msg_size=MAX_FRAME)
     await ws.prepare(request)
     track_socket(request, ws)
-    session = ChatSession(ctx, ws, org, visitor, request_locale(request, ctx.settings.locale))
+    chosen = request.query.get("lang", "")  # the page's language now (the customer's choice, or the browser's)
+    session = ChatSession(ctx, ws, org, visitor, chosen if chosen in LOCALES else request_locale(request, ctx.settings.locale))
     try:
         await session.run()
     finally:
@@ -207,6 +208,8 @@ class ChatSession:
             return InboundEvent(kind="text", text=_str(frame, "text"), display_name=name, **base)
         if kind == "button":
             payload = _str(frame, "payload")[:200]
+            if payload.startswith("lang:") and payload[5:] in LOCALES:
+                self.locale = payload[5:]  # the customer switched the chat's language: errors follow
             return InboundEvent(kind="button", text=_str(frame, "label")[:200] or payload, payload=payload, **base)
         if kind == "location":
             try:
@@ -232,7 +235,8 @@ class ChatSession:
         await self.ws.send_json({"type": "history", "history": history})
 
     async def _error(self, client_id: Any, exc: DomainError) -> None:
-        await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": exc.message})
+        message = error_text(exc, self.locale)
+        await self.ws.send_json({"type": "error", "client_id": client_id, "error": exc.code, "message": message})
 
 
 def visitor_topic(org_id: int, visitor: str) -> str:

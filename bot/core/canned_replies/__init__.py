@@ -30,10 +30,10 @@ async def add_canned(*, session: AsyncSession, org_id: int, shortcut: str, text:
     if not SHORTCUT.match(shortcut):
         raise InvalidInput("shortcut: letters, digits, - and _, up to 40 characters")
     if not text or len(text) > MAX_TEXT:
-        raise InvalidInput(f"text: 1 to {MAX_TEXT} characters")
+        raise InvalidInput("text: 1 to %(limit)s characters", limit=MAX_TEXT)
     taken = await session.scalar(select(CannedReply.id).where(CannedReply.org_id == org_id, CannedReply.shortcut == shortcut))
     if taken is not None:
-        raise Conflict(f"/{shortcut} exists already")
+        raise Conflict("/%(shortcut)s exists already", shortcut=shortcut)
     reply = CannedReply(org_id=org_id, shortcut=shortcut, text=text)
     session.add(reply)
     await session.flush()

@@ -1,15 +1,26 @@
-"""Domain errors. Each channel and the workbench map them to a reply or status in one place."""
+"""Domain errors. Each channel and the workbench map them to a reply or status in one place.
+
+An error's text is English and doubles as its message key: the catalogues (translations/<locale>/.../messages.po)
+translate `key` and the pages, the chat and JSON answers show it in the reader's language (bot/i18n.py
+`error_text`). Values are named parameters, not formatted into the key, so one key serves every value:
+`InvalidInput("the message is longer than %(limit)s characters", limit=4000)`.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 class DomainError(Exception):
     status = 400
     code = "error"
 
-    def __init__(self, message: str = "") -> None:
-        super().__init__(message or self.code)
-        self.message = message or self.code
+    def __init__(self, message: str = "", **params: Any) -> None:
+        text = message % params if params else message
+        super().__init__(text or self.code)
+        self.key = message or self.code  # the catalogues' msgid
+        self.params = params
+        self.message = text or self.code  # English, for logs and for readers without a catalogue
 
 
 class InvalidInput(DomainError):
@@ -51,8 +62,8 @@ class RateLimited(DomainError):
     status = 429
     code = "rate_limited"
 
-    def __init__(self, message: str = "", retry_after: float = 60.0) -> None:
-        super().__init__(message)
+    def __init__(self, message: str = "", retry_after: float = 60.0, **params: Any) -> None:
+        super().__init__(message, **params)
         self.retry_after = retry_after
 
 

@@ -12,7 +12,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -51,17 +50,6 @@ class Hub:
 
     def __init__(self) -> None:
         self._subs: dict[str, set[Subscription]] = defaultdict(set)
-        self._notices: dict[int, float] = {}
-
-    def inbox_notice_due(self, conversation_id: int) -> bool:
-        """An inbox only needs to hear "this conversation moved" about once a second, not per message."""
-        stamp = time.monotonic()
-        if stamp - self._notices.get(conversation_id, 0.0) < INBOX_NOTICE_SECONDS:
-            return False
-        if len(self._notices) > 50_000:
-            self._notices.clear()
-        self._notices[conversation_id] = stamp
-        return True
 
     def subscribe(self, *topics: str) -> Subscription:
         sub = Subscription(self, topics)
@@ -101,7 +89,8 @@ class RedisHub(Hub):
     Redis is unreachable, one warning line says so (no traceback; the events not sent are counted and
     reported, in one line, when Redis answers again) and everything local goes on: the ingest writer's
     callbacks after a commit (the dispatcher's wake-up) run whatever Redis does. The subscription reconnects
-    on its own."""
+    on its own. Queued events go out in order, as many as have queued in one pipelined round trip, so a
+    publisher (the ingest writer, after each commit) is not held up one Redis round trip per event."""
 
     def __init__(self, url: str, namespace: str = "incs") -> None:
         super().__init__()
@@ -127,18 +116,6 @@ class RedisHub(Hub):
         except asyncio.QueueFull:
             self._not_sent("the queue to Redis is full")
 
-    async def _send(self) -> None:
-        while True:
-            body = await self._outgoing.get()
-            try:
-                await self._redis.publish(self.CHANNEL, body)
-            except self._errors as exc:
-                self._not_sent(type(exc).__name__)
-                continue
-            if self.unsent:
-                log.warning("live: publishing to Redis works again; %d live events did not reach other processes", self.unsent)
-                self.unsent = 0
-
     def _not_sent(self, why: str) -> None:
         self.unsent += 1
         if self.unsent == 1:
@@ -148,6 +125,33 @@ class RedisHub(Hub):
         self._sender = asyncio.create_task(self._send())
         self._task = asyncio.create_task(self._listen())
         await asyncio.wait_for(self._ready.wait(), 10)
+
+    async def _send(self) -> None:
+        while True:
+            bodies = [await self._outgoing.get()]
+            while not self._outgoing.empty() and len(bodies) < 500:
+                bodies.append(self._outgoing.get_nowait())
+            try:
+                await self._publish_all(bodies)
+            except self._errors as exc:
+                for _ in bodies:
+                    self._not_sent(type(exc).__name__)
+                continue
+            finally:
+                for _ in bodies:
+                    self._outgoing.task_done()
+            if self.unsent:
+                log.warning("live: publishing to Redis works again; %d live events did not reach other processes", self.unsent)
+                self.unsent = 0
+
+    async def _publish_all(self, bodies: list[str]) -> None:
+        if len(bodies) == 1:
+            await self._redis.publish(self.CHANNEL, bodies[0])
+            return
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for body in bodies:
+                pipe.publish(self.CHANNEL, body)
+            await pipe.execute()
 
     async def _listen(self) -> None:
         failures = 0
@@ -178,6 +182,9 @@ class RedisHub(Hub):
             await asyncio.sleep(1.0)
 
     async def stop(self) -> None:
+        if self._sender is not None:
+            with contextlib.suppress(TimeoutError, asyncio.TimeoutError):  # what is queued still goes out
+                await asyncio.wait_for(self._outgoing.join(), 2)
         for task in (self._task, self._sender):
             if task is not None:
                 task.cancel()
@@ -189,5 +196,3 @@ class RedisHub(Hub):
 def make_hub(redis_url: str, namespace: str = "incs") -> Hub:
     return RedisHub(redis_url, namespace) if redis_url else Hub()
 
-
-INBOX_NOTICE_SECONDS = 1.0

@@ -54,7 +54,7 @@ def validate(event: InboundEvent, settings: Settings) -> None:
     if event.kind in ("text", "command") and not event.text.strip():
         raise InvalidInput("the message is empty")
     if len(event.text) > settings.webchat.max_text_length:
-        raise InvalidInput(f"the message is longer than {settings.webchat.max_text_length} characters")
+        raise InvalidInput("the message is longer than %(limit)s characters", limit=settings.webchat.max_text_length)
     if event.kind == "location":
         if event.latitude is None or event.longitude is None:
             raise InvalidInput("a location needs latitude and longitude")
@@ -131,9 +131,11 @@ class Ingestor:
                 known = await Preloaded.load(session, events)
                 new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
                 known.first_contact(await create_first_contacts(session=session, events=new))
+                batch_state: dict[str, Any] = {}
+                await self.flows.prepare(session=session, customers=list(known.customers.values()), batch=batch_state)
                 marks.append(time.perf_counter())
                 writes = BatchWrites()
-                pending = [await self._handle(session, event, known, writes) for event in events]
+                pending = [await self._handle(session, event, known, writes, batch_state) for event in events]
                 marks.append(time.perf_counter())
                 await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                 marks.append(time.perf_counter())
@@ -183,7 +185,9 @@ class Ingestor:
             for callback in self.on_replies:
                 callback()
 
-    async def _handle(self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites) -> Pending:
+    async def _handle(
+        self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites, batch: dict[str, Any]
+    ) -> Pending:
         org = known.orgs.get(event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
@@ -240,6 +244,7 @@ class Ingestor:
             new_customer=created,
             new_conversation=new_conversation,
             services=self.services,
+            batch=batch,
         )
         replies = await self.flows.run(turn)
         out = [writes.add_reply(conversation=conversation, identity=identity, reply=r, stamp=now()) for r in replies]

@@ -23,13 +23,12 @@ async def publish_message(
 ) -> None:
     """One new message in a thread: to agents on it, to the org's inbox, to mirrors (topic `messages`),
     and, for a customer's message, to their other open web chat tabs (`origin` names the tab that sent it
-    and already has it from its ack)."""
+    and already has it from its ack). Nothing here waits on a query or a timer: the event carries what an
+    open inbox needs to move and update the row in place."""
     event = {"type": "message", "org_id": org_id, "conversation_id": conversation_id, "message": message}
     await hub.publish(f"conv:{conversation_id}", event)
     if message.get("direction") in ("in", "out"):  # the live inbox moves the row (notes do not change it)
         await hub.publish(f"org:{org_id}", inbox_event(conversation_id, message))
-    if hub.inbox_notice_due(conversation_id):
-        await hub.publish(f"org:{org_id}", {"type": "conversation", "conversation_id": conversation_id})
     await hub.publish("messages", event)
     if customer_id is not None and message.get("direction") == "in":
         await hub.publish(f"customer:{customer_id}", {"type": "message", "message": message, "origin": origin})

@@ -20,7 +20,7 @@ async def reply_as_agent(
     if not text and attachment_id is None:
         raise InvalidInput("the reply is empty")
     if len(text) > MAX_REPLY:
-        raise InvalidInput(f"the reply is longer than {MAX_REPLY} characters")
+        raise InvalidInput("the reply is longer than %(limit)s characters", limit=MAX_REPLY)
     identity = await session.get(ChannelIdentity, conversation.identity_id)
     if identity is None or identity.org_id != conversation.org_id:
         raise NotFound("the conversation has no channel")

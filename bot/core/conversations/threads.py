@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -76,6 +76,31 @@ class InboxPage:
     next_cursor: str | None
 
 
+def inbox_rows_query(org_id: int) -> Select[Conversation, str]:
+    """The inbox's rows of one organization (a conversation with its customer's name): the page and the live
+    inbox's single row read the same query."""
+    return (
+        select(Conversation, Customer.name)
+        .join(Customer, Customer.id == Conversation.customer_id)
+        .where(Conversation.org_id == org_id)
+    )
+
+
+def inbox_row(conv: Conversation, name: str | None) -> InboxRow:
+    return InboxRow(
+        conversation_id=conv.id,
+        customer_id=conv.customer_id,
+        customer_name=name or f"Visitor #{conv.customer_id}",
+        channel=conv.channel,
+        status=conv.status,
+        unread=conv.unread_count,
+        waiting_since=conv.waiting_since,
+        preview=conv.last_message_preview,
+        assignee_id=conv.assignee_id,
+        last_activity_at=conv.last_activity_at,
+    )
+
+
 def _parse_cursor(cursor: str | None) -> tuple[datetime, int] | None:
     if not cursor:
         return None
@@ -96,11 +121,7 @@ async def list_inbox(
     limit: int = 50,
 ) -> InboxPage:
     """Keyset-paginated, newest activity first; one indexed range scan per page."""
-    query = (
-        select(Conversation, Customer.name)
-        .join(Customer, Customer.id == Conversation.customer_id)
-        .where(Conversation.org_id == org_id, Conversation.status == status)
-    )
+    query = inbox_rows_query(org_id).where(Conversation.status == status)
     if assignee_id is not None:
         query = query.where(Conversation.assignee_id == assignee_id)
     after = _parse_cursor(cursor)
@@ -114,21 +135,7 @@ async def list_inbox(
         )
     query = query.order_by(Conversation.last_activity_at.desc(), Conversation.id.desc()).limit(limit + 1)
     result = (await session.execute(query)).all()
-    rows = [
-        InboxRow(
-            conversation_id=conv.id,
-            customer_id=conv.customer_id,
-            customer_name=name or f"Visitor #{conv.customer_id}",
-            channel=conv.channel,
-            status=conv.status,
-            unread=conv.unread_count,
-            waiting_since=conv.waiting_since,
-            preview=conv.last_message_preview,
-            assignee_id=conv.assignee_id,
-            last_activity_at=conv.last_activity_at,
-        )
-        for conv, name in result[:limit]
-    ]
+    rows = [inbox_row(conv, name) for conv, name in result[:limit]]
     next_cursor = None
     if len(result) > limit:
         last = rows[-1]

@@ -21,7 +21,7 @@ async def update_contact(
     customer = await get_customer(session=session, org_id=org_id, customer_id=customer_id)
     name = " ".join(name.split())
     if len(name) > MAX_NAME:
-        raise InvalidInput(f"name: at most {MAX_NAME} characters")
+        raise InvalidInput("name: at most %(limit)s characters", limit=MAX_NAME)
     new_email = _checked(email, "email") if email.strip() else None
     new_phone = _checked(phone, "sms") if phone.strip() else None
     changed = [field for field, old, new in (("name", customer.name, name), ("email", customer.email, new_email),
@@ -33,8 +33,10 @@ async def update_contact(
 
 def _checked(value: str, kind: str) -> str:
     destination = parse_destination(value)
+    if destination.kind != kind and kind == "email":
+        raise InvalidInput("email: that is not a valid email address")
     if destination.kind != kind:
-        raise InvalidInput("email: that is not a valid email address" if kind == "email" else "phone: that is not a valid phone number")
+        raise InvalidInput("phone: that is not a valid phone number")
     return destination.address
 
 

@@ -27,9 +27,9 @@ def check_upload(*, size: int, mime_type: str, max_bytes: int, allowed: list[str
     if size <= 0:
         raise InvalidInput("the file is empty")
     if size > max_bytes:
-        raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
+        raise PayloadTooLarge("the file is larger than %(mb)s MB", mb=max_bytes // (1024 * 1024) or 1)
     if mime_type not in allowed:
-        raise UnsupportedMediaType(f"files of type {mime_type} are not accepted")
+        raise UnsupportedMediaType("files of type %(type)s are not accepted", type=mime_type)
 
 
 async def store_attachment(

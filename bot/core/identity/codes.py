@@ -84,7 +84,7 @@ def normalize_code(text: str) -> str:
     """`123 456`, `123-456` and full-width digits are read as `123456`; anything but six digits is refused unchecked."""
     code = _CODE_NOISE.sub("", unicodedata.normalize("NFKC", text))
     if len(code) != CODE_DIGITS or not (code.isascii() and code.isdigit()):
-        raise InvalidInput(f"the code has {CODE_DIGITS} digits")
+        raise InvalidInput("the code has %(digits)s digits", digits=CODE_DIGITS)
     return code
 
 

@@ -6,34 +6,17 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.errors import NotFound
-from bot.core.conversations.models import Conversation, Customer
-from bot.core.conversations.threads import InboxRow
+from bot.core.conversations.models import Conversation
+from bot.core.conversations.threads import InboxRow, inbox_row, inbox_rows_query
 
 
 async def get_inbox_row(*, session: AsyncSession, org_id: int, conversation_id: int) -> InboxRow:
     """Tenant-checked: another organization's conversation is indistinguishable from a missing one."""
-    row = (
-        await session.execute(
-            select(Conversation, Customer.name)
-            .join(Customer, Customer.id == Conversation.customer_id)
-            .where(Conversation.org_id == org_id, Conversation.id == conversation_id)
-        )
-    ).first()
+    row = (await session.execute(inbox_rows_query(org_id).where(Conversation.id == conversation_id))).first()
     if row is None:
         raise NotFound("no such conversation")
     conv, name = row
-    return InboxRow(
-        conversation_id=conv.id,
-        customer_id=conv.customer_id,
-        customer_name=name or f"Visitor #{conv.customer_id}",
-        channel=conv.channel,
-        status=conv.status,
-        unread=conv.unread_count,
-        waiting_since=conv.waiting_since,
-        preview=conv.last_message_preview,
-        assignee_id=conv.assignee_id,
-        last_activity_at=conv.last_activity_at,
-    )
+    return inbox_row(conv, name)
 
 
 async def neighbours(*, session: AsyncSession, org_id: int, conversation: Conversation) -> tuple[int | None, int | None]:

@@ -199,6 +199,15 @@ async def open_requests_of(*, session: AsyncSession, org_id: int, customer_id: i
     ).order_by(RightsRequest.id))).all())
 
 
+async def customers_awaited(*, session: AsyncSession, customer_ids: list[int]) -> set[int]:
+    """Which of these customers have a request waiting on them (one query for an ingest batch)."""
+    if not customer_ids:
+        return set()
+    rows = await session.scalars(select(RightsRequest.customer_id).where(
+        RightsRequest.customer_id.in_(customer_ids), RightsRequest.status == "awaiting_customer"))
+    return {customer_id for customer_id in rows if customer_id is not None}
+
+
 async def timeline(*, session: AsyncSession, request: RightsRequest) -> list[RightsRequestEvent]:
     return list((await session.scalars(select(RightsRequestEvent).where(
         RightsRequestEvent.request_id == request.id).order_by(RightsRequestEvent.id))).all())

@@ -1,5 +1,7 @@
-"""Full-text search over messages and customers, one interface over two engines: SQLite FTS5 (external-content
-tables kept by triggers) and PostgreSQL full-text (GIN indexes over to_tsvector('simple', ...)).
+"""Full-text search over messages and customers, one interface over two engines: SQLite FTS5 (contentless tables
+kept by triggers) and PostgreSQL full-text (GIN indexes over to_tsvector('simple', incs_search_text(...))).
+Chinese, Japanese and Korean words are found inside sentences: both indexes hold CJK text as overlapping
+two-character pieces, and a query word is looked up as the phrase of its pieces (bot/core/common/cjk.py).
 
 Every query is tenant-scoped (org_id) and combined with the inbox filters (channel, status, assignee, unread,
 verified, label). Words the agent types are always quoted, so search syntax never reaches the engine raw.
@@ -15,11 +17,13 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, column, exists, func, literal_column, or_, select, table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.common import cjk
 from bot.core.common.errors import InvalidInput
 from bot.core.conversations.models import Conversation, Customer, Message
 from bot.core.triage.models import ConversationLabel
 
 MAX_QUERY = 200
+_SIMPLE: ColumnElement[Any] = literal_column("'simple'")
 _WORD = re.compile(r"[\w@.+\-']+", re.UNICODE)
 
 
@@ -64,13 +68,52 @@ class Results:
 
 def words(query: str) -> list[str]:
     if len(query) > MAX_QUERY:
-        raise InvalidInput(f"search: at most {MAX_QUERY} characters")
+        raise InvalidInput("search: at most %(limit)s characters", limit=MAX_QUERY)
     return _WORD.findall(query)[:12]
+
+
+def _quoted(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
 
 
 def _fts5_query(terms: list[str]) -> str:
     # Whole words only, as on PostgreSQL: a prefix query ("w1"*) expands to every word starting so and is slow.
-    return " ".join('"' + t.replace('"', '""') + '"' for t in terms)
+    # A CJK run is the phrase of its two-character pieces; a lone CJK character, a prefix of the pieces it begins.
+    parts = []
+    for term in terms:
+        for piece, is_cjk in cjk.split_term(term):
+            if not is_cjk:
+                parts.append(_quoted(piece))
+            elif len(piece) == 1:
+                parts.append(_quoted(piece) + "*")
+            else:
+                parts.append(_quoted(" ".join(cjk.bigrams(piece))))
+    return " ".join(parts)
+
+
+def _ts_query(terms: list[str]) -> Any:
+    """The PostgreSQL tsquery of the same meaning: plain words, CJK phrases, lone CJK characters as prefixes."""
+    plain: list[str] = []
+    queries: list[Any] = []
+    for term in terms:
+        for piece, is_cjk in cjk.split_term(term):
+            if not is_cjk:
+                plain.append(piece)
+            elif len(piece) == 1:  # one CJK character: no quote or operator can be in it
+                queries.append(func.to_tsquery(_SIMPLE, f"'{piece}':*"))
+            else:
+                queries.append(func.phraseto_tsquery(_SIMPLE, " ".join(cjk.bigrams(piece))))
+    if plain:
+        queries.insert(0, func.plainto_tsquery(_SIMPLE, " ".join(plain)))
+    combined = queries[0]
+    for query in queries[1:]:
+        combined = combined.op("&&")(query)
+    return combined
+
+
+def _ts_match(document: Any, terms: list[str]) -> ColumnElement[bool]:
+    indexed = func.to_tsvector(_SIMPLE, func.incs_search_text(document))  # the expression the GIN index is over
+    return indexed.op("@@")(_ts_query(terms))
 
 
 def _filtered(query: Any, org_id: int, filters: SearchFilters) -> Any:  # any select over conversations
@@ -130,10 +173,7 @@ async def _messages(
             text("search_messages MATCH :fts").bindparams(fts=_fts5_query(terms))
         ).order_by(fts.c.rowid.desc())
     else:
-        query = query.where(
-            func.to_tsvector(literal_column("'simple'"), Message.text).op("@@")(
-                func.plainto_tsquery(literal_column("'simple'"), " ".join(terms)))
-        ).order_by(Message.id.desc())
+        query = query.where(_ts_match(Message.text, terms)).order_by(Message.id.desc())
     rows: list[Any] = list((await session.execute(_filtered(query, org_id, filters).limit(limit))).all())
     return [
         Hit(conversation_id=conv_id, customer_id=customer_id, customer_name=name or f"Visitor #{customer_id}", channel=channel,
@@ -153,8 +193,7 @@ async def _customers(session: AsyncSession, org_id: int, terms: list[str], limit
         document = func.coalesce(Customer.name, "") + " " + func.coalesce(Customer.email, "") + " " + func.coalesce(Customer.phone, "")
         like = "%" + " ".join(terms).replace("%", "").replace("_", "") + "%"
         query = query.where(or_(
-            func.to_tsvector(literal_column("'simple'"), document).op("@@")(
-                func.plainto_tsquery(literal_column("'simple'"), " ".join(terms))),
+            _ts_match(document, terms),
             Customer.email.ilike(like), Customer.phone.like(like),
         )).order_by(Customer.id.desc())
     rows = (await session.execute(query.limit(limit))).all()

@@ -5,6 +5,7 @@ statement (open the cursor, execute, fetch, close), each a thread hand-off and a
 SQLite answers an indexed statement in microseconds, so those trips were most of the ingest path's time.
 Here a statement executes, fetches its rows and closes its cursor in one trip; the adapter then reads
 the rows from memory. Behaviour is otherwise aiosqlite's (same thread, same sqlite3 connection).
+Every connection also gets the SQL function the full-text search triggers call for CJK text.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
+
+from bot.core.common import cjk
 
 
 class _Done:
@@ -107,6 +110,8 @@ def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> OneTr
 
     def connector() -> sqlite3.Connection:
         connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        # The search triggers call it for text with CJK characters (bot/core/common/cjk.py, migration 0850).
+        connection.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)
         return connection
 
     connection = OneTripConnection(connector, iter_chunk_size)

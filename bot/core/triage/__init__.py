@@ -49,7 +49,7 @@ async def _row(session: AsyncSession, conversation: Conversation) -> Conversatio
 
 async def set_priority(*, session: AsyncSession, conversation: Conversation, priority: str) -> None:
     if priority not in PRIORITIES:
-        raise InvalidInput("priority: " + ", ".join(PRIORITIES))
+        raise InvalidInput("priority: one of %(choices)s", choices=", ".join(PRIORITIES))
     (await _row(session, conversation)).priority = priority
     await session.flush()
 
@@ -89,7 +89,7 @@ async def add_label(*, session: AsyncSession, conversation: Conversation, label:
     if label in current:
         return label
     if len(current) >= MAX_LABELS:
-        raise InvalidInput(f"at most {MAX_LABELS} labels on a conversation")
+        raise InvalidInput("at most %(limit)s labels on a conversation", limit=MAX_LABELS)
     session.add(ConversationLabel(org_id=conversation.org_id, conversation_id=conversation.id, label=label))
     await session.flush()
     return label
