@@ -133,7 +133,7 @@ class RetentionConfig(Section):
     rights_requests_days: int | None = Field(1095, ge=0)  # answered rights requests after they were closed
     tombstones_days: int | None = Field(1825, ge=0)  # fulfilled deletion and cancellation requests (proof of erasure)
     audit_days: int | None = Field(365, ge=0)  # audit events, archived by whole checkpointed segments
-    telegram_journal_days: int | None = Field(7, ge=0)  # Telegram send journal (telegram_sent)
+    telegram_journal_days: int | None = Field(14, ge=0)  # Telegram send journal (telegram_sent)
     run_at: str = Field("04:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # daily, UTC
     check_seconds: float = Field(3600.0, gt=0)  # how often a due (or missed) run is looked for
     batch_size: int = Field(500, ge=1, le=10000)  # rows deleted per transaction (one short write turn each)
