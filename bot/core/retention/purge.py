@@ -27,7 +27,7 @@ from bot.config import RetentionConfig
 from bot.core.common.clock import now
 from bot.core.orgs import audit_archive
 from bot.core.orgs.audit import record
-from bot.core.retention.rules import AUDIT, CATEGORIES, Category, conversation_expired, table
+from bot.core.retention.rules import AUDIT, CATEGORIES, conversation_expired, table
 from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,6 @@ class Report:
         return [f"{name}: {verb} {self.counts.get(name, 0)}" for name in ORDER]
 
 
-def _cond(category: Category, cutoff: datetime) -> ColumnElement[bool]:
-    return category.expired(cutoff)
-
-
 async def _next_ids(factory: SessionFactory, t: Table, cond: ColumnElement[bool], after: int, top: int, limit: int) -> list[int]:
     """The next `limit` expired ids after `after`, reading windows of ids (never the whole table at once)."""
     async with factory() as session:
@@ -94,10 +90,9 @@ def _rows(result: Any) -> int:
     return int(result.rowcount or 0)
 
 
-async def _remove(session: AsyncSession, name: str, ids: Sequence[int], cond: ColumnElement[bool]) -> tuple[int, list[str]]:
+async def _remove(session: AsyncSession, name: str, t: Table, ids: Sequence[int],
+                  cond: ColumnElement[bool]) -> tuple[int, list[str]]:
     """Remove one batch of a category (with the rows hanging off it); returns (rows, files to delete after commit)."""
-    t = table(CATEGORIES_BY_NAME[name].table) if name != "conversations" else table("conversations")
-    assert t is not None
     ids = [int(i) for i in (await session.scalars(select(t.c.id).where(t.c.id.in_(ids), cond))).all()]
     if not ids:
         return 0, []
@@ -141,9 +136,6 @@ async def _remove(session: AsyncSession, name: str, ids: Sequence[int], cond: Co
     return _rows(result), files
 
 
-CATEGORIES_BY_NAME = {c.name: c for c in CATEGORIES}
-
-
 def _steps(periods: Periods) -> list[tuple[str, str, ColumnElement[bool]]]:
     """(name, table, condition) in purge order; categories kept for ever (or whose table is not loaded) are left out."""
     steps: list[tuple[str, str, ColumnElement[bool]]] = []
@@ -151,7 +143,7 @@ def _steps(periods: Periods) -> list[tuple[str, str, ColumnElement[bool]]]:
         cutoff = periods.cutoff(category.name)
         if cutoff is None or table(category.table) is None:
             continue
-        steps.append((category.name, category.table, _cond(category, cutoff)))
+        steps.append((category.name, category.table, category.expired(cutoff)))
         if category.name == "messages":
             steps.append(("conversations", "conversations", conversation_expired(cutoff, periods.cutoff("work_orders"))))
     return steps
@@ -224,7 +216,7 @@ async def _purge(factory: SessionFactory, name: str, t: Table, cond: ColumnEleme
             return
         after = ids[-1]
         async with transaction(factory) as session:
-            count, files = await _remove(session, name, ids, cond)
+            count, files = await _remove(session, name, t, ids, cond)
         report.add(name, count)
         for path in _existing(data_dir, files):
             path.unlink(missing_ok=True)
