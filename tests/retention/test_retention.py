@@ -21,7 +21,7 @@ from bot.core.models import AuditEvent
 from bot.core.orgs.audit import record, verify_chain
 from bot.core.orgs.audit_archive import chains, verify_archives
 from bot.core.orgs.models import AuditArchive
-from bot.core.retention.purge import RUN_ACTION, run
+from bot.core.retention.purge import RUN_ACTION, Pacer, run
 from bot.core.retention.rules import CATEGORIES, table
 from bot.core.retention.sweeps import JOB, run_if_due
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction, write_turn
@@ -181,3 +181,16 @@ async def test_one_process_runs_retention_on_postgresql(tmp_path: Path) -> None:
     finally:
         for e in engines:
             await e.dispose()
+
+
+def test_batches_shrink_when_slow_and_grow_back_when_quick() -> None:
+    pacer = Pacer(batch_size=500, target_ms=20)
+    assert pacer.size == 50
+    pacer.took(0.080)
+    pacer.took(0.080)
+    assert pacer.size == 12  # a big table or a loaded machine: fewer rows per turn of the writer
+    for _ in range(40):
+        pacer.took(0.002)
+    assert pacer.size == 500  # never above retention.batch_size
+    pacer.took(0.015)
+    assert pacer.size == 500  # near the target: unchanged

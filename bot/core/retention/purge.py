@@ -1,9 +1,10 @@
 """The retention run: what expired goes, a small batch per transaction, so it never holds the writer long.
 
 For each category (rules.py) in order: ids of expired rows are read in id windows outside any write turn
-(WAL readers never block the writer); each batch of `retention.batch_size` ids is then removed in one
-transaction — one short SQLite write turn (`bot/core/storage/db.py`), which the ingest writer's urgent turns
-overtake — with the rows hanging off them, and the condition checked again inside it. Files are removed after
+(WAL readers never block the writer); each batch of ids is then removed in one transaction — one short SQLite
+write turn (`bot/core/storage/db.py`), which the ingest writer's urgent turns overtake — with the rows hanging
+off them, and the condition checked again inside it. Batches are sized to hold the writer about
+`retention.batch_target_ms` (`Pacer`), at most `retention.batch_size` rows. Files are removed after
 their batch commits. Audit events go by whole checkpointed segments (`bot/core/orgs/audit_archive.py`).
 A dry run counts with the same conditions and removes nothing, so it reports what a run at the same moment
 removes. A real run records its counts in the platform audit chain (`retention.run`).
@@ -14,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -28,7 +30,7 @@ from bot.core.common.clock import now
 from bot.core.orgs import audit_archive
 from bot.core.orgs.audit import record
 from bot.core.retention.rules import AUDIT, CATEGORIES, conversation_expired, table
-from bot.core.storage.db import SessionFactory, transaction
+from bot.core.storage.db import SessionFactory, transaction, write_turn
 
 log = logging.getLogger(__name__)
 WINDOW = 50_000  # ids scanned per read: bounds each statement on a big table
@@ -173,6 +175,7 @@ async def run(*, factory: SessionFactory, config: RetentionConfig, data_dir: Pat
     started = time.monotonic()
     periods = Periods(config, moment or now())
     report = Report(dry_run=dry_run)
+    pacer = Pacer(config.batch_size, config.batch_target_ms)
     for name, table_name, cond in _steps(periods):
         t = table(table_name)
         assert t is not None
@@ -180,7 +183,7 @@ async def run(*, factory: SessionFactory, config: RetentionConfig, data_dir: Pat
             report.add(name, await _count(factory, t, cond))
             report.add("files", len(_existing(data_dir, await _files_of(factory, name, t, cond))))
             continue
-        await _purge(factory, name, t, cond, config.batch_size, data_dir, report)
+        await _purge(factory, name, t, cond, pacer, data_dir, report)
     audit_cutoff = periods.cutoff(AUDIT)
     if audit_cutoff is not None:
         for segment in await audit_archive.plan(factory=factory, cutoff=audit_cutoff):
@@ -189,7 +192,7 @@ async def run(*, factory: SessionFactory, config: RetentionConfig, data_dir: Pat
                 continue
             try:
                 report.add(AUDIT, await audit_archive.archive_segment(
-                    factory=factory, data_dir=data_dir, segment=segment, batch_size=config.batch_size, between=_yield))
+                    factory=factory, data_dir=data_dir, segment=segment, batch_size=pacer.size, between=_yield))
             except ValueError:
                 log.exception("audit segment of chain %s not archived", segment.org_id)
     report.seconds = time.monotonic() - started
@@ -205,17 +208,41 @@ async def _yield() -> None:
     await asyncio.sleep(0)  # let whatever waits for the event loop (and the writer) go between batches
 
 
-async def _purge(factory: SessionFactory, name: str, t: Table, cond: ColumnElement[bool], batch_size: int,
+class Pacer:
+    """Batch sizes that keep each transaction near `target_ms` of holding the writer, whatever a row costs (a big
+    table's indexes, a loaded machine): halved after a slow batch, grown by a quarter after a quick one, never
+    above `batch_size`. The time counts from the writer being ours to the commit, not the wait for it."""
+
+    def __init__(self, batch_size: int, target_ms: float) -> None:
+        self.most, self.target = batch_size, target_ms / 1000
+        self.size = min(batch_size, 50)
+
+    @asynccontextmanager
+    async def batch(self, factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+        async with write_turn(factory), factory() as session:
+            began = time.monotonic()
+            async with session.begin():
+                yield session
+            self.took(time.monotonic() - began)
+
+    def took(self, seconds: float) -> None:
+        if seconds > self.target:
+            self.size = max(1, self.size // 2)
+        elif seconds < self.target / 2:
+            self.size = min(self.most, self.size + max(1, self.size // 4))
+
+
+async def _purge(factory: SessionFactory, name: str, t: Table, cond: ColumnElement[bool], pacer: Pacer,
                  data_dir: Path, report: Report) -> None:
     async with factory() as session:
         top = int(await session.scalar(select(func.max(t.c.id))) or 0)
     after = 0
     while True:
-        ids = await _next_ids(factory, t, cond, after, top, batch_size)
+        ids = await _next_ids(factory, t, cond, after, top, pacer.size)
         if not ids:
             return
         after = ids[-1]
-        async with transaction(factory) as session:
+        async with pacer.batch(factory) as session:
             count, files = await _remove(session, name, t, ids, cond)
         report.add(name, count)
         for path in _existing(data_dir, files):
