@@ -35,6 +35,7 @@ from bot.core.notices.sweeps import install as install_broadcasts
 from bot.core.notifications.delivery_age import too_old_notifier
 from bot.core.notifications.sweeps import install as install_notifications
 from bot.core.orgs.audit import checkpoint_all
+from bot.core.retention.sweeps import install as install_retention
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.storage.files import private_dir
@@ -92,6 +93,7 @@ def build_context(settings: Settings) -> AppContext:
     install_broadcasts(ctx)
     install_snooze_sweep(ctx)
     install_orphan_sweep(ctx)
+    install_retention(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
     return ctx

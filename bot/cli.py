@@ -1,4 +1,4 @@
-"""The `incs` command: run, db upgrade, admin create, audit verify."""
+"""The `incs` command: run, db upgrade, admin create, audit verify, retention."""
 
 from __future__ import annotations
 
@@ -101,10 +101,11 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
-    """Check every chain; an intact one gets a fresh head checkpoint. Exit 1 naming the first bad row."""
+    """Check every chain (and its archive files); an intact one gets a fresh head checkpoint. Exit 1 naming the first bad row."""
     from sqlalchemy import select
 
     from bot.core.orgs.audit import verify_chain, write_checkpoint
+    from bot.core.orgs.audit_archive import verify_archives
     from bot.core.orgs.models import Organization
     from bot.core.storage.db import create_engine, session_factory, transaction
 
@@ -115,19 +116,56 @@ def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
             async with transaction(session_factory(engine)) as session:
                 org_ids: list[int | None] = [None, *(await session.scalars(select(Organization.id))).all()]
                 for org_id in org_ids:
-                    report = await verify_chain(session=session, org_id=org_id)
                     label = "platform" if org_id is None else f"org {org_id}"
+                    in_files, problem = await verify_archives(session=session, data_dir=settings.data_dir, org_id=org_id)
+                    if problem:
+                        failures += 1
+                        print(f"{label}: {problem}")
+                        continue
+                    report = await verify_chain(session=session, org_id=org_id)
                     erased = f", {report.erased} erased" if report.erased else ""
+                    archived = f", {in_files} archived" if in_files else ""
                     if report.ok:
                         await write_checkpoint(session=session, org_id=org_id, report=report)
-                        print(f"{label}: {report.checked} events{erased}, chain intact")
+                        print(f"{label}: {report.checked} events{erased}{archived}, chain intact")
                     else:
                         failures += 1
                         print(f"{label}: chain broken at event {report.broken_at}: {report.problem}"
-                              f" (after {report.checked} good events{erased})")
+                              f" (after {report.checked} good events{erased}{archived})")
         finally:
             await engine.dispose()
         return 1 if failures else 0
+
+    return asyncio.run(run())
+
+
+def cmd_retention(settings: Settings, args: argparse.Namespace) -> int:
+    """Run retention now (or, with --dry-run, print what a run would remove), per category. Exit 1 when another
+    process holds the retention job's sweep lock (PostgreSQL, or Redis)."""
+    from bot.core.common.sweep_lock import RedisLock, make_sweep_lock
+    from bot.core.retention.purge import run as run_retention
+    from bot.core.retention.sweeps import JOB
+    from bot.core.storage.db import create_engine, session_factory
+
+    async def run() -> int:
+        engine = create_engine(settings.database_url)
+        lock = make_sweep_lock(engine=engine, database_url=settings.database_url, redis_url=settings.redis.url,
+                               namespace=settings.redis.namespace)
+        try:
+            async with lock.hold(JOB) as mine:
+                if not mine:
+                    print("retention is running in another process; try again later")
+                    return 1
+                report = await run_retention(factory=session_factory(engine), config=settings.retention,
+                                             data_dir=settings.data_dir, dry_run=args.dry_run)
+        finally:
+            if isinstance(lock, RedisLock):
+                await lock.close()
+            await engine.dispose()
+        for line in report.lines():
+            print(line)
+        print(f"{'dry run' if args.dry_run else 'run'} took {report.seconds:.1f} s")
+        return 0
 
     return asyncio.run(run())
 
@@ -151,6 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     create.set_defaults(func=cmd_admin_create)
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check every hash chain").set_defaults(func=cmd_audit_verify)
+    retention = sub.add_parser("retention", help="remove what is past its retention period now")
+    retention.add_argument("--dry-run", action="store_true", help="print what would be removed, per category; change nothing")
+    retention.set_defaults(func=cmd_retention)
     return parser
 
 

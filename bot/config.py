@@ -15,7 +15,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from bot.core.storage.files import private_dir, write_private
 
@@ -119,6 +119,34 @@ class OutboxConfig(Section):
     shutdown_grace_seconds: float = Field(5.0, ge=0)
     # the longest a message may stay undelivered: older, it is marked failed and admins get delivery_failing
     max_age_seconds: float = Field(86400.0, gt=0)
+
+
+class RetentionConfig(Section):
+    """How long each category of data is kept (days; null keeps it for ever) and when the purge runs (bot/core/retention)."""
+
+    enabled: bool = True
+    minimum_days: int = Field(1, ge=0)  # no period below this is accepted
+    messages_days: int | None = Field(730, ge=0)  # messages (and conversations left empty) after they were written
+    attachments_days: int | None = Field(365, ge=0)  # files after upload; at most messages_days
+    outbox_days: int | None = Field(30, ge=0)  # delivered (sent or failed) outbox rows after they were queued
+    work_orders_days: int | None = Field(730, ge=0)  # resolved or closed work orders after they were closed
+    rights_requests_days: int | None = Field(1095, ge=0)  # answered rights requests after they were closed
+    tombstones_days: int | None = Field(1825, ge=0)  # fulfilled deletion and cancellation requests (proof of erasure)
+    audit_days: int | None = Field(365, ge=0)  # audit events, archived by whole checkpointed segments
+    telegram_journal_days: int | None = Field(14, ge=0)  # Telegram send journal (telegram_sent)
+    run_at: str = Field("04:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # daily, UTC
+    check_seconds: float = Field(3600.0, gt=0)  # how often a due (or missed) run is looked for
+    batch_size: int = Field(500, ge=1, le=10000)  # most rows deleted per transaction (one short write turn each)
+    batch_target_ms: float = Field(15.0, gt=0, le=1000)  # batches are sized to hold the writer about this long
+
+    @field_validator("messages_days", "attachments_days", "outbox_days", "work_orders_days", "rights_requests_days",
+                     "tombstones_days", "audit_days", "telegram_journal_days")
+    @classmethod
+    def _not_under_the_minimum(cls, value: int | None, info: ValidationInfo) -> int | None:
+        minimum = info.data.get("minimum_days", 0)
+        if value is not None and value < minimum:
+            raise ValueError(f"must be at least retention.minimum_days ({minimum}), or null to keep for ever")
+        return value
 
 
 class TelegramConfig(Section):
@@ -335,6 +363,7 @@ class Settings(Section):
     privacy: PrivacyConfig = Field(default_factory=PrivacyConfig)
     business_time: BusinessTimeConfig = Field(default_factory=BusinessTimeConfig)
     sla: SlaConfig = Field(default_factory=SlaConfig)
+    retention: RetentionConfig = Field(default_factory=RetentionConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("secret_key")
@@ -343,6 +372,21 @@ class Settings(Section):
         if value and len(value) < 32:
             raise ValueError("must be at least 32 characters")
         return value
+
+    @model_validator(mode="after")
+    def _retention_fits_the_features(self) -> Settings:
+        """Periods that other features rely on (the message is the key: see load_settings)."""
+        keep = self.retention
+        if keep.rights_requests_days is not None and keep.rights_requests_days < self.privacy.repeat_window_days:
+            raise ValueError(f"retention.rights_requests_days: must be at least privacy.repeat_window_days"
+                             f" ({self.privacy.repeat_window_days}): repeated requests are found among the kept ones")
+        if keep.telegram_journal_days is not None and keep.telegram_journal_days * 86400 < self.outbox.max_age_seconds:
+            raise ValueError("retention.telegram_journal_days: must cover outbox.max_age_seconds: the journal stops a"
+                             " message still in the outbox from being sent twice")
+        if keep.attachments_days is not None and keep.messages_days is not None and keep.attachments_days > keep.messages_days:
+            raise ValueError("retention.attachments_days: must not exceed retention.messages_days (a file goes with"
+                             " or before the message that carried it)")
+        return self
 
     @property
     def database_url(self) -> str:
@@ -426,6 +470,8 @@ def load_settings(path: Path | None = None, environ: dict[str, str] | None = Non
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"])
+        if not key:  # a check across sections names its key at the start of the message
+            raise ConfigError(str(first["msg"]).removeprefix("Value error, ")) from None
         raise ConfigError(f"{key}: {first['msg']}") from None
     return _with_secret_key(settings)
 

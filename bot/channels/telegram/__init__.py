@@ -13,7 +13,7 @@ from bot.context import AppContext
 
 log = logging.getLogger(__name__)
 JOURNAL_PURGE_JOB = "telegram.journal_purge"
-JOURNAL_PURGE_SECONDS = 6 * 3600  # the send journal keeps 14 days; a few runs a day keep it bounded
+JOURNAL_PURGE_SECONDS = 6 * 3600  # the send journal keeps retention.telegram_journal_days; a few runs a day keep it bounded
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:

@@ -207,9 +207,13 @@ class TelegramChannel:
 
     # ---- lifecycle ----
     async def purge_journal(self) -> None:
-        """Scheduled (and once at start): send-journal entries older than two weeks go."""
+        """Scheduled (and once at start): send-journal entries older than `retention.telegram_journal_days` go (the
+        nightly retention run removes them too and counts them; this keeps the journal bounded between runs)."""
+        days = self.ctx.settings.retention.telegram_journal_days
+        if days is None:
+            return
         async with transaction(self.ctx.factory) as session:
-            await purge_journal(session=session)
+            await purge_journal(session=session, days=days)
 
     async def start(self) -> None:
         await self.purge_journal()

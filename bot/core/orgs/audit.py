@@ -5,7 +5,10 @@ SHA-256 of its personal part (subject_id, detail, and actor_id when the actor is
 (`erase_personal_parts`) blanks the personal part and the salt and stamps `erased_at`; the chain still
 verifies and the row is reported as erased. Any other change breaks the chain at that row. A checkpoint of
 each chain's head (`audit_checkpoints`), written on every verify and by a daily sweep, makes deleting the
-newest rows detectable too. The database refuses other UPDATEs and all DELETEs (triggers of migration 0500).
+newest rows detectable too. The database refuses other UPDATEs and all DELETEs (triggers of migration 0500)
+except of rows an archive covers: retention (`audit_archive.py`) moves whole checkpointed segments out to a
+file and records where the chain left in the database continues (`audit_archives`), so verification starts
+from that archive's head hash and counts its events.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from sqlalchemy import ColumnElement, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
-from bot.core.orgs.models import AuditCheckpoint, AuditEvent
+from bot.core.orgs.models import AuditArchive, AuditCheckpoint, AuditEvent
 
 
 def _canonical(value: object) -> str:
@@ -54,6 +57,12 @@ def _org_cond(org_id: int | None) -> ColumnElement[bool]:
     return AuditEvent.org_id.is_(None) if org_id is None else AuditEvent.org_id == org_id
 
 
+async def latest_archive(session: AsyncSession, org_id: int | None) -> AuditArchive | None:
+    """Where the chain left in the database starts (None: it was never archived, it starts at "")."""
+    cond = AuditArchive.org_id.is_(None) if org_id is None else AuditArchive.org_id == org_id
+    return await session.scalar(select(AuditArchive).where(cond).order_by(AuditArchive.last_id.desc()).limit(1))
+
+
 async def _lock_chain(session: AsyncSession, org_id: int | None) -> None:
     # PostgreSQL: serialize appends to one org's chain across processes; SQLite writes serialize anyway.
     if session.get_bind().dialect.name == "postgresql":
@@ -73,6 +82,9 @@ async def record(
 ) -> AuditEvent:
     await _lock_chain(session, org_id)
     prev = await session.scalar(select(AuditEvent.hash).where(_org_cond(org_id)).order_by(AuditEvent.id.desc()).limit(1))
+    if prev is None:  # an empty chain: it may continue an archived segment
+        archive = await latest_archive(session, org_id)
+        prev = archive.head_hash if archive is not None else ""
     salt = secrets.token_hex(16)
     event = AuditEvent(
         org_id=org_id, actor_type=actor_type, actor_id=actor_id, action=action, subject_type=subject_type,
@@ -110,6 +122,11 @@ class ChainReport:
     broken_at: int | None
     erased: int = 0
     problem: str = ""
+    archived: int = 0  # events before the database's part of the chain, in archive files
+
+    @property
+    def total(self) -> int:
+        return self.archived + self.checked
 
     @property
     def ok(self) -> bool:
@@ -132,8 +149,13 @@ def _row_problem(prev: str, row: AuditEvent) -> str:
 async def verify_chain(*, session: AsyncSession, org_id: int | None) -> ChainReport:
     """Walk one organization's chain in id order, in pages; report the first row that does not fit, and
     a head missing against the latest checkpoint (newest rows deleted)."""
+    archive = await latest_archive(session, org_id)
     prev, checked, erased, last_id = "", 0, 0, 0
+    archived = 0
     seen: dict[int, str] = {}
+    if archive is not None:
+        prev, last_id, archived = archive.head_hash, archive.last_id, archive.total
+        seen[archive.last_id] = archive.head_hash
     checkpoint = await session.scalar(
         select(AuditCheckpoint).where(
             AuditCheckpoint.org_id.is_(None) if org_id is None else AuditCheckpoint.org_id == org_id
@@ -148,16 +170,17 @@ async def verify_chain(*, session: AsyncSession, org_id: int | None) -> ChainRep
         for row in rows:
             problem = _row_problem(prev, row)
             if problem:
-                return ChainReport(checked=checked, broken_at=row.id, erased=erased, problem=problem)
+                return ChainReport(checked=checked, broken_at=row.id, erased=erased, problem=problem, archived=archived)
             if checkpoint is not None and row.id == checkpoint.head_id:
                 seen[row.id] = row.hash
             prev, last_id = row.hash, row.id
             checked += 1
             erased += row.erased_at is not None
-    if checkpoint is not None and (seen.get(checkpoint.head_id) != checkpoint.head_hash or checked < checkpoint.count):
-        return ChainReport(checked=checked, broken_at=checkpoint.head_id, erased=erased,
-                           problem=f"checkpointed head is missing: {checkpoint.count} events were recorded, {checked} remain")
-    return ChainReport(checked=checked, broken_at=None, erased=erased)
+    if checkpoint is not None and (seen.get(checkpoint.head_id) != checkpoint.head_hash or archived + checked < checkpoint.count):
+        return ChainReport(checked=checked, broken_at=checkpoint.head_id, erased=erased, archived=archived,
+                           problem=f"checkpointed head is missing: {checkpoint.count} events were recorded,"
+                                   f" {archived + checked} remain")
+    return ChainReport(checked=checked, broken_at=None, erased=erased, archived=archived)
 
 
 async def write_checkpoint(
@@ -168,7 +191,7 @@ async def write_checkpoint(
     head = await session.scalar(select(AuditEvent).where(_org_cond(org_id)).order_by(AuditEvent.id.desc()).limit(1))
     if not report.ok or head is None:
         return None
-    checkpoint = AuditCheckpoint(org_id=org_id, head_id=head.id, head_hash=head.hash, count=report.checked, created_at=now())
+    checkpoint = AuditCheckpoint(org_id=org_id, head_id=head.id, head_hash=head.hash, count=report.total, created_at=now())
     session.add(checkpoint)
     await session.flush()
     return checkpoint

@@ -85,12 +85,6 @@ class PlatformAccessGrant(OrgScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 
-
-
-
-
-
-
 class Organization(Base):
     __tablename__ = "organizations"
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -179,3 +173,24 @@ class AuditCheckpoint(OrgScoped, Base):
     count: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
+
+class AuditArchive(OrgScoped, Base):
+    """A whole checkpointed segment of one organization's audit chain moved out of the database (retention).
+
+    The rows up to `last_id` are in the file at `path` (under data_dir, 0600, its SHA-256 in `sha256`); the chain
+    left in the database continues from `head_hash`, and `total` counts every event archived so far, so
+    verification starts from here and a checkpoint's count still adds up. The delete guard of audit_events lets
+    only rows covered by an archive go."""
+
+    __tablename__ = "audit_archives"
+    __table_args__ = (Index("ix_audit_archives_org", "org_id", "last_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True)
+    first_id: Mapped[int] = mapped_column(Id)
+    last_id: Mapped[int] = mapped_column(Id)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    head_hash: Mapped[str] = mapped_column(String(64))
+    path: Mapped[str] = mapped_column(String(500))
+    sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=now)

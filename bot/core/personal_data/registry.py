@@ -211,6 +211,7 @@ ENTRIES: tuple[Entry, ...] = (
     _not_customer("telegram_sent", "outbox keys and Telegram message numbers, no content"),
     _not_customer("policy_versions", "published policy versions"),
     _not_customer("audit_checkpoints", "head hashes and counts of the audit chains"),
+    _not_customer("audit_archives", "where archived audit segments went (ids, hashes, counts; the files hold no personal part)"),
     _not_customer("invitations", "invitations of staff members"),
     _not_customer("password_resets", "hashes of staff password-reset links"),
     _not_customer("certification_applications", "the organization's certification application"),
