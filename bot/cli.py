@@ -24,7 +24,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
     from bot.server import run
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_key=settings.secret_key)
     app = create_app(settings)
 
     async def first_start(app: web.Application) -> None:
@@ -64,7 +64,7 @@ async def _tune_gc(_app: object) -> None:
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_key=settings.secret_key)
     print("database is up to date")
     return 0
 

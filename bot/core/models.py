@@ -46,6 +46,9 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name folded for comparison (bot/core/orgs/organizations.py name_key): UNIQUE, so two concurrent
+    # sign-ups of "ACME" and "acme" cannot both commit, on SQLite or PostgreSQL.
+    name_key: Mapped[str] = mapped_column(String(640), unique=True)
     brand: Mapped[str] = mapped_column(String(200), default="")
     profile: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str] = mapped_column(String(500), default="")
@@ -76,7 +79,7 @@ class Agent(OrgScoped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="agent")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    totp_secret: Mapped[str] = mapped_column(String(64), default="")  # empty: no two-factor login
+    totp_secret: Mapped[str] = mapped_column(String(255), default="")  # empty: off; else sealed (bot/core/orgs/totp.py)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # newest accepted code's time step (replay guard)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
