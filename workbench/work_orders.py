@@ -10,6 +10,7 @@ from bot.core.conversations.customers import get_customer
 from bot.core.conversations.threads import get_conversation
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
+from bot.core.orgs.switches import WORK_ORDERS, require_on
 from bot.core.work_orders.changes import (
     add_work_order_note,
     allowed,
@@ -102,6 +103,7 @@ async def action_view(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     action, form = request.match_info["action"], await _form(request)
     async with agent_transaction(request) as session:
+        await require_on(session=session, org_id=agent.org_id, key=WORK_ORDERS)  # 403 while work orders are turned off
         order = await get_work_order(session=session, org_id=agent.org_id, label=_number(request))
         if action == "status":
             await change_status(session=session, settings=ctx.settings, order=order, status=form.get("status", ""), agent=agent)
