@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.core.canned_replies import VARIABLES, add_canned, delete_canned, list_canned
 from bot.core.common.errors import Forbidden, NotFound
 from bot.core.models import Agent
+from bot.core.orgs.permissions import member_org_id
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
@@ -22,7 +23,7 @@ def _admin(agent: Agent) -> None:
 async def canned_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_session(request) as session:
-        replies = await list_canned(session=session, org_id=agent.org_id)
+        replies = await list_canned(session=session, org_id=member_org_id(agent))
     return render(request, "workbench/canned.html", replies=replies, variables=VARIABLES, can_edit=agent.role in ADMIN_ROLES)
 
 
@@ -32,7 +33,8 @@ async def add_view(request: web.Request) -> web.StreamResponse:
     _admin(agent)
     form = await request.post()
     async with agent_transaction(request) as session:
-        await add_canned(session=session, org_id=agent.org_id, shortcut=str(form.get("shortcut", "")), text=str(form.get("text", "")))
+        await add_canned(session=session, org_id=member_org_id(agent), shortcut=str(form.get("shortcut", "")),
+                         text=str(form.get("text", "")))
     raise web.HTTPSeeOther("/workbench/canned")
 
 
@@ -45,7 +47,7 @@ async def delete_view(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise NotFound("no such canned reply") from None
     async with agent_transaction(request) as session:
-        await delete_canned(session=session, org_id=agent.org_id, canned_id=canned_id)
+        await delete_canned(session=session, org_id=member_org_id(agent), canned_id=canned_id)
     raise web.HTTPSeeOther("/workbench/canned")
 
 

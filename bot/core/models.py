@@ -63,17 +63,17 @@ class Organization(Base):
 
 
 class Agent(OrgScoped, Base):
-    """A workbench user. Platform admins belong to no organization: their org_id is NULL.
+    """A workbench user. Platform admins belong to no organization: their org_id is NULL (typed so).
 
-    Typed `int` on purpose: every organization page and service reads `agent.org_id`, and the permission
-    table (bot/core/orgs/permissions.py, enforced by `agent_page`) keeps platform admins out of all of
-    them; platform code checks `org_id is None` itself.
+    Organization pages and services take the organization from `member_org_id(agent)`
+    (bot/core/orgs/permissions.py), which refuses an agent without one; `agent_page` keeps platform admins
+    out of those pages in the first place.
     """
 
     __tablename__ = "agents"
     __table_args__ = (UniqueConstraint("org_id", "email"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
