@@ -25,7 +25,7 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
     from bot.server import run
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_key=settings.secret_key)
     app = create_app(settings)
 
     demo_login: list[Any] = []
@@ -71,7 +71,7 @@ async def _tune_gc(_app: object) -> None:
 def cmd_db_upgrade(settings: Settings, _args: argparse.Namespace) -> int:
     from bot.migrate import upgrade
 
-    upgrade(settings.database_url)
+    upgrade(settings.database_url, secret_key=settings.secret_key)
     print("database is up to date")
     return 0
 

@@ -63,7 +63,8 @@ async def password_view(request: web.Request) -> web.StreamResponse:
 async def totp_enable_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with agent_transaction(request) as session:
-        await totp.enable(session=session, agent=request[AGENT], secret=text(form, "secret", 64), code=text(form, "code", 12))
+        await totp.enable(session=session, agent=request[AGENT], secret_key=request.app[CTX].settings.secret_key,
+                          secret=text(form, "secret", 64), code=text(form, "code", 12))
     raise web.HTTPSeeOther("/workbench/account")
 
 
@@ -71,7 +72,8 @@ async def totp_enable_view(request: web.Request) -> web.StreamResponse:
 async def totp_disable_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     async with agent_transaction(request) as session:
-        await totp.disable(session=session, agent=request[AGENT], code=text(form, "code", 12))
+        await totp.disable(session=session, agent=request[AGENT], secret_key=request.app[CTX].settings.secret_key,
+                           code=text(form, "code", 12))
     raise web.HTTPSeeOther("/workbench/account")
 
 
@@ -86,7 +88,8 @@ async def login_totp(request: web.Request) -> web.StreamResponse:
                            error="Too many attempts. Start again later.")
     async with transaction(ctx.factory) as session:
         try:
-            agent = await totp.second_step(session=session, agent_id=agent_id, code=text(form, "code", 12))
+            agent = await totp.second_step(session=session, agent_id=agent_id, secret_key=ctx.settings.secret_key,
+                                               code=text(form, "code", 12))
         except Unauthorized as exc:
             limiter.hit(key)
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_totp_failed",

@@ -8,7 +8,7 @@ from aiohttp import web
 from bot.core.common.errors import InvalidInput
 from bot.core.orgs.audit import record
 from bot.core.orgs.audit_log import AuditFilter, actor_names, csv_chunks, list_actions, list_events
-from bot.core.orgs.permissions import Permission
+from bot.core.orgs.permissions import Permission, member_org_id
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.render import render
 
@@ -23,10 +23,10 @@ async def audit_page(request: web.Request) -> web.Response:
     if raw_before and not raw_before.isdigit():
         raise InvalidInput("before: an event id")
     async with agent_transaction(request) as session:
-        events = await list_events(session=session, org_id=agent.org_id, audit_filter=audit_filter,
+        events = await list_events(session=session, org_id=member_org_id(agent), audit_filter=audit_filter,
                                    before_id=int(raw_before) if raw_before else None, limit=PAGE)
-        actions = await list_actions(session=session, org_id=agent.org_id)
-        names = await actor_names(session=session, org_id=agent.org_id)
+        actions = await list_actions(session=session, org_id=member_org_id(agent))
+        names = await actor_names(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_audit_log",
                      detail={"filter": {k: v for k, v in request.query.items() if k != "before"}, "rows": len(events)})
     query = {k: v for k, v in request.query.items() if k != "before"}
@@ -45,7 +45,7 @@ async def audit_csv(request: web.Request) -> web.StreamResponse:
                                            "Content-Disposition": 'attachment; filename="audit-log.csv"'})
     await response.prepare(request)
     async with agent_session(request) as session:
-        async for chunk in csv_chunks(session=session, org_id=agent.org_id, audit_filter=audit_filter):
+        async for chunk in csv_chunks(session=session, org_id=member_org_id(agent), audit_filter=audit_filter):
             await response.write(chunk.encode())
     await response.write_eof()
     return response

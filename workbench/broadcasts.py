@@ -8,7 +8,7 @@ import secrets
 from aiohttp import web
 
 from bot.core.notices import broadcasts, policy
-from bot.core.orgs.permissions import Permission
+from bot.core.orgs.permissions import Permission, member_org_id
 from bot.core.storage.db import transaction
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
@@ -28,7 +28,7 @@ def kick(app: web.Application) -> None:
 async def broadcasts_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_session(request) as session:
-        rows = await broadcasts.list_broadcasts(session=session, org_id=agent.org_id)
+        rows = await broadcasts.list_broadcasts(session=session, org_id=member_org_id(agent))
         progress = {b.id: await broadcasts.progress(session=session, broadcast=b) for b in rows}
     return render(request, "workbench/broadcasts.html", rows=rows, progress=progress, kinds=KINDS, parts=INCIDENT_PARTS,
                   client_key=secrets.token_urlsafe(16))
@@ -44,7 +44,7 @@ async def create_view(request: web.Request) -> web.StreamResponse:
     else:
         body = str(form.get("body", ""))
     async with agent_transaction(request) as session:
-        await broadcasts.create(session=session, org_id=agent.org_id, actor=agent, kind=kind if kind in KINDS else "",
+        await broadcasts.create(session=session, org_id=member_org_id(agent), actor=agent, kind=kind if kind in KINDS else "",
                                 title=str(form.get("title", ""))[:1000], body=body[:8000], client_key=str(form.get("client_key", "")))
     raise web.HTTPSeeOther("/workbench/broadcasts")
 
@@ -54,7 +54,7 @@ async def start_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     broadcast_id = path_id(request, "broadcast_id", "no such broadcast")
     async with agent_transaction(request) as session:
-        await broadcasts.start(session=session, org_id=agent.org_id, broadcast_id=broadcast_id, actor=agent)
+        await broadcasts.start(session=session, org_id=member_org_id(agent), broadcast_id=broadcast_id, actor=agent)
     kick(request.app)
     raise web.HTTPSeeOther("/workbench/broadcasts")
 

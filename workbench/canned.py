@@ -7,6 +7,7 @@ from aiohttp import web
 from bot.core.canned_replies import VARIABLES, add_canned, delete_canned, list_canned
 from bot.core.common.errors import Forbidden
 from bot.core.orgs.models import Agent
+from bot.core.orgs.permissions import member_org_id
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.params import path_id
 from workbench.render import render
@@ -23,7 +24,7 @@ def _admin(agent: Agent) -> None:
 async def canned_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_session(request) as session:
-        replies = await list_canned(session=session, org_id=agent.org_id)
+        replies = await list_canned(session=session, org_id=member_org_id(agent))
     return render(request, "workbench/canned.html", replies=replies, variables=VARIABLES, can_edit=agent.role in ADMIN_ROLES)
 
 
@@ -33,7 +34,8 @@ async def add_view(request: web.Request) -> web.StreamResponse:
     _admin(agent)
     form = await request.post()
     async with agent_transaction(request) as session:
-        await add_canned(session=session, org_id=agent.org_id, shortcut=str(form.get("shortcut", "")), text=str(form.get("text", "")))
+        await add_canned(session=session, org_id=member_org_id(agent), shortcut=str(form.get("shortcut", "")),
+                         text=str(form.get("text", "")))
     raise web.HTTPSeeOther("/workbench/canned")
 
 
@@ -43,7 +45,7 @@ async def delete_view(request: web.Request) -> web.StreamResponse:
     _admin(agent)
     canned_id = path_id(request, "canned_id", "no such canned reply")
     async with agent_transaction(request) as session:
-        await delete_canned(session=session, org_id=agent.org_id, canned_id=canned_id)
+        await delete_canned(session=session, org_id=member_org_id(agent), canned_id=canned_id)
     raise web.HTTPSeeOther("/workbench/canned")
 
 

@@ -15,6 +15,7 @@ from bot.core.common.errors import InvalidInput
 from bot.core.conversations.threads import get_conversation
 from bot.core.customer_context import conversation_identity, update_contact
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import member_org_id
 from bot.core.triage import add_label, remove_label, set_priority, snooze
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
@@ -37,9 +38,9 @@ async def edit_customer(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         customer, changed = await update_contact(
-            session=session, org_id=agent.org_id, customer_id=conversation.customer_id, name=str(form.get("name", "")),
+            session=session, org_id=member_org_id(agent), customer_id=conversation.customer_id, name=str(form.get("name", "")),
             email=str(form.get("email", "")), phone=str(form.get("phone", "")),
         )
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="edit_customer",
@@ -53,7 +54,7 @@ async def label_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         if form.get("remove"):
             await remove_label(session=session, conversation=conversation, label=str(form.get("remove", "")))
         else:
@@ -67,7 +68,7 @@ async def priority_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         await set_priority(session=session, conversation=conversation, priority=str(form.get("priority", "")))
     return _back(request, conversation_id)
 
@@ -92,7 +93,7 @@ async def snooze_view(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         until = parse_until(str(form.get("until", "")), str(form.get("tz_offset", "0")))  # after the lookup: another org's id is a 404
         await snooze(session=session, conversation=conversation, until=until)
     await ctx.hub.publish(f"org:{agent.org_id}", {"type": "conversation", "conversation_id": conversation_id, "status": "pending"})
@@ -105,7 +106,7 @@ async def typing_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     agent = request[AGENT]
     async with agent_session(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=_id(request))
         identity = await conversation_identity(session=session, conversation=conversation)
     if identity.channel == "telegram" and TG in request.app:
         # Telegram shows "typing…" for about five seconds; a failure here only loses the hint.

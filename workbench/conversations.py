@@ -31,6 +31,7 @@ from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.organizations import get_organization
+from bot.core.orgs.permissions import member_org_id
 from bot.core.rights.apps import app_states
 from bot.core.rights.requests import GROUNDS, KINDS
 from bot.core.triage import PRIORITIES, get_triage
@@ -50,18 +51,19 @@ def _id(request: web.Request, key: str = "conversation_id") -> int:
 @agent_page
 async def conversation_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
+    org_id = member_org_id(agent)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
-        customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)
-        messages = await list_messages(session=session, org_id=agent.org_id, conversation_id=conversation.id)
-        identities = await list_identities(session=session, org_id=agent.org_id, customer_id=customer.id)
+        conversation = await get_conversation(session=session, org_id=org_id, conversation_id=_id(request))
+        customer = await get_customer(session=session, org_id=org_id, customer_id=conversation.customer_id)
+        messages = await list_messages(session=session, org_id=org_id, conversation_id=conversation.id)
+        identities = await list_identities(session=session, org_id=org_id, customer_id=customer.id)
         consent = await latest_consent(session=session, customer_id=customer.id)
-        org = await get_organization(session=session, org_id=agent.org_id)
-        agents = await list_agents(session=session, org_id=agent.org_id)
-        work_orders = await conversation_work_orders(session=session, org_id=agent.org_id, conversation_id=conversation.id)
-        apps = await app_states(session=session, org_id=agent.org_id, customer_id=customer.id)
+        org = await get_organization(session=session, org_id=org_id)
+        agents = await list_agents(session=session, org_id=org_id)
+        work_orders = await conversation_work_orders(session=session, org_id=org_id, conversation_id=conversation.id)
+        apps = await app_states(session=session, org_id=org_id, customer_id=customer.id)
         context = await _context(session, agent, conversation, customer, org)
-        files = await attachments_by_id(session=session, org_id=agent.org_id, ids=[m.attachment_id for m in messages if m.attachment_id])
+        files = await attachments_by_id(session=session, org_id=org_id, ids=[m.attachment_id for m in messages if m.attachment_id])
         await mark_read(session=session, conversation=conversation)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_conversation",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation.id})
@@ -89,12 +91,12 @@ async def conversation_page(request: web.Request) -> web.Response:
 async def _context(session: AsyncSession, agent: Agent, conversation: Conversation, customer: Customer,
                    org: Organization) -> dict[str, Any]:
     """Triage, the customer's other conversations, keyboard neighbours and this organization's canned replies."""
-    canned = await list_canned(session=session, org_id=agent.org_id)
+    canned = await list_canned(session=session, org_id=member_org_id(agent))
     name = customer.name or f"Visitor #{customer.id}"
-    newer, older = await neighbours(session=session, org_id=agent.org_id, conversation=conversation)
+    newer, older = await neighbours(session=session, org_id=member_org_id(agent), conversation=conversation)
     return {
         "triage": await get_triage(session=session, conversation=conversation),
-        "past": await past_conversations(session=session, org_id=agent.org_id, customer_id=customer.id, exclude_id=conversation.id),
+        "past": await past_conversations(session=session, org_id=member_org_id(agent), customer_id=customer.id, exclude_id=conversation.id),
         "newer_id": newer,
         "older_id": older,
         "priorities": PRIORITIES,
@@ -124,7 +126,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
     conversation_id = _id(request)
     upload = form.get("file")
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         attachment_id = None
         files: dict[int, Attachment] = {}
         if isinstance(upload, web.FileField) and upload.filename:
@@ -132,7 +134,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
             limits = ctx.settings.webchat
             mime = (upload.content_type or "application/octet-stream").lower()
             check_upload(size=len(content), mime_type=mime, max_bytes=limits.max_upload_bytes, allowed=limits.allowed_mime_types)
-            attachment = await store_attachment(session=session, data_dir=ctx.settings.data_dir, org_id=agent.org_id,
+            attachment = await store_attachment(session=session, data_dir=ctx.settings.data_dir, org_id=member_org_id(agent),
                                                 customer_id=conversation.customer_id, filename=upload.filename,
                                                 mime_type=mime, content=content)
             attachment_id = attachment.id
@@ -143,7 +145,7 @@ async def reply(request: web.Request) -> web.StreamResponse:
                      subject_type="customer", subject_id=conversation.customer_id,
                      detail={"conversation_id": conversation.id, "message_id": message.id})
     body = _with_file(dict(message_json(message), agent_name=agent.name), files)
-    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
+    await publish_message(ctx.hub, org_id=member_org_id(agent), conversation_id=conversation_id, customer_id=None, message=body)
     ctx.dispatcher.wake()
     return _done(request, conversation_id, {"message": body})
 
@@ -155,13 +157,13 @@ async def note(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     conversation_id = _id(request)
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         message = await add_note(session=session, conversation=conversation, agent=agent, text=str(form.get("text", "")))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="note",
                      subject_type="customer", subject_id=conversation.customer_id,
                      detail={"conversation_id": conversation.id, "message_id": message.id})
     body = dict(message_json(message), agent_name=agent.name)
-    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None, message=body)
+    await publish_message(ctx.hub, org_id=member_org_id(agent), conversation_id=conversation_id, customer_id=None, message=body)
     return _done(request, conversation_id, {"message": body})
 
 
@@ -175,7 +177,7 @@ async def assign_view(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise InvalidInput("assignee: not an agent id") from None
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=_id(request))
         await assign(session=session, conversation=conversation, assignee_id=assignee)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="assign",
                      subject_type="conversation", subject_id=conversation.id, detail={"assignee_id": assignee})
@@ -188,7 +190,7 @@ async def status_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     form = await request.post()
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=_id(request))
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=_id(request))
         before = conversation.status
         await set_status(session=session, conversation=conversation, status=str(form.get("status", "")))
         await sync_conversation_clock(session=session, settings=ctx.settings, conversation=conversation, stamp=now())
@@ -209,7 +211,7 @@ async def file_view(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CTX]
     agent = request[AGENT]
     async with agent_transaction(request) as session:
-        attachment = await get_attachment(session=session, org_id=agent.org_id, attachment_id=_id(request, "attachment_id"))
+        attachment = await get_attachment(session=session, org_id=member_org_id(agent), attachment_id=_id(request, "attachment_id"))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_file",
                      subject_type="attachment", subject_id=attachment.id)
     # Voice, audio and video play in the agent's browser; everything else downloads.

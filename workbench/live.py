@@ -11,7 +11,7 @@ from aiohttp import WSMsgType, web
 from bot.core.common.errors import NotFound
 from bot.core.conversations.live import Subscription
 from bot.core.conversations.threads import get_conversation
-from bot.core.orgs.permissions import Permission, require
+from bot.core.orgs.permissions import Permission, member_org_id, require
 from bot.core.storage.tenancy import org_session
 from bot.web import CTX, track_socket
 from workbench.auth import AGENT, PERMISSION_ATTR, load_agent
@@ -41,7 +41,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 continue
             async with org_session(ctx.factory, agent.org_id) as session:
                 try:
-                    await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+                    await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
                 except NotFound:
                     await ws.send_json({"type": "error", "error": "not_found", "message": "no such conversation"})
                     continue

@@ -12,7 +12,7 @@ from bot.core.files.models import Attachment
 from bot.core.orgs import access, profile
 from bot.core.orgs.agents import start_session
 from bot.core.orgs.organizations import get_organization, get_organization_by_slug
-from bot.core.orgs.permissions import Permission
+from bot.core.orgs.permissions import Permission, member_org_id
 from bot.core.orgs.signup import sign_up
 from bot.core.storage.db import transaction
 from bot.web import CTX
@@ -42,7 +42,7 @@ async def signup_submit(request: web.Request) -> web.StreamResponse:
 async def organization_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_session(request) as session:
-        org = await get_organization(session=session, org_id=agent.org_id)
+        org = await get_organization(session=session, org_id=member_org_id(agent))
         application = await certification.latest_application(session=session, org_id=org.id)
         grant = await access.active_grant(session=session, org_id=org.id)
     return render(request, "workbench/organization.html", org=org, application=application, grant=grant,

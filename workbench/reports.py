@@ -12,6 +12,7 @@ from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
 from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import member_org_id
 from bot.core.work_orders.models import week_of
 from bot.core.work_orders.reports import Report, Row, build_report
 from workbench.auth import AGENT, agent_page, agent_transaction
@@ -36,8 +37,8 @@ async def _report(request: web.Request) -> tuple[Report, dict[int, str]]:
     agent = request[AGENT]
     since, until = _period(request)
     async with agent_transaction(request) as session:
-        report = await build_report(session=session, org_id=agent.org_id, since=since, until=until)
-        names = await agent_names(session=session, org_id=agent.org_id)
+        report = await build_report(session=session, org_id=member_org_id(agent), since=since, until=until)
+        names = await agent_names(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_reports",
                      detail={"since": since.isoformat(), "until": until.isoformat()})
     return report, names

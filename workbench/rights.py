@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.common.errors import Forbidden, InvalidInput, NotFound
+from bot.core.orgs.permissions import member_org_id
 from bot.core.rights import fulfil
 from bot.core.rights.apps import acknowledge_notice, create_app, list_apps
 from bot.core.rights.intake import confirm_if_verified, export_file, open_on_behalf, request_page
@@ -50,7 +51,7 @@ async def queue_page(request: web.Request) -> web.Response:
     kind = request.query.get("kind", "")
     mine = agent.id if request.query.get("mine") else None
     async with agent_session(request) as session:
-        rows = await list_queue(session=session, settings=ctx.settings, org_id=agent.org_id, status=status,
+        rows = await list_queue(session=session, settings=ctx.settings, org_id=member_org_id(agent), status=status,
                                 kind=kind if kind in KINDS else "", mine=mine)
     return render(request, "workbench/rights_queue.html", rows=rows, status=status, kind=kind, kinds=KINDS)
 
@@ -59,7 +60,7 @@ async def queue_page(request: web.Request) -> web.Response:
 async def report_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_session(request) as session:
-        figures = await monthly_report(session=session, org_id=agent.org_id)
+        figures = await monthly_report(session=session, org_id=member_org_id(agent))
     return render(request, "workbench/rights_report.html", figures=figures, chart=chart_svg(figures))
 
 
@@ -68,7 +69,7 @@ async def detail_page(request: web.Request) -> web.Response:
     ctx, agent = request.app[CTX], request[AGENT]
     request_id = _id(request)
     async with agent_transaction(request) as session:
-        page = await request_page(session=session, org_id=agent.org_id, request_id=request_id, agent_id=agent.id)
+        page = await request_page(session=session, org_id=member_org_id(agent), request_id=request_id, agent_id=agent.id)
     link = ""
     if page["item"].export_state == "ready":
         expires = int(time.time()) + 60 * ctx.settings.privacy.export_link_minutes
@@ -108,16 +109,16 @@ async def _act(request: web.Request, form: Any, request_id: int) -> None:
         return
     async with agent_transaction(request) as session:
         if action == "export":
-            row = await get_request(session=session, org_id=agent.org_id, request_id=request_id)
+            row = await get_request(session=session, org_id=member_org_id(agent), request_id=request_id)
             if row.kind not in ("export", "review") or row.status in ("received", "fulfilled", "denied", "withdrawn"):
                 raise InvalidInput("this request cannot get an export package now")
         elif action == "start":
-            row = await get_request(session=session, org_id=agent.org_id, request_id=request_id)
+            row = await get_request(session=session, org_id=member_org_id(agent), request_id=request_id)
             row.assignee_id = row.assignee_id or agent.id
             await change_status(session=session, settings=ctx.settings, request=row, to="in_progress", actor_type="agent",
                                 actor_id=agent.id, reason=text)
         elif action == "confirm":
-            row = await get_request(session=session, org_id=agent.org_id, request_id=request_id)
+            row = await get_request(session=session, org_id=member_org_id(agent), request_id=request_id)
             if not await confirm_if_verified(session=session, settings=ctx.settings, request=row):
                 raise InvalidInput("the customer has not verified their identity recently; use Ask to verify first")
         elif action == "ask":
@@ -137,14 +138,14 @@ async def _act(request: web.Request, form: Any, request_id: int) -> None:
         else:
             raise InvalidInput("unknown action")
     if action == "export":
-        _start_export(request, agent.org_id, request_id, agent.id)
+        _start_export(request, member_org_id(agent), request_id, agent.id)
 
 
 @agent_page
 async def action_view(request: web.Request) -> web.StreamResponse:
     request_id = _id(request)
     async with agent_session(request) as session:  # another organization's request: 404 before the action is read
-        await get_request(session=session, org_id=request[AGENT].org_id, request_id=request_id)
+        await get_request(session=session, org_id=member_org_id(request[AGENT]), request_id=request_id)
     await _act(request, await request.post(), request_id)
     request.app[CTX].dispatcher.wake()
     return _done(request, request_id)
@@ -160,7 +161,7 @@ async def on_behalf(request: web.Request) -> web.StreamResponse:
     if kind == "correct":
         details = {"field": str(form.get("field", "")), "value": str(form.get("value", ""))[:320]}
     async with agent_transaction(request) as session:
-        row = await open_on_behalf(session=session, settings=ctx.settings, org_id=agent.org_id, conversation_id=conversation_id,
+        row = await open_on_behalf(session=session, settings=ctx.settings, org_id=member_org_id(agent), conversation_id=conversation_id,
                                    agent_id=agent.id, kind=kind, ground=str(form.get("ground", "")), details=details)
         request_id = row.id
     ctx.dispatcher.wake()
@@ -177,7 +178,7 @@ async def download(request: web.Request) -> web.StreamResponse:
     if value != f"{agent.org_id}-{request_id}":
         raise NotFound("no such download")  # forged, or another organization's link
     async with agent_transaction(request) as session:
-        path, name = await export_file(session=session, data_dir=ctx.settings.data_dir, org_id=agent.org_id,
+        path, name = await export_file(session=session, data_dir=ctx.settings.data_dir, org_id=member_org_id(agent),
                                        request_id=request_id, agent_id=agent.id)
     return web.FileResponse(path, headers={"Content-Disposition": f'attachment; filename="{name}"',
                                            "Content-Type": "application/zip", "Cache-Control": "no-store"})
@@ -191,12 +192,12 @@ async def apps_page(request: web.Request) -> web.StreamResponse:
             raise Forbidden("only administrators define third-party apps")
         form = await request.post()
         async with agent_transaction(request) as session:
-            await create_app(session=session, org_id=agent.org_id, name=str(form.get("name", "")),
+            await create_app(session=session, org_id=member_org_id(agent), name=str(form.get("name", "")),
                              purpose=str(form.get("purpose", "")), categories=str(form.get("categories", "")).split(","),
                              webhook=str(form.get("webhook", "")), email=str(form.get("email", "")))
         raise web.HTTPSeeOther("/workbench/rights/apps")
     async with agent_session(request) as session:
-        apps = await list_apps(session=session, org_id=agent.org_id)
+        apps = await list_apps(session=session, org_id=member_org_id(agent))
     return render(request, "workbench/rights_apps.html", apps=apps)
 
 

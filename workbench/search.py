@@ -9,6 +9,7 @@ from aiohttp import web
 from bot.core.common.errors import InvalidInput
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import member_org_id
 from bot.core.search import SearchFilters, search
 from bot.core.search.views import delete_view, get_view, list_views, save_view, update_view
 from workbench.auth import AGENT, agent_page, agent_transaction
@@ -42,10 +43,10 @@ async def search_page(request: web.Request) -> web.Response:
     params = {k: request.query.get(k, "") for k in FIELDS}
     filters = _filters(params)
     async with agent_transaction(request) as session:
-        results = await search(session=session, org_id=agent.org_id, query=params["q"], filters=filters)
+        results = await search(session=session, org_id=member_org_id(agent), query=params["q"], filters=filters)
         views = await list_views(session=session, agent=agent)
         current = next((v for v in views if str(v.id) == request.query.get("view")), None)  # the view being edited
-        agents = await list_agents(session=session, org_id=agent.org_id)
+        agents = await list_agents(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="search",
                      detail={"filters": filters.as_dict(), "words": len(params["q"].split()),
                              "rows": len(results.messages) + len(results.customers)})

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.delivery.outbox import enqueue
-from bot.core.orgs.permissions import Permission, may
+from bot.core.orgs.permissions import Permission, may, member_org_id
 from bot.core.orgs.team import (
     INVITABLE,
     accept_invitation,
@@ -34,8 +34,8 @@ def _agent_id(request: web.Request) -> int:
 async def _team_page(request: web.Request, link: str = "") -> web.Response:
     agent = request[AGENT]
     async with request.app[CTX].factory() as session:
-        members = await list_team(session=session, org_id=agent.org_id)
-        invitations = await list_open_invitations(session=session, org_id=agent.org_id)
+        members = await list_team(session=session, org_id=member_org_id(agent))
+        invitations = await list_open_invitations(session=session, org_id=member_org_id(agent))
     return render(request, "workbench/team.html", members=members, invitations=invitations, link=link,
                   invitable=INVITABLE, can_transfer=may(agent.role, Permission.MAIN_ADMIN_TRANSFER))
 

@@ -14,7 +14,7 @@ from bot.core.conversations.threads import get_conversation
 from bot.core.identity.codes import Destination
 from bot.core.lockouts import list_lockouts, unlock
 from bot.core.orgs.audit import record
-from bot.core.orgs.permissions import Permission
+from bot.core.orgs.permissions import Permission, member_org_id
 from bot.flows.texts import render_text
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
@@ -29,7 +29,7 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
         identity = await session.get(ChannelIdentity, conversation.identity_id)
         customer = await session.get(Customer, conversation.customer_id)
         if identity is None or customer is None:
@@ -43,7 +43,7 @@ async def ask_to_verify(request: web.Request) -> web.StreamResponse:
                                              author_type="bot")
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="ask_to_verify",
                      subject_type="customer", subject_id=customer.id, detail={"conversation_id": conversation_id})
-    await publish_message(ctx.hub, org_id=agent.org_id, conversation_id=conversation_id, customer_id=None,
+    await publish_message(ctx.hub, org_id=member_org_id(agent), conversation_id=conversation_id, customer_id=None,
                           message=message_json(message))
     ctx.dispatcher.wake()
     if "application/json" in request.headers.get("Accept", ""):
@@ -59,7 +59,7 @@ def _masked(scope: str, key: str) -> str:
 async def locks_page(request: web.Request) -> web.Response:
     agent = request[AGENT]
     async with agent_transaction(request) as session:
-        locks = await list_lockouts(session=session, org_id=agent.org_id)
+        locks = await list_lockouts(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id,
                      action="view_verification_locks", detail={"rows": len(locks)})
     rows = [{"lock": lock, "target": _masked(lock.scope, lock.key)} for lock in locks]
@@ -71,7 +71,7 @@ async def unlock_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     lock_id = path_id(request, "lock_id", "no such lockout")
     async with agent_transaction(request) as session:
-        lock = await unlock(session=session, org_id=agent.org_id, lock_id=lock_id)
+        lock = await unlock(session=session, org_id=member_org_id(agent), lock_id=lock_id)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="unlock_verification",
                      subject_type="verification_lock", subject_id=lock.id, detail={"scope": lock.scope})
     raise web.HTTPSeeOther("/workbench/verification/locks")

@@ -7,6 +7,7 @@ from aiohttp import web
 
 from bot.core.common.errors import Forbidden
 from bot.core.orgs.organizations import get_organization
+from bot.core.orgs.permissions import member_org_id
 from bot.core.widget import get_widget, save_widget
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
@@ -20,8 +21,8 @@ async def widget_page(request: web.Request) -> web.Response:
     ctx = request.app[CTX]
     agent = request[AGENT]
     async with agent_session(request) as session:
-        org = await get_organization(session=session, org_id=agent.org_id)
-        widget = await get_widget(session=session, org_id=agent.org_id)
+        org = await get_organization(session=session, org_id=member_org_id(agent))
+        widget = await get_widget(session=session, org_id=member_org_id(agent))
     base = ctx.settings.server.public_url.rstrip("/")
     snippet = f'<script src="{base}/static/widget.js" data-org="{org.slug}" data-color="{widget.brand_color}" async></script>'
     return render(request, "workbench/widget.html", org=org, widget=widget, snippet=snippet,
@@ -35,7 +36,7 @@ async def save_widget_view(request: web.Request) -> web.StreamResponse:
         raise Forbidden("only administrators change the widget")
     form = await request.post()
     async with agent_transaction(request) as session:
-        await save_widget(session=session, org_id=agent.org_id, brand_color=str(form.get("brand_color", "")),
+        await save_widget(session=session, org_id=member_org_id(agent), brand_color=str(form.get("brand_color", "")),
                           ask_name=form.get("ask_name") == "on", ask_email=form.get("ask_email") == "on")
     raise web.HTTPSeeOther("/workbench/widget")
 

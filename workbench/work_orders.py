@@ -10,6 +10,8 @@ from bot.core.conversations.customers import get_customer
 from bot.core.conversations.threads import get_conversation
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
+from bot.core.orgs.permissions import member_org_id
+from bot.core.orgs.switches import WORK_ORDERS, require_on
 from bot.core.work_orders.changes import (
     add_work_order_note,
     allowed,
@@ -56,9 +58,9 @@ async def list_view(request: web.Request) -> web.Response:
     ctx, agent = request.app[CTX], request[AGENT]
     flt, page, size = _filter(request), _page(request), ctx.settings.workbench.page_size
     async with agent_transaction(request) as session:
-        orders = await list_work_orders(session=session, org_id=agent.org_id, agent_id=agent.id, flt=flt, limit=size + 1,
+        orders = await list_work_orders(session=session, org_id=member_org_id(agent), agent_id=agent.id, flt=flt, limit=size + 1,
                                         offset=(page - 1) * size)
-        agents = await list_agents(session=session, org_id=agent.org_id)
+        agents = await list_agents(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_work_orders",
                      detail={"rows": len(orders[:size])})
     rows = [(o, countdown(o, ctx.settings, stopped=o.status in ("resolved", "closed"))) for o in orders[:size]]
@@ -75,10 +77,10 @@ def _number(request: web.Request) -> str:
 async def order_view(request: web.Request) -> web.Response:
     ctx, agent = request.app[CTX], request[AGENT]
     async with agent_transaction(request) as session:
-        order = await get_work_order(session=session, org_id=agent.org_id, label=_number(request))
-        customer = await get_customer(session=session, org_id=agent.org_id, customer_id=order.customer_id)
+        order = await get_work_order(session=session, org_id=member_org_id(agent), label=_number(request))
+        customer = await get_customer(session=session, org_id=member_org_id(agent), customer_id=order.customer_id)
         events = await history(session=session, order=order)
-        agents = await list_agents(session=session, org_id=agent.org_id)
+        agents = await list_agents(session=session, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_work_order",
                      subject_type="customer", subject_id=customer.id, detail={"work_order": order.label})
     return render(request, "workbench/work_order.html", order=order, customer=customer, events=events,
@@ -103,7 +105,8 @@ async def action_view(request: web.Request) -> web.StreamResponse:
     ctx, agent = request.app[CTX], request[AGENT]
     action, form = request.match_info["action"], await _form(request)
     async with agent_transaction(request) as session:
-        order = await get_work_order(session=session, org_id=agent.org_id, label=_number(request))
+        await require_on(session=session, org_id=member_org_id(agent), key=WORK_ORDERS)  # 403 while work orders are turned off
+        order = await get_work_order(session=session, org_id=member_org_id(agent), label=_number(request))
         if action == "status":
             await change_status(session=session, settings=ctx.settings, order=order, status=form.get("status", ""), agent=agent)
         elif action == "priority":
@@ -140,8 +143,8 @@ async def open_from_conversation(request: web.Request) -> web.StreamResponse:
     form = await _form(request)
     conversation_id = path_id(request, "conversation_id", "no such conversation")
     async with agent_transaction(request) as session:
-        conversation = await get_conversation(session=session, org_id=agent.org_id, conversation_id=conversation_id)
-        customer = await get_customer(session=session, org_id=agent.org_id, customer_id=conversation.customer_id)
+        conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
+        customer = await get_customer(session=session, org_id=member_org_id(agent), customer_id=conversation.customer_id)
         order = await open_work_order(
             session=session, settings=ctx.settings, customer=customer, conversation=conversation,
             category=form.get("category", ""), description=form.get("description", ""),

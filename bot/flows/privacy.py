@@ -5,6 +5,8 @@ complaint: one message of detail). Each request needs a fresh identity check (`r
 pending choice waits in the identity's flow state and resumes with the "Continue" button after the code.
 Then the request is registered, its clock starts, and the customer is told its number and due date.
 A customer writing while a request awaits them restarts that request's clock.
+Service switches: the menu offers only the request types the organization has on; a type turned off (or
+third-party apps turned off) is answered with a notice, before any identity check is asked for.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 from bot.core.common.errors import DomainError
 from bot.core.conversations.events import Button, Reply
 from bot.core.conversations.models import Customer
+from bot.core.orgs.profile import service_on
+from bot.core.orgs.switches import APPS, ServiceOff, rights_switch
 from bot.core.rights.apps import app_states, set_authorization
 from bot.core.rights.requests import (
     CORRECTABLE,
@@ -38,8 +42,20 @@ NEEDS_TEXT = ("correct", "authorization", "complaint")
 AWAITED = "privacy.awaited"
 
 
+def _on(call: FlowCall, kind: str) -> bool:
+    key = APPS if kind == "app" else rights_switch(kind)
+    return key is None or service_on(call.org, key)
+
+
+def _off(call: FlowCall, kind: str) -> list[Reply]:
+    call.set_state(**{STATE: None})
+    if kind == "app":
+        return [call.reply("apps_off")]
+    return [call.reply("rights_kind_off", kind_label=label(kind, call.locale))]
+
+
 def _menu(call: FlowCall) -> list[Reply]:
-    buttons = tuple(Button(label(kind, call.locale), f"privacy:{kind}") for kind in KINDS)
+    buttons = tuple(Button(label(kind, call.locale), f"privacy:{kind}") for kind in KINDS if _on(call, kind))
     return [call.reply("rights_menu", buttons=buttons, days=call.settings.privacy.response_days)]
 
 
@@ -49,6 +65,9 @@ def _bad(call: FlowCall, reason: str) -> list[Reply]:
 
 
 async def _start(call: FlowCall, pending: dict[str, Any]) -> list[Reply]:
+    kind = "app" if "toggle" in pending else str(pending.get("kind"))
+    if not _on(call, kind):
+        return _off(call, kind)
     call.set_state(**{STATE: {"pending": pending}})
     gate = await require_verification(call, resume=RESUME)
     if gate is not None:
@@ -66,6 +85,8 @@ async def _register(call: FlowCall, pending: dict[str, Any]) -> list[Reply]:
             identity_id=call.identity.id, kind=str(pending.get("kind")), ground=str(pending.get("ground", "")),
             details=dict(pending.get("details") or {}),
         )
+    except ServiceOff:
+        return _off(call, str(pending.get("kind")))
     except DomainError as exc:
         return _bad(call, exc.message)
     await mark_verified(session=call.session, settings=call.settings, request=request)
@@ -90,6 +111,8 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
         return [call.reply("rights_ask_text")]
     if kind not in KINDS:
         return _bad(call, "Unknown request type.")
+    if not _on(call, kind):
+        return _off(call, kind)
     if kind == "delete":
         if len(parts) == 2:
             buttons = tuple(Button(label(g, call.locale), f"privacy:delete:{g}") for g in GROUNDS)
@@ -104,6 +127,8 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
 
 
 async def _apps(call: FlowCall) -> list[Reply]:
+    if not _on(call, "app"):  # nothing to authorize; another authorization request can still be made
+        return [call.reply("apps_off", buttons=(Button(call.text("rights_button_other"), "privacy:authorization:other"),))]
     states = await app_states(session=call.session, org_id=call.org.id, customer_id=call.customer.id)
     buttons = tuple(Button(call.text("rights_button_app", app=s.app.name, enabled=s.enabled),
                            f"privacy:app:{s.app.id}:{'off' if s.enabled else 'on'}") for s in states)
@@ -115,6 +140,8 @@ async def _toggle(call: FlowCall, app_id: int, enabled: bool) -> list[Reply]:
     try:
         state = await set_authorization(session=call.session, org_id=call.org.id, customer_id=call.customer.id, app_id=app_id,
                                         enabled=enabled, actor_type="customer", actor_id=call.customer.id)
+    except ServiceOff:
+        return _off(call, "app")
     except DomainError as exc:
         return _bad(call, exc.message)
     return [call.reply("rights_app_changed", app=state.app.name, enabled=state.enabled)]

@@ -3,6 +3,8 @@
 Started by /ticket (Telegram menu), `/support ticket` (Slack), or the word `ticket` / `工单`. Files sent
 while the description is awaited are attached. CSAT buttons (`csat:<item>:<id>:<1-5>`) store one rating
 per item for its own customer; a comment may follow. Every refusal is a polite reply, never an error.
+While the organization has work orders turned off, every ticket or status step is answered with a notice
+that they are off (a ticket being written is dropped); ratings of earlier items still count.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ from typing import Any
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, Forbidden, InvalidInput
 from bot.core.conversations.events import Button, Reply
+from bot.core.orgs.profile import service_on
+from bot.core.orgs.switches import WORK_ORDERS, ServiceOff
 from bot.core.work_orders.csat import add_csat_comment, record_csat
 from bot.core.work_orders.services import (
     check_category,
@@ -54,6 +58,9 @@ def _ask_category(call: FlowCall, name: str = "ticket_choose_category") -> list[
 @register("ticket")
 async def ticket(call: FlowCall) -> list[Reply] | None:
     event, state = call.event, _state(call, STATE)
+    ours = (event.kind == "button" and event.payload.startswith("ticket:")) or call.command in (*TICKET_WORDS, *STATUS_WORDS)
+    if (ours or state is not None) and not service_on(call.org, WORK_ORDERS):
+        return _off(call)
     if event.kind == "button" and event.payload.startswith("ticket:"):
         return await _on_button(call, event.payload, state)
     if event.kind == "button" and event.payload.startswith("csat:"):
@@ -68,6 +75,11 @@ async def ticket(call: FlowCall) -> list[Reply] | None:
     if comment is not None and event.kind == "text":
         return await _comment(call, comment)
     return None
+
+
+def _off(call: FlowCall) -> list[Reply]:
+    call.set_state(**{STATE: None})
+    return [call.reply("work_orders_off")]
 
 
 async def _on_button(call: FlowCall, payload: str, state: dict[str, Any] | None) -> list[Reply]:
@@ -105,10 +117,13 @@ async def _in_ticket(call: FlowCall, state: dict[str, Any]) -> list[Reply] | Non
         description = check_description(event.text)
     except InvalidInput:
         return [call.reply("ticket_empty_description")]
-    order = await open_work_order(
-        session=call.session, settings=call.settings, customer=call.customer, category=state["category"],
-        description=description, conversation=call.conversation, attachment_ids=state.get("files", []),
-    )
+    try:
+        order = await open_work_order(
+            session=call.session, settings=call.settings, customer=call.customer, category=state["category"],
+            description=description, conversation=call.conversation, attachment_ids=state.get("files", []),
+        )
+    except ServiceOff:
+        return _off(call)
     call.set_state(**{STATE: None})
     return [call.reply("ticket_created", label=order.label, category=order.category)]
 

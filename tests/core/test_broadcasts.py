@@ -5,6 +5,7 @@ Then the re-consent gate holds the next message until the customer answers."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -140,3 +141,62 @@ async def test_the_gate_holds_a_consented_customer_until_they_answer_the_major_c
     async with server.ctx.factory() as session:
         versions = list(await session.scalars(select(Consent.policy_version).where(Consent.org_id == demo.org.id).order_by(Consent.id)))
     assert versions == ["2023-08-17", "v2"]
+
+
+@pytest.mark.parametrize("kind", ["policy", "incident"])
+async def test_the_fan_out_in_sql_writes_what_payload_for_describes(db_url: str, tmp_path: Path, kind: str) -> None:
+    """The fan-out builds rows in the database (INSERT ... SELECT with its JSON functions): each payload equals
+    payload_for() in the customer's language, on the identity seen last and reachable; a customer with no
+    reachable identity or not active is skipped; every batch moves the cursor; each customer once."""
+    from datetime import datetime
+
+    from bot.core.notices import broadcasts
+    from bot.core.storage.db import create_engine, session_factory
+    from tests.conftest import make_settings
+
+    engine = create_engine(make_settings(db_url, tmp_path / "data").database_url)
+    factory = session_factory(engine)
+    try:
+        demo = await make_org(factory, slug="demo")
+        other = await make_org(factory, slug="other")
+        people = [("en", "active"), ("zh", "active"), ("fr", "active"), ("en", "active"), ("en", "active"), ("en", "cancelled")]
+        async with transaction(factory) as session:
+            ids = (await session.execute(insert(Customer).returning(Customer.id, sort_by_parameter_order=True), [
+                {"org_id": demo.org.id, "name": f"c{i}", "locale": locale, "status": status}
+                for i, (locale, status) in enumerate(people)])).scalars().all()
+            stranger = await session.scalar(insert(Customer).returning(Customer.id).values(org_id=other.org.id, name="s"))
+            old, new = datetime(2026, 1, 1), datetime(2026, 6, 1)
+            await session.execute(insert(ChannelIdentity), [
+                {"org_id": demo.org.id, "customer_id": ids[0], "channel": "webchat", "external_id": "w0", "last_seen_at": new},
+                {"org_id": demo.org.id, "customer_id": ids[1], "channel": "telegram", "external_id": "701", "last_seen_at": old},
+                {"org_id": demo.org.id, "customer_id": ids[1], "channel": "webchat", "external_id": "w1", "last_seen_at": new},
+                {"org_id": demo.org.id, "customer_id": ids[2], "channel": "slack", "external_id": "U2", "last_seen_at": old},
+                {"org_id": demo.org.id, "customer_id": ids[2], "channel": "webchat", "external_id": "w2", "last_seen_at": new,
+                 "reachable": False},
+                {"org_id": demo.org.id, "customer_id": ids[3], "channel": "webchat", "external_id": "w3", "last_seen_at": new,
+                 "reachable": False},  # ids[4]: no identity at all
+                {"org_id": demo.org.id, "customer_id": ids[5], "channel": "webchat", "external_id": "w5", "last_seen_at": new},
+                {"org_id": other.org.id, "customer_id": stranger, "channel": "webchat", "external_id": "ws", "last_seen_at": new},
+            ])
+            row = await broadcasts.create(session=session, org_id=demo.org.id, actor=None, kind=kind, title="Policy v9",
+                                          body="We changed \"things\" — 新的", client_key="k", policy_version="v9")
+            await broadcasts.start(session=session, org_id=demo.org.id, broadcast_id=row.id, actor=None)
+        assert await broadcasts.run_pending(factory=factory, batch_size=2) == 3
+        assert await broadcasts.run_pending(factory=factory, batch_size=2) == 0  # done: nothing twice
+        async with factory() as session:
+            done = await session.get(Broadcast, row.id)
+            items = {item.idempotency_key: item for item in await session.scalars(select(OutboxItem))}
+            recipients = (await session.execute(select(BroadcastRecipient.customer_id, BroadcastRecipient.channel,
+                                                       BroadcastRecipient.outbox_id))).all()
+        assert done is not None and (done.state, done.total, done.cursor) == ("done", 3, ids[4])
+        expected = {ids[0]: ("webchat", "w0", "en"), ids[1]: ("webchat", "w1", "zh"), ids[2]: ("slack", "U2", "fr")}
+        assert sorted((c, ch) for c, ch, _ in recipients) == sorted((c, ch) for c, (ch, _, _) in expected.items())
+        for customer_id, (channel, target, locale) in expected.items():
+            key = f"broadcast:{row.id}:{customer_id}"
+            item = items.pop(key)
+            assert (item.channel, item.target, item.state, item.org_id) == (channel, target, "pending", demo.org.id)
+            assert item.payload == json.loads(json.dumps(broadcasts.payload_for(done, customer_id, key, locale)))
+            assert (customer_id, channel, item.id) in recipients
+        assert items == {}
+    finally:
+        await engine.dispose()

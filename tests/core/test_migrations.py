@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -29,3 +32,38 @@ def test_migrations_have_one_head() -> None:
 
     heads = ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_heads()
     assert len(heads) == 1, f"merge the migration branches: heads {heads}"
+
+
+async def test_0820_folds_names_and_seals_plaintext_totp_secrets(tmp_path: Path) -> None:
+    """Rows written before 0820: a duplicate name an old race let in keeps its name under a distinct key, and a
+    plaintext TOTP secret is sealed by the upgrade when it is given the server's secret_key."""
+    from bot.core.orgs.totp import PURPOSE
+    from bot.core.security.sealed import open_value
+    from bot.migrate import upgrade_async
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await upgrade_async(url, "0700")
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            for slug, name in (("acme", "Acme"), ("acme-2", "ACME"), ("beta", "Beta  Ltd")):
+                await conn.execute(sa.text(
+                    "INSERT INTO organizations (slug, name, brand, profile, website, location, industry, certification_state,"
+                    " require_admin_totp, services, created_at) VALUES (:slug, :name, '', '', '', '', '', 'none', 0, '{}',"
+                    " '2026-01-01')"), {"slug": slug, "name": name})
+            await conn.execute(sa.text(
+                "INSERT INTO agents (org_id, email, name, password_hash, role, active, totp_secret, totp_last_step, created_at)"
+                " VALUES (1, 'a@acme.example.com', 'A', 'x', 'main_admin', 1, :secret, 0, '2026-01-01')"), {"secret": SECRET})
+        await upgrade_async(url, secret_key=KEY)
+        async with engine.connect() as conn:
+            keys = (await conn.execute(sa.text("SELECT name, name_key FROM organizations ORDER BY id"))).all()
+            stored = await conn.scalar(sa.text("SELECT totp_secret FROM agents"))
+    finally:
+        await engine.dispose()
+    assert keys == [("Acme", "acme"), ("ACME", "acme #2"), ("Beta  Ltd", "beta ltd")]
+    assert stored.startswith("v1:") and SECRET not in stored
+    assert open_value(secret_key=KEY, purpose=PURPOSE, bound_to="agent:1", stored=stored).value == SECRET
+
+
+SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+KEY = "migration-test-key-0123456789abcdefghij"

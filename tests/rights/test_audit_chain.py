@@ -32,7 +32,7 @@ def incs_audit_verify(settings: Settings) -> tuple[int, str]:
 
 async def _chain(factory: SessionFactory) -> tuple[int, list[int]]:
     async with transaction(factory) as session:
-        org = Organization(slug="acme", name="Acme")
+        org = Organization(slug="acme", name="Acme", name_key="acme")
         session.add(org)
         await session.flush()
         ids = []

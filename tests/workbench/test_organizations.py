@@ -4,6 +4,7 @@ the certified badge in the brand card, platform access only by grant, service sw
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 
@@ -190,3 +191,22 @@ async def test_a_switched_off_channel_tells_the_customer_at_once(server: Server,
     async with server.ctx.factory() as session:
         event = await session.scalar(select(AuditEvent).where(AuditEvent.action == "update_settings"))
     assert event is not None and event.detail["changes"]["channel:webchat"] is False
+
+
+async def test_concurrent_sign_ups_of_one_name_admit_exactly_one(server: Server, demo: OrgWithAdmin) -> None:
+    """The name check in code alone let two concurrent sign-ups on PostgreSQL both pass; the UNIQUE name_key
+    refuses the losers with the same 409 as a sequential duplicate, never a 500."""
+    names = ["Race Co", "RACE CO", "race co", "Race  Co", "rAcE cO", "ＲＡＣＥ Co"]  # one name (case, spaces, full width)
+
+    async def one(n: int, name: str) -> int:
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            resp = await _signup(http, server, org_name=name, name="Ada", email=f"ada{n}@race.example.com", password=PASSWORD)
+            body = await resp.text()
+            assert resp.status != 409 or "an organization with this name exists" in body
+            return resp.status
+
+    statuses = sorted(await asyncio.gather(*(one(n, name) for n, name in enumerate(names))))
+    assert statuses == [303] + [409] * (len(names) - 1)
+    async with server.ctx.factory() as session:
+        keys = list(await session.scalars(select(Organization.name_key).where(Organization.id != demo.org.id)))
+    assert keys == ["race co"]

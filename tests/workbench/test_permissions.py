@@ -66,3 +66,15 @@ async def test_role_permission_matrix_over_every_declared_route(server: Server, 
     finally:
         await http.close()
     assert checked == len(routes)
+
+
+def test_an_organization_service_refuses_an_agent_of_no_organization() -> None:
+    """Agent.org_id is `int | None` (platform admins have none): organization code takes it through
+    member_org_id, which refuses (403) rather than querying with NULL."""
+    from bot.core.common.errors import Forbidden
+    from bot.core.orgs.models import Agent
+    from bot.core.orgs.permissions import member_org_id
+
+    assert member_org_id(Agent(org_id=7, email="a@example.com", role="agent")) == 7
+    with pytest.raises(Forbidden):
+        member_org_id(Agent(org_id=None, email="p@example.com", role="platform_admin"))

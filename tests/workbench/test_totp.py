@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 import pyotp
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.core.orgs.models import Agent
 from tests.conftest import Server
@@ -68,7 +68,8 @@ async def test_totp_login_needs_a_fresh_code_and_refuses_a_replay(server: Server
         html = await _password_step(third, server, demo.admin.email, demo.password)
         assert (await _code_step(third, server, html, fresh))[0] == 401  # seen once already
     async with server.ctx.factory() as session:
-        assert await session.scalar(select(Agent.totp_secret).where(Agent.id == demo.admin.id)) == totp.secret
+        stored = await session.scalar(select(Agent.totp_secret).where(Agent.id == demo.admin.id))
+    assert stored and stored.startswith("v1:") and totp.secret not in stored  # sealed at rest, never the base32 secret
 
 
 async def test_a_forged_pending_token_is_refused(server: Server, demo: OrgWithAdmin, http: aiohttp.ClientSession) -> None:
@@ -94,3 +95,17 @@ async def test_an_organization_can_require_two_factor_login_for_admins(server: S
     async with http.get(f"{server.url}/workbench/account") as resp:
         html = await resp.text()
     assert "Turn off" not in html  # required: cannot be switched off
+
+
+async def test_a_plaintext_secret_left_by_an_older_version_is_read_once_and_sealed(server: Server, demo: OrgWithAdmin,
+                                                                                   http: aiohttp.ClientSession) -> None:
+    await login(http, server.url, demo.admin.email)
+    totp, _used = await _enable(http, server)
+    async with server.ctx.factory() as session, session.begin():  # as a database upgraded without the secret_key left it
+        await session.execute(update(Agent).where(Agent.id == demo.admin.id).values(totp_secret=totp.secret))
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as other:
+        html = await _password_step(other, server, demo.admin.email, demo.password)
+        assert (await _code_step(other, server, html, totp.at(time.time() + 30)))[0] == 302
+    async with server.ctx.factory() as session:
+        stored = await session.scalar(select(Agent.totp_secret).where(Agent.id == demo.admin.id))
+    assert stored and stored.startswith("v1:") and totp.secret not in stored

@@ -4,18 +4,36 @@ conversation needed.
 
 Guarantees: creating is idempotent per form (`client_key`) and starting twice is one broadcast; the
 fan-out runs in batches (`broadcasts.batch_size` customers per transaction, so the writer is never held
-long), each batch moving `cursor` in the same transaction as its rows, so a restart resumes exactly where
-it stopped; the unique (broadcast, customer) row and the outbox idempotency key make each customer told
-once; delivery and per-channel rate limits are the outbox's.
+long), each batch two INSERT ... SELECT statements (no row passes through Python) moving `cursor` in the
+same transaction as its rows, so a restart resumes exactly where it stopped; the unique (broadcast,
+customer) row and the outbox idempotency key make each customer told once; delivery and per-channel rate limits are the outbox's.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
-from typing import cast
+from typing import Any
 
-from sqlalchemy import Table, func, insert, select, update
+from sqlalchemy import (
+    JSON,
+    ColumnElement,
+    DateTime,
+    Integer,
+    String,
+    Table,
+    Text,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
@@ -28,8 +46,8 @@ from bot.core.storage.db import SessionFactory, transaction
 
 KINDS = ("policy", "incident", "transfer", "cessation")
 # Core inserts: a batch of plain rows skips the ORM's per-row bookkeeping.
-OUTBOX = cast(Table, OutboxItem.__table__)
-RECIPIENTS = cast(Table, BroadcastRecipient.__table__)
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+RECIPIENTS: Table = BroadcastRecipient.__table__  # type: ignore[assignment]
 
 
 async def create(*, session: AsyncSession, org_id: int, actor: Agent | None, kind: str, title: str, body: str,
@@ -94,45 +112,72 @@ def payload_for(broadcast: Broadcast, customer_id: int, key: str, locale: str = 
 
 
 async def fan_out_batch(*, session: AsyncSession, broadcast: Broadcast, batch_size: int) -> int:
-    """Queue the next batch of customers; returns how many were queued (0: the broadcast is done)."""
-    locales = dict((await session.execute(
-        select(Customer.id, Customer.locale).where(Customer.org_id == broadcast.org_id, Customer.id > broadcast.cursor,
-                                                   Customer.status == "active").order_by(Customer.id).limit(batch_size))).all())
-    customers = list(locales)
-    if not customers:
+    """Queue the next batch of customers; returns how many were queued (0: the broadcast is done).
+
+    Two INSERT ... SELECT statements, so no row passes through Python: the outbox rows (payload built by the
+    database's JSON functions, equal to `payload_for`), then the recipient rows joined to them by idempotency key.
+    """
+    org_id = broadcast.org_id
+    batch = (select(Customer.id).where(Customer.org_id == org_id, Customer.id > broadcast.cursor, Customer.status == "active")
+             .order_by(Customer.id).limit(batch_size).subquery())
+    upper = await session.scalar(select(func.max(batch.c.id)))
+    if upper is None:
         broadcast.state, broadcast.finished_at = "done", now()
-        await record(session=session, org_id=broadcast.org_id, actor_type="platform", actor_id=None, action="broadcast_done",
+        await record(session=session, org_id=org_id, actor_type="platform", actor_id=None, action="broadcast_done",
                      subject_type="broadcast", subject_id=broadcast.id, detail={"recipients": broadcast.total})
         return 0
-    identities = await session.execute(
-        select(ChannelIdentity.customer_id, ChannelIdentity.id, ChannelIdentity.channel, ChannelIdentity.external_id)
-        .where(ChannelIdentity.org_id == broadcast.org_id, ChannelIdentity.customer_id.in_(customers),
-               ChannelIdentity.reachable.is_(True))
-        .order_by(ChannelIdentity.customer_id, ChannelIdentity.last_seen_at.desc(), ChannelIdentity.id.desc()))
-    chosen: dict[int, tuple[int, str, str]] = {}
-    for customer_id, identity_id, channel, external_id in identities:
-        chosen.setdefault(customer_id, (identity_id, channel, external_id))  # the most recently seen identity
+    # The customer's most recently seen reachable identity: one probe of the customer_id index per customer. No
+    # org_id test here (a customer's identities are its organization's): with one, SQLite scans the org's index.
+    other = aliased(ChannelIdentity)
+    chosen = (select(other.id).where(other.customer_id == Customer.id, other.reachable.is_(True))
+              .order_by(other.last_seen_at.desc(), other.id.desc()).limit(1).correlate(Customer).scalar_subquery())
+    key = literal(f"broadcast:{broadcast.id}:", String) + cast(Customer.id, String)
+    in_batch = (Customer.org_id == org_id, Customer.id > broadcast.cursor, Customer.id <= upper, Customer.status == "active")
+    stamp = now()
+    dialect = session.get_bind().dialect.name
     # No look-up of earlier recipients: the cursor moves in the same transaction as the rows, so a batch is
     # either all written (and skipped next time) or not at all; the unique (broadcast, customer) pair backs it up.
-    todo = [(c, chosen[c]) for c in customers if c in chosen]
-    if todo:
-        stamp = now()
-        keys = {c: f"broadcast:{broadcast.id}:{c}" for c, _ in todo}
-        # executemany without RETURNING: one trip per batch (RETURNING falls back to a statement per row on SQLite).
-        await session.execute(insert(OUTBOX), [
-            {"org_id": broadcast.org_id, "channel": channel, "target": target, "idempotency_key": keys[c],
-             "payload": payload_for(broadcast, c, keys[c], locales[c]), "state": "pending", "attempts": 0, "next_attempt_at": stamp,
-             "last_error": "", "created_at": stamp}
-            for c, (_identity, channel, target) in todo])
-        outbox_ids = dict((await session.execute(
-            select(OutboxItem.idempotency_key, OutboxItem.id).where(OutboxItem.idempotency_key.in_(list(keys.values()))))).all())
-        await session.execute(insert(RECIPIENTS), [
-            {"org_id": broadcast.org_id, "broadcast_id": broadcast.id, "customer_id": c, "identity_id": identity,
-             "channel": channel, "outbox_id": outbox_ids[keys[c]]}
-            for c, (identity, channel, _target) in todo])
-    broadcast.cursor = customers[-1]
-    broadcast.total += len(todo)
-    return len(todo)
+    await session.execute(insert(OUTBOX).from_select(
+        ["org_id", "channel", "target", "idempotency_key", "payload", "state", "attempts", "next_attempt_at", "last_error",
+         "created_at", "sends"],
+        select(literal(org_id, Integer), ChannelIdentity.channel, ChannelIdentity.external_id, key,
+               _payload_sql(dialect, broadcast, key), literal("pending", String), literal(0, Integer),
+               literal(stamp, DateTime), literal("", String), literal(stamp, DateTime), literal(0, Integer))
+        .select_from(Customer).join(ChannelIdentity, ChannelIdentity.id == chosen).where(*in_batch)))
+    result = await session.execute(insert(RECIPIENTS).from_select(
+        ["org_id", "broadcast_id", "customer_id", "identity_id", "channel", "outbox_id"],
+        select(literal(org_id, Integer), literal(broadcast.id, Integer), Customer.id, ChannelIdentity.id,
+               ChannelIdentity.channel, OutboxItem.id)
+        .select_from(Customer).join(ChannelIdentity, ChannelIdentity.id == chosen)
+        .join(OutboxItem, OutboxItem.idempotency_key == key).where(*in_batch)))
+    queued = int(result.rowcount)  # type: ignore[attr-defined]
+    broadcast.cursor = upper
+    broadcast.total += queued
+    return queued
+
+
+def _payload_sql(dialect: str, broadcast: Broadcast, key: ColumnElement[str]) -> ColumnElement[object]:
+    """`payload_for(broadcast, customer.id, key, customer.locale)`, built by the database (SQLite json_object,
+    PostgreSQL json_build_object); a customer whose locale has no consent labels gets the English ones."""
+    def as_json(value: object) -> ColumnElement[object]:
+        text = literal(json.dumps(value, ensure_ascii=False), Text)
+        return func.json(text) if dialect == "sqlite" else cast(text, JSON)
+
+    sample = payload_for(broadcast, 0, "", "en")
+    buttons: ColumnElement[object] = as_json(sample["buttons"])
+    if broadcast.kind == "policy":
+        buttons = case(*((Customer.locale == locale, as_json(payload_for(broadcast, 0, "", locale)["buttons"]))
+                         for locale in CONSENT_LABELS if locale != "en"), else_=buttons)
+    values: dict[str, Any] = {
+        "text": cast(literal(sample["text"], Text), Text), "kind": cast(literal("notice", String), String), "buttons": buttons,
+        "customer_id": Customer.id, "author": cast(literal("bot", String), String),
+        "broadcast_id": cast(literal(broadcast.id, Integer), Integer), "dedup_key": key, "data": as_json(sample["data"]),
+    }
+    assert set(values) == set(sample), "the SQL payload and payload_for() must carry the same fields"
+    parts: list[Any] = []
+    for name, value in values.items():
+        parts += [literal_column(f"'{name}'"), value]  # the names are the constants above, never input
+    return (func.json_object if dialect == "sqlite" else func.json_build_object)(*parts)
 
 
 async def run_pending(*, factory: SessionFactory, batch_size: int, max_batches: int = 1_000_000) -> int:

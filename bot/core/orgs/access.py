@@ -16,6 +16,7 @@ from bot.core.common.clock import now
 from bot.core.common.errors import Forbidden, InvalidInput
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, PlatformAccessGrant
+from bot.core.orgs.permissions import member_org_id
 
 
 async def active_grant(*, session: AsyncSession, org_id: int) -> PlatformAccessGrant | None:
@@ -38,7 +39,7 @@ async def grant(*, session: AsyncSession, actor: Agent, hours: int, reason: str)
 
 
 async def revoke(*, session: AsyncSession, actor: Agent) -> None:
-    current = await active_grant(session=session, org_id=actor.org_id)
+    current = await active_grant(session=session, org_id=member_org_id(actor))
     if current is not None:
         current.revoked_at = now()
         await record(session=session, org_id=actor.org_id, actor_type="agent", actor_id=actor.id,

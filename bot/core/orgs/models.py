@@ -90,6 +90,9 @@ class Organization(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The name folded for comparison (bot/core/orgs/organizations.py name_key): UNIQUE, so two concurrent
+    # sign-ups of "ACME" and "acme" cannot both commit, on SQLite or PostgreSQL.
+    name_key: Mapped[str] = mapped_column(String(640), unique=True)
     brand: Mapped[str] = mapped_column(String(200), default="")
     profile: Mapped[str] = mapped_column(Text, default="")
     website: Mapped[str] = mapped_column(String(500), default="")
@@ -104,23 +107,23 @@ class Organization(Base):
 
 
 class Agent(OrgScoped, Base):
-    """A workbench user. Platform admins belong to no organization: their org_id is NULL.
+    """A workbench user. Platform admins belong to no organization: their org_id is NULL (typed so).
 
-    Typed `int` on purpose: every organization page and service reads `agent.org_id`, and the permission
-    table (bot/core/orgs/permissions.py, enforced by `agent_page`) keeps platform admins out of all of
-    them; platform code checks `org_id is None` itself.
+    Organization pages and services take the organization from `member_org_id(agent)`
+    (bot/core/orgs/permissions.py), which refuses an agent without one; `agent_page` keeps platform admins
+    out of those pages in the first place.
     """
 
     __tablename__ = "agents"
     __table_args__ = (UniqueConstraint("org_id", "email"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
-    org_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
+    org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True, nullable=True)
     email: Mapped[str] = mapped_column(String(320))
     name: Mapped[str] = mapped_column(String(200), default="")
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(20), default="agent")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    totp_secret: Mapped[str] = mapped_column(String(64), default="")  # empty: no two-factor login
+    totp_secret: Mapped[str] = mapped_column(String(255), default="")  # empty: off; else sealed (bot/core/orgs/totp.py)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # newest accepted code's time step (replay guard)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 

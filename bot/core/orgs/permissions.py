@@ -8,6 +8,7 @@ through an access grant. A role missing from the table may do nothing.
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Protocol
 
 from bot.core.common.errors import Forbidden
 
@@ -83,3 +84,15 @@ def require(role: str, permission: Permission) -> None:
 def roles_with(permission: Permission) -> tuple[str, ...]:
     """Roles holding a permission, e.g. who receives an organization's admin pushes."""
     return tuple(role.value for role, granted in PERMISSIONS.items() if permission in granted)
+
+
+class _Member(Protocol):
+    org_id: int | None
+
+
+def member_org_id(agent: _Member) -> int:
+    """The organization of an agent acting in it. Platform admins have none (`org_id` NULL): organization pages
+    are closed to them by the table above, and a service reached without one refuses (403) instead of running."""
+    if agent.org_id is None:
+        raise Forbidden("this belongs to an organization, and platform administrators have none")
+    return agent.org_id

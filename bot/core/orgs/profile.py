@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.common.errors import Conflict, InvalidInput
+from bot.core.common.errors import InvalidInput
 from bot.core.files.attachments import check_upload, store_attachment
 from bot.core.files.models import Attachment
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Organization
-from bot.core.orgs.organizations import name_taken
+from bot.core.orgs.organizations import rename
 
 PROFILE_FIELDS: dict[str, int] = {"name": 200, "brand": 200, "profile": 2000, "website": 500, "location": 200, "industry": 200}
 # The switches an organization can turn off; a missing key is on. Other features read them with service_on().
@@ -56,10 +56,11 @@ async def update_profile(*, session: AsyncSession, actor: Agent, values: dict[st
             raise InvalidInput("website: an http:// or https:// address")
         if getattr(org, field) != value:
             changed[field] = value
-    if "name" in changed and await name_taken(session=session, name=changed["name"], except_id=org.id):
-        raise Conflict("an organization with this name exists")
     for field, value in changed.items():
-        setattr(org, field, value)
+        if field != "name":
+            setattr(org, field, value)
+    if "name" in changed:
+        await rename(session=session, org=org, name=changed["name"])
     if changed:
         await record(session=session, org_id=org.id, actor_type="agent", actor_id=actor.id, action="update_profile",
                      subject_type="organization", subject_id=org.id, detail={"fields": sorted(changed)})

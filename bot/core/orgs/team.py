@@ -19,7 +19,7 @@ from bot.core.common.errors import Conflict, Forbidden, InvalidInput, NotFound
 from bot.core.orgs.agents import check_password, create_agent, end_all_sessions, hash_password, validate_password
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Invitation
-from bot.core.orgs.permissions import Permission, Role, may
+from bot.core.orgs.permissions import Permission, Role, may, member_org_id
 from bot.core.orgs.tokens import new_token, token_hash
 from bot.core.security.password_pool import DEFAULT_POOL, PasswordPool
 
@@ -99,7 +99,7 @@ async def change_role(*, session: AsyncSession, actor: Agent, agent_id: int, rol
     touches_main = Role.MAIN_ADMIN.value in (role, agent.role)
     if touches_main and not may(actor.role, Permission.MAIN_ADMIN_TRANSFER):
         raise Forbidden("only a main administrator changes who is main administrator")
-    if agent.role == Role.MAIN_ADMIN.value and role != agent.role and not await _main_admins_left(session, actor.org_id, agent.id):
+    if agent.role == Role.MAIN_ADMIN.value and role != agent.role and not await _main_admins_left(session, member_org_id(actor), agent.id):
         raise Conflict("the organization needs a main administrator; transfer the role first")
     before, agent.role = agent.role, role
     await _audit(session, actor, "change_role", agent.id, before=before, after=role)
@@ -126,7 +126,7 @@ async def deactivate(*, session: AsyncSession, actor: Agent, agent_id: int) -> A
     if agent.role == Role.MAIN_ADMIN.value:
         if not may(actor.role, Permission.MAIN_ADMIN_TRANSFER):
             raise Forbidden("only a main administrator deactivates a main administrator")
-        if not await _main_admins_left(session, actor.org_id, agent.id):
+        if not await _main_admins_left(session, member_org_id(actor), agent.id):
             raise Conflict("the organization needs a main administrator; transfer the role first")
     agent.active = False
     await end_all_sessions(session=session, agent_id=agent.id)

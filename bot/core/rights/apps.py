@@ -21,6 +21,7 @@ from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.delivery.outbox import enqueue
 from bot.core.orgs.audit import record
+from bot.core.orgs.switches import APPS, require_on
 from bot.core.rights.models import AppAuthorization, DeletionNotice, RightsRequest, ThirdPartyApp
 from bot.core.rights.requests import request_number
 
@@ -28,6 +29,7 @@ from bot.core.rights.requests import request_number
 async def create_app(
     *, session: AsyncSession, org_id: int, name: str, purpose: str, categories: list[str], webhook: str = "", email: str = "",
 ) -> ThirdPartyApp:
+    await require_on(session=session, org_id=org_id, key=APPS)
     name, webhook, email = name.strip(), webhook.strip(), email.strip()
     if not name:
         raise InvalidInput("an app needs a name")
@@ -65,6 +67,7 @@ async def app_states(*, session: AsyncSession, org_id: int, customer_id: int) ->
 async def set_authorization(
     *, session: AsyncSession, org_id: int, customer_id: int, app_id: int, enabled: bool, actor_type: str, actor_id: int | None,
 ) -> AppState:
+    await require_on(session=session, org_id=org_id, key=APPS)
     app = await session.get(ThirdPartyApp, app_id)
     if app is None or app.org_id != org_id or not app.active:
         raise NotFound("no such app")

@@ -18,6 +18,7 @@ from bot.core.business_time import BusinessCalendar, calendar_from_config
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
 from bot.core.orgs.audit import record
+from bot.core.orgs.switches import require_on, rights_switch
 from bot.core.rights.deadline import days_between, due_at
 from bot.core.rights.models import RightsRequest, RightsRequestEvent
 
@@ -85,6 +86,7 @@ async def open_request(
 ) -> RightsRequest:
     details = dict(details or {})
     _check(kind, ground, details)
+    await require_on(session=session, org_id=org_id, key=rights_switch(kind))  # ServiceOff while the type is turned off
     repeated = await _is_repeat(session, settings, org_id, customer_id, kind)
     request = RightsRequest(
         org_id=org_id, number=await _next_number(session, org_id), customer_id=customer_id, identity_id=identity_id,

@@ -19,6 +19,7 @@ from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.models import Conversation, Customer
 from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.orgs.audit import record
+from bot.core.orgs.switches import WORK_ORDERS, require_on
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import WorkOrder, WorkOrderEvent
 from bot.core.work_orders.numbering import insert_numbered, parse_label
@@ -74,7 +75,9 @@ async def open_work_order(
     priority: str = "normal",
     agent_id: int | None = None,
 ) -> WorkOrder:
-    """Opened by the customer in chat (agent_id None) or by an agent from a conversation."""
+    """Opened by the customer in chat (agent_id None) or by an agent from a conversation; refused (ServiceOff)
+    while the organization has work orders turned off."""
+    await require_on(session=session, org_id=customer.org_id, key=WORK_ORDERS)
     if conversation is not None and conversation.customer_id != customer.id:
         raise NotFound("no such conversation")
     order = WorkOrder(
