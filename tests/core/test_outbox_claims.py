@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, load_settings
@@ -136,4 +136,40 @@ async def test_a_lost_lease_is_claimed_again_as_an_attempt_and_its_chat_keeps_it
         assert [(c.id, c.attempts, c.fresh) for c in again] == [(head.id, 2, False)]
     finally:
         clock.set_clock(None)
+        await engine.dispose()
+
+
+async def test_a_batch_of_outcomes_is_written_with_a_few_statements_whatever_its_size(db_url: str) -> None:
+    engine = create_engine(db_url)
+    factory = session_factory(engine)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    try:
+        async with transaction(factory) as session:
+            for target in range(40):
+                await _queue(session, str(target), 2, "m")
+        async with transaction(factory) as session:
+            claimed = await claim_due(session=session, lease_seconds=30, limit=40)
+        assert len(claimed) == 40
+        outcomes = [Outcome(c, "sent", platform_id=f"p{c.id}") for c in claimed[:30]]
+        outcomes += [Outcome(c, "retry", delay=1.0, error="paced", counted=False) for c in claimed[30:35]]
+        outcomes += [Outcome(c, "failed", error="400") for c in claimed[35:]]
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        async with transaction(factory) as session:
+            sends = await apply(session, outcomes)
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "SELECT"))]
+        assert len(writes) <= 6, f"{len(writes)} statements for 40 outcomes"
+        assert sends == [1] * 30 + [0] * 10
+        async with factory() as session:
+            states = dict((await session.execute(select(OutboxItem.id, OutboxItem.state))).all())
+            due = (await session.scalars(select(OutboxItem.target).where(
+                OutboxItem.state == "pending", OutboxItem.next_attempt_at <= clock.now()))).all()
+        assert [states[c.id] for c in claimed] == ["sent"] * 30 + ["pending"] * 5 + ["failed"] * 5
+        # the next item of each chat whose head finished is due; the paced chats' next ones wait behind their heads
+        assert sorted(due, key=int) == [str(t) for t in range(40) if t not in {int(c.target) for c in claimed[30:35]}]
+    finally:
         await engine.dispose()
