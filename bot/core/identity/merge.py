@@ -16,6 +16,7 @@ from sqlalchemy.orm import attributes
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.models import Base, Customer
 from bot.core.orgs.audit import record
+from bot.core.storage.batch import forget
 
 
 @dataclass
@@ -76,6 +77,7 @@ async def merge_customers(
         if moved:
             report.moved[table.name] = moved
     await _sync_loaded_objects(session, loser_id, survivor_id)
+    forget(session)  # the ingest batch's consents and rights requests moved with the rows
     _absorb(survivor, loser)
     await session.flush()
     await record(
