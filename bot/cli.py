@@ -22,10 +22,10 @@ def cmd_run(settings: Settings, _args: argparse.Namespace) -> int:
 
     from bot.app import create_app
     from bot.bootstrap import bootstrap_demo, ensure_policy_version
-    from bot.migrate import upgrade
+    from bot.migrate import upgrade_if_behind
     from bot.server import run
 
-    upgrade(settings.database_url, secret_key=settings.secret_key)
+    upgrade_if_behind(settings.database_url, secret_key=settings.secret_key)
     app = create_app(settings)
 
     demo_login: list[Any] = []

@@ -162,7 +162,7 @@ class TelegramConfig(Section):
     poll_timeout_seconds: int = Field(25, ge=0, le=50)  # getUpdates long-poll wait
     request_timeout_seconds: float = Field(30.0, gt=0)
     rate_per_chat: float = Field(1.0, gt=0)  # messages per second to one chat
-    chat_burst: int = Field(3, ge=1)  # short bursts to one chat before the per-chat rate applies
+    chat_burst: int = Field(1, ge=1)  # sends to one chat at once before the per-chat rate applies (Telegram: 1)
     rate_global: float = Field(30.0, gt=0)  # messages per second over all chats
     group_per_minute: int = Field(20, ge=1)  # messages per minute to one group or supergroup
     max_wait_seconds: float = Field(1.0, ge=0)  # wait this long for a send slot, else reschedule via the outbox

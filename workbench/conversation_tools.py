@@ -7,10 +7,9 @@ import asyncio
 import contextlib
 from datetime import UTC, datetime
 
-from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 
-from bot.channels.telegram.webhook import TG
+from bot.channels.telegram.keys import TG
 from bot.core.common.errors import InvalidInput
 from bot.core.conversations.threads import get_conversation
 from bot.core.customer_context import conversation_identity, update_contact
@@ -109,6 +108,8 @@ async def typing_view(request: web.Request) -> web.StreamResponse:
         conversation = await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=_id(request))
         identity = await conversation_identity(session=session, conversation=conversation)
     if identity.channel == "telegram" and TG in request.app:
+        from aiogram.exceptions import TelegramAPIError  # loaded only when Telegram is on
+
         # Telegram shows "typing…" for about five seconds; a failure here only loses the hint.
         with contextlib.suppress(TelegramAPIError, TimeoutError, ValueError):
             await asyncio.wait_for(request.app[TG].bot.send_chat_action(chat_id=int(identity.external_id), action="typing"), 5)

@@ -7,11 +7,10 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from aiogram.exceptions import TelegramAPIError
 from aiohttp import web
 
+from bot.channels.telegram.keys import TG
 from bot.channels.telegram.store import create_link_code, linked_chats, outbox_backlog, unlink_chat
-from bot.channels.telegram.webhook import TG
 from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
 from bot.core.orgs.permissions import Permission, may
@@ -28,6 +27,8 @@ def _stamp(value: float | None) -> str:
 
 async def bot_health(request: web.Request) -> dict[str, Any]:
     """Live answers from the Bot API plus what this process saw; a broken webhook shows here, not silently."""
+    from aiogram.exceptions import TelegramAPIError  # loaded only when Telegram is on
+
     channel = request.app[TG]
     health: dict[str, Any] = {"mode": channel.config.mode, "state": channel.state}
     try:

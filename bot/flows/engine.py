@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from typing import Any
 
 from bot.core.conversations.events import Button, InboundEvent, Reply
-from bot.core.conversations.models import ChannelIdentity, Customer
+from bot.core.conversations.models import ChannelIdentity
 from bot.core.conversations.turns import Turn
 from bot.flows.texts import render_text
 
@@ -88,16 +88,6 @@ async def run_flows(call: FlowCall, *, after: str | None = None) -> list[Reply]:
     return []
 
 
-Preloader = Callable[[Any, list[Customer], dict[str, Any]], Awaitable[None]]
-_PRELOADERS: list[Preloader] = []
-
-
-def register_preloader(preloader: Preloader) -> Preloader:
-    """A flow that would query per event reads for the whole ingest batch once instead: called with the batch's
-    session, its customers and the batch dict that every turn of the batch carries (`call.batch`)."""
-    _PRELOADERS.append(preloader)
-    return preloader
-
 
 Redactor = Callable[[ChannelIdentity, InboundEvent], str | None]
 _REDACTORS: list[Redactor] = []
@@ -120,10 +110,6 @@ def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
 
 class Engine:
     """The flow runner handed to the ingest writer (bot.core.conversations.turns.FlowRunner)."""
-
-    async def prepare(self, *, session: Any, customers: list[Customer], batch: dict[str, Any]) -> None:
-        for preloader in _PRELOADERS:
-            await preloader(session, customers, batch)
 
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
         return stored_text(identity, event)

@@ -8,21 +8,64 @@ to a customer who declined, to agree after all.
 
 from __future__ import annotations
 
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
 from bot.core.conversations.customers import consent_count, latest_consent, record_consent
 from bot.core.conversations.events import Button, Reply
 from bot.core.notices.policy import current_version
 from bot.flows.engine import FlowCall, register, run_flows
-from bot.flows.texts import LOCALES
+from bot.flows.texts import LOCALES, render_text
 
 
-def brand_card(call: FlowCall) -> Reply:
+@dataclass(frozen=True)
+class Greeting:
+    """The parts of a greeting that are the same for every customer of an organization in one language under
+    one policy version: rendered once, then copied into each new chat's replies."""
+
+    brand_card: str
+    brand: dict[str, Any]
+    notice: str
+    agree: str
+    decline: str
+    welcome: str
+
+
+# Keyed by every organization field the templates read, the locale and the policy version: a changed profile,
+# brand or certification, or a newly published policy version is a new key, so nothing stale is ever served.
+_GREETINGS: OrderedDict[tuple[Any, ...], Greeting] = OrderedDict()
+GREETINGS_KEPT = 512
+
+
+def prepared(call: FlowCall, version: str) -> Greeting:
     org = call.org
-    return Reply(
-        text=call.text("brand_card"),
-        kind="brand_card",
-        data={"brand": org.brand or org.name, "profile": org.profile, "website": org.website,
-              "certified": org.certification_state == "certified"},
+    key = (org.id, org.name, org.brand, org.profile, org.website, org.certification_state, call.locale, version)
+    hit = _GREETINGS.get(key)
+    if hit is not None:
+        _GREETINGS.move_to_end(key)
+        return hit
+
+    def render(name: str, **context: Any) -> str:  # no customer in the context: these texts are not personal
+        return render_text(name, call.locale, org=org, **context)
+
+    greeting = Greeting(
+        brand_card=render("brand_card"),
+        brand={"brand": org.brand or org.name, "profile": org.profile, "website": org.website,
+               "certified": org.certification_state == "certified"},
+        notice=render("privacy_notice", version=version),
+        agree=render("button_agree"),
+        decline=render("button_decline"),
+        welcome=render("welcome"),
     )
+    _GREETINGS[key] = greeting
+    if len(_GREETINGS) > GREETINGS_KEPT:
+        _GREETINGS.popitem(last=False)
+    return greeting
+
+
+def brand_card(greeting: Greeting) -> Reply:
+    return Reply(text=greeting.brand_card, kind="brand_card", data=dict(greeting.brand))
 
 
 def consent_buttons(call: FlowCall, answers: int) -> tuple[Button, ...]:
@@ -38,6 +81,8 @@ async def policy_version(call: FlowCall) -> str:
 
 
 async def _needs_consent(call: FlowCall) -> bool:
+    if call.new_customer:  # created by this very message: no answer of theirs exists yet
+        return True
     consent = await latest_consent(session=call.session, customer_id=call.customer.id)
     if consent is None or consent.policy_version != await policy_version(call):
         return True
@@ -48,17 +93,13 @@ async def _needs_consent(call: FlowCall) -> bool:
 async def greeting(call: FlowCall) -> list[Reply] | None:
     if not (call.new_conversation or call.command == "start"):
         return None
-    replies = [brand_card(call)]
+    greeting = prepared(call, await policy_version(call))
+    replies = [brand_card(greeting)]
     if await _needs_consent(call):
-        answers = await consent_count(session=call.session, customer_id=call.customer.id)
-        replies.append(
-            Reply(
-                text=call.text("privacy_notice", version=await policy_version(call)),
-                kind="notice",
-                buttons=consent_buttons(call, answers),
-            )
-        )
-    replies.append(call.reply("welcome"))
+        answers = 0 if call.new_customer else await consent_count(session=call.session, customer_id=call.customer.id)
+        buttons = (Button(greeting.agree, f"consent:yes:{answers}"), Button(greeting.decline, f"consent:no:{answers}"))
+        replies.append(Reply(text=greeting.notice, kind="notice", buttons=buttons))
+    replies.append(Reply(text=greeting.welcome))
     if call.command and call.command != "start":  # a first message that is a command (help, verify…) is answered too
         replies.extend(await run_flows(call, after="greeting"))
     return replies

@@ -18,7 +18,7 @@ async def policy_gate(call: FlowCall) -> list[Reply] | None:
     event = call.event
     if event.kind == "button" and (event.payload.startswith("consent:") or event.payload.startswith("lang:")):
         return None
-    if call.command in PASS:
+    if call.command in PASS or call.new_customer:  # a first-time customer gets the greeting's notice instead
         return None
     version = await needs_reconsent(session=call.session, customer_id=call.customer.id)
     if version is None:

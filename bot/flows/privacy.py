@@ -16,7 +16,6 @@ from typing import Any
 
 from bot.core.common.errors import DomainError
 from bot.core.conversations.events import Button, Reply
-from bot.core.conversations.models import Customer
 from bot.core.orgs.profile import service_on
 from bot.core.orgs.switches import APPS, ServiceOff, rights_switch
 from bot.core.rights.apps import app_states, set_authorization
@@ -25,21 +24,19 @@ from bot.core.rights.requests import (
     GROUNDS,
     KINDS,
     customer_answered,
-    customers_awaited,
     mark_verified,
     open_request,
     open_requests_of,
 )
 from bot.core.rights.requests import request_number as number_of
 from bot.core.rights.texts import label
-from bot.flows.engine import FlowCall, register, register_preloader
+from bot.flows.engine import FlowCall, register
 from bot.flows.verify import require_verification
 
 STATE = "privacy"
 COMMANDS = ("privacy", "隐私")
 RESUME = "privacy:go"
 NEEDS_TEXT = ("correct", "authorization", "complaint")
-AWAITED = "privacy.awaited"
 
 
 def _on(call: FlowCall, kind: str) -> bool:
@@ -156,18 +153,6 @@ def _details(kind: str, text: str) -> dict[str, Any] | None:
     return {"field": field.strip().lower(), "value": value.strip()[:320]}
 
 
-@register_preloader
-async def _awaited(session: Any, customers: list[Customer], batch: dict[str, Any]) -> None:
-    """Whose requests wait on them, read once per ingest batch: most messages come from customers with none."""
-    ids = [customer.id for customer in customers]
-    batch[AWAITED] = (set(ids), await customers_awaited(session=session, customer_ids=ids))
-
-
-def _may_be_awaited(call: FlowCall) -> bool:
-    checked, awaited = call.batch.get(AWAITED, (set(), set()))
-    return call.customer.id not in checked or call.customer.id in awaited  # not preloaded (linked mid-batch): look
-
-
 @register("privacy")
 async def privacy(call: FlowCall) -> list[Reply] | None:
     event = call.event
@@ -182,7 +167,7 @@ async def privacy(call: FlowCall) -> list[Reply] | None:
         if details is None:
             return _bad(call, "That field does not exist or the value is empty.")
         return await _start(call, {"kind": waiting, "details": details})
-    if event.kind == "text" and _may_be_awaited(call):
+    if event.kind == "text":
         for request in await open_requests_of(session=call.session, org_id=call.org.id, customer_id=call.customer.id):
             await customer_answered(session=call.session, settings=call.settings, request=request)
     return None

@@ -17,8 +17,10 @@ from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_batch import IngestResult
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.delivery.models import OutboxItem
+from bot.core.notices.policy import publish
+from bot.core.storage.db import transaction
 from tests.conftest import Server
-from tests.utils.factories import OrgWithAdmin
+from tests.utils.factories import OrgWithAdmin, make_platform_admin
 
 _VERB = re.compile(r"^\s*(INSERT INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
@@ -103,6 +105,35 @@ async def test_known_chats_cost_one_update_of_their_conversations(server: Server
             conversation = await session.get(Conversation, result.conversation_id)
             assert conversation is not None
             assert (conversation.unread_count, conversation.last_message_preview) == (2, f"again {n}")
+
+
+async def test_the_facts_flows_ask_on_every_message_are_read_once_per_batch(server: Server, demo: OrgWithAdmin) -> None:
+    """The policy gate's latest consent and the privacy flow's open rights requests: one query for the batch's
+    customers, not one per event (bot/core/storage/batch.py)."""
+    org = demo.org.id
+    await together(server, [chat(org, f"{n}", "hi") for n in range(10)])
+    agreed = await together(server, [InboundEvent(org_id=org, channel="telegram", external_id=f"{n}", kind="button",
+                                                  payload="consent:yes:0") for n in range(10)])
+    assert all(len(r.replies) == 1 for r in agreed)
+    platform = await make_platform_admin(server.ctx.factory)
+    async with transaction(server.ctx.factory) as session:  # a major version: the gate reads every customer's consent
+        await publish(session=session, actor=platform, version="2099-02", summary="New terms.", major=True)
+    reads: Counter[str] = Counter()
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        for table in ("consents", "rights_requests"):
+            if sql.lstrip().upper().startswith("SELECT") and f"FROM {table}" in sql:
+                reads[table] += 1
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        results = await together(server, [chat(org, f"{n}", f"again {n}") for n in range(10)])
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert reads["consents"] <= 2 and reads["rights_requests"] <= 1, reads  # was 10 and 10 (and consent counts)
+    # behaviour unchanged: each of them answered an older version, so each gets the policy-change notice
+    assert all(len(r.replies) == 1 and "2099-02" in r.replies[0]["text"] for r in results), [r.replies for r in results]
 
 
 _RIGHTS_READ = re.compile(r"^\s*SELECT\b.*\bFROM rights_requests\b", re.IGNORECASE | re.DOTALL)

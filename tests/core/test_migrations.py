@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -67,3 +69,24 @@ async def test_0820_folds_names_and_seals_plaintext_totp_secrets(tmp_path: Path)
 
 SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
 KEY = "migration-test-key-0123456789abcdefghij"
+
+
+def test_the_files_name_the_same_heads_as_alembic() -> None:
+    """`incs run` skips Alembic when the database is at these heads (bot/migrate.py upgrade_if_behind)."""
+    from alembic.script import ScriptDirectory
+
+    from bot.migrate import alembic_config, file_heads
+
+    assert file_heads() == set(ScriptDirectory.from_config(alembic_config("sqlite+aiosqlite://")).get_heads())
+
+
+def test_a_start_on_a_database_at_head_leaves_alembic_unimported(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'incs.db'}"
+    probe = (
+        "import sys; from bot.migrate import upgrade_if_behind; upgrade_if_behind(sys.argv[1]); "
+        "print('alembic' in sys.modules)"
+    )
+    first = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=120)
+    assert first.stdout.strip() == "True"  # a new database: migrated
+    again = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=120)
+    assert again.stdout.strip() == "False"  # at head: nothing to do, nothing loaded

@@ -1,16 +1,24 @@
-"""PostgreSQL tuning: outbox claims pass over rows another process is claiming (FOR UPDATE SKIP LOCKED) instead of
-waiting for its transaction, and what each claims is its own, once; the database settings reach every connection."""
+"""Outbox claims: index-driven whatever the backlog (due items read in index order with a LIMIT, items waiting
+behind their chat's head deferred, brought forward when it is delivered); on PostgreSQL they pass over rows another
+process is claiming (FOR UPDATE SKIP LOCKED) instead of waiting for its transaction, and what each claims is its own,
+once; the database settings reach every connection."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, load_settings
-from bot.core.delivery.outbox import claim_due, enqueue
+from bot.core.common import clock
+from bot.core.delivery.models import OutboxItem
+from bot.core.delivery.outbox import claim_due, due_query, enqueue
+from bot.core.delivery.recorder import Outcome, apply
 from bot.core.storage.db import create_engine, session_factory, transaction
 from tests.conftest import make_settings, start_server
 
@@ -50,3 +58,118 @@ async def test_the_database_settings_reach_postgresql_and_bad_ones_name_their_ke
             assert cache.capacity == 500
     finally:
         await server.stop()
+
+
+# ---- Claims read what they claim, not the backlog (issue 15: the claim grouped every undelivered row). ----
+
+
+async def _plan(session: AsyncSession, query: Any) -> str:
+    compiled = query.compile(dialect=session.get_bind().dialect, compile_kwargs={"literal_binds": True})
+    if session.get_bind().dialect.name == "sqlite":
+        rows = await session.execute(text(f"EXPLAIN QUERY PLAN {compiled}"))
+        return "\n".join(str(row[-1]) for row in rows)
+    await session.execute(text("SET LOCAL enable_seqscan = off"))  # the test's table is tiny; ask which index it would use
+    return "\n".join(str(row[0]) for row in await session.execute(text(f"EXPLAIN {compiled}")))
+
+
+async def test_the_claim_reads_due_items_from_an_index_in_order_with_a_limit(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with transaction(session_factory(engine)) as session:
+            plan = await _plan(session, due_query("telegram", clock.now(), 50, exclude=[1, 2]))
+        assert "ix_outbox_due" in plan, plan
+        assert "TEMP B-TREE" not in plan and "Sort" not in plan, f"the claim sorts its candidates:\n{plan}"
+        assert "GROUP BY" not in plan and "Aggregate" not in plan, plan
+        assert "SCAN outbox" not in plan and "Seq Scan" not in plan, f"the head check reads the table:\n{plan}"
+    finally:
+        await engine.dispose()
+
+
+async def _queue(session: AsyncSession, target: str, count: int, prefix: str) -> None:
+    for n in range(count):
+        await enqueue(session=session, channel="telegram", target=target, payload={"text": f"{prefix}{n}"},
+                      idempotency_key=f"{prefix}-{target}-{n}")
+
+
+async def test_a_long_queue_to_one_chat_is_read_once_and_its_next_item_comes_forward_when_the_first_is_sent(
+    db_url: str,
+) -> None:
+    engine = create_engine(db_url)
+    factory = session_factory(engine)
+    try:
+        async with transaction(factory) as session:
+            await _queue(session, "1", 300, "a")  # one chat with a long queue, enqueued first
+            await _queue(session, "2", 1, "b")
+            await _queue(session, "3", 1, "c")
+        async with transaction(factory) as session:
+            first = await claim_due(session=session, lease_seconds=30, limit=0, per_channel={"telegram": 3})
+        assert [(c.target, c.payload["text"]) for c in first] == [("1", "a0"), ("2", "b0"), ("3", "c0")]
+        assert all(c.fresh and c.attempts == 1 for c in first)
+        async with factory() as session:  # the 299 behind chat 1's head were deferred by a lease: not read again
+            waiting = (await session.scalars(select(OutboxItem.next_attempt_at).where(
+                OutboxItem.target == "1", OutboxItem.state == "pending"))).all()
+        assert len(waiting) == 299 and min(waiting) > clock.now() + timedelta(seconds=25)
+        async with transaction(factory) as session:
+            assert await claim_due(session=session, lease_seconds=30, limit=0, per_channel={"telegram": 3}) == []
+
+        async with transaction(factory) as session:  # chat 1's head is delivered: its next item is due at once
+            await apply(session, [Outcome(first[0], "sent", platform_id="77")])
+        async with transaction(factory) as session:
+            second = await claim_due(session=session, lease_seconds=30, limit=0, per_channel={"telegram": 3})
+        assert [(c.target, c.payload["text"]) for c in second] == [("1", "a1")]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_lost_lease_is_claimed_again_as_an_attempt_and_its_chat_keeps_its_order(db_url: str) -> None:
+    engine = create_engine(db_url)
+    factory = session_factory(engine)
+    try:
+        async with transaction(factory) as session:
+            await _queue(session, "1", 2, "a")
+        async with transaction(factory) as session:
+            [head] = await claim_due(session=session, lease_seconds=30, limit=5)
+        later = clock.now() + timedelta(seconds=31)
+        clock.set_clock(lambda: later)
+        async with transaction(factory) as session:
+            again = await claim_due(session=session, lease_seconds=30, limit=5)
+        assert [(c.id, c.attempts, c.fresh) for c in again] == [(head.id, 2, False)]
+    finally:
+        clock.set_clock(None)
+        await engine.dispose()
+
+
+async def test_a_batch_of_outcomes_is_written_with_a_few_statements_whatever_its_size(db_url: str) -> None:
+    engine = create_engine(db_url)
+    factory = session_factory(engine)
+    statements: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        statements.append(statement)
+
+    try:
+        async with transaction(factory) as session:
+            for target in range(40):
+                await _queue(session, str(target), 2, "m")
+        async with transaction(factory) as session:
+            claimed = await claim_due(session=session, lease_seconds=30, limit=40)
+        assert len(claimed) == 40
+        outcomes = [Outcome(c, "sent", platform_id=f"p{c.id}") for c in claimed[:30]]
+        outcomes += [Outcome(c, "retry", delay=1.0, error="paced", counted=False) for c in claimed[30:35]]
+        outcomes += [Outcome(c, "failed", error="400") for c in claimed[35:]]
+        event.listen(engine.sync_engine, "before_cursor_execute", count)
+        async with transaction(factory) as session:
+            sends = await apply(session, outcomes)
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+        writes = [s for s in statements if s.lstrip().upper().startswith(("UPDATE", "SELECT"))]
+        assert len(writes) <= 6, f"{len(writes)} statements for 40 outcomes"
+        assert sends == [1] * 30 + [0] * 10
+        async with factory() as session:
+            states = dict((await session.execute(select(OutboxItem.id, OutboxItem.state))).all())
+            due = (await session.scalars(select(OutboxItem.target).where(
+                OutboxItem.state == "pending", OutboxItem.next_attempt_at <= clock.now()))).all()
+        assert [states[c.id] for c in claimed] == ["sent"] * 30 + ["pending"] * 5 + ["failed"] * 5
+        # the next item of each chat whose head finished is due; the paced chats' next ones wait behind their heads
+        assert sorted(due, key=int) == [str(t) for t in range(40) if t not in {int(c.target) for c in claimed[30:35]}]
+    finally:
+        await engine.dispose()

@@ -8,22 +8,19 @@ out through the outbox (`slack`), admin pushes too (`slack-push`).
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.channels.slack.inbound import SlackInbound
-from bot.channels.slack.mirror import AgentsChannelMirror
-from bot.channels.slack.sender import SlackSender, make_client
-from bot.channels.slack.shape import checked_body, signature_ok
-from bot.channels.slack.socket_mode import SocketMode
 from bot.context import AppContext
 from bot.core.common.errors import InvalidInput
 
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
 log = logging.getLogger(__name__)
-SLACK = web.AppKey("incs_slack", AsyncApp)
+# slack_bolt and slack_sdk (about 8 MB) are imported by setup() only when Slack is configured.
+SLACK: web.AppKey[AsyncApp] = web.AppKey("incs_slack")
 
 
 def setup(app: web.Application, ctx: AppContext) -> None:
@@ -34,6 +31,13 @@ def setup(app: web.Application, ctx: AppContext) -> None:
     if (socket and not config.app_token) or (not socket and not config.signing_secret):
         log.warning("slack: bot_token is set but %s is missing; Slack stays off", "app_token" if socket else "signing_secret")
         return
+    from slack_bolt.async_app import AsyncApp
+
+    from bot.channels.slack.inbound import SlackInbound
+    from bot.channels.slack.mirror import AgentsChannelMirror
+    from bot.channels.slack.sender import SlackSender, make_client
+    from bot.channels.slack.socket_mode import SocketMode
+
     client = make_client(config.bot_token, config.api_base, config.request_timeout_seconds)
     ctx.services["slack_client"] = client
     bolt = AsyncApp(
@@ -65,6 +69,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
 
 
 def _events_handler(bolt: AsyncApp, secret: str):  # type: ignore[no-untyped-def]
+    from slack_bolt.adapter.aiohttp import to_aiohttp_response
+    from slack_bolt.request.async_request import AsyncBoltRequest
+
+    from bot.channels.slack.shape import checked_body, signature_ok
+
     async def slack_events(request: web.Request) -> web.Response:
         raw = await request.read()
         # Checked here on the raw bytes before any decoding or parsing, so a forged or replayed request

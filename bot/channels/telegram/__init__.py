@@ -9,7 +9,10 @@ import logging
 
 from aiohttp import web
 
+from bot.channels.telegram import lean
 from bot.context import AppContext
+
+lean.install()  # before any module of this package imports aiogram (see lean.py)
 
 log = logging.getLogger(__name__)
 JOURNAL_PURGE_JOB = "telegram.journal_purge"
@@ -24,10 +27,11 @@ def setup(app: web.Application, ctx: AppContext) -> None:
         from bot.config import ConfigError
 
         raise ConfigError("channels.telegram.webhook_secret: required in webhook mode (INCS_CHANNELS__TELEGRAM__WEBHOOK_SECRET)")
+    from bot.channels.telegram.keys import TG
     from bot.channels.telegram.runtime import TelegramChannel
     from bot.channels.telegram.sender import TelegramSender
     from bot.channels.telegram.topics import TopicSender
-    from bot.channels.telegram.webhook import TG, telegram_webhook
+    from bot.channels.telegram.webhook import telegram_webhook
 
     # aiogram logs every update at INFO; at our rates that is noise, and errors still show.
     logging.getLogger("aiogram.event").setLevel(logging.WARNING)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from aiogram import F, Router
+from aiogram import Router
 from aiogram.types import CallbackQuery, Message
 
 from bot.channels.telegram.edits import edit_key, on_agent_edit
@@ -28,15 +28,24 @@ log = logging.getLogger(__name__)
 TRANSIENT_INGEST = "the message could not be stored"  # the ingestor's wording for a database failure
 
 
+async def _private(message: Message) -> bool:
+    return message.chat.type == "private"
+
+
 def build_router(channel: TelegramChannel) -> Router:
+    """Filters are coroutines: aiogram runs a plain callable (a magic filter `F.chat.type == ...` included) in a
+    worker thread, a thread hop per filter per update (tests/channels/telegram/test_edges.py checks)."""
     router = Router(name="telegram-inbound")
     agents_chat = channel.config.agents_chat_id
 
-    @router.message(F.chat.type == "private")
+    async def in_agents_chat(message: Message) -> bool:
+        return agents_chat is not None and message.chat.id == agents_chat
+
+    @router.message(_private)
     async def private_message(message: Message) -> None:
         await on_customer_message(channel, message)
 
-    @router.edited_message(F.chat.type == "private")
+    @router.edited_message(_private)
     async def private_edit(message: Message) -> None:
         await on_edit(channel, message)
 
@@ -44,13 +53,13 @@ def build_router(channel: TelegramChannel) -> Router:
     async def button(callback: CallbackQuery) -> None:
         await on_callback(channel, callback)
 
-    @router.message(F.chat.id == agents_chat)
+    @router.message(in_agents_chat)
     async def agents_topic(message: Message) -> None:
         from bot.channels.telegram.topics import on_agent_message
 
         await on_agent_message(channel, message)
 
-    @router.edited_message(F.chat.id == agents_chat)
+    @router.edited_message(in_agents_chat)
     async def agents_topic_edit(message: Message) -> None:
         await on_agent_edit(channel, message)
 

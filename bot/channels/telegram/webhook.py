@@ -11,12 +11,12 @@ import logging
 
 from aiohttp import web
 
-from bot.channels.telegram.runtime import MalformedUpdate, TelegramChannel
+from bot.channels.telegram.keys import TG
+from bot.channels.telegram.runtime import MalformedUpdate
 from bot.core.common.errors import InvalidInput
 from bot.core.security.payloads import parse_json
 
 log = logging.getLogger(__name__)
-TG = web.AppKey("incs_telegram", TelegramChannel)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name, not a secret
 
 

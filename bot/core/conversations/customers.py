@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.common.clock import now
 from bot.core.common.errors import NotFound
 from bot.core.conversations.models import ChannelIdentity, Consent, Customer
+from bot.core.storage.batch import batch_customers, keep, memo
 
 LAST_SEEN_PRECISION = timedelta(minutes=1)
 
@@ -96,10 +97,44 @@ async def record_consent(
     )
     session.add(consent)
     await session.flush()
+    kept = memo(session, "consents")
+    if kept is not None and purpose == "basic" and customer.id in kept.customers:
+        kept.latest[customer.id] = consent
+        kept.counts[customer.id] = kept.counts.get(customer.id, 0) + 1
     return consent
 
 
+@dataclass
+class _BatchConsents:
+    customers: frozenset[int]
+    latest: dict[int, Consent]
+    counts: dict[int, int]
+
+
+async def _batch_consents(session: AsyncSession) -> _BatchConsents | None:
+    """The latest basic consent and the number of answers of every customer of the ingest batch, read once
+    (bot/core/storage/batch.py)."""
+    kept = memo(session, "consents")
+    if isinstance(kept, _BatchConsents):
+        return kept
+    customers = batch_customers(session)
+    if customers is None:
+        return None
+    rows = (await session.execute(
+        select(Consent.customer_id, func.count(), func.max(Consent.id))
+        .where(Consent.customer_id.in_(customers), Consent.purpose == "basic")
+        .group_by(Consent.customer_id)
+    )).all()
+    counts = {int(c): int(n) for c, n, _ in rows}
+    latest = (await session.scalars(select(Consent).where(Consent.id.in_([i for _, _, i in rows])))).all() if rows else []
+    return keep(session, "consents", _BatchConsents(customers, {c.customer_id: c for c in latest}, counts))  # type: ignore[no-any-return]
+
+
 async def latest_consent(*, session: AsyncSession, customer_id: int, purpose: str = "basic") -> Consent | None:
+    if purpose == "basic":
+        kept = await _batch_consents(session)
+        if kept is not None and customer_id in kept.customers:
+            return kept.latest.get(customer_id)
     return await session.scalar(
         select(Consent)
         .where(Consent.customer_id == customer_id, Consent.purpose == purpose)
@@ -110,6 +145,10 @@ async def latest_consent(*, session: AsyncSession, customer_id: int, purpose: st
 
 async def consent_count(*, session: AsyncSession, customer_id: int, purpose: str = "basic") -> int:
     """How many consent answers the customer has given: a notice's buttons carry it to tell old notices from new."""
+    if purpose == "basic":
+        kept = await _batch_consents(session)
+        if kept is not None and customer_id in kept.customers:
+            return kept.counts.get(customer_id, 0)
     count = await session.scalar(
         select(func.count()).select_from(Consent).where(Consent.customer_id == customer_id, Consent.purpose == purpose)
     )

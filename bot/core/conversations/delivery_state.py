@@ -1,41 +1,49 @@
-"""How a delivery outcome shows in the thread: the message's delivery state and platform id, and whether the
-channel identity can still be reached. Registered with the outbox (bot/core/delivery/outbox.py, `ThreadCopy`)."""
+"""How delivery outcomes show in the thread: each message's delivery state and platform id, and whether the
+channel identity can still be reached. Registered with the outbox (bot/core/delivery/outbox.py, `ThreadCopy`);
+one statement per kind of write for a whole batch of outcomes (executemany)."""
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from sqlalchemy import case, select, update
+from sqlalchemy import Table, bindparam, case, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 
 from bot.core.conversations.models import ChannelIdentity, Message
 from bot.core.delivery.outbox import keep_thread_copy
 
+MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+
 
 class MessageDeliveryState:
-    async def sent(self, session: AsyncSession, message_id: int, platform_message_id: str | None) -> None:
+    async def sent(self, session: AsyncSession, copies: Sequence[tuple[int, str | None]]) -> None:
         """A platform id that another message of the same identity already holds stays on the outbox item only:
         it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold."""
-        values: dict[str, Any] = {"delivery_state": "sent"}
-        if platform_message_id:
-            other = aliased(Message)
+        with_id = [{"b_mid": mid, "b_pid": pid} for mid, pid in copies if pid]
+        without = [{"b_mid": mid} for mid, pid in copies if not pid]
+        if with_id:
+            other = MESSAGES.alias("other")
             taken = (
-                select(other.id)
+                select(other.c.id)
                 .where(
-                    other.identity_id == Message.identity_id,
-                    other.platform_message_id == platform_message_id,
-                    other.id != Message.id,
+                    other.c.identity_id == MESSAGES.c.identity_id,
+                    other.c.platform_message_id == bindparam("b_pid"),
+                    other.c.id != MESSAGES.c.id,
                 )
                 .exists()
             )
-            values["platform_message_id"] = case((taken, Message.platform_message_id), else_=platform_message_id)
-        await session.execute(
-            update(Message).where(Message.id == message_id).values(**values).execution_options(synchronize_session=False)
-        )
+            await session.execute(
+                update(MESSAGES)
+                .where(MESSAGES.c.id == bindparam("b_mid"))
+                .values(delivery_state="sent",
+                        platform_message_id=case((taken, MESSAGES.c.platform_message_id), else_=bindparam("b_pid"))),
+                with_id,
+            )
+        if without:
+            await session.execute(update(MESSAGES).where(MESSAGES.c.id == bindparam("b_mid")).values(delivery_state="sent"), without)
 
-    async def failed(self, session: AsyncSession, message_id: int) -> None:
-        await session.execute(update(Message).where(Message.id == message_id).values(delivery_state="failed"))
+    async def failed(self, session: AsyncSession, message_ids: Sequence[int]) -> None:
+        await session.execute(update(MESSAGES).where(MESSAGES.c.id.in_(list(message_ids))).values(delivery_state="failed"))
 
     async def unreachable(self, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None:
         await session.execute(

@@ -31,14 +31,9 @@ class Turn:
     new_customer: bool
     new_conversation: bool
     services: dict[str, Any] = field(default_factory=dict)
-    batch: dict[str, Any] = field(default_factory=dict)  # what the runner's prepare() read once for the whole batch
 
 
 class FlowRunner(Protocol):
-    async def prepare(self, *, session: AsyncSession, customers: list[Customer], batch: dict[str, Any]) -> None:
-        """Once per ingest batch, before its turns run: read what the flows would otherwise query per event."""
-        ...
-
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
         """The text to store for this event (a flow may keep a one-time code out of the thread)."""
         ...
@@ -50,9 +45,6 @@ class FlowRunner(Protocol):
 
 class NoFlows:
     """A runner that stores what was typed and answers nothing (tools and tests that need no bot)."""
-
-    async def prepare(self, *, session: AsyncSession, customers: list[Customer], batch: dict[str, Any]) -> None:
-        return None
 
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
         return event.text

@@ -22,7 +22,11 @@ from bot.core.storage.tenancy import OrgScoped
 
 class OutboxItem(OrgScoped, Base):
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_queue", "state", "channel", "target", "id"), Index("ix_outbox_message", "message_id"))
+    __table_args__ = (
+        Index("ix_outbox_queue", "state", "channel", "target", "id"),
+        Index("ix_outbox_due", "state", "channel", "next_attempt_at", "id"),  # claims read due items in due order
+        Index("ix_outbox_message", "message_id"),
+    )
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     org_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), nullable=True, index=True)
     channel: Mapped[str] = mapped_column(String(20))

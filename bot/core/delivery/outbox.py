@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import and_, case, func, or_, select, true, update
+from sqlalchemy import Table, and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from bot.core.common.clock import now
 from bot.core.delivery.models import OutboxItem
@@ -17,14 +18,15 @@ ACTIVE = ("pending", "sending")
 
 
 class ThreadCopy(Protocol):
-    """What an outcome changes outside the outbox: the delivered message's copy in its thread, and whether a
+    """What outcomes change outside the outbox: the delivered messages' copies in their threads, and whether a
     channel identity can still be reached. The conversations package owns those tables and registers its
     implementation (bot/core/conversations/delivery_state.py); delivery sits below conversations and does not
-    import them. Each call runs in the outcome's own transaction."""
+    import them. Each call runs in the outcomes' own transaction, one statement per kind of write."""
 
-    async def sent(self, session: AsyncSession, message_id: int, platform_message_id: str | None) -> None: ...
+    async def sent(self, session: AsyncSession, copies: Sequence[tuple[int, str | None]]) -> None:
+        """(message id, platform message id or None) of each delivered item with a thread copy."""
 
-    async def failed(self, session: AsyncSession, message_id: int) -> None: ...
+    async def failed(self, session: AsyncSession, message_ids: Sequence[int]) -> None: ...
 
     async def unreachable(self, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None: ...
 
@@ -90,154 +92,301 @@ async def claim_due(
     per_channel: Mapping[str, int] | None = None,
     exclude: Collection[int] = (),
 ) -> list[Claimed]:
-    """Claim the oldest undelivered item of each target, if it is due, oldest first. One in flight per target
+    """Claim the oldest undelivered item of each target, if it is due, earliest due first. One in flight per target
     keeps order. `per_channel` caps a channel's claims (a rate-limited channel takes only what it can send
-    within the lease); `limit` caps the channels not named there. `exclude`: items this process still has in hand.
+    within the lease); `limit` caps the channels not named there, together. `exclude`: items this process still
+    has in hand.
+
+    Index-driven, whatever the backlog: each channel's due items are read from ix_outbox_due (state, channel,
+    next_attempt_at, id) in due order with a LIMIT, and each is checked against ix_outbox_queue for an older
+    undelivered item of its target. An item found waiting behind one (not its target's head) is deferred by a
+    lease, so the next claim does not read it again; when the item ahead is delivered or fails, the outcome
+    brings the next one forward (`promote_next`). So a claim reads about what it claims, not the backlog.
 
     A claim is not an attempt; only a claim of an item whose lease ran out (its outcome was never recorded)
     counts one."""
     stamp = now()
-    caps = dict(per_channel or {})
-    claimed: list[Claimed] = []
-    for channel, room in caps.items():
-        if room > 0:
-            claimed += await _claim(session, stamp, lease_seconds, room, OutboxItem.channel == channel, exclude)
+    caps = {channel: room for channel, room in (per_channel or {}).items() if room > 0}
+    named = set(per_channel or {})
+    heads: list[_Row] = []
+    channels = await _active_channels(session)
+    for channel in channels:
+        if channel in caps:
+            heads += await _heads(session, stamp, lease_seconds, channel, caps[channel], exclude)
     if limit > 0:
-        scope = OutboxItem.channel.not_in(list(caps)) if caps else true()
-        claimed += await _claim(session, stamp, lease_seconds, limit, scope, exclude)
-    return claimed
+        others: list[_Row] = []
+        for channel in channels:
+            if channel not in named:
+                others += await _heads(session, stamp, lease_seconds, channel, limit, exclude)
+        heads += sorted(others, key=lambda row: (row.due, row.id))[:limit]
+    return await _lease(session, stamp, lease_seconds, heads)
 
 
-async def _claim(
-    session: AsyncSession, stamp: datetime, lease_seconds: float, limit: int, scope: Any, exclude: Collection[int]
-) -> list[Claimed]:
-    heads = select(func.min(OutboxItem.id)).where(OutboxItem.state.in_(ACTIVE), scope).group_by(OutboxItem.channel, OutboxItem.target)
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    due: datetime
+    blocked: bool
+
+
+SCAN_ROUNDS = 8  # reads of one channel's due items per claim at most
+
+
+async def _active_channels(session: AsyncSession) -> list[str]:
+    """The channels with undelivered items: a skip scan of ix_outbox_due, one index seek per channel."""
+    rows = await session.execute(_CHANNELS)
+    return sorted({str(c) for (c,) in rows if c is not None})
+
+
+_CHANNELS = text(
+    """
+    WITH RECURSIVE ch(state, c) AS (
+        SELECT 'pending', (SELECT channel FROM outbox WHERE state = 'pending' ORDER BY channel LIMIT 1)
+        UNION ALL
+        SELECT 'sending', (SELECT channel FROM outbox WHERE state = 'sending' ORDER BY channel LIMIT 1)
+        UNION ALL
+        SELECT ch.state, (SELECT o.channel FROM outbox o WHERE o.state = ch.state AND o.channel > ch.c
+                          ORDER BY o.channel LIMIT 1)
+        FROM ch WHERE ch.c IS NOT NULL
+    )
+    SELECT c FROM ch
+    """
+)
+
+
+def _blocked() -> Any:
+    """An older undelivered item of the same target exists (ix_outbox_queue: two seeks)."""
+    older = aliased(OutboxItem)
+    return (
+        select(older.id)
+        .where(
+            older.state.in_(ACTIVE),
+            older.channel == OutboxItem.channel,
+            older.target == OutboxItem.target,
+            older.id < OutboxItem.id,
+        )
+        .exists()
+    )
+
+
+async def _lockable(session: AsyncSession, ids: list[int]) -> list[int]:
+    """PostgreSQL: of these rows, the ones this transaction now holds (FOR UPDATE SKIP LOCKED), so a row another
+    process is claiming is passed over instead of waited for, and only what is claimed is locked."""
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return ids
+    query = select(OutboxItem.id).where(OutboxItem.id.in_(ids)).with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
+
+
+def due_query(channel: str, stamp: datetime, scan: int, exclude: Collection[int] = ()) -> Any:
+    """A channel's due pending items in due order, each with whether an older item of its target is undelivered:
+    a range of ix_outbox_due read in index order up to the LIMIT (no sort, no grouping)."""
+    query = select(OutboxItem.id, OutboxItem.next_attempt_at, _blocked().label("blocked")).where(
+        OutboxItem.state == "pending", OutboxItem.channel == channel, OutboxItem.next_attempt_at <= stamp
+    )
+    if exclude:
+        query = query.where(OutboxItem.id.not_in(list(exclude)))
+    return query.order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(scan)
+
+
+async def _heads(
+    session: AsyncSession, stamp: datetime, lease_seconds: float, channel: str, room: int, exclude: Collection[int]
+) -> list[_Row]:
+    """Up to `room` claimable heads of one channel: lost leases first, then due pending items in due order."""
+    columns = (OutboxItem.id, OutboxItem.next_attempt_at, _blocked().label("blocked"))
+    lost = select(*columns).where(
+        OutboxItem.state == "sending", OutboxItem.channel == channel, OutboxItem.locked_until < stamp
+    )
+    if exclude:
+        lost = lost.where(OutboxItem.id.not_in(list(exclude)))
+    found = [_Row(i, due, bool(b)) for i, due, b in await session.execute(lost.order_by(OutboxItem.id).limit(room))]
+    heads = [row for row in found if not row.blocked]
+    for round_no in range(SCAN_ROUNDS):
+        if len(heads) >= room:
+            break
+        want = room - len(heads)
+        # Heads are usually a good share of the due items; where they are not (a long queue to one chat), each read
+        # doubles. Every non-head read is deferred, so it is read about once per lease, not once per claim.
+        scan = min((want * 2 + 16) << round_no, 4096)
+        skip = [*exclude, *(row.id for row in heads)]  # heads found in an earlier read are due still
+        rows = [_Row(i, at, bool(b)) for i, at, b in await session.execute(due_query(channel, stamp, scan, skip))]
+        heads += [row for row in rows if not row.blocked][:want]
+        waiting = [row.id for row in rows if row.blocked]
+        if waiting:
+            await _defer(session, waiting, stamp + timedelta(seconds=lease_seconds))
+        if len(rows) < scan:
+            break
+    return heads
+
+
+async def _defer(session: AsyncSession, ids: list[int], until: datetime) -> None:
+    """Items waiting behind an older one of their target: out of the due range until `until`, unless the one
+    ahead has finished meanwhile (then they are heads and stay due)."""
+    ids = await _lockable(session, ids)
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending", _blocked())
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _lease(session: AsyncSession, stamp: datetime, lease_seconds: float, heads: list[_Row]) -> list[Claimed]:
+    """One conditional UPDATE leases the heads (still due: another process may have taken one meanwhile)."""
+    ids = await _lockable(session, [row.id for row in heads])
+    if not ids:
+        return []
     due = or_(
         and_(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= stamp),
         and_(OutboxItem.state == "sending", OutboxItem.locked_until < stamp),
     )
-    query = select(OutboxItem).where(OutboxItem.id.in_(heads), due)
-    if exclude:
-        query = query.where(OutboxItem.id.not_in(list(exclude)))
-    if session.get_bind().dialect.name == "postgresql":
-        return await _claim_locked(session, query.order_by(OutboxItem.id).limit(limit), stamp, lease_seconds)
-    rows = (await session.scalars(query.order_by(OutboxItem.id).limit(limit))).all()
-    claimed: list[Claimed] = []
-    for item in rows:
-        attempts = item.attempts + (1 if item.state == "sending" else 0)  # a lost lease: that attempt counts
-        unchanged = (
-            OutboxItem.next_attempt_at == item.next_attempt_at
-            if item.state == "pending"
-            else OutboxItem.locked_until == item.locked_until
-        )
-        result = await session.execute(
-            update(OutboxItem)
-            .where(OutboxItem.id == item.id, OutboxItem.state == item.state, unchanged)
-            .values(state="sending", attempts=attempts, locked_until=stamp + timedelta(seconds=lease_seconds))
-            .execution_options(synchronize_session=False)
-        )
-        if result.rowcount == 1:  # type: ignore[attr-defined]
-            fresh = item.state == "pending" and item.attempts == 0 and not item.last_error  # every outcome but sent leaves an error
-            claimed.append(
-                Claimed(
-                    item.id, item.channel, item.target, item.payload, attempts + 1, item.message_id, item.org_id, item.created_at, fresh
-                )
-            )
-    return claimed
-
-
-async def _claim_locked(session: AsyncSession, query: Any, stamp: datetime, lease_seconds: float) -> list[Claimed]:
-    """PostgreSQL: the due heads are locked as they are read (FOR UPDATE SKIP LOCKED), so a row another process
-    is claiming is passed over instead of waited for, and the rows read are ours to update in one statement."""
-    rows = (await session.scalars(query.with_for_update(skip_locked=True, of=OutboxItem))).all()
-    if not rows:
-        return []
-    await session.execute(
+    result = await session.execute(
         update(OutboxItem)
-        .where(OutboxItem.id.in_([item.id for item in rows]))
+        .where(OutboxItem.id.in_(ids), due)
         .values(
             state="sending",
             attempts=OutboxItem.attempts + case((OutboxItem.state == "sending", 1), else_=0),  # a lost lease: that attempt counts
             locked_until=stamp + timedelta(seconds=lease_seconds),
         )
+        .returning(
+            OutboxItem.id, OutboxItem.channel, OutboxItem.target, OutboxItem.payload, OutboxItem.attempts,
+            OutboxItem.message_id, OutboxItem.org_id, OutboxItem.created_at, OutboxItem.last_error,
+        )
         .execution_options(synchronize_session=False)
     )
-    return [
-        Claimed(
-            item.id, item.channel, item.target, item.payload, item.attempts + (1 if item.state == "sending" else 0) + 1,
-            item.message_id, item.org_id, item.created_at,
-            item.state == "pending" and item.attempts == 0 and not item.last_error,  # fresh: see _claim
-        )
-        for item in rows
+    order = {row.id: n for n, row in enumerate(heads)}
+    claimed = [
+        # attempts as now written: failed attempts before this one (a lost lease included); fresh: never handed to a
+        # sender before (every outcome but sent leaves an error, a lost lease an attempt)
+        Claimed(i, channel, target, payload, attempts + 1, message_id, org_id, created, attempts == 0 and not error)
+        for i, channel, target, payload, attempts, message_id, org_id, created, error in result
     ]
+    return sorted(claimed, key=lambda c: order[c.id])
 
 
-async def mark_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> int:
-    """Record a delivery on the item and its thread copy; returns how many deliveries the item has now (above 1:
-    a duplicate). A platform id that another message of the same identity already holds stays on the item only:
-    it is the platform's id, not ours to refuse, and the thread's unique (identity, platform id) must hold."""
-    row = await _record_sent(session, item_id, platform_message_id)
-    if row is None:
-        return 0
-    sends, message_id = row
-    if message_id is not None:
-        await _thread().sent(session, message_id, platform_message_id)
+async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, str]]) -> None:
+    """These targets' items ahead have finished (sent or failed): their next item, if a claim deferred it while
+    it waited, is due now."""
+    if not targets:
+        return
+    stamp = now()
+    nxt = (
+        select(func.min(OutboxItem.id))
+        .where(OutboxItem.state == "pending", tuple_(OutboxItem.channel, OutboxItem.target).in_(list(targets)))
+        .group_by(OutboxItem.channel, OutboxItem.target)
+    )
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(nxt), OutboxItem.next_attempt_at > stamp)
+        .values(next_attempt_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
+
+
+OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Sent:
+    item_id: int
+    message_id: int | None
+    platform_message_id: str | None
+
+
+@dataclass(frozen=True)
+class Retry:
+    item_id: int
+    delay_seconds: float
+    error: str
+    counted: bool = True  # a failed attempt (towards max_attempts); waiting for a slot or a retry_after is not one
+
+
+@dataclass(frozen=True)
+class Failed:
+    item_id: int
+    message_id: int | None
+    error: str
+
+
+async def record_outcomes(
+    *,
+    session: AsyncSession,
+    sent: Sequence[Sent] = (),
+    retries: Sequence[Retry] = (),
+    failed: Sequence[Failed] = (),
+    finished: Collection[tuple[str, str]] = (),
+) -> dict[int, int]:
+    """Write a batch of outcomes with one statement per kind of write (executemany), not one per item; returns
+    each sent item's recorded deliveries (above 1: a duplicate). `finished`: the (channel, target) of the sent
+    and failed items, whose next item is brought forward (promote_next)."""
+    sends = await _mark_sent(session, sent) if sent else {}
+    if retries:
+        await _mark_retry(session, retries)
+    if failed:
+        await _mark_failed(session, failed)
+    await promote_next(session=session, targets=finished)
     return sends
+
+
+async def _mark_sent(session: AsyncSession, sent: Sequence[Sent]) -> dict[int, int]:
+    """A delivery on each item and its thread copy. A platform id that another message of the same identity
+    already holds stays on the item only: it is the platform's id, not ours to refuse, and the thread's unique
+    (identity, platform id) must hold."""
+    await session.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == bindparam("b_id"))
+        .values(state="sent", sent_at=now(), locked_until=None, last_error="", sends=OUTBOX.c.sends + 1,
+                platform_message_id=bindparam("b_pid")),
+        [{"b_id": s.item_id, "b_pid": s.platform_message_id} for s in sent],
+    )
+    rows = await session.execute(select(OUTBOX.c.id, OUTBOX.c.sends).where(OUTBOX.c.id.in_([s.item_id for s in sent])))
+    sends = {int(i): int(n) for i, n in rows}
+    copies = [(s.message_id, s.platform_message_id) for s in sent if s.message_id is not None and s.item_id in sends]
+    if copies:
+        await _thread().sent(session, copies)
+    return sends
+
+
+async def _mark_retry(session: AsyncSession, retries: Sequence[Retry]) -> None:
+    """Back to pending until each one's delay from now; a counted retry is a failed attempt."""
+    stamp = now()
+    for counted in (True, False):
+        group = [r for r in retries if r.counted is counted]
+        if not group:
+            continue
+        values: dict[str, Any] = {
+            "state": "pending", "next_attempt_at": bindparam("b_at"), "locked_until": None, "last_error": bindparam("b_error"),
+        }
+        if counted:
+            values["attempts"] = OUTBOX.c.attempts + 1
+        await session.execute(
+            update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id")).values(**values),
+            [{"b_id": r.item_id, "b_at": stamp + timedelta(seconds=r.delay_seconds), "b_error": r.error[:500]} for r in group],
+        )
+
+
+async def _mark_failed(session: AsyncSession, failed: Sequence[Failed]) -> None:
+    await session.execute(
+        update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id")).values(state="failed", locked_until=None, last_error=bindparam("b_error")),
+        [{"b_id": f.item_id, "b_error": f.error[:500]} for f in failed],
+    )
+    copies = [f.message_id for f in failed if f.message_id is not None]
+    if copies:
+        await _thread().failed(session, copies)
 
 
 async def journal_sent(*, session: AsyncSession, item_id: int, platform_message_id: str | None) -> None:
     """The item was delivered but its full outcome cannot be written: record it on the outbox row alone, so that
-    no claim sends it again (its thread copy keeps delivery_state pending)."""
-    await _record_sent(session, item_id, platform_message_id, note="delivered; the thread copy could not be updated")
-
-
-async def _record_sent(
-    session: AsyncSession, item_id: int, platform_message_id: str | None, note: str = ""
-) -> tuple[int, int | None] | None:
-    result = await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(
-            state="sent",
-            sent_at=now(),
-            locked_until=None,
-            last_error=note,
-            sends=OutboxItem.sends + 1,
-            platform_message_id=platform_message_id,
-        )
-        .returning(OutboxItem.sends, OutboxItem.message_id)
-        .execution_options(synchronize_session=False)
-    )
-    row = result.first()
-    return (int(row[0]), row[1]) if row is not None else None
-
-
-async def mark_retry(*, session: AsyncSession, item_id: int, delay_seconds: float, error: str, counted: bool = True) -> None:
-    """Back to pending until `delay_seconds` from now. `counted`: a failed attempt (towards max_attempts); waiting
-    for a rate-limit slot or a platform's retry_after is not one."""
-    values: dict[str, Any] = {
-        "state": "pending",
-        "next_attempt_at": now() + timedelta(seconds=delay_seconds),
-        "locked_until": None,
-        "last_error": error[:500],
-    }
-    if counted:
-        values["attempts"] = OutboxItem.attempts + 1
+    no claim sends it again (its thread copy keeps delivery_state pending). The caller brings its target's next
+    item forward separately (promote_next): that may fail without harm (the next item waits for its deferral)."""
     await session.execute(
-        update(OutboxItem).where(OutboxItem.id == item_id).values(**values).execution_options(synchronize_session=False)
+        update(OUTBOX)
+        .where(OUTBOX.c.id == item_id)
+        .values(state="sent", sent_at=now(), locked_until=None, last_error="delivered; the thread copy could not be updated",
+                sends=OUTBOX.c.sends + 1, platform_message_id=platform_message_id)
     )
-
-
-async def mark_failed(*, session: AsyncSession, item_id: int, error: str) -> None:
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id == item_id)
-        .values(state="failed", locked_until=None, last_error=error[:500])
-        .execution_options(synchronize_session=False)
-    )
-    message_id = await session.scalar(select(OutboxItem.message_id).where(OutboxItem.id == item_id))
-    if message_id is not None:
-        await _thread().failed(session, message_id)
 
 
 async def mark_unreachable(*, session: AsyncSession, org_id: int | None, channel: str, target: str) -> None:

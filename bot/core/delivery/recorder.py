@@ -1,24 +1,35 @@
 """Writes delivery outcomes: together when it works, one by one when the batch fails, journalled when even that fails.
 
-Outcomes that finish together share one transaction (one write, not one per message). If that transaction
-fails (a constraint on one row, a lock timeout, a serialization failure) each outcome is written again in
-its own transaction, so one bad row affects only itself. A "sent" that still cannot be written is journalled:
-first on the outbox row alone (state sent, nothing else), and if the database refuses even that, in this
-process's memory, which the dispatcher consults before sending a claimed item. A delivered item is therefore
-never sent again because its bookkeeping failed; a retry or failure that cannot be written is left to the
-lease (the item comes back and is tried again, which is what a retry means anyway).
+Outcomes that finish together share one transaction, written with one statement per kind of write
+(`record_outcomes`: executemany), not a few per message. If that transaction fails (a constraint on one row, a
+lock timeout, a serialization failure) each outcome is written again in its own transaction, so one bad row
+affects only itself. A "sent" that still cannot be written is journalled: first on the outbox row alone (state
+sent, nothing else), and if the database refuses even that, in this process's memory, which the dispatcher
+consults before sending a claimed item. A delivered item is therefore never sent again because its bookkeeping
+failed; a retry or failure that cannot be written is left to the lease (the item comes back and is tried again,
+which is what a retry means anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.delivery.outbox import Claimed, journal_sent, mark_failed, mark_retry, mark_sent, mark_unreachable
+from bot.core.delivery.outbox import (
+    Claimed,
+    Failed,
+    Retry,
+    Sent,
+    journal_sent,
+    mark_unreachable,
+    promote_next,
+    record_outcomes,
+)
 from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
@@ -33,18 +44,18 @@ class Outcome:
     error: str = ""
     counted: bool = True  # a retry that counts towards max_attempts (waiting for a slot does not)
 
-    async def apply(self, session: AsyncSession) -> int:
-        """Write the outcome; for "sent", returns the item's recorded deliveries (above 1: a duplicate)."""
-        item = self.item
-        if self.kind == "sent":
-            return await mark_sent(session=session, item_id=item.id, platform_message_id=self.platform_id)
-        if self.kind == "retry":
-            await mark_retry(session=session, item_id=item.id, delay_seconds=self.delay, error=self.error, counted=self.counted)
-        else:
-            await mark_failed(session=session, item_id=item.id, error=self.error)
-            if self.kind == "unreachable":
-                await mark_unreachable(session=session, org_id=item.org_id, channel=item.channel, target=item.target)
-        return 0
+
+async def apply(session: AsyncSession, outcomes: Sequence[Outcome]) -> list[int]:
+    """Write the outcomes; for each "sent", the item's recorded deliveries (above 1: a duplicate), else 0."""
+    sent = [Sent(o.item.id, o.item.message_id, o.platform_id) for o in outcomes if o.kind == "sent"]
+    retries = [Retry(o.item.id, o.delay, o.error, o.counted) for o in outcomes if o.kind == "retry"]
+    failed = [Failed(o.item.id, o.item.message_id, o.error) for o in outcomes if o.kind in ("failed", "unreachable")]
+    finished = {(o.item.channel, o.item.target) for o in outcomes if o.kind != "retry"}
+    sends = await record_outcomes(session=session, sent=sent, retries=retries, failed=failed, finished=finished)
+    for o in outcomes:
+        if o.kind == "unreachable":
+            await mark_unreachable(session=session, org_id=o.item.org_id, channel=o.item.channel, target=o.item.target)
+    return [sends.get(o.item.id, 0) if o.kind == "sent" else 0 for o in outcomes]
 
 
 class Recorder:
@@ -69,7 +80,7 @@ class Recorder:
             batch, self._queue = self._queue, []
             try:
                 async with transaction(self.factory) as session:
-                    results = [await outcome.apply(session) for outcome, _ in batch]
+                    results = await apply(session, [outcome for outcome, _ in batch])
             except Exception as exc:  # noqa: BLE001 - one by one below; only the row that is at fault stays unwritten
                 log.warning("outbox: %d outcomes not written together (%s); one by one", len(batch), type(exc).__name__)
                 for outcome, future in batch:
@@ -82,7 +93,7 @@ class Recorder:
     async def _write_alone(self, outcome: Outcome, future: asyncio.Future[int]) -> None:
         try:
             async with transaction(self.factory) as session:
-                result = await outcome.apply(session)
+                result = (await apply(session, [outcome]))[0]
         except Exception as exc:  # noqa: BLE001 - a sent is journalled; anything else returns with its lease
             if outcome.kind == "sent":
                 result = await self._journal(outcome, exc)
@@ -102,4 +113,13 @@ class Recorder:
             log.warning("outbox item %d delivered; not recordable (%s), kept in memory", item.id, type(exc).__name__)
             return 1
         log.warning("outbox item %d delivered; its thread copy could not be updated (%s)", item.id, type(cause).__name__)
+        await self._promote(item)
         return 1
+
+    async def _promote(self, item: Claimed) -> None:
+        """Best effort: if this fails, the target's next item waits out its deferral (a lease) instead."""
+        try:
+            async with transaction(self.factory) as session:
+                await promote_next(session=session, targets=[(item.channel, item.target)])
+        except Exception as exc:  # noqa: BLE001
+            log.warning("outbox item %d: the next item of its chat waits for its lease (%s)", item.id, type(exc).__name__)

@@ -17,6 +17,7 @@ from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.models import Customer
 from bot.core.orgs.audit import record
 from bot.core.storage.base import Base
+from bot.core.storage.batch import forget
 
 
 @dataclass
@@ -77,6 +78,7 @@ async def merge_customers(
         if moved:
             report.moved[table.name] = moved
     await _sync_loaded_objects(session, loser_id, survivor_id)
+    forget(session)  # the ingest batch's consents and rights requests moved with the rows
     _absorb(survivor, loser)
     await session.flush()
     await record(

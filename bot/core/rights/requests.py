@@ -21,6 +21,7 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.switches import require_on, rights_switch
 from bot.core.rights.deadline import days_between, due_at
 from bot.core.rights.models import RightsRequest, RightsRequestEvent
+from bot.core.storage.batch import batch_customers, keep, memo
 
 KINDS = ("review", "correct", "export", "delete", "authorization", "withdraw_consent", "cancel", "complaint")
 # Policy 四.3: the five grounds on which a customer may ask for deletion.
@@ -95,6 +96,7 @@ async def open_request(
     )
     session.add(request)
     await session.flush()
+    (memo(session, "no_open_rights") or set()).discard(customer_id)  # this customer has one now
     note = "on behalf of the customer" if actor_type == "agent" else ""
     await _timeline(session, request, actor_type=actor_type, actor_id=actor_id or (customer_id if actor_type == "customer" else None),
                     action="received", to_status="received", note=note + (" (repeated request)" if repeated else ""))
@@ -195,19 +197,25 @@ async def get_request(*, session: AsyncSession, org_id: int, request_id: int) ->
     return request
 
 
+async def _without_open_requests(session: AsyncSession) -> set[int]:
+    """Of the ingest batch's customers, those with no open request, read once (bot/core/storage/batch.py)."""
+    kept = memo(session, "no_open_rights")
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
+    customers = batch_customers(session)
+    if customers is None:
+        return set()
+    with_open = set((await session.scalars(select(RightsRequest.customer_id).where(
+        RightsRequest.customer_id.in_(customers), RightsRequest.status.in_(OPEN)))).all())
+    return keep(session, "no_open_rights", set(customers) - with_open)  # type: ignore[no-any-return]
+
+
 async def open_requests_of(*, session: AsyncSession, org_id: int, customer_id: int) -> list[RightsRequest]:
+    if customer_id in await _without_open_requests(session):
+        return []
     return list((await session.scalars(select(RightsRequest).where(
         RightsRequest.org_id == org_id, RightsRequest.customer_id == customer_id, RightsRequest.status.in_(OPEN),
     ).order_by(RightsRequest.id))).all())
-
-
-async def customers_awaited(*, session: AsyncSession, customer_ids: list[int]) -> set[int]:
-    """Which of these customers have a request waiting on them (one query for an ingest batch)."""
-    if not customer_ids:
-        return set()
-    rows = await session.scalars(select(RightsRequest.customer_id).where(
-        RightsRequest.customer_id.in_(customer_ids), RightsRequest.status == "awaiting_customer"))
-    return {customer_id for customer_id in rows if customer_id is not None}
 
 
 async def timeline(*, session: AsyncSession, request: RightsRequest) -> list[RightsRequestEvent]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
@@ -73,12 +74,17 @@ def session_factory(engine: AsyncEngine) -> SessionFactory:
 
 class WriteTurns:
     """SQLite's writer turns, first come first served, except that an urgent turn (the ingest writer's: callers
-    wait on it for their acknowledgement) goes ahead of every waiting ordinary one (delivery bookkeeping, sweeps)."""
+    wait on it for their acknowledgement) goes ahead of every waiting ordinary one (delivery bookkeeping, sweeps) —
+    unless that one has waited ORDINARY_MAX_WAIT already: a burst of inbound messages (one urgent turn after
+    another) must not stop delivery, whose claims and outcomes are short turns."""
+
+    ORDINARY_MAX_WAIT = 0.1  # seconds
 
     def __init__(self) -> None:
         self.busy = False
         self.urgent: deque[asyncio.Future[None]] = deque()
         self.ordinary: deque[asyncio.Future[None]] = deque()
+        self.since: dict[asyncio.Future[None], float] = {}  # when each ordinary waiter began to wait
 
     async def take(self, urgent: bool) -> None:
         if not self.busy:
@@ -87,6 +93,8 @@ class WriteTurns:
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         queue = self.urgent if urgent else self.ordinary
         queue.append(waiter)
+        if not urgent:
+            self.since[waiter] = time.monotonic()
         try:
             await waiter  # handed over by release(): busy stays True
         except asyncio.CancelledError:
@@ -95,9 +103,13 @@ class WriteTurns:
             elif waiter in queue:  # release() may have passed over it already
                 queue.remove(waiter)
             raise
+        finally:
+            self.since.pop(waiter, None)
 
     def release(self) -> None:
-        for queue in (self.urgent, self.ordinary):
+        stamp = time.monotonic()
+        starved = bool(self.ordinary) and stamp - self.since.get(self.ordinary[0], stamp) >= self.ORDINARY_MAX_WAIT
+        for queue in (self.ordinary, self.urgent) if starved else (self.urgent, self.ordinary):
             while queue:
                 waiter = queue.popleft()
                 if not waiter.done():

@@ -162,3 +162,20 @@ async def test_health_page_shows_bot_webhook_and_backlog(tg_start: object, fake:
     assert resp.status == 200
     assert "@incs_test_bot" in page and "Connection refused" in page and "Outbox backlog" in page
     assert "Last update received" in page and "never" not in page.split("Last update received")[1][:80]
+
+
+async def test_every_filter_of_the_channel_is_a_coroutine_so_no_update_hops_to_a_thread(tg_start: object) -> None:
+    """aiogram runs a plain callable filter (a magic filter `F.chat.type == ...` too) with asyncio.to_thread: a thread
+    hop per filter per update, about a fifth of a busy webhook's time."""
+    server = await tg_start(agents_chat_id=-100500)  # type: ignore[operator]
+    channel = server.ctx.services["telegram"]
+    filters = [
+        f
+        for router in channel.dp.chain_tail
+        for observer in router.observers.values()
+        for handler in observer.handlers
+        for f in handler.filters or []
+    ]
+    assert filters, "no filters found: the router changed shape"
+    sync = [f.callback for f in filters if not f.awaitable]
+    assert not sync, f"filters run in a thread: {sync}"

@@ -1,0 +1,60 @@
+"""aiogram's types are built on first use, not at import (bot/channels/telegram/lean.py), and every one of them
+still builds and parses: checked in a fresh interpreter, where the import order is the server's."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+
+PROBE = textwrap.dedent(
+    """
+    import json, sys
+    import bot.channels.telegram  # installs the hook, as bot.app does before any aiogram import
+    import aiogram.methods
+    import aiogram.types
+    from aiogram.types import Update
+
+    names = [n for n in aiogram.types.__all__ if hasattr(getattr(aiogram.types, n), "model_rebuild")]
+    built_at_import = sum(1 for n in names if getattr(aiogram.types, n).__pydantic_complete__)
+    update = Update.model_validate({
+        "update_id": 7,
+        "message": {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"},
+                    "from": {"id": 5, "is_bot": False, "first_name": "Ann"}, "text": "hi",
+                    "reply_to_message": {"message_id": 0, "date": 1, "chat": {"id": 5, "type": "private"},
+                                         "photo": [{"file_id": "f", "file_unique_id": "u", "width": 1, "height": 1}]}},
+    })
+    failed = []
+    for n in names:  # every type builds on demand: its forward references resolve
+        try:
+            getattr(aiogram.types, n).model_rebuild(force=True)
+        except Exception as exc:
+            failed.append(f"{n}: {exc}")
+    for n in aiogram.methods.__all__:
+        method = getattr(aiogram.methods, n)
+        if hasattr(method, "model_rebuild"):
+            try:
+                method.model_rebuild(force=True)
+            except Exception as exc:
+                failed.append(f"{n}: {exc}")
+    print(json.dumps({"types": len(names), "built_at_import": built_at_import, "failed": failed,
+                      "text": update.message.text, "from": update.message.from_user.first_name,
+                      "photo": update.message.reply_to_message.photo[0].file_id}))
+    """
+)
+
+
+def test_aiogram_types_are_built_on_first_use_and_all_of_them_still_build_and_parse() -> None:
+    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=300)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["types"] > 200
+    assert result["built_at_import"] < 10, f"{result['built_at_import']} of {result['types']} types built at import"
+    assert result["failed"] == []
+    assert (result["text"], result["from"], result["photo"]) == ("hi", "Ann", "f")
+
+
+def test_the_app_without_telegram_or_slack_configured_imports_neither_library() -> None:
+    probe = "import sys, bot.app; print(sorted({m.split('.')[0] for m in sys.modules} & {'aiogram', 'slack_bolt', 'slack_sdk'}))"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
+    assert out.stdout.strip() == "[]"
