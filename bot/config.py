@@ -137,7 +137,7 @@ class RetentionConfig(Section):
     run_at: str = Field("04:15", pattern=r"^([01]\d|2[0-3]):[0-5]\d$")  # daily, UTC
     check_seconds: float = Field(3600.0, gt=0)  # how often a due (or missed) run is looked for
     batch_size: int = Field(500, ge=1, le=10000)  # most rows deleted per transaction (one short write turn each)
-    batch_target_ms: float = Field(15.0, gt=0, le=1000)  # batches are sized to hold the writer about this long
+    batch_target_ms: float = Field(40.0, gt=0, le=1000)  # batches are sized to hold the writer about this long
 
     @field_validator("messages_days", "attachments_days", "outbox_days", "work_orders_days", "rights_requests_days",
                      "tombstones_days", "audit_days", "telegram_journal_days")

@@ -137,6 +137,7 @@ async def seed(factory: SessionFactory, data_dir: Path) -> Seeded:
         for n in range(3):
             await record(session=session, org_id=org.id, actor_type="agent", actor_id=1, action="view_customer",
                          subject_type="customer", subject_id=cust, detail={"n": n})
+        await record(session=session, org_id=None, actor_type="agent", actor_id=1, action="platform_review")
     async with transaction(factory) as session:
         await checkpoint_all(session=session)  # the old segment: closed by a checkpoint at T0
     clock.set_clock(lambda: young(CONFIG.audit_days))

@@ -84,6 +84,7 @@ async def test_expired_rows_and_files_go_younger_stay_and_the_dry_run_agrees(eng
             AuditEvent.action != RUN_ACTION)) == young(CONFIG.audit_days)
         archives = (await session.scalars(select(AuditArchive))).all()
     assert archives and all(stat.S_IMODE(os.stat(tmp_path / a.path).st_mode) == 0o600 for a in archives)
+    assert {a.org_id for a in archives} == {None, s.org_id}  # the platform chain was archived whole: the run's event continues it
     assert b"view_customer" in (tmp_path / archives[-1].path).read_bytes()
     await _audit_ok(factory, tmp_path)
     async with transaction(factory) as session:  # the chain goes on after the purge
