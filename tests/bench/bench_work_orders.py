@@ -106,7 +106,7 @@ def _load(db_path: Path) -> None:
         risk, due = created + timedelta(minutes=192), created + timedelta(minutes=240)
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Parcel missing", "[]",
                        rng.choice(("new", "open")), "urgent", rng.choice([None, *agents]), _ts(created), _ts(created),
-                       240, _ts(due), _ts(risk), _ts(risk), 0, 0, None, _ts(due), None, None, None))
+                       240, _ts(due), _ts(risk), _ts(risk), 0, 0, None, _ts(due), None, None, None, None))
     for i in range(RESOLVED):
         number += 1
         created = NOW - timedelta(days=364) + timedelta(seconds=i * 364 * 86400 // max(RESOLVED, 1))
@@ -115,14 +115,15 @@ def _load(db_path: Path) -> None:
         agent, seconds, met = rng.choice(agents), int(took.total_seconds()), int(took <= timedelta(minutes=1440))
         bump(_week(resolved), "resolution", agent, AGENT_ROW, met, seconds)
         bump(_week(resolved), "resolution", HISTOGRAM, bucket_of(seconds), met, seconds)
+        bump(_week(resolved), "resolution", agent, bucket_of(seconds), met, seconds)  # the agent's own histogram
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
                        rng.choice(("low", "normal", "high")), agent, _ts(created), _ts(resolved), 1440,
                        _ts(created + timedelta(minutes=1440)), None, None, 1, 1, met, None, _ts(resolved), _week(resolved),
-                       seconds))
+                       seconds, agent))
     conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
                      " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"
                      " risk_notified, breach_notified, sla_met, queue_at, resolved_at, resolved_week, resolution_seconds,"
-                     " channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
+                     " credited_agent_id, channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
     first_resolved, answers = OPEN + 1, []
     for i in range(RESOLVED // 3):
         agent, rating, day = rng.choice(agents), rng.randint(1, 5), NOW - timedelta(days=i % 364)

@@ -15,8 +15,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
+import holidays as holidays_package
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -80,6 +81,17 @@ async def org_calendar(*, session: AsyncSession, settings: Settings, org_id: int
 
 
 # --- the organization's settings -------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name zoneinfo knows (the settings form offers them)."""
+    return tuple(sorted(available_timezones()))
+
+
+@lru_cache(maxsize=1)
+def country_codes() -> tuple[str, ...]:
+    return tuple(sorted(holidays_package.list_supported_countries()))
+
 
 def check_timezone(value: str) -> str:
     value = value.strip()
