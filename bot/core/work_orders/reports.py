@@ -1,23 +1,24 @@
 """Reports: SLA targets met, median first response and resolution time, CSAT average and distribution,
 per week and per agent, read from the report counters (rollup.py), whatever the number of work orders.
 Medians come from 5%-wide histograms (to within about 2.5%), per week, per agent and for the period; the
-database sums the counters and finds each median bucket, so a year's report reads back a few hundred rows.
+database sums the counters (per agent, over the weeks), so a year's report reads back a few thousand small rows.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.core.work_orders.models import ReportCount
 from bot.core.work_orders.rollup import AGENT_ROW, HISTOGRAM, bucket_value
 
 DURATIONS = ("resolution", "first")
+TOTAL = object()  # the histogram of the whole period
 
 
 @dataclass
@@ -64,22 +65,14 @@ class Report:
     distribution: dict[int, int] = field(default_factory=dict)
 
 
-def _median_query(where: list[ColumnElement[bool]], keys: list[InstrumentedAttribute[Any]]) -> Select[Any]:
-    """The lower median bucket per `keys` (+ metric), computed by the database: histogram rows summed per bucket,
-    a running total per group, and the first bucket where it reaches the middle (2 * seen >= total: the lower
-    median, in integers on every database). A few dozen rows come back."""
-    group = [*keys, ReportCount.metric]
-    summed = select(*group, ReportCount.bucket, func.sum(ReportCount.count).label("n")).where(*where) \
-        .group_by(*group, ReportCount.bucket).subquery()
-    parts = [summed.c[column.key] for column in group]
-    running = select(
-        *parts, summed.c.bucket,
-        func.sum(summed.c.n).over(partition_by=parts, order_by=summed.c.bucket).label("seen"),
-        func.sum(summed.c.n).over(partition_by=parts).label("total"),
-    ).subquery()
-    found = [running.c[column.key] for column in group]
-    return select(*found, func.min(running.c.bucket)).where(running.c.total > 0, running.c.seen * 2 >= running.c.total) \
-        .group_by(*found)
+def _median(histogram: dict[int, int]) -> int | None:
+    """The lower median bucket of {bucket: count}."""
+    total, seen = sum(histogram.values()), 0
+    for bucket in sorted(histogram):
+        seen += histogram[bucket]
+        if total > 0 and seen * 2 >= total:
+            return bucket
+    return None
 
 
 def _add(row: Row, metric: str, count: int, met: int, total: int) -> None:
@@ -121,16 +114,27 @@ async def build_report(*, session: AsyncSession, org_id: int, since: date, until
         select(ReportCount.agent_id, ReportCount.metric, *sums).where(*agent_rows).group_by(ReportCount.agent_id, ReportCount.metric)
     ):
         _add(agents.setdefault(agent_id or None, Row(agent_id or None)), metric, int(count), int(met), int(points))
-    histogram = [*period, ReportCount.agent_id == HISTOGRAM, durations]
-    for day, metric, bucket in await session.execute(_median_query(histogram, [ReportCount.week])):
-        if day.isoformat() in weeks:
-            _set_median(weeks[day.isoformat()], metric, bucket)
-    for metric, bucket in await session.execute(_median_query(histogram, [])):
-        _set_median(total, metric, bucket)
-    per_agent = [*period, ReportCount.agent_id >= 0, ReportCount.bucket >= 0, durations]
-    for agent_id, metric, bucket in await session.execute(_median_query(per_agent, [ReportCount.agent_id])):
-        if (agent_id or None) in agents:
-            _set_median(agents[agent_id or None], metric, bucket)
+    # Histograms come back as they lie in the unique index (the weeks': one row per week, metric and bucket; the
+    # agents': summed over the weeks), and their medians are found here: that costs less than a window over them.
+    histograms: dict[tuple[Any, str], dict[int, int]] = defaultdict(dict)
+    for day, metric, bucket, count in await session.execute(
+        select(ReportCount.week, ReportCount.metric, ReportCount.bucket, ReportCount.count)
+        .where(*period, ReportCount.agent_id == HISTOGRAM, durations)
+    ):
+        histograms[(day, metric)][bucket] = count
+        whole = histograms[(TOTAL, metric)]
+        whole[bucket] = whole.get(bucket, 0) + count
+    for agent_id, metric, bucket, count in await session.execute(
+        select(ReportCount.agent_id, ReportCount.metric, ReportCount.bucket, func.sum(ReportCount.count))
+        .where(*period, ReportCount.agent_id >= 0, ReportCount.bucket >= 0, durations)
+        .group_by(ReportCount.agent_id, ReportCount.metric, ReportCount.bucket)
+    ):
+        histograms[(agent_id or None, metric)][bucket] = int(count)
+    for (key, metric), histogram in histograms.items():
+        target = total if key is TOTAL else weeks.get(key.isoformat()) if isinstance(key, date) else agents.get(key)
+        median = _median(histogram)
+        if target is not None and median is not None:
+            _set_median(target, metric, median)
     distribution = dict.fromkeys(range(1, 6), 0)
     for rating, count in await session.execute(
         select(ReportCount.bucket, func.sum(ReportCount.count))
