@@ -104,27 +104,26 @@ async def build_report(*, session: AsyncSession, org_id: int, since: date, until
     weeks: dict[str, Row] = {}
     agents: dict[int | None, Row] = {}
     total = Row("total")
-    for day, metric, count, met, points in await session.execute(
-        select(ReportCount.week, ReportCount.metric, *sums).where(*agent_rows).group_by(ReportCount.week, ReportCount.metric)
+    db = await session.connection()  # plain rows: nothing here is an ORM object
+    for day, metric, agent_id, count, met, points in await db.execute(
+        select(ReportCount.week, ReportCount.metric, ReportCount.agent_id, *sums).where(*agent_rows)
+        .group_by(ReportCount.week, ReportCount.metric, ReportCount.agent_id)
     ):
         week = day.isoformat()
-        for row in (weeks.setdefault(week, Row(week)), total):
+        for row in (weeks.get(week) or weeks.setdefault(week, Row(week)), agents.get(agent_id or None)
+                    or agents.setdefault(agent_id or None, Row(agent_id or None)), total):
             _add(row, metric, int(count), int(met), int(points))
-    for agent_id, metric, count, met, points in await session.execute(
-        select(ReportCount.agent_id, ReportCount.metric, *sums).where(*agent_rows).group_by(ReportCount.agent_id, ReportCount.metric)
-    ):
-        _add(agents.setdefault(agent_id or None, Row(agent_id or None)), metric, int(count), int(met), int(points))
     # Histograms come back as they lie in the unique index (the weeks': one row per week, metric and bucket; the
     # agents': summed over the weeks), and their medians are found here: that costs less than a window over them.
     histograms: dict[tuple[Any, str], dict[int, int]] = defaultdict(dict)
-    for day, metric, bucket, count in await session.execute(
+    for day, metric, bucket, count in await db.execute(
         select(ReportCount.week, ReportCount.metric, ReportCount.bucket, ReportCount.count)
         .where(*period, ReportCount.agent_id == HISTOGRAM, durations)
     ):
         histograms[(day, metric)][bucket] = count
         whole = histograms[(TOTAL, metric)]
         whole[bucket] = whole.get(bucket, 0) + count
-    for agent_id, metric, bucket, count in await session.execute(
+    for agent_id, metric, bucket, count in await db.execute(
         select(ReportCount.agent_id, ReportCount.metric, ReportCount.bucket, func.sum(ReportCount.count))
         .where(*period, ReportCount.agent_id >= 0, ReportCount.bucket >= 0, durations)
         .group_by(ReportCount.agent_id, ReportCount.metric, ReportCount.bucket)
@@ -136,7 +135,7 @@ async def build_report(*, session: AsyncSession, org_id: int, since: date, until
         if target is not None and median is not None:
             _set_median(target, metric, median)
     distribution = dict.fromkeys(range(1, 6), 0)
-    for rating, count in await session.execute(
+    for rating, count in await db.execute(
         select(ReportCount.bucket, func.sum(ReportCount.count))
         .where(*period, ReportCount.agent_id == HISTOGRAM, ReportCount.metric == "csat").group_by(ReportCount.bucket)
     ):
