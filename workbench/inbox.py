@@ -10,6 +10,7 @@ from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import member_org_id
 from bot.core.work_orders.clocks import inbox_clocks
+from bot.core.work_orders.sla import calendar_for
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.params import path_id
@@ -42,7 +43,8 @@ async def inbox(request: web.Request) -> web.Response:
         names = await agent_names(session=session, org_id=member_org_id(agent))
         waiting = {r.conversation_id: r.waiting_since for r in page.rows if r.waiting_since and r.status == "open"}
         clocks = await inbox_clocks(session=session, settings=ctx.settings, org_id=member_org_id(agent), waiting=waiting)
-    countdowns = {cid: countdown(clock, ctx.settings) for cid, clock in clocks.items()}
+        cal = await calendar_for(session=session, settings=ctx.settings, org_id=member_org_id(agent))
+    countdowns = {cid: countdown(clock, cal) for cid, clock in clocks.items()}
     return render(request, "workbench/inbox.html", page=page, status=status, mine=mine, statuses=STATUSES, names=names,
                   countdowns=countdowns, server_now=server_now())
 

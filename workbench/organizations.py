@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core.business_time import WEEKDAYS
+from bot.core.business_time.orgs import country_codes, set_business_hours, zone_names
 from bot.core.certification import applications as certification
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.files.attachments import attachment_path
@@ -45,9 +47,12 @@ async def organization_page(request: web.Request) -> web.Response:
         org = await get_organization(session=session, org_id=member_org_id(agent))
         application = await certification.latest_application(session=session, org_id=org.id)
         grant = await access.active_grant(session=session, org_id=org.id)
+    deployment = request.app[CTX].settings.business_time
     return render(request, "workbench/organization.html", org=org, application=application, grant=grant,
                   services=profile.SERVICES, service_on=lambda key: profile.service_on(org, key),
-                  license_types=request.app[CTX].settings.orgs.license_mime_types)
+                  license_types=request.app[CTX].settings.orgs.license_mime_types, weekdays=WEEKDAYS,
+                  hours_of=lambda day: ", ".join((org.business_hours or deployment.hours).get(day, [])),
+                  deployment=deployment, zones=zone_names(), countries=country_codes())
 
 
 def _back() -> web.HTTPSeeOther:
@@ -77,6 +82,25 @@ async def settings_view(request: web.Request) -> web.StreamResponse:
     async with agent_transaction(request) as session:
         await profile.update_settings(session=session, actor=request[AGENT], enabled={str(v) for v in form.getall("services", [])},
                                       require_admin_totp=form.get("require_admin_totp") == "on")
+    raise _back()
+
+
+@agent_page(permission=Permission.ORG_SETTINGS)
+async def business_hours_view(request: web.Request) -> web.StreamResponse:
+    """Timezone, opening hours (own or the deployment's) and holiday country; refused with the reason when invalid."""
+    ctx = request.app[CTX]
+    form = await request.post()
+
+    def field(name: str, limit: int = 200) -> str:
+        value = form.get(name, "")
+        return value[:limit] if isinstance(value, str) else ""
+
+    hours = {day: field(f"hours_{day}") for day in WEEKDAYS} if field("hours_mode") == "own" else None
+    chosen = field("holiday_country", 10)
+    country = None if chosen == "" else "" if chosen == "none" else chosen
+    async with agent_transaction(request) as session:
+        await set_business_hours(session=session, actor=request[AGENT], settings=ctx.settings, timezone=field("timezone", 64),
+                                 hours=hours, country=country)
     raise _back()
 
 
@@ -129,6 +153,7 @@ def setup(app: web.Application) -> None:
     r.add_get("/workbench/organization", organization_page)
     r.add_post("/workbench/organization/profile", profile_view)
     r.add_post("/workbench/organization/settings", settings_view)
+    r.add_post("/workbench/organization/business-hours", business_hours_view)
     r.add_post("/workbench/organization/platform-access", grant_view)
     r.add_post("/workbench/organization/certification", certification_view)
     r.add_get("/orgs/{slug}/logo", logo)

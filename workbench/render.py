@@ -4,15 +4,26 @@ and the optional pages' links in every template."""
 from __future__ import annotations
 
 from typing import Any
+from weakref import ReferenceType, ref
 
 from aiohttp import web
 
 from bot.core.orgs.permissions import Permission, may
 from bot.pages import render_page
 
+_PATHS: dict[int, tuple[ReferenceType[web.UrlDispatcher], frozenset[str]]] = {}
+
 
 def _has_route(request: web.Request, path: str) -> bool:
-    return any(getattr(r, "canonical", None) == path for r in request.app.router.resources())
+    """Read once per application: the router is frozen once the app runs, and the menu asks on every page."""
+    router = request.app.router
+    known = _PATHS.get(id(router))
+    if known is None or known[0]() is not router:  # (an id is reused only after its router is gone)
+        paths = frozenset(str(getattr(r, "canonical", "")) for r in router.resources())
+        if not router.frozen:
+            return path in paths
+        known = _PATHS[id(router)] = (ref(router), paths)
+    return path in known[1]
 
 
 def render(request: web.Request, template: str, http_status: int = 200, **context: Any) -> web.Response:

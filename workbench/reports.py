@@ -53,6 +53,10 @@ def _all_weeks(report: Report) -> list[Row]:
     return weeks
 
 
+def _agent_name(names: dict[int, str], key: object) -> str:
+    return names.get(key, "unassigned") if isinstance(key, int) and key else "unassigned"
+
+
 def _hours(seconds: int | None) -> float | None:
     return round(seconds / 3600, 1) if seconds is not None else None
 
@@ -70,6 +74,14 @@ async def reports_view(request: web.Request) -> web.Response:
         bar_chart("CSAT distribution", [f"{n}★" for n in range(1, 6)], [float(report.distribution[n]) for n in range(1, 6)],
                   alt=True),
     ]
+    people = [_agent_name(names, row.key) for row in report.agents]
+    if people:
+        charts += [
+            bar_chart("Median first response per agent (h)", people,
+                      [_hours(row.median_first_response_s) for row in report.agents], " h", alt=True),
+            bar_chart("Median resolution time per agent (h)", people,
+                      [_hours(row.median_resolution_s) for row in report.agents], " h", alt=True),
+        ]
     return render(request, "workbench/reports.html", report=report, weeks=weeks, charts=charts, names=names,
                   hours=_hours, weeks_param=request.query.get("weeks", "12"))
 
@@ -86,7 +98,7 @@ async def reports_csv(request: web.Request) -> web.Response:
     writer = csv.writer(out)
     writer.writerow(COLUMNS)
     rows = [("week", str(r.key), r) for r in _all_weeks(report)]
-    rows += [("agent", names.get(r.key, "unassigned") if r.key else "unassigned", r) for r in report.agents]
+    rows += [("agent", _agent_name(names, r.key), r) for r in report.agents]
     rows.append(("total", f"{report.since}..{report.until}", report.total))
     for scope, key, r in rows:
         writer.writerow([scope, _cell(key), r.sla_percent, r.resolved, r.resolved_met, r.median_resolution_s, r.mean_resolution_s,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from bot.config import Settings
+from bot.core.business_time import BusinessCalendar
 from bot.core.common.clock import now
 from bot.core.work_orders import sla
 from bot.core.work_orders.models import SlaColumns
@@ -33,10 +33,11 @@ def server_now() -> str:
     return _iso(now())
 
 
-def countdown(clock: SlaColumns, settings: Settings, *, stopped: bool = False) -> Countdown:
+def countdown(clock: SlaColumns, cal: BusinessCalendar, *, stopped: bool = False, at: datetime | None = None) -> Countdown:
+    """`cal`: the organization's calendar (read once per page, not per row)."""
     if stopped:
         return Countdown("", "", "", None, True, clock.sla_met)
     if clock.due_at is None:
         return Countdown("", "", "", clock.remaining_seconds, False, None)
-    half = sla.half_at(clock, sla.calendar_for(settings), now())
+    half = sla.half_at(clock, cal, at or now())
     return Countdown(_iso(clock.due_at), _iso(clock.risk_at), _iso(half), None, False, None)

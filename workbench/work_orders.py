@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.customers import get_customer
 from bot.core.conversations.threads import get_conversation
@@ -28,6 +29,7 @@ from bot.core.work_orders.services import (
     list_work_orders,
     open_work_order,
 )
+from bot.core.work_orders.sla import calendar_for
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.params import MAX_ID, path_id
@@ -61,9 +63,11 @@ async def list_view(request: web.Request) -> web.Response:
         orders = await list_work_orders(session=session, org_id=member_org_id(agent), agent_id=agent.id, flt=flt, limit=size + 1,
                                         offset=(page - 1) * size)
         agents = await list_agents(session=session, org_id=member_org_id(agent))
+        cal = await calendar_for(session=session, settings=ctx.settings, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_work_orders",
                      detail={"rows": len(orders[:size])})
-    rows = [(o, countdown(o, ctx.settings, stopped=o.status in ("resolved", "closed"))) for o in orders[:size]]
+    stamp = now()
+    rows = [(o, countdown(o, cal, stopped=o.status in ("resolved", "closed"), at=stamp)) for o in orders[:size]]
     return render(request, "workbench/work_orders.html", rows=rows, flt=flt, page=page, more=len(orders) > size,
                   names={a.id: a.name for a in agents}, statuses=STATUSES, priorities=PRIORITIES,
                   categories=ctx.settings.sla.categories, server_now=server_now(), query=dict(request.query))
@@ -81,11 +85,12 @@ async def order_view(request: web.Request) -> web.Response:
         customer = await get_customer(session=session, org_id=member_org_id(agent), customer_id=order.customer_id)
         events = await history(session=session, order=order)
         agents = await list_agents(session=session, org_id=member_org_id(agent))
+        cal = await calendar_for(session=session, settings=ctx.settings, org_id=member_org_id(agent))
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="view_work_order",
                      subject_type="customer", subject_id=customer.id, detail={"work_order": order.label})
     return render(request, "workbench/work_order.html", order=order, customer=customer, events=events,
                   names={a.id: a.name for a in agents}, agents=agents, allowed=allowed(order.status), priorities=PRIORITIES,
-                  clock=countdown(order, ctx.settings, stopped=order.status in ("resolved", "closed")), server_now=server_now())
+                  clock=countdown(order, cal, stopped=order.status in ("resolved", "closed")), server_now=server_now())
 
 
 async def _form(request: web.Request) -> dict[str, str]:

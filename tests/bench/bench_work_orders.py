@@ -1,11 +1,13 @@
 """Issue 10 benchmark: the SLA sweep over 100,000 open work orders and 100,000 open conversations, the
 work-order list with 100,000 work orders, and the reports page over a year (100,000 resolved work orders).
 
-Processes: the data is loaded first; each sweep runs in its own child process (as the server's scheduler
-would run it), with the clock advanced so that some items cross at-risk or breach in every round, both the
-incremental passes the scheduler runs between full ones and the full pass (at start and every 20th run); the
+Processes: the data is loaded first; each sweep runs in its own child process, which first repeats the previous
+round's pass (a long-lived scheduler's statement caches are warm), then is timed (wall and CPU) with the clock
+advanced so that some items cross at-risk or breach in every round, both the incremental passes the scheduler
+runs between full ones and the full pass (at start and every 20th run); the
 list and reports are served by an `incs run` child process and requested by this (load generator) process.
-Each figure is min / median / max of 3 rounds, with the machine load printed (2 cores shared).
+Each figure is min / median / max of 3 rounds, with the machine load printed (2 cores shared), and the server's CPU
+time per request (from /proc), which the machine's load does not inflate.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ def _load(db_path: Path) -> None:
         risk, due = created + timedelta(minutes=192), created + timedelta(minutes=240)
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Parcel missing", "[]",
                        rng.choice(("new", "open")), "urgent", rng.choice([None, *agents]), _ts(created), _ts(created),
-                       240, _ts(due), _ts(risk), _ts(risk), 0, 0, None, _ts(due), None, None, None))
+                       240, _ts(due), _ts(risk), _ts(risk), 0, 0, None, _ts(due), None, None, None, None))
     for i in range(RESOLVED):
         number += 1
         created = NOW - timedelta(days=364) + timedelta(seconds=i * 364 * 86400 // max(RESOLVED, 1))
@@ -115,14 +117,15 @@ def _load(db_path: Path) -> None:
         agent, seconds, met = rng.choice(agents), int(took.total_seconds()), int(took <= timedelta(minutes=1440))
         bump(_week(resolved), "resolution", agent, AGENT_ROW, met, seconds)
         bump(_week(resolved), "resolution", HISTOGRAM, bucket_of(seconds), met, seconds)
+        bump(_week(resolved), "resolution", agent, bucket_of(seconds), met, seconds)  # the agent's own histogram
         orders.append((org_id, number, 1 + i % people, rng.choice(CATEGORIES), "Refund", "[]", "resolved",
                        rng.choice(("low", "normal", "high")), agent, _ts(created), _ts(resolved), 1440,
                        _ts(created + timedelta(minutes=1440)), None, None, 1, 1, met, None, _ts(resolved), _week(resolved),
-                       seconds))
+                       seconds, agent))
     conn.executemany("INSERT INTO work_orders (org_id, number, customer_id, category, description, attachment_ids, status,"
                      " priority, assignee_id, created_at, updated_at, target_minutes, due_at, risk_at, next_alert_at,"
                      " risk_notified, breach_notified, sla_met, queue_at, resolved_at, resolved_week, resolution_seconds,"
-                     " channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
+                     " credited_agent_id, channel) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'webchat')", orders)
     first_resolved, answers = OPEN + 1, []
     for i in range(RESOLVED // 3):
         agent, rating, day = rng.choice(agents), rng.randint(1, 5), NOW - timedelta(days=i % 364)
@@ -150,7 +153,7 @@ def _spread(values: list[float]) -> str:
 
 def sweeps(db_url: str) -> None:
     for mode in ("incremental", "full"):
-        elapsed, raised = [], []
+        elapsed, cpus, raised = [], [], []
         for round_no in range(1, ROUNDS + 1):
             step = round_no * STEP_MINUTES + (ROUNDS * STEP_MINUTES if mode == "full" else 0)
             out = subprocess.run(  # noqa: S603 - our own module
@@ -159,10 +162,12 @@ def sweeps(db_url: str) -> None:
             )
             result = json.loads(out.stdout.strip().splitlines()[-1])
             elapsed.append(result["seconds"] * 1000)
+            cpus.append(result["cpu"] * 1000)
             raised.append(result["raised"])
-            print(f"  {mode} round {round_no}: {result['seconds'] * 1000:.0f} ms, {result['raised']} pushes raised; {_load_text()}")
+            print(f"  {mode} round {round_no}: {result['seconds'] * 1000:.0f} ms wall, {result['cpu'] * 1000:.0f} ms CPU, "
+                  f"{result['raised']} pushes raised; {_load_text()}")
         print(f"SLA sweep ({mode}) over {OPEN:,} open work orders + {CONVERSATIONS:,} open conversations: {_spread(elapsed)} "
-              f"per sweep ({sum(raised)} crossings announced in {ROUNDS} rounds; target < 1000 ms)")
+              f"per sweep, CPU {_spread(cpus)} ({sum(raised)} crossings announced in {ROUNDS} rounds; target < 1000 ms)")
 
 
 async def _sweep_once(db_url: str, minutes: int, mode: str) -> None:
@@ -170,15 +175,21 @@ async def _sweep_once(db_url: str, minutes: int, mode: str) -> None:
     from bot.core.common import clock
     from bot.core.work_orders.sweeps import sweep_sla
 
-    moment = NOW + timedelta(minutes=minutes)
-    clock.set_clock(lambda: moment)
     settings = Settings.model_validate({"database": {"url": db_url}, "secret_key": "x" * 40})
     engine = create_engine(db_url)
-    began = time.perf_counter()
-    raised = await sweep_sla(factory=session_factory(engine), settings=settings, full=mode == "full")
-    seconds = time.perf_counter() - began
+    factory = session_factory(engine)
+    # The scheduler's process is long-lived: repeat the previous round's pass first (it announces nothing new),
+    # so the measured pass runs with warm statement caches, as every pass but a process's very first does.
+    earlier = NOW + timedelta(minutes=minutes - STEP_MINUTES)
+    clock.set_clock(lambda: earlier)
+    await sweep_sla(factory=factory, settings=settings, full=False)
+    moment = NOW + timedelta(minutes=minutes)
+    clock.set_clock(lambda: moment)
+    began, cpu = time.perf_counter(), time.process_time()
+    raised = await sweep_sla(factory=factory, settings=settings, full=mode == "full")
+    seconds, cpu = time.perf_counter() - began, time.process_time() - cpu
     await engine.dispose()
-    print(json.dumps({"seconds": seconds, "raised": raised}))
+    print(json.dumps({"seconds": seconds, "cpu": cpu, "raised": raised}))
 
 
 async def _timed(http: aiohttp.ClientSession, urls: list[str]) -> list[float]:
@@ -192,7 +203,13 @@ async def _timed(http: aiohttp.ClientSession, urls: list[str]) -> list[float]:
     return timings
 
 
-async def pages(base: str) -> None:
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process so far (Linux /proc): what a request costs, whatever the machine's load."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def pages(base: str, pid: int) -> None:
     filters = ["", "?mine=1", "?unassigned=1", "?at_risk=1", "?breached=1", "?priority=urgent", "?category=billing",
                "?status=open", "?page=3", "?status=resolved"]
     lists, reports = [], []
@@ -200,12 +217,16 @@ async def pages(base: str) -> None:
         await login(http, base, "agent0@bench.example.com")
         await _timed(http, [f"{base}/workbench/work-orders", f"{base}/workbench/reports?weeks=52"])  # warm up
         for round_no in range(1, ROUNDS + 1):
+            cpu = _cpu_seconds(pid)
             timings = await _timed(http, [f"{base}/workbench/work-orders{filters[n % len(filters)]}" for n in range(LIST_REQUESTS)])
+            cpu, list_cpu = _cpu_seconds(pid), (_cpu_seconds(pid) - cpu) * 1000 / LIST_REQUESTS
             lists.append(percentile(timings, 95))
             report = await _timed(http, [f"{base}/workbench/reports?weeks=52"] * REPORT_REQUESTS)
+            report_cpu = (_cpu_seconds(pid) - cpu) * 1000 / REPORT_REQUESTS
             reports.append(percentile(report, 95))
-            print(f"  round {round_no}: list p95 {lists[-1]:.0f} ms (p50 {percentile(timings, 50):.0f}), reports p95 "
-                  f"{reports[-1]:.0f} ms (p50 {percentile(report, 50):.0f}); {_load_text()}")
+            print(f"  round {round_no}: list p95 {lists[-1]:.0f} ms (p50 {percentile(timings, 50):.0f}, server CPU {list_cpu:.1f} ms"
+                  f" a request), reports p95 {reports[-1]:.0f} ms (p50 {percentile(report, 50):.0f}, server CPU {report_cpu:.1f} ms"
+                  f" a request); {_load_text()}")
     print(f"work-order list, {OPEN + RESOLVED:,} work orders, {LIST_REQUESTS} requests over {len(filters)} filters: p95 "
           f"{_spread(lists)} (target < 50 ms)")
     print(f"reports page, a year with {RESOLVED:,} resolved work orders: p95 {_spread(reports)} (target < 200 ms)")
@@ -224,7 +245,7 @@ async def main() -> None:
         server = ServerProcess(data, db_url, {"INCS_SLA__ENABLED": "false", "INCS_NOTIFICATIONS__ENABLED": "false"})
         try:
             await server.wait_ready()
-            await pages(server.url)
+            await pages(server.url, server.pid)
         finally:
             server.stop()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -90,3 +91,27 @@ def test_a_start_on_a_database_at_head_leaves_alembic_unimported(tmp_path: Path)
     assert first.stdout.strip() == "True"  # a new database: migrated
     again = subprocess.run([sys.executable, "-c", probe, url], capture_output=True, text=True, check=True, timeout=120)
     assert again.stdout.strip() == "False"  # at head: nothing to do, nothing loaded
+
+
+def test_0860_counts_earlier_resolutions_into_agent_histograms(tmp_path: Path) -> None:
+    """Per-agent medians need per-agent histograms: the migration counts what was resolved before it."""
+    from bot.core.work_orders.rollup import bucket_of
+    from bot.migrate import upgrade
+
+    path = tmp_path / "old.db"
+    upgrade(f"sqlite+aiosqlite:///{path}", "0700")
+    with sqlite3.connect(path) as conn:
+        conn.execute("INSERT INTO organizations (id, slug, name, brand, profile, website, location, industry,"
+                     " certification_state, require_admin_totp, services, created_at) VALUES"
+                     " (1, 'demo', 'Demo', '', '', '', '', '', 'none', 0, '{}', '2026-03-02 09:00:00')")
+        for number, (agent, seconds) in enumerate([(7, 3600), (7, 7200), (7, 36000), (None, 600)], start=1):
+            conn.execute("INSERT INTO work_orders (org_id, number, customer_id, channel, category, description, attachment_ids,"
+                         " status, priority, created_at, updated_at, target_minutes, risk_notified, breach_notified, sla_met,"
+                         " resolved_week, resolution_seconds, credited_agent_id) VALUES (1, ?, 1, 'webchat', 'billing', 'x',"
+                         " '[]', 'resolved', 'normal', '2026-03-02 09:00:00', '2026-03-02 09:00:00', 1440, 1, 1, 1,"
+                         " '2026-03-02', ?, ?)", (number, seconds, agent))
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    with sqlite3.connect(path) as conn:
+        rows = conn.execute("SELECT agent_id, bucket, count, met, total FROM report_counts WHERE agent_id >= 0 AND bucket >= 0"
+                            " ORDER BY agent_id, bucket").fetchall()
+    assert rows == [(0, bucket_of(600), 1, 1, 600), *[(7, bucket_of(s), 1, 1, s) for s in (3600, 7200, 36000)]]

@@ -19,7 +19,7 @@ from bot.core.common import clock
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.models import Conversation
 from bot.core.delivery.models import OutboxItem
-from bot.core.notifications.fanout import NotificationKind, in_quiet_hours, raise_event
+from bot.core.notifications.fanout import EventSpec, NotificationKind, in_quiet_hours, raise_event, raise_events
 from bot.core.notifications.models import NotificationEvent, NotificationPreference, NotificationPush, NotificationTarget
 from bot.core.notifications.sweeps import send_digests, sweep_failing, sweep_waiting
 from bot.core.storage.db import transaction
@@ -321,3 +321,32 @@ async def test_install_registers_push_senders_and_sweeps(sqlite_url: str, tmp_pa
         assert jobs == ["notifications.waiting", "notifications.failing", "notifications.digest"]
     finally:
         await ctx.engine.dispose()
+
+
+async def test_raise_events_batch_dedups_and_reaches_each_organizations_admins(db_url: str, tmp_path: Path) -> None:
+    """The sweep's batch: known keys and repeats inside the batch raise nothing; each new event reaches its own
+    organization's admins (recipients read once per organization), as raise_event would."""
+    server = await start_server(make_settings(db_url, tmp_path / "data"))
+    try:
+        demo, other = await make_org(server.ctx.factory), await make_org(server.ctx.factory, slug="other")
+
+        def spec(org_id: int, key: str) -> EventSpec:
+            return EventSpec(org_id=org_id, kind=NotificationKind.SLA_AT_RISK, subject_type="work_order", subject_id=1,
+                             title=f"event {key}", url="/workbench/work-orders/1", dedup_key=key, detail={"k": key})
+
+        async with transaction(server.ctx.factory) as session:
+            assert await raise_events(session=session, events=[spec(demo.org.id, "k1")], settings=server.ctx.settings) == 1
+        batch = [spec(demo.org.id, "k1"), spec(demo.org.id, "k2"), spec(demo.org.id, "k2"), spec(other.org.id, "k3")]
+        async with transaction(server.ctx.factory) as session:
+            assert await raise_events(session=session, events=batch, settings=server.ctx.settings) == 2
+        async with transaction(server.ctx.factory) as session:
+            assert await raise_events(session=session, events=batch, settings=server.ctx.settings) == 0
+        async with server.ctx.factory() as session:
+            rows = (await session.execute(
+                select(NotificationEvent.dedup_key, NotificationPush.agent_id, NotificationPush.target_kind)
+                .join(NotificationPush, NotificationPush.event_id == NotificationEvent.id).order_by(NotificationEvent.dedup_key)
+            )).all()
+        assert [tuple(r) for r in rows] == [("k1", demo.admin.id, "workbench"), ("k2", demo.admin.id, "workbench"),
+                                            ("k3", other.admin.id, "workbench")]
+    finally:
+        await server.stop()

@@ -58,7 +58,8 @@ def _to_utc(day: date, minute: int, zone: ZoneInfo) -> datetime:
 
 
 class BusinessCalendar:
-    """One organization's business time. Build it once; it is immutable and cheap to query."""
+    """One organization's business time. Build it once; its definition is immutable (each day's UTC intervals are
+    remembered as they are computed) and it is cheap to query."""
 
     def __init__(
         self,
@@ -86,6 +87,7 @@ class BusinessCalendar:
         self.workdays = frozenset(workdays)
         self._country_holiday = country_holiday
         self._country_workday = country_workday
+        self._days: dict[date, tuple[Interval, ...]] = {}  # a local day's open intervals in UTC, as asked for
 
     # --- days -------------------------------------------------------------------------------------
     def spans_on(self, day: date) -> tuple[MinuteSpan, ...]:
@@ -138,13 +140,21 @@ class BusinessCalendar:
         cuts = _merged(pauses)
         day = self.local_date(start) - timedelta(days=1)  # a zone ahead of UTC may start the day before
         for _ in range(MAX_SCAN_DAYS):
-            for first, last in self.spans_on(day):
-                begin, end = _to_utc(day, first, self.zone), _to_utc(day, last, self.zone)
+            for begin, end in self._utc_intervals(day):
                 begin = max(begin, start)
                 if end > begin:
                     yield from _subtract(begin, end, cuts)
             day += timedelta(days=1)
         raise CalendarError("the calendar is not open within ten years")
+
+    def _utc_intervals(self, day: date) -> tuple[Interval, ...]:
+        """Kept per day: a page of countdowns or a sweep asks about the same few days for every row."""
+        known = self._days.get(day)
+        if known is None:
+            if len(self._days) > 4096:
+                self._days.clear()
+            known = self._days[day] = tuple((_to_utc(day, a, self.zone), _to_utc(day, b, self.zone)) for a, b in self.spans_on(day))
+        return known
 
     def add_business(
         self, start: datetime, minutes: float | timedelta, pauses: Iterable[Interval] = ()

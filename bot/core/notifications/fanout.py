@@ -8,6 +8,8 @@ dedup_key) sends nothing twice. Delivery and retries are the outbox's job.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 from functools import lru_cache
@@ -138,29 +140,101 @@ async def raise_event(
         again = await session.scalar(select(NotificationEvent).where(NotificationEvent.dedup_key == dedup_key))
         assert again is not None
         return again, False
-    await _fan_out(session, event, settings or _DEFAULT_SETTINGS)
+    await _fan_out(session, event, settings or _DEFAULT_SETTINGS, {})
     return event, True
 
 
-async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Settings) -> None:
-    config = settings.notifications
-    routed = set(config.routes.get(event.kind, TARGET_KINDS))
-    stamp = now()
-    seen: set[tuple[str, str]] = set()
-    platform = event.kind in PLATFORM_KINDS
+@dataclass(frozen=True)
+class EventSpec:
+    """One event for `raise_events`: the arguments of `raise_event` that describe the fact."""
+
+    org_id: int
+    kind: NotificationKind | str
+    subject_type: str
+    subject_id: int | None
+    title: str
+    url: str
+    dedup_key: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+async def raise_events(*, session: AsyncSession, events: Sequence[EventSpec], settings: Settings | None = None) -> int:
+    """Many events at once (a sweep's crossings), with raise_event's guarantees: one dedup lookup, one insert,
+    each organization's recipients read once. Returns how many events were new."""
+    settings = settings or _DEFAULT_SETTINGS
+    keys = [spec.dedup_key for spec in events]
+    known = set(await session.scalars(select(NotificationEvent.dedup_key).where(NotificationEvent.dedup_key.in_(keys)))) if keys else set()
+    fresh: dict[str, NotificationEvent] = {}
+    for spec in events:
+        if spec.dedup_key not in known and spec.dedup_key not in fresh:
+            fresh[spec.dedup_key] = NotificationEvent(
+                org_id=spec.org_id, kind=NotificationKind(spec.kind).value, subject_type=spec.subject_type,
+                subject_id=spec.subject_id, title=spec.title[:300], url=spec.url, dedup_key=spec.dedup_key,
+                detail=dict(spec.detail),
+            )
+    if not fresh:
+        return 0
+    try:
+        async with session.begin_nested():
+            session.add_all(fresh.values())
+            await session.flush()
+    except IntegrityError:  # another process raised some of them meanwhile: one at a time, each deduplicated
+        created = 0
+        for spec in events:
+            _, new = await raise_event(session=session, org_id=spec.org_id, kind=spec.kind, subject_type=spec.subject_type,
+                                       subject_id=spec.subject_id, title=spec.title, url=spec.url, dedup_key=spec.dedup_key,
+                                       detail=spec.detail, settings=settings)
+            created += new
+        return created
+    audiences: dict[tuple[int, bool], _Audience] = {}
+    for event in fresh.values():
+        await _fan_out(session, event, settings, audiences, flush=False)
+    await session.flush()
+    return len(fresh)
+
+
+@dataclass
+class _Audience:
+    """Who hears about an organization's events: admins, their preferences and verified targets, the Slack channel."""
+
+    agents: Sequence[Agent]
+    prefs: dict[int, NotificationPreference]
+    targets: dict[int, list[NotificationTarget]]
+    slack_channel: str
+
+
+async def _audience(session: AsyncSession, org_id: int, platform: bool, settings: Settings) -> _Audience:
     # Platform events go to the platform admins (no organization), never to the applicant's own admins.
     recipients = (
         (Agent.org_id.is_(None), Agent.role.in_(roles_with(Permission.PLATFORM_REVIEW)))
         if platform
-        else (Agent.org_id == event.org_id, Agent.role.in_(roles_with(Permission.ADMIN_PUSHES)))
+        else (Agent.org_id == org_id, Agent.role.in_(roles_with(Permission.ADMIN_PUSHES)))
     )
     # Platform admins belong to no organization: choosing them is a cross-organization read, said explicitly.
     query = select(Agent).where(*recipients, Agent.active.is_(True)).order_by(Agent.id).execution_options(all_orgs=platform)
     agents = (await session.scalars(query)).all()
     prefs = await preferences_for(session=session, agent_ids=[a.id for a in agents])
     targets = await _verified_targets(session, [a.id for a in agents])
-    for agent in agents:
-        pref = prefs.get(agent.id)
+    org = await session.get(Organization, org_id)
+    channel = settings.notifications.slack_channels.get(org.slug, "") if org is not None and not platform else ""
+    return _Audience(agents, prefs, targets, channel)
+
+
+async def _fan_out(
+    session: AsyncSession, event: NotificationEvent, settings: Settings, audiences: dict[tuple[int, bool], _Audience],
+    *, flush: bool = True,
+) -> None:
+    config = settings.notifications
+    routed = set(config.routes.get(event.kind, TARGET_KINDS))
+    stamp = now()
+    seen: set[tuple[str, str]] = set()
+    platform = event.kind in PLATFORM_KINDS
+    key = (event.org_id, platform)
+    if key not in audiences:
+        audiences[key] = await _audience(session, event.org_id, platform, settings)
+    audience = audiences[key]
+    for agent in audience.agents:
+        pref = audience.prefs.get(agent.id)
         if pref is not None and pref.kinds and event.kind not in pref.kinds:
             continue
         allowed = routed & set(pref.targets if pref is not None and pref.targets else TARGET_KINDS)
@@ -177,15 +251,15 @@ async def _fan_out(session: AsyncSession, event: NotificationEvent, settings: Se
                 )
             )
         quiet = in_quiet_hours(pref, stamp)
-        for target in targets.get(agent.id, []):
+        for target in audience.targets.get(agent.id, []):
             if target.kind in allowed and (target.kind, target.address) not in seen:
                 seen.add((target.kind, target.address))
                 await _push(session, event, target.kind, target.address, agent.id, locale, settings, held=quiet)
-    org = await session.get(Organization, event.org_id)
-    channel = config.slack_channels.get(org.slug, "") if org is not None and not platform else ""
+    channel = audience.slack_channel
     if channel and "slack" in routed and ("slack", channel) not in seen:
         await _push(session, event, "slack", channel, None, settings.locale, settings, held=False)
-    await session.flush()
+    if flush:
+        await session.flush()
 
 
 async def _verified_targets(session: AsyncSession, agent_ids: list[int]) -> dict[int, list[NotificationTarget]]:

@@ -103,6 +103,11 @@ class Organization(Base):
     require_admin_totp: Mapped[bool] = mapped_column(Boolean, default=False)
     # Service switches: a key set to False is off (channels, work_orders, rights:<type>, apps); missing is on.
     services: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Business calendar (bot/core/business_time/orgs.py); each falls back to the deployment's `business_time`:
+    # timezone "" , business_hours NULL (else weekday -> ["09:00-18:00", ...]), holiday_country NULL ("" = none).
+    timezone: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    business_hours: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
+    holiday_country: Mapped[str | None] = mapped_column(String(8), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=now)
 
 

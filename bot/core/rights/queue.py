@@ -50,7 +50,7 @@ async def list_queue(
         query = query.where(RightsRequest.assignee_id == mine)
     rows = (await session.scalars(query.order_by(RightsRequest.due_at.is_(None), RightsRequest.due_at, RightsRequest.id)
                                   .limit(500))).all()
-    calendar = calendar_for(settings)
+    calendar = await calendar_for(session=session, settings=settings, org_id=org_id)
     stamp = now()
     return [QueueRow(r, days_left(calendar, stamp, r.due_at) if r.due_at and r.status in OPEN else None) for r in rows]
 

@@ -14,12 +14,13 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.core.business_time.orgs import org_calendars
 from bot.core.common.clock import now
 from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.notifications.models import NotificationPush
 from bot.core.rights.deadline import days_left
 from bot.core.rights.models import RightsRequest
-from bot.core.rights.requests import OPEN, calendar_for, request_number
+from bot.core.rights.requests import OPEN, request_number
 from bot.core.storage.db import SessionFactory, transaction
 
 
@@ -59,18 +60,18 @@ def threshold(settings: Settings, left: int) -> int | None:
 
 
 async def sweep_reminders(*, factory: SessionFactory, settings: Settings) -> int:
-    calendar = calendar_for(settings)
     horizon = now() + timedelta(days=max(settings.privacy.reminder_days, default=0) + 1)
     raised = 0
     async with transaction(factory) as session:
         rows = (await session.scalars(select(RightsRequest).where(
             RightsRequest.status.in_(OPEN), RightsRequest.due_at.is_not(None), RightsRequest.due_at <= horizon,
         ).order_by(RightsRequest.due_at))).all()
+        calendars = await org_calendars(session=session, settings=settings, org_ids=[r.org_id for r in rows])
         for request in rows:
             assert request.due_at is not None
             if request.status == "awaiting_customer":
                 continue  # the clock is paused
-            left = days_left(calendar, now(), request.due_at)
+            left = days_left(calendars[request.org_id], now(), request.due_at)
             step = threshold(settings, left)
             if step is None:
                 continue

@@ -14,7 +14,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
-from bot.core.business_time import BusinessCalendar, calendar_from_config
+from bot.core.business_time import BusinessCalendar
+from bot.core.business_time.orgs import org_calendar
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
 from bot.core.orgs.audit import record
@@ -43,8 +44,9 @@ def request_number(request: RightsRequest) -> str:
     return f"RR-{request.number:06d}"
 
 
-def calendar_for(settings: Settings) -> BusinessCalendar:
-    return calendar_from_config(settings.business_time)
+async def calendar_for(*, session: AsyncSession, settings: Settings, org_id: int) -> BusinessCalendar:
+    """The organization's business calendar (its timezone and hours over the deployment's)."""
+    return await org_calendar(session=session, settings=settings, org_id=org_id)
 
 
 def _check(kind: str, ground: str, details: dict[str, Any]) -> None:
@@ -109,7 +111,7 @@ async def mark_verified(*, session: AsyncSession, settings: Settings, request: R
         return request
     stamp = now()
     request.verified_at = stamp
-    _set_due(settings, request)
+    await _set_due(session, settings, request)
     await _move(session, request, "verified", actor_type="customer", actor_id=request.customer_id, note="identity verified")
     from bot.core.rights.reminders import raise_received
 
@@ -117,9 +119,10 @@ async def mark_verified(*, session: AsyncSession, settings: Settings, request: R
     return request
 
 
-def _set_due(settings: Settings, request: RightsRequest) -> None:
+async def _set_due(session: AsyncSession, settings: Settings, request: RightsRequest) -> None:
     assert request.verified_at is not None
-    request.due_at = due_at(calendar_for(settings), verified_at=request.verified_at,
+    cal = await calendar_for(session=session, settings=settings, org_id=request.org_id)
+    request.due_at = due_at(cal, verified_at=request.verified_at,
                             response_days=settings.privacy.response_days, extended_days=request.extended_days,
                             paused_days=request.paused_days, mode=settings.privacy.deadline_days)
 
@@ -144,20 +147,21 @@ async def change_status(
     if to in ("denied", "withdrawn") and not reason.strip() and actor_type == "agent":
         raise InvalidInput("give a reason")
     if request.status == "awaiting_customer" and to != "awaiting_customer":
-        _resume(settings, request)
+        await _resume(session, settings, request)
     if to == "awaiting_customer":
         request.paused_since = now()
     await _move(session, request, to, actor_type=actor_type, actor_id=actor_id, note=reason)
     return request
 
 
-def _resume(settings: Settings, request: RightsRequest) -> None:
+async def _resume(session: AsyncSession, settings: Settings, request: RightsRequest) -> None:
     if request.paused_since is None:
         return
-    request.paused_days += days_between(calendar_for(settings), request.paused_since, now(), settings.privacy.deadline_days)
+    cal = await calendar_for(session=session, settings=settings, org_id=request.org_id)
+    request.paused_days += days_between(cal, request.paused_since, now(), settings.privacy.deadline_days)
     request.paused_since = None
     if request.verified_at is not None:
-        _set_due(settings, request)
+        await _set_due(session, settings, request)
 
 
 async def customer_answered(*, session: AsyncSession, settings: Settings, request: RightsRequest) -> None:
@@ -176,7 +180,7 @@ async def extend(*, session: AsyncSession, settings: Settings, request: RightsRe
         raise Conflict("only an open, verified request can be extended")
     request.extended_days = settings.privacy.extension_days
     request.extension_reason = reason.strip()
-    _set_due(settings, request)
+    await _set_due(session, settings, request)
     await _timeline(session, request, actor_type="agent", actor_id=agent_id, action="extended", note=reason.strip())
     return request
 

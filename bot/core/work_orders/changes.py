@@ -40,7 +40,8 @@ async def change_status(
         raise InvalidInput(f"status: one of {', '.join(TRANSITIONS)}")
     if status not in allowed(order.status):
         raise Conflict(f"{order.label} is {order.status}; it can go to: {', '.join(allowed(order.status))}")
-    cal, stamp, fraction = sla.calendar_for(settings), now(), sla.risk_fraction(settings.sla)
+    cal = await sla.calendar_for(session=session, settings=settings, org_id=order.org_id)
+    stamp, fraction = now(), sla.risk_fraction(settings.sla)
     before = order.status
     if status == "pending":
         sla.pause(order, cal, stamp)
@@ -80,7 +81,8 @@ async def change_priority(
     if priority == order.priority:
         return order
     if order.status in ("new", "open", "pending"):
-        sla.retarget(order, sla.calendar_for(settings), now(), settings.sla.resolution_minutes[priority],
+        cal = await sla.calendar_for(session=session, settings=settings, org_id=order.org_id)
+        sla.retarget(order, cal, now(), settings.sla.resolution_minutes[priority],
                      sla.risk_fraction(settings.sla))
     before, order.priority = order.priority, priority
     await log_event(session=session, order=order, actor_type="agent", actor_id=agent.id, kind="priority",

@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
+from bot.core.business_time import BusinessCalendar
 from bot.core.conversations.models import Conversation, Message
 from bot.core.orgs.models import Organization
 from bot.core.work_orders import sla
@@ -66,7 +67,8 @@ async def _start(session: AsyncSession, settings: Settings, org_id: int, rows: S
     seen = set(await session.scalars(
         select(ConversationClock.conversation_id).where(ConversationClock.conversation_id.in_([r[0] for r in rows])).distinct()
     ))
-    cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
+    cal = await sla.calendar_for(session=session, settings=settings, org_id=org_id)
+    fraction, priority = sla.risk_fraction(settings.sla), settings.sla.conversation_priority
     for conversation_id, waiting_since, status in rows:
         kind = "next" if conversation_id in seen else "first"
         targets = settings.sla.next_response_minutes if kind == "next" else settings.sla.first_response_minutes
@@ -104,8 +106,10 @@ async def follow_conversations(
                 .limit(BATCH)
             )
         ).all()
+        if changed:
+            cal = await sla.calendar_for(session=session, settings=settings, org_id=org_id)
         for clock, status, waiting_since, assignee_id in changed:
-            await _follow(session, settings, clock, status, waiting_since, assignee_id, stamp)
+            await _follow(session, settings, cal, clock, status, waiting_since, assignee_id, stamp)
         followed += len(changed)
     await session.flush()
     return followed
@@ -117,14 +121,16 @@ async def sync_conversation_clock(*, session: AsyncSession, settings: Settings, 
         select(ConversationClock).where(ConversationClock.conversation_id == conversation.id, ConversationClock.stopped_at.is_(None))
     )
     if clock is not None:
-        await _follow(session, settings, clock, conversation.status, conversation.waiting_since, conversation.assignee_id, stamp)
+        cal = await sla.calendar_for(session=session, settings=settings, org_id=conversation.org_id)
+        await _follow(session, settings, cal, clock, conversation.status, conversation.waiting_since, conversation.assignee_id,
+                      stamp)
 
 
 async def _follow(
-    session: AsyncSession, settings: Settings, clock: ConversationClock, status: str, waiting_since: datetime | None,
-    assignee_id: int | None, stamp: datetime,
+    session: AsyncSession, settings: Settings, cal: BusinessCalendar, clock: ConversationClock, status: str,
+    waiting_since: datetime | None, assignee_id: int | None, stamp: datetime,
 ) -> None:
-    cal, fraction = sla.calendar_for(settings), sla.risk_fraction(settings.sla)
+    fraction = sla.risk_fraction(settings.sla)
     if waiting_since == clock.started_at and status == "pending":
         sla.pause(clock, cal, stamp)
     elif waiting_since == clock.started_at and status == "open":
@@ -160,7 +166,8 @@ async def inbox_clocks(
         )
     )
     clocks = {c.conversation_id: c for c in rows if c.started_at == waiting.get(c.conversation_id)}
-    cal, fraction, priority = sla.calendar_for(settings), sla.risk_fraction(settings.sla), settings.sla.conversation_priority
+    cal = await sla.calendar_for(session=session, settings=settings, org_id=org_id)
+    fraction, priority = sla.risk_fraction(settings.sla), settings.sla.conversation_priority
     missing = [cid for cid in waiting if cid not in clocks]
     if missing:
         seen = set(await session.scalars(

@@ -1,8 +1,9 @@
 """Report counters, kept as things happen, so a report reads a few thousand rows whatever the volume.
 
-Per (organization, week, metric) two kinds of rows in `report_counts`:
+Per (organization, week, metric) three kinds of rows in `report_counts`:
 - per agent (`bucket` = -1; agent 0 = unassigned): count, targets met, total (seconds, or CSAT points);
-- a histogram for medians (`agent_id` = -1): durations in buckets 5% wide (CSAT: the rating as bucket).
+- a histogram for medians (`agent_id` = -1): durations in buckets 5% wide (CSAT: the rating as bucket);
+- a histogram per agent for per-agent medians (`agent_id` >= 0, `bucket` >= 0; durations only).
 A resolution is counted when a work order is resolved and taken back when it is reopened; a first response
 when its clock stops; a CSAT answer when it is given. Writers that race on one counter row retry.
 """
@@ -56,6 +57,8 @@ async def count_duration(
     await _bump(session, {"org_id": org_id, "week": week, "metric": metric, "agent_id": agent, "bucket": AGENT_ROW},
                 sign, sign * int(met), sign * seconds)
     await _bump(session, {"org_id": org_id, "week": week, "metric": metric, "agent_id": HISTOGRAM, "bucket": bucket_of(seconds)},
+                sign, sign * int(met), sign * seconds)
+    await _bump(session, {"org_id": org_id, "week": week, "metric": metric, "agent_id": agent, "bucket": bucket_of(seconds)},
                 sign, sign * int(met), sign * seconds)
 
 

@@ -88,7 +88,8 @@ async def open_work_order(
     )
     stamp = now()
     order.created_at = order.updated_at = stamp
-    sla.start(order, sla.calendar_for(settings), stamp, settings.sla.resolution_minutes[priority],
+    cal = await sla.calendar_for(session=session, settings=settings, org_id=customer.org_id)
+    sla.start(order, cal, stamp, settings.sla.resolution_minutes[priority],
               sla.risk_fraction(settings.sla))
     await insert_numbered(session, order)
     actor = ("agent", agent_id) if agent_id else ("customer", customer.id)

@@ -9,21 +9,18 @@ pausing or retargeting it never moves a due time that has already passed (no sec
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from functools import lru_cache
 
-from bot.config import BusinessTimeConfig, Settings, SlaConfig
-from bot.core.business_time import BusinessCalendar, calendar_from_config
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.config import Settings, SlaConfig
+from bot.core.business_time import BusinessCalendar
+from bot.core.business_time.orgs import org_calendar
 from bot.core.work_orders.models import PAUSED_SORT, SlaColumns
 
 
-@lru_cache(maxsize=8)
-def _calendar(config_json: str) -> BusinessCalendar:
-    return calendar_from_config(BusinessTimeConfig.model_validate_json(config_json))
-
-
-def calendar_for(settings: Settings) -> BusinessCalendar:
-    """The organization's calendar (one per deployment today), built once per configuration."""
-    return _calendar(settings.business_time.model_dump_json())
+async def calendar_for(*, session: AsyncSession, settings: Settings, org_id: int) -> BusinessCalendar:
+    """The organization's calendar (its timezone and hours over the deployment's), cached by definition."""
+    return await org_calendar(session=session, settings=settings, org_id=org_id)
 
 
 def risk_fraction(sla: SlaConfig) -> float:
@@ -51,15 +48,17 @@ def _schedule(clock: SlaColumns, cal: BusinessCalendar, at: datetime, left: time
     _next_alert(clock)
 
 
+def alert_after(due_at: datetime | None, risk_at: datetime | None, risk_notified: bool, breach_notified: bool) -> datetime | None:
+    """The next crossing to announce: at risk, then breach, then none."""
+    if due_at is None:
+        return None
+    if not risk_notified:
+        return risk_at
+    return None if breach_notified else due_at
+
+
 def _next_alert(clock: SlaColumns) -> None:
-    if clock.due_at is None:
-        clock.next_alert_at = None
-    elif not clock.risk_notified:
-        clock.next_alert_at = clock.risk_at
-    elif not clock.breach_notified:
-        clock.next_alert_at = clock.due_at
-    else:
-        clock.next_alert_at = None
+    clock.next_alert_at = alert_after(clock.due_at, clock.risk_at, clock.risk_notified, clock.breach_notified)
 
 
 def start(clock: SlaColumns, cal: BusinessCalendar, at: datetime, target_minutes: int, fraction: float) -> None:
@@ -124,14 +123,6 @@ def restart_after_stop(clock: SlaColumns, cal: BusinessCalendar, at: datetime, f
         _next_alert(clock)
         return
     _schedule(clock, cal, at, timedelta(seconds=max(clock.remaining_seconds or 0, 0)), fraction)
-
-
-def mark_crossed(clock: SlaColumns, crossing: str) -> None:
-    if crossing == "risk":
-        clock.risk_notified = True
-    else:
-        clock.risk_notified = clock.breach_notified = True
-    _next_alert(clock)
 
 
 def half_at(clock: SlaColumns, cal: BusinessCalendar, at: datetime) -> datetime | None:

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Row, select, update
 
 from bot.config import Settings
 from bot.core.common.clock import now
-from bot.core.notifications.fanout import NotificationKind, raise_event
+from bot.core.notifications.fanout import EventSpec, NotificationKind, raise_events
 from bot.core.storage.db import SessionFactory, transaction
 from bot.core.work_orders import sla
 from bot.core.work_orders.clocks import BATCH as BATCH_CLOCKS
@@ -32,40 +31,50 @@ RECENT = timedelta(minutes=10)  # incremental passes look back this far (and thr
 FULL_EVERY = 20  # every 20th pass is a full one
 
 
-def _crossing(row: WorkOrder | ConversationClock, stamp: datetime) -> str:
-    return "breach" if row.due_at is not None and row.due_at <= stamp else "risk"
+def _crossing(due_at: datetime, stamp: datetime) -> str:
+    return "breach" if due_at <= stamp else "risk"
 
 
-async def _announce(session: AsyncSession, row: WorkOrder | ConversationClock, stamp: datetime, settings: Settings) -> bool:
-    crossing = _crossing(row, stamp)
-    assert row.due_at is not None
+def _event(model: type[WorkOrder] | type[ConversationClock], row: Row[Any], crossing: str) -> EventSpec:
     due = row.due_at.isoformat(timespec="seconds")
     kind = NotificationKind.SLA_BREACHED if crossing == "breach" else NotificationKind.SLA_AT_RISK
-    if isinstance(row, WorkOrder):
-        subject, subject_id, url = "work_order", row.id, f"/workbench/work-orders/{row.number}"
-        title = f"{row.label} ({row.priority}) resolution due {due} UTC"
-        key = f"sla_{crossing}:wo:{row.id}:{due}"
-    else:
-        subject, subject_id, url = "conversation", row.conversation_id, f"/workbench/conversations/{row.conversation_id}"
-        title = f"Conversation #{row.conversation_id} {row.kind} response due {due} UTC"
-        key = f"sla_{crossing}:conv:{row.id}:{due}"
-    _, created = await raise_event(
-        session=session, org_id=row.org_id, kind=kind, subject_type=subject, subject_id=subject_id, title=title, url=url,
-        dedup_key=key, detail={"due_at": due, "crossing": crossing}, settings=settings,
-    )
-    sla.mark_crossed(row, crossing)
-    return created
+    if model is WorkOrder:
+        label = f"WO-{row.number:06d}"
+        return EventSpec(org_id=row.org_id, kind=kind, subject_type="work_order", subject_id=row.id,
+                         title=f"{label} ({row.priority}) resolution due {due} UTC", url=f"/workbench/work-orders/{row.number}",
+                         dedup_key=f"sla_{crossing}:wo:{row.id}:{due}", detail={"due_at": due, "crossing": crossing})
+    return EventSpec(org_id=row.org_id, kind=kind, subject_type="conversation", subject_id=row.conversation_id,
+                     title=f"Conversation #{row.conversation_id} {row.kind} response due {due} UTC",
+                     url=f"/workbench/conversations/{row.conversation_id}",
+                     dedup_key=f"sla_{crossing}:conv:{row.id}:{due}", detail={"due_at": due, "crossing": crossing})
+
+
+def _columns(model: type[WorkOrder] | type[ConversationClock]) -> list[Any]:
+    common = [model.id, model.org_id, model.due_at, model.risk_at, model.breach_notified]
+    if model is WorkOrder:
+        return [*common, WorkOrder.number, WorkOrder.priority]
+    return [*common, ConversationClock.conversation_id, ConversationClock.kind]
 
 
 async def _alerts(factory: SessionFactory, model: type[WorkOrder] | type[ConversationClock], settings: Settings) -> int:
+    """Announce every crossing due by now: plain rows of the few columns needed (an index range on next_alert_at),
+    the events raised as one batch, the rows' flags written back by primary key in one executemany."""
     raised = 0
     while True:
         stamp = now()
         async with transaction(factory) as session:
-            query = select(model).where(model.next_alert_at <= stamp).order_by(model.next_alert_at, model.id).limit(BATCH)
-            rows: list[WorkOrder | ConversationClock] = list(await session.scalars(query))
+            query = select(*_columns(model)).where(model.next_alert_at <= stamp).order_by(model.next_alert_at, model.id).limit(BATCH)
+            rows = (await session.execute(query)).all()
+            events, changes = [], []
             for row in rows:
-                raised += await _announce(session, row, stamp, settings)
+                crossing = _crossing(row.due_at, stamp)
+                events.append(_event(model, row, crossing))
+                breach = crossing == "breach" or row.breach_notified
+                changes.append({"id": row.id, "risk_notified": True, "breach_notified": breach,
+                                "next_alert_at": sla.alert_after(row.due_at, row.risk_at, True, breach)})
+            raised += await raise_events(session=session, events=events, settings=settings)
+            if changes:
+                await session.execute(update(model), changes)
         if len(rows) < BATCH:
             return raised
 
