@@ -10,9 +10,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sqlalchemy import ColumnElement
+
 from bot.core.conversations.events import Button, InboundEvent, Reply
 from bot.core.conversations.turns import Turn
-from bot.core.models import ChannelIdentity, Customer
+from bot.core.models import ChannelIdentity
 from bot.flows.texts import render_text
 
 
@@ -88,15 +90,14 @@ async def run_flows(call: FlowCall, *, after: str | None = None) -> list[Reply]:
     return []
 
 
-Preloader = Callable[[Any, list[Customer], dict[str, Any]], Awaitable[None]]
-_PRELOADERS: list[Preloader] = []
+_FACTS: dict[str, Callable[[], ColumnElement[Any]]] = {}
 
 
-def register_preloader(preloader: Preloader) -> Preloader:
-    """A flow that would query per event reads for the whole ingest batch once instead: called with the batch's
-    session, its customers and the batch dict that every turn of the batch carries (`call.batch`)."""
-    _PRELOADERS.append(preloader)
-    return preloader
+def register_customer_fact(name: str, expression: Callable[[], ColumnElement[Any]]) -> None:
+    """A flow that would query per message about the customer has the ingest batch read it instead, as one more
+    column of the batch's preload query (an SQL expression correlated to customers.id); the flow finds the value
+    in `call.facts[name]` (`call.facts` is None when the customer was not preloaded: look it up then)."""
+    _FACTS[name] = expression
 
 
 Redactor = Callable[[ChannelIdentity, InboundEvent], str | None]
@@ -121,9 +122,8 @@ def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
 class Engine:
     """The flow runner handed to the ingest writer (bot.core.conversations.turns.FlowRunner)."""
 
-    async def prepare(self, *, session: Any, customers: list[Customer], batch: dict[str, Any]) -> None:
-        for preloader in _PRELOADERS:
-            await preloader(session, customers, batch)
+    def customer_facts(self) -> dict[str, ColumnElement[Any]]:
+        return {name: expression() for name, expression in _FACTS.items()}
 
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
         return stored_text(identity, event)

@@ -8,10 +8,10 @@ to a customer who declined, to agree after all.
 
 from __future__ import annotations
 
-from bot.core.conversations.customers import consent_count, latest_consent, record_consent
+from bot.core.conversations.customers import consent_count, latest_consent, latest_consent_version, record_consent
 from bot.core.conversations.events import Button, Reply
 from bot.core.orgs.policy import current_version
-from bot.flows.engine import FlowCall, register, run_flows
+from bot.flows.engine import FlowCall, register, register_customer_fact, run_flows
 from bot.flows.texts import LOCALES
 
 
@@ -64,6 +64,12 @@ async def greeting(call: FlowCall) -> list[Reply] | None:
     return replies
 
 
+# The version of the customer's latest consent answer, read with the ingest batch's customers (the policy gate's
+# question on every message); answering here makes it stale for the rest of the batch, so it is dropped then.
+CONSENT_ANSWERED = "consent.answered"
+register_customer_fact(CONSENT_ANSWERED, latest_consent_version)
+
+
 @register("consent")
 async def consent(call: FlowCall) -> list[Reply] | None:
     if call.event.kind != "button" or not call.event.payload.startswith("consent:"):
@@ -85,6 +91,8 @@ async def consent(call: FlowCall) -> list[Reply] | None:
         granted=granted,
         channel=call.identity.channel,
     )
+    if call.facts is not None:
+        call.facts.pop(CONSENT_ANSWERED, None)  # the batch's next turns of this customer look it up again
     return [call.reply("consent_thanks" if granted else "consent_declined")]
 
 

@@ -8,7 +8,7 @@ from bot.core.conversations.customers import consent_count
 from bot.core.conversations.events import Reply
 from bot.core.orgs.policy import needs_reconsent
 from bot.flows.engine import FlowCall, register
-from bot.flows.greeting import consent_buttons
+from bot.flows.greeting import CONSENT_ANSWERED, consent_buttons
 
 PASS = ("help", "language")
 
@@ -20,7 +20,11 @@ async def policy_gate(call: FlowCall) -> list[Reply] | None:
         return None
     if call.command in PASS:
         return None
-    version = await needs_reconsent(session=call.session, customer_id=call.customer.id)
+    if call.facts is not None and CONSENT_ANSWERED in call.facts:  # read with the batch: no query per message
+        version = await needs_reconsent(session=call.session, customer_id=call.customer.id,
+                                        answered=call.facts[CONSENT_ANSWERED])
+    else:
+        version = await needs_reconsent(session=call.session, customer_id=call.customer.id)
     if version is None:
         return None
     answers = await consent_count(session=call.session, customer_id=call.customer.id)

@@ -14,21 +14,20 @@ from typing import Any
 
 from bot.core.common.errors import DomainError
 from bot.core.conversations.events import Button, Reply
-from bot.core.models import Customer
 from bot.core.rights.apps import app_states, set_authorization
 from bot.core.rights.requests import (
     CORRECTABLE,
     GROUNDS,
     KINDS,
+    awaits_customer,
     customer_answered,
-    customers_awaited,
     mark_verified,
     open_request,
     open_requests_of,
 )
 from bot.core.rights.requests import request_number as number_of
 from bot.core.rights.texts import label
-from bot.flows.engine import FlowCall, register, register_preloader
+from bot.flows.engine import FlowCall, register, register_customer_fact
 from bot.flows.verify import require_verification
 
 STATE = "privacy"
@@ -129,16 +128,12 @@ def _details(kind: str, text: str) -> dict[str, Any] | None:
     return {"field": field.strip().lower(), "value": value.strip()[:320]}
 
 
-@register_preloader
-async def _awaited(session: Any, customers: list[Customer], batch: dict[str, Any]) -> None:
-    """Whose requests wait on them, read once per ingest batch: most messages come from customers with none."""
-    ids = [customer.id for customer in customers]
-    batch[AWAITED] = (set(ids), await customers_awaited(session=session, customer_ids=ids))
+# Whose requests wait on them is read with the batch's customers: most messages come from customers with none.
+register_customer_fact(AWAITED, awaits_customer)
 
 
 def _may_be_awaited(call: FlowCall) -> bool:
-    checked, awaited = call.batch.get(AWAITED, (set(), set()))
-    return call.customer.id not in checked or call.customer.id in awaited  # not preloaded (linked mid-batch): look
+    return call.facts is None or bool(call.facts.get(AWAITED, True))  # not preloaded (a first contact): look
 
 
 @register("privacy")

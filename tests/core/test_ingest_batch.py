@@ -105,18 +105,24 @@ async def test_known_chats_cost_one_update_of_their_conversations(server: Server
 
 
 _RIGHTS_READ = re.compile(r"^\s*SELECT\b.*\bFROM rights_requests\b", re.IGNORECASE | re.DOTALL)
+_CONSENT_READ = re.compile(r"^\s*SELECT\b.*\bFROM consents\b", re.IGNORECASE | re.DOTALL)
 
 
-async def test_a_batch_asks_once_whose_rights_requests_wait_on_them_not_once_per_message(
+async def test_the_flows_questions_about_each_customer_are_read_with_the_batch_not_once_per_message(
     server: Server, demo: OrgWithAdmin
 ) -> None:
-    """The privacy flow resumes a request that waits on the customer when they write; the batch reads that for all
-    its customers in one query (it was one per message, the live inbox's main cost at 200 msg/s)."""
+    """On every message the policy gate asks which policy version the customer last answered (`incs run` publishes a
+    major version at start) and the privacy flow whether a rights request waits on them; both are read with the
+    batch's customers in its one preload query. They were two queries per message: the live inbox's main cost at
+    200 msg/s. A request that waits is still resumed when the customer writes."""
+    from bot.core.models import PolicyVersion
     from bot.core.rights.models import RightsRequest
     from bot.core.rights.requests import change_status, mark_verified, open_request
     from bot.core.storage.db import transaction
 
     org = demo.org.id
+    async with transaction(server.ctx.factory) as session:  # as `incs run` does at start (bot/bootstrap.py)
+        session.add(PolicyVersion(version=server.ctx.settings.privacy.policy_version, summary="Policy", major=True))
 
     def web(who: int, text: str) -> InboundEvent:  # web chat: no consent step between the greeting and the flows
         return InboundEvent(org_id=org, channel="webchat", external_id=f"visitor-{who}", kind="text", text=text)
@@ -129,10 +135,13 @@ async def test_a_batch_asks_once_whose_rights_requests_wait_on_them_not_once_per
         await change_status(session=session, settings=server.ctx.settings, request=request, to="awaiting_customer",
                             actor_type="agent", actor_id=demo.admin.id, reason="which account?")
     reads: list[str] = []
+    consent_reads: list[str] = []
 
     def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
         if _RIGHTS_READ.match(sql):
             reads.append(sql)
+        if _CONSENT_READ.match(sql):
+            consent_reads.append(sql)
 
     engine = server.ctx.engine.sync_engine
     event.listen(engine, "before_cursor_execute", count)
@@ -140,7 +149,8 @@ async def test_a_batch_asks_once_whose_rights_requests_wait_on_them_not_once_per
         await together(server, [web(n, f"again {n}") for n in range(10)])
     finally:
         event.remove(engine, "before_cursor_execute", count)
-    assert len(reads) <= 2, reads  # the batch's one look, and the one customer it found loads their request
+    assert len(reads) <= 2, reads  # the preload (its EXISTS column), and the one customer it found loads their request
+    assert len(consent_reads) == 1, consent_reads  # the preload's column
     async with server.ctx.factory() as session:
         stored = await session.get(RightsRequest, request.id)
         assert stored is not None and stored.status == "in_progress"  # the customer answered: the clock runs again

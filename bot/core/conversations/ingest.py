@@ -128,14 +128,12 @@ class Ingestor:
             marks = [time.perf_counter()]
             async with write_turn(self.factory, urgent=True), self.factory() as session, session.begin():
                 events = [event for event, _ in batch]
-                known = await Preloaded.load(session, events)
+                known = await Preloaded.load(session, events, self.flows.customer_facts())
                 new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
                 known.first_contact(await create_first_contacts(session=session, events=new))
-                batch_state: dict[str, Any] = {}
-                await self.flows.prepare(session=session, customers=list(known.customers.values()), batch=batch_state)
                 marks.append(time.perf_counter())
                 writes = BatchWrites()
-                pending = [await self._handle(session, event, known, writes, batch_state) for event in events]
+                pending = [await self._handle(session, event, known, writes) for event in events]
                 marks.append(time.perf_counter())
                 await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                 marks.append(time.perf_counter())
@@ -185,9 +183,7 @@ class Ingestor:
             for callback in self.on_replies:
                 callback()
 
-    async def _handle(
-        self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites, batch: dict[str, Any]
-    ) -> Pending:
+    async def _handle(self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites) -> Pending:
         org = known.orgs.get(event.org_id)
         if org is None:
             raise InvalidInput("unknown organization")
@@ -244,7 +240,7 @@ class Ingestor:
             new_customer=created,
             new_conversation=new_conversation,
             services=self.services,
-            batch=batch,
+            facts=known.facts.get(customer.id),
         )
         replies = await self.flows.run(turn)
         out = [writes.add_reply(conversation=conversation, identity=identity, reply=r, stamp=now()) for r in replies]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, null, select
+from sqlalchemy import ColumnElement, and_, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import InboundEvent
@@ -76,6 +76,7 @@ class Preloaded:
     platform_ids: set[tuple[int, str]] = field(default_factory=set)
     batch_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)  # this batch's inbound rows
     created: set[tuple[int, str, str]] = field(default_factory=set)  # first contact: not yet seen by an event
+    facts: dict[int, dict[str, Any]] = field(default_factory=dict)  # per customer id: the flows' customer_facts()
 
     def first_contact(self, made: FirstContact) -> None:
         """Take in the chats created for this batch; the first event of each is its new customer's first."""
@@ -93,10 +94,14 @@ class Preloaded:
         return customer
 
     @classmethod
-    async def load(cls, session: AsyncSession, events: list[InboundEvent]) -> Preloaded:
+    async def load(
+        cls, session: AsyncSession, events: list[InboundEvent], facts: dict[str, ColumnElement[Any]] | None = None
+    ) -> Preloaded:
         """Everything a batch reads, in one indexed query per (organization, channel): each identity with its
-        organization, customer, open conversation and any of the batch's platform message ids it already
-        has (a retried update). SQLite would scan the table for a row-value IN, hence the grouping."""
+        organization, customer, open conversation, any of the batch's platform message ids it already
+        has (a retried update), and the facts the flows asked for about each customer (`facts`: name -> SQL
+        expression correlated to customers.id). SQLite would scan the table for a row-value IN, hence the grouping."""
+        names = list(facts or {})
         groups: dict[tuple[int, str], list[InboundEvent]] = {}
         for event in events:
             groups.setdefault((event.org_id, event.channel), []).append(event)
@@ -123,11 +128,13 @@ class Preloaded:
                 query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
             else:
                 query = query.add_columns(null())
-            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
-            for identity, org, customer, conversation, platform_id in rows:
+            query = query.add_columns(*[(facts or {})[name].label(f"fact_{n}") for n, name in enumerate(names)])
+            rows: Any = await session.execute(query)  # 5 columns and the facts: the typed select above has 4
+            for identity, org, customer, conversation, platform_id, *values in rows:
                 known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
                 known.orgs[org.id] = org
                 known.customers[customer.id] = customer
+                known.facts[customer.id] = dict(zip(names, values, strict=True))
                 if conversation is not None:
                     known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
                 if platform_id is not None:

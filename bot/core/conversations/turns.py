@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from sqlalchemy import ColumnElement
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -30,12 +31,15 @@ class Turn:
     new_customer: bool
     new_conversation: bool
     services: dict[str, Any] = field(default_factory=dict)
-    batch: dict[str, Any] = field(default_factory=dict)  # what the runner's prepare() read once for the whole batch
+    # What the runner's customer_facts() asked the batch's preload to read about this customer (None: not preloaded,
+    # e.g. a first contact or an identity linked to another customer earlier in the batch).
+    facts: dict[str, Any] | None = None
 
 
 class FlowRunner(Protocol):
-    async def prepare(self, *, session: AsyncSession, customers: list[Customer], batch: dict[str, Any]) -> None:
-        """Once per ingest batch, before its turns run: read what the flows would otherwise query per event."""
+    def customer_facts(self) -> dict[str, ColumnElement[Any]]:
+        """SQL expressions correlated to customers.id that the ingest batch's one preload query reads along with each
+        known customer, so a flow need not query per message (handed to it as `Turn.facts`)."""
         ...
 
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
@@ -50,8 +54,8 @@ class FlowRunner(Protocol):
 class NoFlows:
     """A runner that stores what was typed and answers nothing (tools and tests that need no bot)."""
 
-    async def prepare(self, *, session: AsyncSession, customers: list[Customer], batch: dict[str, Any]) -> None:
-        return None
+    def customer_facts(self) -> dict[str, ColumnElement[Any]]:
+        return {}
 
     def stored_text(self, identity: ChannelIdentity, event: InboundEvent) -> str:
         return event.text

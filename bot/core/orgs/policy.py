@@ -43,14 +43,26 @@ async def current_version(*, session: AsyncSession, settings: Settings) -> str:
     return row.version if row is not None else settings.privacy.policy_version
 
 
-async def needs_reconsent(*, session: AsyncSession, customer_id: int) -> PolicyVersion | None:
+class _Unread:
+    pass
+
+
+UNREAD = _Unread()
+
+
+async def needs_reconsent(
+    *, session: AsyncSession, customer_id: int, answered: str | None | _Unread = UNREAD
+) -> PolicyVersion | None:
     """The current major version if this customer answered an older version but not this one; else None
-    (a first-time customer gets the ordinary notice from the greeting)."""
+    (a first-time customer gets the ordinary notice from the greeting). `answered`: the version of the customer's
+    latest consent answer when the caller has read it already (None: never answered); else it is looked up."""
     row = await current(session=session)
     if row is None or not row.major:
         return None
-    consent = await latest_consent(session=session, customer_id=customer_id)
-    if consent is None or consent.policy_version == row.version:
+    if isinstance(answered, _Unread):
+        consent = await latest_consent(session=session, customer_id=customer_id)
+        answered = consent.policy_version if consent is not None else None
+    if answered is None or answered == row.version:
         return None
     return row
 

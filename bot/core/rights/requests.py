@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import ColumnElement, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.business_time import BusinessCalendar, calendar_from_config
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, InvalidInput, NotFound
+from bot.core.models import Customer
 from bot.core.orgs.audit import record
 from bot.core.rights.deadline import days_between, due_at
 from bot.core.rights.models import RightsRequest, RightsRequestEvent
@@ -199,13 +200,10 @@ async def open_requests_of(*, session: AsyncSession, org_id: int, customer_id: i
     ).order_by(RightsRequest.id))).all())
 
 
-async def customers_awaited(*, session: AsyncSession, customer_ids: list[int]) -> set[int]:
-    """Which of these customers have a request waiting on them (one query for an ingest batch)."""
-    if not customer_ids:
-        return set()
-    rows = await session.scalars(select(RightsRequest.customer_id).where(
-        RightsRequest.customer_id.in_(customer_ids), RightsRequest.status == "awaiting_customer"))
-    return {customer_id for customer_id in rows if customer_id is not None}
+def awaits_customer() -> ColumnElement[bool]:
+    """True for a customer (correlated to customers.id) with a request waiting on them: read by the ingest batch's
+    preload along with the customer, not queried per message."""
+    return exists().where(RightsRequest.customer_id == Customer.id, RightsRequest.status == "awaiting_customer")
 
 
 async def timeline(*, session: AsyncSession, request: RightsRequest) -> list[RightsRequestEvent]:
