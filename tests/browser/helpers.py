@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import ssl
 import struct
 import zlib
+from collections.abc import Callable
 
+from aiohttp import web
 from playwright.async_api import Browser, Page, expect
 
 from tests.utils.factories import PASSWORD
@@ -53,3 +56,19 @@ CONTRAST_JS = """
   return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
 }
 """
+
+
+async def shop_site(chat_origin: str, html: Callable[[], str], port: int, ssl_context: ssl.SSLContext | None = None) -> web.AppRunner:
+    """A plain page on another origin (a shop that embeds the widget) whose strict CSP allows only the support host's
+    script and frame; `html` is read on every request, so a test can put the snippet in after the start."""
+
+    async def page(_request: web.Request) -> web.Response:
+        csp = f"default-src 'self'; script-src {chat_origin}; frame-src {chat_origin}; style-src 'self'"
+        return web.Response(text=html(), content_type="text/html", headers={"Content-Security-Policy": csp})
+
+    app = web.Application()
+    app.router.add_get("/", page)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=ssl_context).start()
+    return runner

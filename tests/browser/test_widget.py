@@ -8,10 +8,9 @@ import re
 from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp import web
 from playwright.async_api import Browser, expect
 
-from tests.browser.helpers import agent_page
+from tests.browser.helpers import agent_page, shop_site
 from tests.conftest import Server, free_port
 from tests.utils.factories import OrgWithAdmin
 
@@ -22,18 +21,8 @@ HOST_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title
 @pytest.fixture
 async def host_site(web_server: Server) -> AsyncIterator[tuple[list[str], str]]:
     snippet: list[str] = [""]
-
-    async def page(_request: web.Request) -> web.Response:
-        csp = f"default-src 'self'; script-src {web_server.url}; frame-src {web_server.url}; style-src 'self'"
-        return web.Response(text=HOST_PAGE.format(snippet=snippet[0]), content_type="text/html",
-                            headers={"Content-Security-Policy": csp})
-
-    app = web.Application()
-    app.router.add_get("/", page)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     port = free_port()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    runner = await shop_site(web_server.url, lambda: HOST_PAGE.format(snippet=snippet[0]), port)
     yield snippet, f"http://127.0.0.1:{port}/"
     await runner.cleanup()
 

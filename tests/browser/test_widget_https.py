@@ -16,7 +16,7 @@ from aiohttp import web
 from playwright.async_api import Browser, Response, async_playwright, expect
 
 from tests.browser.conftest import ARGS, CHROMIUM
-from tests.browser.helpers import agent_page
+from tests.browser.helpers import agent_page, shop_site
 from tests.conftest import Server, free_port, make_settings, start_server
 from tests.utils.factories import OrgWithAdmin, make_org
 
@@ -57,17 +57,7 @@ async def sites(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Server, 
     chat_site = web.TCPSite(server.runner, "127.0.0.1", chat_port, ssl_context=context)  # TLS, as behind a terminating proxy
     await chat_site.start()
     snippet: list[str] = [""]
-
-    async def page(_request: web.Request) -> web.Response:
-        csp = f"default-src 'self'; script-src {chat_origin}; frame-src {chat_origin}; style-src 'self'"
-        return web.Response(text=HOST_PAGE.format(snippet=snippet[0]), content_type="text/html",
-                            headers={"Content-Security-Policy": csp})
-
-    shop = web.Application()
-    shop.router.add_get("/", page)
-    shop_runner = web.AppRunner(shop, access_log=None)
-    await shop_runner.setup()
-    await web.TCPSite(shop_runner, "127.0.0.1", shop_port, ssl_context=context).start()
+    shop_runner = await shop_site(chat_origin, lambda: HOST_PAGE.format(snippet=snippet[0]), shop_port, context)
     yield server, chat_origin, shop_origin + "/", snippet
     await shop_runner.cleanup()
     await server.stop()

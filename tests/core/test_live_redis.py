@@ -79,3 +79,35 @@ async def test_a_redis_outage_costs_one_log_line_and_local_delivery_and_wake_ups
         await visitor.close()
         await server.stop()
         await proxy.stop()
+
+
+async def test_a_burst_reaches_the_other_process_in_order() -> None:
+    a, b = RedisHub(REDIS_URL), RedisHub(REDIS_URL)
+    await a.start()
+    await b.start()
+    try:
+        on_b = b.subscribe("org:3")
+        for n in range(300):  # the ingest writer after one large batch: queued here, sent pipelined
+            await a.publish("org:3", {"type": "inbox", "n": n})
+        assert [(await _get(on_b))["n"] for _ in range(300)] == list(range(300))
+    finally:
+        await a.stop()
+        await b.stop()
+
+
+async def test_publishing_never_waits_on_redis_and_local_sockets_get_the_event_while_it_is_away() -> None:
+    """The publisher (the ingest writer, between batches) is not held up by Redis: with Redis unreachable the event
+    still reaches this process's sockets at once and publish returns (it used to raise the connection error)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{probe.getsockname()[1]}/0"  # nothing listens there
+    hub = RedisHub(dead)  # not started: start() waits for Redis
+    local = hub.subscribe("conv:9")
+    try:
+        await asyncio.wait_for(hub.publish("conv:9", {"type": "message", "text": "still here"}), 1)
+        assert (await _get(local))["text"] == "still here"
+    finally:
+        await hub.stop()
+

@@ -125,23 +125,32 @@ class Ingestor:
 
     async def _write(self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]]) -> None:
         started = time.perf_counter()
+        committed = False
         try:
             marks = [time.perf_counter()]
-            async with write_turn(self.factory, urgent=True), self.factory() as session, session.begin():
-                events = [event for event, _ in batch]
-                known = await Preloaded.load(session, events)
-                new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
-                known.first_contact(await create_first_contacts(session=session, events=new))
-                begin_batch(session, known.customers)  # facts the flows ask per event, read once for the batch
+            async with write_turn(self.factory, urgent=True), self.factory() as session:
+                async with session.begin():
+                    events = [event for event, _ in batch]
+                    known = await Preloaded.load(session, events)
+                    new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
+                    known.first_contact(await create_first_contacts(session=session, events=new))
+                    begin_batch(session, known.customers)  # facts the flows ask per event, read once for the batch
+                    marks.append(time.perf_counter())
+                    writes = BatchWrites()
+                    pending = [await self._handle(session, event, known, writes) for event in events]
+                    marks.append(time.perf_counter())
+                    await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
+                    marks.append(time.perf_counter())
+                    results = [item.result() for item in pending]
                 marks.append(time.perf_counter())
-                writes = BatchWrites()
-                pending = [await self._handle(session, event, known, writes) for event in events]
-                marks.append(time.perf_counter())
-                await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
-                marks.append(time.perf_counter())
-                results = [item.result() for item in pending]
-            marks.append(time.perf_counter())
+                committed = True
+                # Acknowledged and published at once: before the connection goes back to the pool (its reset is one
+                # more trip to the database thread) and the write turn is handed on.
+                await self._acknowledge(batch, results)
         except Exception as exc:  # noqa: BLE001
+            if committed:  # stored: never written again; what failed was after the commit
+                log.exception("after an ingest commit")
+                return
             if len(batch) == 1:
                 event, future = batch[0]
                 if not future.done():
@@ -152,6 +161,12 @@ class Ingestor:
             for item in batch:  # isolate the bad event
                 await self._write([item])
             return
+        took = time.perf_counter() - started
+        if took > SLOW_BATCH_SECONDS:
+            steps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in zip(marks, marks[1:], strict=False))
+            log.warning("slow ingest batch: %d events in %.0f ms (load, handle, flush, commit: %s ms)", len(batch), took * 1000, steps)
+
+    async def _acknowledge(self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]], results: list[IngestResult]) -> None:
         metrics.INGEST_BATCH.observe(len(batch))
         for (event, future), result in zip(batch, results, strict=True):
             metrics.INBOUND.labels(event.channel).inc()
@@ -159,10 +174,6 @@ class Ingestor:
             if not future.done():
                 future.set_result(result)
         await self._after_commit(results)
-        took = time.perf_counter() - started
-        if took > SLOW_BATCH_SECONDS:
-            steps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in zip(marks, marks[1:], strict=False))
-            log.warning("slow ingest batch: %d events in %.0f ms (load, handle, flush, commit: %s ms)", len(batch), took * 1000, steps)
 
     async def _after_commit(self, results: list[IngestResult]) -> None:
         for result in results:
