@@ -52,6 +52,7 @@
     player.controls = true;
     player.preload = "none";
     player.src = "/workbench/files/" + m.attachment_id;
+    player.setAttribute("aria-label", m.filename || kind);
     return player;
   }
 

@@ -30,6 +30,6 @@ async def test_audio_and_video_uploads_are_accepted_by_default_and_play_in_the_w
     async with http.get(f"{server.url}/workbench/conversations/{rows[0].conversation_id}") as resp:
         page = await resp.text()
     for row, tag in zip(rows, ("audio", "audio", "video", "video"), strict=True):
-        assert f'<{tag} class="player" controls preload="none" src="/workbench/files/{row.attachment_id}">' in page
+        assert f'<{tag} class="player" controls preload="none" src="/workbench/files/{row.attachment_id}" aria-label="' in page
     async with http.get(f"{server.url}/workbench/files/{rows[0].attachment_id}") as resp:
         assert resp.headers["Content-Type"] == "audio/ogg" and resp.headers["Content-Disposition"].startswith("inline")
