@@ -68,6 +68,16 @@ class WebchatConfig(Section):
             "image/webp",
             "application/pdf",
             "text/plain",
+            # Voice notes, audio and video the agent's browser plays (the workbench shows a player for them).
+            "audio/ogg",
+            "audio/mpeg",
+            "audio/mp4",
+            "audio/aac",
+            "audio/webm",
+            "audio/wav",
+            "video/mp4",
+            "video/webm",
+            "video/quicktime",
         ]
     )
     history_limit: int = Field(200, ge=1)

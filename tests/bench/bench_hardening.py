@@ -112,8 +112,9 @@ def _summary(name: str, rounds: list[list[float]], notes: list[str]) -> None:
         return f"{min(values):.1f} / {statistics.median(values):.1f} / {max(values):.1f} ms"
 
     failed = sum(sum(1 for v in r if v == float("inf")) for r in rounds)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print(f"{name}: /healthz p50 {stat(50)}, p99 {stat(99)}, max {stat(None)} (min / median / max of {ROUNDS} rounds; "
-          f"{sum(len(r) for r in rounds)} probes, {failed} failed)")
+          f"{sum(len(r) for r in rounds)} probes, {failed} failed; load average {load})")
     for note in notes:
         print(f"  {note}")
 

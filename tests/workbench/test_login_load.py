@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-import time
 
 import aiohttp
 
@@ -52,12 +51,11 @@ async def test_sign_ins_waiting_for_a_password_check_hold_no_connection_and_no_w
         async with asyncio.timeout(30):
             while pool.pending < pool.workers + len(logins):  # noqa: ASYNC110 - every sign-in waits for argon2 now
                 await asyncio.sleep(0.02)
-        started = time.monotonic()
         async with http.get(f"{server.url}/healthz") as resp:
             assert resp.status == 200
         ack = await visitor.say("written while twenty sign-ins wait for their password check")
         assert ack["type"] == "ack"  # stored and committed: no sign-in held the writer's turn
-        assert time.monotonic() - started < 5 and not any(login.done() for login in logins)
+        assert not any(login.done() for login in logins)  # all of them still wait for argon2
         gate.set()
         assert await asyncio.gather(*logins) == [401] * 20
     finally:

@@ -24,7 +24,11 @@
     li.appendChild(meta);
     if (m.attachment_id && !m.filename && m.author === "customer") m.filename = m.text;
     if (m.text && !(m.attachment_id && m.text === m.filename)) li.appendChild(el("div", "text", m.text));
-    if (m.attachment_id) li.appendChild(fileLink(m));
+    if (m.attachment_id) {
+      li.appendChild(fileLink(m));
+      var player = mediaPlayer(m);
+      if (player) li.appendChild(player);
+    }
     if (m.latitude !== null && m.latitude !== undefined) {
       li.appendChild(el("div", "location", "📍 " + m.latitude.toFixed(5) + ", " + m.longitude.toFixed(5)));
     }
@@ -39,6 +43,18 @@
   }
 
   function nearBottom() { return list.scrollHeight - list.scrollTop - list.clientHeight < 80; }
+
+  // Voice notes, audio and video play in place; nothing is fetched until the agent presses play.
+  function mediaPlayer(m) {
+    var kind = (m.mime_type || "").split("/")[0];
+    if (kind !== "audio" && kind !== "video") return null;
+    var player = el(kind, "player");
+    player.controls = true;
+    player.preload = "none";
+    player.src = "/workbench/files/" + m.attachment_id;
+    player.setAttribute("aria-label", m.filename || kind);
+    return player;
+  }
 
   function fileLink(m) {
     var a = el("a", "file", "📎 " + (m.filename || "file"));
