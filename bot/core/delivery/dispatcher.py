@@ -8,7 +8,8 @@ can send before the leases run out, so a backlog waits in `pending`, not in repe
 while earlier items are still pacing, so the channel's rate is used without gaps. Waiting for a slot of our
 own limiter or for a platform's retry_after (`Paced`) reschedules the item without counting an attempt;
 an item gives up after `max_attempts` real failures or when it is older than `max_age_seconds` (then admins
-are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/burst/recorder.py).
+are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/delivery/recorder.py), a batch at a
+time with a few statements; claims read an index, not the backlog (bot/core/delivery/outbox.py claim_due).
 """
 
 from __future__ import annotations
