@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, load_settings
 from bot.core.common import clock
+from bot.core.delivery.claims import claim_due, due_query
 from bot.core.delivery.models import OutboxItem
-from bot.core.delivery.outbox import claim_due, due_query, enqueue
+from bot.core.delivery.outbox import enqueue
 from bot.core.delivery.recorder import Outcome, apply
 from bot.core.storage.db import create_engine, session_factory, transaction
 from tests.conftest import make_settings, start_server

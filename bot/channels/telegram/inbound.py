@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
@@ -77,8 +78,20 @@ async def org_for_chat(channel: TelegramChannel, chat_id: int) -> int:
     async with channel.ctx.factory() as session:
         org_id = await chat_org(session=session, chat_id=chat_id)
         if org_id is None:
-            org_id = (await get_organization_by_slug(session=session, slug=channel.config.default_org)).id
+            org_id = await _default_org(channel, session)
     channel.chat_orgs[chat_id] = org_id
+    return org_id
+
+
+DEFAULT_ORG_SECONDS = 30.0  # a new chat's organization, looked up once in a while rather than for every new chat
+
+
+async def _default_org(channel: TelegramChannel, session: Any) -> int:
+    kept = channel.default_org
+    if kept is not None and kept[0] > time.monotonic():
+        return kept[1]
+    org_id = (await get_organization_by_slug(session=session, slug=channel.config.default_org)).id
+    channel.default_org = (time.monotonic() + DEFAULT_ORG_SECONDS, org_id)
     return org_id
 
 

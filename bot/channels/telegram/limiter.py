@@ -76,10 +76,15 @@ class SendLimiter:
         self.overall = Timetable(config.rate_global)
         self.chats: dict[str, Bucket] = {}
         self.blocked_until: dict[str, float] = {}
-        # Actual sends: overall at most rate_global * window within any window (30 in any second), so a send
-        # that left late does not hold back the ones after it; per chat without a burst, one per 1/rate.
-        self.window = max(1.0, 1 / config.rate_global) + JITTER
+        # Actual sends: overall at most rate_global * window within any window (30 in any second: the next send
+        # waits until the 30th before it is a second old), so a send that left late does not hold back the ones
+        # after it, and a catch-up after a late wake-up never makes a second hold more; per chat without a
+        # burst, one per 1/rate.
+        self.window = max(1.0, 1 / config.rate_global)
         self.recent: deque[float] = deque(maxlen=max(1, round(config.rate_global * self.window)))
+        # A process that starts does not know what the one before it (a restart, a deploy) sent in its last
+        # second: it counts that second as used, so its first send waits one window, not a 429 from Telegram.
+        self.recent.extend([clock()] * (self.recent.maxlen or 0))
         self.last_sent: dict[str, float] = {}
 
     def _chat(self, chat: str, now: float) -> Bucket:

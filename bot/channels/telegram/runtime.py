@@ -19,6 +19,7 @@ from aiogram import Bot, Dispatcher
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
+from aiogram.methods import Response
 from aiogram.types import Update
 from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
@@ -83,6 +84,7 @@ class TelegramChannel:
         self.config = ctx.settings.channels.telegram
         api = TelegramAPIServer.from_base(self.config.api_base)
         self.session = AiohttpSession(api=api, timeout=self.config.request_timeout_seconds)
+        self.session.middleware(_keep_response_types)
         self.bot = Bot(self.config.token, session=self.session)
         self.dp = Dispatcher(channel=self)
         self.dp.include_router(build_router(self))
@@ -93,6 +95,7 @@ class TelegramChannel:
         self.flooded: set[str] = set()
         self.agents_org_id: int | None = None
         self.chat_orgs: dict[int, int] = {}  # cache of telegram_chats; written through on /start
+        self.default_org: tuple[float, int] | None = None  # (valid until, id) of channels.telegram.default_org
         self.inflight: set[asyncio.Future[Any]] = set()
         self.draining = False
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -246,6 +249,22 @@ class TelegramChannel:
         if self.inflight:  # let sends already on the wire finish and be journaled
             await asyncio.wait(list(self.inflight), timeout=10)
         await self.session.close()
+
+
+# aiogram parses each API answer as `Response[<the method's result type>]`; pydantic keeps parametrized models only
+# weakly, so without a reference here each collection would make the next call build the model (and its
+# validator) again: a few milliseconds a send.
+_RESPONSE_TYPES: dict[Any, Any] = {}
+
+
+async def _keep_response_types(make_request: Any, bot: Bot, method: Any) -> Any:
+    returning = getattr(method, "__returning__", None)
+    try:
+        if returning is not None and returning not in _RESPONSE_TYPES:
+            _RESPONSE_TYPES[returning] = Response[returning]  # type: ignore[valid-type]
+    except TypeError:  # a result type that cannot be a key: aiogram builds it as before
+        pass
+    return await make_request(bot, method)
 
 
 def _chat_key(raw: dict[str, Any]) -> Any:

@@ -8,7 +8,8 @@ can send before the leases run out, so a backlog waits in `pending`, not in repe
 while earlier items are still pacing, so the channel's rate is used without gaps. Waiting for a slot of our
 own limiter or for a platform's retry_after (`Paced`) reschedules the item without counting an attempt;
 an item gives up after `max_attempts` real failures or when it is older than `max_age_seconds` (then admins
-are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/burst/recorder.py).
+are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/delivery/recorder.py), a batch at a
+time with a few statements; claims read an index, not the backlog (bot/core/delivery/claims.py).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.core.common import metrics
 from bot.core.common.clock import now
 from bot.core.common.live import Hub
 from bot.core.common.tasks import finish_or_cancel
-from bot.core.delivery.outbox import Claimed, claim_due
+from bot.core.delivery.claims import Claimed, claim_due
 from bot.core.delivery.recorder import Outcome, Recorder
 from bot.core.delivery.senders import FIRST_TRY, Paced, PermanentFailure, RetryLater, Sender, TargetUnreachable
 from bot.core.storage.db import SessionFactory, transaction

@@ -20,16 +20,8 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.core.delivery.outbox import (
-    Claimed,
-    Failed,
-    Retry,
-    Sent,
-    journal_sent,
-    mark_unreachable,
-    promote_next,
-    record_outcomes,
-)
+from bot.core.delivery.claims import Claimed, promote_next
+from bot.core.delivery.outbox import Failed, Retry, Sent, journal_sent, mark_unreachable, record_outcomes
 from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
 from bot.core.common.clock import now
-from bot.core.delivery.outbox import Claimed
+from bot.core.delivery.claims import Claimed
 from bot.core.notifications.fanout import PUSH_CHANNELS, NotificationKind, raise_event
 
 

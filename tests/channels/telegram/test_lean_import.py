@@ -3,10 +3,18 @@ still builds and parses: checked in a fresh interpreter, where the import order 
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 import textwrap
+import weakref
+from typing import Any
+
+from aiogram.methods import Response
+from aiogram.types import Message
+
+from tests.fakes.telegram_api import FakeTelegram
 
 PROBE = textwrap.dedent(
     """
@@ -58,3 +66,13 @@ def test_the_app_without_telegram_or_slack_configured_imports_neither_library() 
     probe = "import sys, bot.app; print(sorted({m.split('.')[0] for m in sys.modules} & {'aiogram', 'slack_bolt', 'slack_sdk'}))"
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=120)
     assert out.stdout.strip() == "[]"
+
+
+async def test_the_answer_models_of_the_calls_made_stay_built(demo_tg: object, tg: Any, fake: FakeTelegram) -> None:
+    """aiogram parses each answer as Response[<result type>], which pydantic keeps only weakly: kept here, a send
+    does not rebuild that model after a collection (a few milliseconds each, measured 3% of first contact)."""
+    fake.push(fake.message(4242, "hello"))
+    await fake.wait_for(lambda c: c.method == "sendMessage" and c.chat == "4242")
+    kept = weakref.ref(Response[Message])
+    gc.collect()
+    assert kept() is not None, "Response[Message] was collected: the next send builds it again"

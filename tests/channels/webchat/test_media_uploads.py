@@ -5,7 +5,7 @@ from __future__ import annotations
 import aiohttp
 from sqlalchemy import select
 
-from bot.core.models import Message
+from bot.core.conversations.models import Message
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, login
 from tests.utils.webchat import Visitor

@@ -1,0 +1,240 @@
+"""Outbox claims: which items go out next, read from an index whatever the backlog.
+
+Each channel's due items are read from ix_outbox_due (state, channel, next_attempt_at, id) in due order with a
+LIMIT, and each is checked against ix_outbox_queue for an older undelivered item of its target (one in flight
+per target keeps each chat's order). An item found waiting behind one is deferred by a lease, so the next claim
+does not read it again; when the item ahead is delivered or fails, the outcome brings the next one forward
+(`promote_next`). A claim therefore reads about what it claims (tests/core/test_outbox_claims.py checks the
+plans). On PostgreSQL the heads are locked FOR UPDATE SKIP LOCKED before they are leased, so a row another
+process is claiming is passed over, not waited for.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, case, func, or_, select, text, tuple_, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from bot.core.common.clock import now
+from bot.core.delivery.models import OutboxItem
+
+ACTIVE = ("pending", "sending")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    channel: str
+    target: str
+    payload: dict[str, Any]
+    attempts: int  # the number of this attempt: failed attempts before it, plus one
+    message_id: int | None
+    org_id: int | None
+    created_at: datetime
+    fresh: bool = False  # no claim before this one handed the item to a sender: nothing of it can have arrived
+
+
+async def claim_due(
+    *,
+    session: AsyncSession,
+    lease_seconds: float,
+    limit: int,
+    per_channel: Mapping[str, int] | None = None,
+    exclude: Collection[int] = (),
+) -> list[Claimed]:
+    """Claim the oldest undelivered item of each target, if it is due, earliest due first. One in flight per target
+    keeps order. `per_channel` caps a channel's claims (a rate-limited channel takes only what it can send
+    within the lease); `limit` caps the channels not named there, together. `exclude`: items this process still
+    has in hand.
+
+    Index-driven, whatever the backlog: each channel's due items are read from ix_outbox_due (state, channel,
+    next_attempt_at, id) in due order with a LIMIT, and each is checked against ix_outbox_queue for an older
+    undelivered item of its target. An item found waiting behind one (not its target's head) is deferred by a
+    lease, so the next claim does not read it again; when the item ahead is delivered or fails, the outcome
+    brings the next one forward (`promote_next`). So a claim reads about what it claims, not the backlog.
+
+    A claim is not an attempt; only a claim of an item whose lease ran out (its outcome was never recorded)
+    counts one."""
+    stamp = now()
+    caps = {channel: room for channel, room in (per_channel or {}).items() if room > 0}
+    named = set(per_channel or {})
+    heads: list[_Row] = []
+    channels = await _active_channels(session)
+    for channel in channels:
+        if channel in caps:
+            heads += await _heads(session, stamp, lease_seconds, channel, caps[channel], exclude)
+    if limit > 0:
+        others: list[_Row] = []
+        for channel in channels:
+            if channel not in named:
+                others += await _heads(session, stamp, lease_seconds, channel, limit, exclude)
+        heads += sorted(others, key=lambda row: (row.due, row.id))[:limit]
+    return await _lease(session, stamp, lease_seconds, heads)
+
+
+@dataclass(frozen=True)
+class _Row:
+    id: int
+    due: datetime
+    blocked: bool
+
+
+SCAN_ROUNDS = 8  # reads of one channel's due items per claim at most
+
+
+async def _active_channels(session: AsyncSession) -> list[str]:
+    """The channels with undelivered items: a skip scan of ix_outbox_due, one index seek per channel."""
+    rows = await session.execute(_CHANNELS)
+    return sorted({str(c) for (c,) in rows if c is not None})
+
+
+_CHANNELS = text(
+    """
+    WITH RECURSIVE ch(state, c) AS (
+        SELECT 'pending', (SELECT channel FROM outbox WHERE state = 'pending' ORDER BY channel LIMIT 1)
+        UNION ALL
+        SELECT 'sending', (SELECT channel FROM outbox WHERE state = 'sending' ORDER BY channel LIMIT 1)
+        UNION ALL
+        SELECT ch.state, (SELECT o.channel FROM outbox o WHERE o.state = ch.state AND o.channel > ch.c
+                          ORDER BY o.channel LIMIT 1)
+        FROM ch WHERE ch.c IS NOT NULL
+    )
+    SELECT c FROM ch
+    """
+)
+
+
+def _blocked() -> Any:
+    """An older undelivered item of the same target exists (ix_outbox_queue: two seeks)."""
+    older = aliased(OutboxItem)
+    return (
+        select(older.id)
+        .where(
+            older.state.in_(ACTIVE),
+            older.channel == OutboxItem.channel,
+            older.target == OutboxItem.target,
+            older.id < OutboxItem.id,
+        )
+        .exists()
+    )
+
+
+async def _lockable(session: AsyncSession, ids: list[int]) -> list[int]:
+    """PostgreSQL: of these rows, the ones this transaction now holds (FOR UPDATE SKIP LOCKED), so a row another
+    process is claiming is passed over instead of waited for, and only what is claimed is locked."""
+    if not ids or session.get_bind().dialect.name != "postgresql":
+        return ids
+    query = select(OutboxItem.id).where(OutboxItem.id.in_(ids)).with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
+
+
+def due_query(channel: str, stamp: datetime, scan: int, exclude: Collection[int] = ()) -> Any:
+    """A channel's due pending items in due order, each with whether an older item of its target is undelivered:
+    a range of ix_outbox_due read in index order up to the LIMIT (no sort, no grouping)."""
+    query = select(OutboxItem.id, OutboxItem.next_attempt_at, _blocked().label("blocked")).where(
+        OutboxItem.state == "pending", OutboxItem.channel == channel, OutboxItem.next_attempt_at <= stamp
+    )
+    if exclude:
+        query = query.where(OutboxItem.id.not_in(list(exclude)))
+    return query.order_by(OutboxItem.next_attempt_at, OutboxItem.id).limit(scan)
+
+
+async def _heads(
+    session: AsyncSession, stamp: datetime, lease_seconds: float, channel: str, room: int, exclude: Collection[int]
+) -> list[_Row]:
+    """Up to `room` claimable heads of one channel: lost leases first, then due pending items in due order."""
+    columns = (OutboxItem.id, OutboxItem.next_attempt_at, _blocked().label("blocked"))
+    lost = select(*columns).where(
+        OutboxItem.state == "sending", OutboxItem.channel == channel, OutboxItem.locked_until < stamp
+    )
+    if exclude:
+        lost = lost.where(OutboxItem.id.not_in(list(exclude)))
+    found = [_Row(i, due, bool(b)) for i, due, b in await session.execute(lost.order_by(OutboxItem.id).limit(room))]
+    heads = [row for row in found if not row.blocked]
+    for round_no in range(SCAN_ROUNDS):
+        if len(heads) >= room:
+            break
+        want = room - len(heads)
+        # Heads are usually a good share of the due items; where they are not (a long queue to one chat), each read
+        # doubles. Every non-head read is deferred, so it is read about once per lease, not once per claim.
+        scan = min((want * 2 + 16) << round_no, 4096)
+        skip = [*exclude, *(row.id for row in heads)]  # heads found in an earlier read are due still
+        rows = [_Row(i, at, bool(b)) for i, at, b in await session.execute(due_query(channel, stamp, scan, skip))]
+        heads += [row for row in rows if not row.blocked][:want]
+        waiting = [row.id for row in rows if row.blocked]
+        if waiting:
+            await _defer(session, waiting, stamp + timedelta(seconds=lease_seconds))
+        if len(rows) < scan:
+            break
+    return heads
+
+
+async def _defer(session: AsyncSession, ids: list[int], until: datetime) -> None:
+    """Items waiting behind an older one of their target: out of the due range until `until`, unless the one
+    ahead has finished meanwhile (then they are heads and stay due)."""
+    ids = await _lockable(session, ids)
+    if not ids:
+        return
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), OutboxItem.state == "pending", _blocked())
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def _lease(session: AsyncSession, stamp: datetime, lease_seconds: float, heads: list[_Row]) -> list[Claimed]:
+    """One conditional UPDATE leases the heads (still due: another process may have taken one meanwhile)."""
+    ids = await _lockable(session, [row.id for row in heads])
+    if not ids:
+        return []
+    due = or_(
+        and_(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= stamp),
+        and_(OutboxItem.state == "sending", OutboxItem.locked_until < stamp),
+    )
+    result = await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(ids), due)
+        .values(
+            state="sending",
+            attempts=OutboxItem.attempts + case((OutboxItem.state == "sending", 1), else_=0),  # a lost lease: that attempt counts
+            locked_until=stamp + timedelta(seconds=lease_seconds),
+        )
+        .returning(
+            OutboxItem.id, OutboxItem.channel, OutboxItem.target, OutboxItem.payload, OutboxItem.attempts,
+            OutboxItem.message_id, OutboxItem.org_id, OutboxItem.created_at, OutboxItem.last_error,
+        )
+        .execution_options(synchronize_session=False)
+    )
+    order = {row.id: n for n, row in enumerate(heads)}
+    claimed = [
+        # attempts as now written: failed attempts before this one (a lost lease included); fresh: never handed to a
+        # sender before (every outcome but sent leaves an error, a lost lease an attempt)
+        Claimed(i, channel, target, payload, attempts + 1, message_id, org_id, created, attempts == 0 and not error)
+        for i, channel, target, payload, attempts, message_id, org_id, created, error in result
+    ]
+    return sorted(claimed, key=lambda c: order[c.id])
+
+
+async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, str]]) -> None:
+    """These targets' items ahead have finished (sent or failed): their next item, if a claim deferred it while
+    it waited, is due now."""
+    if not targets:
+        return
+    stamp = now()
+    nxt = (
+        select(func.min(OutboxItem.id))
+        .where(OutboxItem.state == "pending", tuple_(OutboxItem.channel, OutboxItem.target).in_(list(targets)))
+        .group_by(OutboxItem.channel, OutboxItem.target)
+    )
+    await session.execute(
+        update(OutboxItem)
+        .where(OutboxItem.id.in_(nxt), OutboxItem.next_attempt_at > stamp)
+        .values(next_attempt_at=stamp)
+        .execution_options(synchronize_session=False)
+    )
