@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -28,7 +27,7 @@ from bot.core.orgs.agents import create_agent
 from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import create_engine, session_factory, transaction
 from bot.migrate import upgrade_async
-from tests.bench.common import ServerProcess
+from tests.bench.common import ServerProcess, connect_sqlite
 from tests.utils.factories import PASSWORD, csrf_from
 
 CUSTOMERS = int(os.environ.get("BENCH_BROADCAST_CUSTOMERS", "100000"))
@@ -45,7 +44,7 @@ async def _prepare(db_url: str, path: Path) -> None:
         org_id = org.id
     await engine.dispose()
     stamp = datetime(2026, 11, 1).isoformat(sep=" ")
-    with sqlite3.connect(path) as db:
+    with connect_sqlite(path) as db:
         db.executemany(
             "INSERT INTO customers (id, org_id, name, locale, status, first_seen_at, last_seen_at) VALUES (?, ?, '', 'en', 'active', ?, ?)",
             ((i, org_id, stamp, stamp) for i in range(1, CUSTOMERS + 1)))
@@ -56,12 +55,12 @@ async def _prepare(db_url: str, path: Path) -> None:
 
 
 def _pending(path: Path) -> int:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with connect_sqlite(f"file:{path}?mode=ro", uri=True) as db:
         return int(db.execute("SELECT count(*) FROM outbox WHERE state != 'sent'").fetchone()[0])
 
 
 def _state(path: Path, version: str) -> tuple[str, int]:
-    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+    with connect_sqlite(f"file:{path}?mode=ro", uri=True) as db:
         row = db.execute("SELECT state, total FROM broadcasts WHERE client_key = ?", (f"policy:{version}",)).fetchone()
     return (row[0], row[1]) if row else ("", 0)
 

@@ -14,7 +14,6 @@ import asyncio
 import gc
 import os
 import random
-import sqlite3
 import tempfile
 import time
 from collections.abc import Sequence
@@ -24,7 +23,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.common import ServerProcess, load, percentile, prepare_db, spread
+from tests.bench.common import ServerProcess, connect_sqlite, load, percentile, prepare_db, spread
 from tests.utils.factories import login
 
 VISITORS = int(os.environ.get("BENCH_VISITORS", "50"))
@@ -130,7 +129,7 @@ def report(name: str, figures: list[Figures]) -> str:
 
 def _load_inbox_data(db_path: Path) -> None:
     """Bulk rows straight through sqlite3: 100k conversations, 1M messages (the shapes the app writes)."""
-    conn = sqlite3.connect(db_path)
+    conn = connect_sqlite(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     now = datetime(2026, 1, 1)

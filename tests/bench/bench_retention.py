@@ -17,7 +17,6 @@ import asyncio
 import json
 import os
 import shutil
-import sqlite3
 import statistics
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.common import ServerProcess, load, prepare_db, spread
+from tests.bench.common import ServerProcess, connect_sqlite, load, prepare_db, spread
 
 TOTAL = int(os.environ.get("BENCH_RETENTION_MESSAGES", "1000000"))
 CONVERSATIONS = 2000
@@ -37,7 +36,7 @@ BASELINE = 15  # seconds from start to the nightly job's first check
 
 
 def _seed(path: Path) -> None:
-    db = sqlite3.connect(path)
+    db = connect_sqlite(path)
     today = datetime.now(UTC).replace(tzinfo=None)
     old, young = today - timedelta(days=1000), today - timedelta(days=1)
     ts = young.isoformat(sep=" ")
@@ -88,7 +87,7 @@ async def _visitor(base: str, stop: asyncio.Event, timings: list[tuple[float, fl
 
 
 def _finished(db_path: Path) -> dict[str, object] | None:
-    db = sqlite3.connect(db_path)
+    db = connect_sqlite(db_path)
     try:
         row = db.execute("SELECT detail FROM audit_events WHERE action = 'retention.run'").fetchone()
     finally:

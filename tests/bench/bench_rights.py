@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import tempfile
 import time
 from datetime import datetime, timedelta
@@ -27,7 +26,7 @@ from bot.core.orgs.agents import create_agent
 from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import create_engine, session_factory, transaction
 from bot.migrate import upgrade_async
-from tests.bench.common import ServerProcess
+from tests.bench.common import ServerProcess, connect_sqlite
 from tests.utils.factories import PASSWORD, login
 
 TOTAL = int(os.environ.get("BENCH_RIGHTS_MESSAGES", "1000000"))
@@ -48,7 +47,7 @@ async def _prepare(db_url: str) -> None:
 
 
 def _seed(path: Path, data_dir: Path) -> None:
-    db = sqlite3.connect(path)
+    db = connect_sqlite(path)
     ts = T0.isoformat(sep=" ")
     db.executemany("INSERT INTO customers (id, org_id, name, email, phone, locale, verified_at, status, first_seen_at, last_seen_at)"
                    " VALUES (?, 1, ?, ?, NULL, 'en', ?, 'active', ?, ?)",
@@ -120,7 +119,7 @@ async def _round(template: Path, template_files: Path, work: Path) -> tuple[floa
             async with http.post(f"{server.url}/workbench/rights/1/action", data={"action": "export", "csrf_token": csrf},
                                  headers={"Accept": "application/json"}) as resp:
                 assert resp.status == 200, await resp.text()
-            db = sqlite3.connect(work / "incs.db")
+            db = connect_sqlite(work / "incs.db")
             while (state := db.execute("SELECT export_state FROM rights_requests WHERE id = 1").fetchone()[0]) != "ready":  # noqa: ASYNC110
                 if state == "failed" or server.proc.poll() is not None:
                     raise RuntimeError(f"export failed; see {work / 'server.log'}")

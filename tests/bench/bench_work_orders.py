@@ -16,7 +16,6 @@ import asyncio
 import json
 import os
 import random
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -32,7 +31,7 @@ from bot.core.orgs.organizations import create_organization
 from bot.core.storage.db import create_engine, session_factory, transaction
 from bot.core.work_orders.rollup import AGENT_ROW, HISTOGRAM, bucket_of
 from bot.migrate import upgrade_async
-from tests.bench.common import ServerProcess, percentile
+from tests.bench.common import ServerProcess, connect_sqlite, percentile
 from tests.utils.factories import PASSWORD, login
 
 OPEN = int(os.environ.get("BENCH_OPEN_WORK_ORDERS", "100000"))
@@ -66,7 +65,7 @@ async def _prepare(db_url: str) -> None:
 
 def _load(db_path: Path) -> None:
     """Bulk rows through sqlite3 in the shapes the app writes (timestamps in SQLAlchemy's format)."""
-    conn = sqlite3.connect(db_path)
+    conn = connect_sqlite(db_path)
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=OFF")
     org_id = conn.execute("SELECT id FROM organizations WHERE slug='demo'").fetchone()[0]

@@ -6,11 +6,13 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -162,3 +164,13 @@ async def outbox_backlog(db_url: str) -> int:
             return int(await conn.scalar(text("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")) or 0)
     finally:
         await engine.dispose()
+
+
+def connect_sqlite(database: str | Path, **kwargs: Any) -> sqlite3.Connection:
+    """A plain sqlite3 connection for seeding, with the SQL function every app connection has (the search
+    triggers call it: bot/core/common/cjk.py)."""
+    from bot.core.common import cjk
+
+    conn = sqlite3.connect(database, **kwargs)
+    conn.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)
+    return conn

@@ -65,6 +65,7 @@ async def claim_due(
     named = set(per_channel or {})
     heads: list[_Row] = []
     channels = await _active_channels(session)
+    await _one_at_a_time(session, channels, claim=True)
     for channel in channels:
         if channel in caps:
             heads += await _heads(session, stamp, lease_seconds, channel, caps[channel], exclude)
@@ -85,6 +86,20 @@ class _Row:
 
 
 SCAN_ROUNDS = 8  # reads of one channel's due items per claim at most
+
+
+async def _one_at_a_time(session: AsyncSession, channels: Collection[str], *, claim: bool) -> None:
+    """PostgreSQL: a claim and an outcome's `promote_next` of the same channel take turns (a transaction-scoped
+    advisory lock per channel, taken in name order, so two of them never wait on each other crosswise; claims
+    take it shared, so claims of several processes still run side by side, and skip each other's rows). Without
+    it a claim could defer an item by a whole lease on a snapshot in which the item ahead was still in flight,
+    while the outcome that finished that item, not yet seeing the deferral, brought nothing forward: the chat's
+    next message would wait a lease. SQLite's write turns already serialize them."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    for channel in sorted(set(channels)):
+        lock = "pg_advisory_xact_lock_shared" if claim else "pg_advisory_xact_lock"
+        await session.execute(text(f"SELECT {lock}(hashtext(:key))"), {"key": f"incs.outbox.claims:{channel}"})
 
 
 async def _active_channels(session: AsyncSession) -> list[str]:
@@ -226,6 +241,7 @@ async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, 
     it waited, is due now."""
     if not targets:
         return
+    await _one_at_a_time(session, [channel for channel, _ in targets], claim=False)
     stamp = now()
     nxt = (
         select(func.min(OutboxItem.id))
