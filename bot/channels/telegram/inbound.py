@@ -79,8 +79,20 @@ async def org_for_chat(channel: TelegramChannel, chat_id: int) -> int:
         org_id = await chat_org(session=session, chat_id=chat_id)
         if org_id is None:
             org_id = await _default_org(channel, session)
-    channel.chat_orgs[chat_id] = org_id
+    remember_chat_org(channel, chat_id, org_id)
     return org_id
+
+
+CHAT_ORGS_KEPT = 50_000  # chats whose organization is kept in memory; the oldest entry goes first
+
+
+def remember_chat_org(channel: TelegramChannel, chat_id: int, org_id: int) -> None:
+    """Bounded: a bot that meets millions of chats keeps only the newest CHAT_ORGS_KEPT (the rest are one query away)."""
+    orgs = channel.chat_orgs
+    orgs.pop(chat_id, None)
+    orgs[chat_id] = org_id
+    while len(orgs) > CHAT_ORGS_KEPT:
+        del orgs[next(iter(orgs))]
 
 
 DEFAULT_ORG_SECONDS = 30.0  # a new chat's organization, looked up once in a while rather than for every new chat
@@ -198,7 +210,7 @@ async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> N
             slug=slug,
         )
         return
-    channel.chat_orgs[message.chat.id] = org.id
+    remember_chat_org(channel, message.chat.id, org.id)
 
 
 async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> IngestResult | None:
