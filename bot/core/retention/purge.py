@@ -151,6 +151,13 @@ def _steps(periods: Periods) -> list[tuple[str, str, ColumnElement[bool]]]:
     return steps
 
 
+def _remove_files(data_dir: Path, paths: Sequence[str]) -> int:
+    found = _existing(data_dir, paths)
+    for path in found:
+        path.unlink(missing_ok=True)
+    return len(found)
+
+
 def _existing(data_dir: Path, paths: Sequence[str]) -> list[Path]:
     root = data_dir.resolve()
     found = []
@@ -245,9 +252,8 @@ async def _purge(factory: SessionFactory, name: str, t: Table, cond: ColumnEleme
         async with pacer.batch(factory) as session:
             count, files = await _remove(session, name, t, ids, cond)
         report.add(name, count)
-        for path in _existing(data_dir, files):
-            path.unlink(missing_ok=True)
-            report.add("files", 1)
+        if files:  # file system calls off the event loop: a batch may name hundreds of files
+            report.add("files", await asyncio.to_thread(_remove_files, data_dir, files))
         await _yield()
 
 
