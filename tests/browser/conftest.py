@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, async_playwright, expect
 
 from bot.config import Settings
 from tests.conftest import Server, make_settings, start_server
 from tests.utils.factories import OrgWithAdmin, make_org
+
+# Assertions wait for their condition; on a machine busy with other work a page can take longer than Playwright's
+# default 5 s to get there, so they wait up to 20 s (what they assert is unchanged).
+expect.set_options(timeout=20_000)
 
 CHROMIUM = "/usr/bin/chromium"
 ARGS = [
