@@ -30,7 +30,7 @@ async def test_customer_file_link_is_readable_and_agent_sees_name_thumbnail_inli
     await expect(file_link).not_to_contain_text("file #")
     thumb = file_link.locator("img.thumb")
     await expect(thumb).to_have_attribute("alt", "receipt.png")
-    await agent.wait_for_function("document.querySelector('#messages img.thumb').naturalWidth === 4")
+    await expect(thumb).to_have_js_property("naturalWidth", 4)  # the image loaded (no eval: the page's CSP forbids it)
     response = await agent.request.get(base + str(await file_link.get_attribute("href")))
     assert response.headers["content-disposition"].startswith("inline")
     customer_file = await customer.request.get(base + str(await link.get_attribute("href")))
