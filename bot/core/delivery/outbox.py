@@ -114,18 +114,36 @@ async def record_outcomes(
     return sends
 
 
+_SENT = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("b_id"))
+    .values(state="sent", sent_at=bindparam("b_at"), locked_until=None, last_error="", sends=OUTBOX.c.sends + 1,
+            platform_message_id=bindparam("b_pid"))
+)
+_SENDS = select(OUTBOX.c.id, OUTBOX.c.sends).where(OUTBOX.c.id.in_(bindparam("b_ids", expanding=True)))
+_RETRY = {  # counted: a failed attempt
+    counted: update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("b_id"))
+    .values(state="pending", next_attempt_at=bindparam("b_at"), locked_until=None, last_error=bindparam("b_error"),
+            **({"attempts": OUTBOX.c.attempts + 1} if counted else {}))
+    for counted in (True, False)
+}
+_FAILED = (
+    update(OUTBOX)
+    .where(OUTBOX.c.id == bindparam("b_id"))
+    .values(state="failed", locked_until=None, last_error=bindparam("b_error"))
+)
+# The statements above are built once: SQLAlchemy then finds their compiled form by a cache key it has memoized on
+# the statement, instead of building and keying a new statement for every batch of outcomes.
+
+
 async def _mark_sent(session: AsyncSession, sent: Sequence[Sent]) -> dict[int, int]:
     """A delivery on each item and its thread copy. A platform id that another message of the same identity
     already holds stays on the item only: it is the platform's id, not ours to refuse, and the thread's unique
     (identity, platform id) must hold."""
-    await session.execute(
-        update(OUTBOX)
-        .where(OUTBOX.c.id == bindparam("b_id"))
-        .values(state="sent", sent_at=now(), locked_until=None, last_error="", sends=OUTBOX.c.sends + 1,
-                platform_message_id=bindparam("b_pid")),
-        [{"b_id": s.item_id, "b_pid": s.platform_message_id} for s in sent],
-    )
-    rows = await session.execute(select(OUTBOX.c.id, OUTBOX.c.sends).where(OUTBOX.c.id.in_([s.item_id for s in sent])))
+    stamp = now()
+    await session.execute(_SENT, [{"b_id": s.item_id, "b_pid": s.platform_message_id, "b_at": stamp} for s in sent])
+    rows = await session.execute(_SENDS, {"b_ids": [s.item_id for s in sent]})
     sends = {int(i): int(n) for i, n in rows}
     copies = [(s.message_id, s.platform_message_id) for s in sent if s.message_id is not None and s.item_id in sends]
     if copies:
@@ -138,24 +156,15 @@ async def _mark_retry(session: AsyncSession, retries: Sequence[Retry]) -> None:
     stamp = now()
     for counted in (True, False):
         group = [r for r in retries if r.counted is counted]
-        if not group:
-            continue
-        values: dict[str, Any] = {
-            "state": "pending", "next_attempt_at": bindparam("b_at"), "locked_until": None, "last_error": bindparam("b_error"),
-        }
-        if counted:
-            values["attempts"] = OUTBOX.c.attempts + 1
-        await session.execute(
-            update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id")).values(**values),
-            [{"b_id": r.item_id, "b_at": stamp + timedelta(seconds=r.delay_seconds), "b_error": r.error[:500]} for r in group],
-        )
+        if group:
+            await session.execute(
+                _RETRY[counted],
+                [{"b_id": r.item_id, "b_at": stamp + timedelta(seconds=r.delay_seconds), "b_error": r.error[:500]} for r in group],
+            )
 
 
 async def _mark_failed(session: AsyncSession, failed: Sequence[Failed]) -> None:
-    await session.execute(
-        update(OUTBOX).where(OUTBOX.c.id == bindparam("b_id")).values(state="failed", locked_until=None, last_error=bindparam("b_error")),
-        [{"b_id": f.item_id, "b_error": f.error[:500]} for f in failed],
-    )
+    await session.execute(_FAILED, [{"b_id": f.item_id, "b_error": f.error[:500]} for f in failed])
     copies = [f.message_id for f in failed if f.message_id is not None]
     if copies:
         await _thread().failed(session, copies)
