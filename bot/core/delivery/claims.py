@@ -11,12 +11,13 @@ process is claiming is passed over, not waited for.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -46,11 +47,14 @@ async def claim_due(
     limit: int,
     per_channel: Mapping[str, int] | None = None,
     exclude: Collection[int] = (),
+    first: Collection[int] = (),
 ) -> list[Claimed]:
     """Claim the oldest undelivered item of each target, if it is due, earliest due first. One in flight per target
     keeps order. `per_channel` caps a channel's claims (a rate-limited channel takes only what it can send
     within the lease); `limit` caps the channels not named there, together. `exclude`: items this process still
-    has in hand.
+    has in hand. `first`: items sent back to pending only to wait (a rate limit, a retry_after), claimed before
+    the rest if they are due: otherwise they would queue behind every item that became due while they waited,
+    which in a backlog is all of it.
 
     Index-driven, whatever the backlog: each channel's due items are read from ix_outbox_due (state, channel,
     next_attempt_at, id) in due order with a LIMIT, and each is checked against ix_outbox_queue for an older
@@ -68,12 +72,12 @@ async def claim_due(
     await _one_at_a_time(session, channels, claim=True)
     for channel in channels:
         if channel in caps:
-            heads += await _heads(session, stamp, lease_seconds, channel, caps[channel], exclude)
+            heads += await _heads(session, stamp, lease_seconds, channel, caps[channel], exclude, first)
     if limit > 0:
         others: list[_Row] = []
         for channel in channels:
             if channel not in named:
-                others += await _heads(session, stamp, lease_seconds, channel, limit, exclude)
+                others += await _heads(session, stamp, lease_seconds, channel, limit, exclude, first)
         heads += sorted(others, key=lambda row: (row.due, row.id))[:limit]
     return await _lease(session, stamp, lease_seconds, heads)
 
@@ -124,8 +128,9 @@ _CHANNELS = text(
 )
 
 
+@functools.cache
 def _blocked() -> Any:
-    """An older undelivered item of the same target exists (ix_outbox_queue: two seeks)."""
+    """An older undelivered item of the same target exists (ix_outbox_queue: two seeks). Built once."""
     older = aliased(OutboxItem)
     return (
         select(older.id)
@@ -160,9 +165,16 @@ def due_query(channel: str, stamp: datetime, scan: int, exclude: Collection[int]
 
 
 async def _heads(
-    session: AsyncSession, stamp: datetime, lease_seconds: float, channel: str, room: int, exclude: Collection[int]
+    session: AsyncSession,
+    stamp: datetime,
+    lease_seconds: float,
+    channel: str,
+    room: int,
+    exclude: Collection[int],
+    first: Collection[int] = (),
 ) -> list[_Row]:
-    """Up to `room` claimable heads of one channel: lost leases first, then due pending items in due order."""
+    """Up to `room` claimable heads of one channel: lost leases first, then the `first` items that are due, then due
+    pending items in due order."""
     columns = (OutboxItem.id, OutboxItem.next_attempt_at, _blocked().label("blocked"))
     lost = select(*columns).where(
         OutboxItem.state == "sending", OutboxItem.channel == channel, OutboxItem.locked_until < stamp
@@ -171,6 +183,16 @@ async def _heads(
         lost = lost.where(OutboxItem.id.not_in(list(exclude)))
     found = [_Row(i, due, bool(b)) for i, due, b in await session.execute(lost.order_by(OutboxItem.id).limit(room))]
     heads = [row for row in found if not row.blocked]
+    wanted = [i for i in first if i not in set(exclude)]
+    if wanted and len(heads) < room:
+        back = select(*columns).where(
+            OutboxItem.id.in_(wanted),
+            OutboxItem.state == "pending",
+            OutboxItem.channel == channel,
+            OutboxItem.next_attempt_at <= stamp,
+        )
+        rows = [_Row(i, due, bool(b)) for i, due, b in await session.execute(back.order_by(OutboxItem.id))]
+        heads += [row for row in rows if not row.blocked][: room - len(heads)]
     for round_no in range(SCAN_ROUNDS):
         if len(heads) >= room:
             break
@@ -236,21 +258,21 @@ async def _lease(session: AsyncSession, stamp: datetime, lease_seconds: float, h
     return sorted(claimed, key=lambda c: order[c.id])
 
 
+_QUEUE: Any = OutboxItem.__table__
+_NEXT = (  # each of these targets' oldest pending item
+    select(func.min(_QUEUE.c.id))
+    .where(_QUEUE.c.state == "pending", tuple_(_QUEUE.c.channel, _QUEUE.c.target).in_(bindparam("b_targets", expanding=True)))
+    .group_by(_QUEUE.c.channel, _QUEUE.c.target)
+)
+_PROMOTE = update(_QUEUE).where(_QUEUE.c.id.in_(_NEXT), _QUEUE.c.next_attempt_at > bindparam("b_now")).values(
+    next_attempt_at=bindparam("b_now")
+)  # built once: every outcome runs it
+
+
 async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, str]]) -> None:
     """These targets' items ahead have finished (sent or failed): their next item, if a claim deferred it while
     it waited, is due now."""
     if not targets:
         return
     await _one_at_a_time(session, [channel for channel, _ in targets], claim=False)
-    stamp = now()
-    nxt = (
-        select(func.min(OutboxItem.id))
-        .where(OutboxItem.state == "pending", tuple_(OutboxItem.channel, OutboxItem.target).in_(list(targets)))
-        .group_by(OutboxItem.channel, OutboxItem.target)
-    )
-    await session.execute(
-        update(OutboxItem)
-        .where(OutboxItem.id.in_(nxt), OutboxItem.next_attempt_at > stamp)
-        .values(next_attempt_at=stamp)
-        .execution_options(synchronize_session=False)
-    )
+    await session.execute(_PROMOTE, {"b_targets": [tuple(t) for t in targets], "b_now": now()})

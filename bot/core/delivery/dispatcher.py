@@ -1,15 +1,17 @@
 """The outbox dispatcher: claims due items, hands each to its channel's sender, records the outcome.
 
-Pending items survive restarts (they are rows); a crashed sender's lease expires and the item is
-claimed again. One item in flight per target keeps each chat's messages in order.
+Pending items survive restarts (they are rows); a crashed sender's lease expires and the item is claimed again. One
+item in flight per target keeps each chat's messages in order.
 
-Under a burst: a channel that knows its send rate (a sender with `claim_limit`) is claimed only as far as it
-can send before the leases run out, so a backlog waits in `pending`, not in repeated claims; claims go on
-while earlier items are still pacing, so the channel's rate is used without gaps. Waiting for a slot of our
-own limiter or for a platform's retry_after (`Paced`) reschedules the item without counting an attempt;
-an item gives up after `max_attempts` real failures or when it is older than `max_age_seconds` (then admins
-are pushed delivery_failing). Outcomes are written by the Recorder (bot/core/delivery/recorder.py), a batch at a
-time with a few statements; claims read an index, not the backlog (bot/core/delivery/claims.py).
+Under a burst: a channel that knows its send rate (a sender with `claim_limit`) is claimed only as far as it can
+send before the leases run out, so a backlog waits in `pending`, not in repeated claims; claims go on while earlier
+items are still pacing, so the channel's rate is used without gaps. Waiting for a slot of our own limiter or for a
+platform's retry_after (`Paced`) reschedules the item without counting an attempt, and keeps its turn: once due it
+is claimed before the items that became due while it waited (else, in a backlog, it would go out last, and the rest
+of its chat after it, one a second); an item gives up after `max_attempts` real failures or when it is older than
+`max_age_seconds` (then admins are pushed delivery_failing). Outcomes are written by the Recorder
+(bot/core/delivery/recorder.py), a batch at a time with a few statements (a paced channel's outcomes linger up to
+RECORD_LINGER to share a batch); claims read an index, not the backlog (bot/core/delivery/claims.py).
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ from bot.core.storage.db import SessionFactory, transaction
 
 log = logging.getLogger(__name__)
 CLAIM_INTERVAL = 0.2  # seconds: a paced channel's finished sends are answered with one claim, not one claim each
+COMEBACK_LIMIT = 100_000  # paced items remembered for their turn (beyond it, the oldest wait in due order)
+RECORD_LINGER = 0.1  # seconds a paced channel's "sent" may wait to share its transaction with the next ones
 
 
 class Dispatcher:
@@ -59,6 +63,7 @@ class Dispatcher:
         self._inflight: dict[int, asyncio.Task[None]] = {}
         self._busy: Counter[str] = Counter()  # items in hand per channel
         self._soon: asyncio.TimerHandle | None = None
+        self._comeback: dict[int, tuple[str, float]] = {}  # paced items sent back to pending -> channel, loop time due
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
@@ -122,6 +127,12 @@ class Dispatcher:
         paced, others = self.rooms()
         if others <= 0 and not any(paced.values()):
             return 0
+        clock = asyncio.get_running_loop().time()
+        first = [  # those due whose channel has room in this claim
+            item_id
+            for item_id, (channel, due) in self._comeback.items()
+            if due <= clock and (paced[channel] > 0 if channel in paced else others > 0)
+        ]
         async with transaction(self.factory) as session:
             claimed = await claim_due(
                 session=session,
@@ -129,7 +140,10 @@ class Dispatcher:
                 limit=max(others, 0),
                 per_channel=paced,
                 exclude=list(self._inflight),
+                first=first,
             )
+        for item_id in first:  # claimed now, or taken elsewhere; if neither, it waits in due order from here
+            self._comeback.pop(item_id, None)
         tasks = [self._start(item) for item in claimed]
         if wait and tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
@@ -181,7 +195,9 @@ class Dispatcher:
             await self._sent(item, platform_id)
 
     async def _sent(self, item: Claimed, platform_id: str | None) -> None:
-        sends = await self.recorder.record(Outcome(item, "sent", platform_id=platform_id))
+        # a paced channel's sends finish one at a time: their outcomes gather a moment to share a transaction
+        linger = RECORD_LINGER if self._window(item.channel) is not None else 0.0
+        sends = await self.recorder.record(Outcome(item, "sent", platform_id=platform_id), linger=linger)
         metrics.OUTBOUND.labels(item.channel, "sent").inc()
         metrics.SENDS_PER_ITEM.labels(item.channel).observe(sends)
         metrics.DELIVERY_LATENCY.labels(item.channel).observe(max((now() - item.created_at).total_seconds(), 0))
@@ -202,9 +218,16 @@ class Dispatcher:
             await self._fail(item, exc)
             return
         delay = exc.retry_after if exc.retry_after is not None else self.backoff(item.attempts)
-        await self.recorder.record(Outcome(item, "retry", delay=delay, error=str(exc), counted=not paced))
+        await self.recorder.record(
+            Outcome(item, "retry", delay=delay, error=str(exc), counted=not paced), linger=RECORD_LINGER if paced else 0.0
+        )
         metrics.OUTBOUND.labels(item.channel, "paced" if paced else "retry").inc()
-        if not paced:
+        if paced:  # its turn is kept: claimed first once due, not behind every item that became due before it
+            self._comeback[item.id] = (item.channel, asyncio.get_running_loop().time() + delay)
+            if len(self._comeback) > COMEBACK_LIMIT:
+                for key in list(self._comeback)[: COMEBACK_LIMIT // 2]:
+                    del self._comeback[key]
+        else:
             log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
         self._schedule_wake(delay)
 

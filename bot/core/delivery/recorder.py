@@ -1,19 +1,22 @@
 """Writes delivery outcomes: together when it works, one by one when the batch fails, journalled when even that fails.
 
 Outcomes that finish together share one transaction, written with one statement per kind of write
-(`record_outcomes`: executemany), not a few per message. If that transaction fails (a constraint on one row, a
-lock timeout, a serialization failure) each outcome is written again in its own transaction, so one bad row
-affects only itself. A "sent" that still cannot be written is journalled: first on the outbox row alone (state
-sent, nothing else), and if the database refuses even that, in this process's memory, which the dispatcher
-consults before sending a claimed item. A delivered item is therefore never sent again because its bookkeeping
-failed; a retry or failure that cannot be written is left to the lease (the item comes back and is tried again,
-which is what a retry means anyway).
+(`record_outcomes`: executemany), not a few per message. A paced channel's outcomes may linger a moment
+(`record(..., linger=)`): its sends leave one at a time at the channel's rate, so without it every send would be a
+transaction of its own; with it a few share one. Any outcome that does not linger takes the waiting ones along. If
+that transaction fails (a constraint on one row, a lock timeout, a serialization failure) each outcome is written
+again in its own transaction, so one bad row affects only itself. A "sent" that still cannot be written is
+journalled: first on the outbox row alone (state sent, nothing else), and if the database refuses even that, in
+this process's memory, which the dispatcher consults before sending a claimed item. A delivered item is therefore
+never sent again because its bookkeeping failed; a retry or failure that cannot be written is left to the lease
+(the item comes back and is tried again, which is what a retry means anyway).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -58,18 +61,33 @@ class Recorder:
         self.unrecorded: dict[int, str | None] = {}  # item id -> platform id: delivered, not even journalled in the DB
         self._queue: list[tuple[Outcome, asyncio.Future[int]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._due = math.inf  # loop time by which the queued outcomes must be written
+        self._sooner = asyncio.Event()  # an outcome arrived that is due before the writer planned to write
 
-    async def record(self, outcome: Outcome) -> int:
-        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    async def record(self, outcome: Outcome, *, linger: float = 0.0) -> int:
+        """Write this outcome (with whatever else is waiting) within `linger` seconds; returns as record_outcomes."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int] = loop.create_future()
         self._queue.append((outcome, future))
+        due = loop.time() + linger
+        if due < self._due:
+            self._due = due
+            self._sooner.set()
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write())
         return await future
 
     async def _write(self) -> None:
-        await asyncio.sleep(0)  # let the outcomes of this moment gather
+        loop = asyncio.get_running_loop()
         while self._queue:
-            batch, self._queue = self._queue, []
+            while (wait := self._due - loop.time()) > 0:  # lingering outcomes: wait for their time or a sooner one
+                self._sooner.clear()
+                try:
+                    await asyncio.wait_for(self._sooner.wait(), wait)
+                except TimeoutError:
+                    break
+            await asyncio.sleep(0)  # let the outcomes of this moment gather
+            batch, self._queue, self._due = self._queue, [], math.inf
             try:
                 async with transaction(self.factory) as session:
                     results = await apply(session, [outcome for outcome, _ in batch])
