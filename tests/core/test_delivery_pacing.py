@@ -55,6 +55,22 @@ class SlowChannel:
             self.in_hand -= 1
 
 
+class PacedOnce(SlowChannel):
+    """The first target's first send is paced at once (no slot yet); every other send waits for `go`."""
+
+    def __init__(self, window: int) -> None:
+        super().__init__(window)
+        self.order: list[str] = []
+
+    async def send(self, target: str, payload: dict[str, Any]) -> str | None:
+        self.calls[target] += 1
+        if target == "c0" and self.calls[target] == 1:
+            raise Paced("no slot yet", 0.0)
+        await self.go.wait()
+        self.order.append(target)
+        return None
+
+
 class Down:
     channel = "probe"
 
@@ -125,6 +141,26 @@ async def test_a_backlog_waits_in_pending_not_in_repeated_claims(start: Any) -> 
     channel.go.set()
     assert await wait_states(srv.ctx.factory, "probe", {"sent": 40}, timeout=20) == {"sent": 40}
     assert channel.calls == Counter({chat: 1 for chat in chats}) and channel.most_in_hand <= 4
+
+
+async def test_a_paced_item_keeps_its_turn_and_is_not_sent_after_the_backlog(start: Any) -> None:
+    """An item sent back to wait (a rate limit, a retry_after) is claimed first once due, even if claims ran
+    meanwhile without room for its channel; in due order it would queue behind every item of the backlog."""
+    srv = await start(lease_seconds=30, poll_seconds=10)
+    demo = await make_org(srv.ctx.factory)
+    channel = PacedOnce(window=4)
+    channel.go.clear()
+    srv.ctx.dispatcher.add_sender(channel)
+    chats = [f"c{n}" for n in range(40)]
+    await broadcast(srv.ctx.factory, await make_chats(srv.ctx.factory, demo.org.id, "probe", chats), "notice")
+    srv.ctx.dispatcher.wake()
+
+    held = await wait_states(srv.ctx.factory, "probe", {"sending": 3, "pending": 37}, timeout=10)
+    assert held == {"sending": 3, "pending": 37} and channel.calls["c0"] == 1  # c0 paced back, c1-c3 in hand
+    await srv.ctx.dispatcher.run_once(wait=False)  # a round with no room for the channel (others may have some)
+    channel.go.set()
+    assert await wait_states(srv.ctx.factory, "probe", {"sent": 40}, timeout=20) == {"sent": 40}
+    assert channel.order.index("c0") < 4 + 2, f"c0 went out as send {channel.order.index('c0') + 1} of 40"
 
 
 async def test_an_item_older_than_max_age_fails_and_admins_hear_it_once(start: Any) -> None:

@@ -99,6 +99,11 @@ class Delivery:
         task.add_done_callback(_retrieve)
 
     async def _deliver(self, chat: str, payload: dict[str, Any], job: Job, thread_id: int | None) -> str | None:
+        # The first part's slot is reserved before anything here awaits, so items claimed together take slots in
+        # their claim order (a retry, claimed first, comes first). Reserved after an await, an item that first reads
+        # the send journal (a retry) was overtaken by every fresh item of its claim and could find no slot within
+        # max_wait.
+        slot: float | None = self._reserve(chat)
         text = to_html(payload)
         attachment = await self._attachment(payload)
         parts = split_text(text) if text else []
@@ -119,7 +124,8 @@ class Delivery:
                 if index in done:
                     last = done[index] or last
                     continue
-                await self._slot(chat)
+                await self._slot(chat, slot)
+                slot = None
                 message = await self.call(chat, step)
                 last = str(message.message_id)
                 job.sent[index] = last
@@ -147,10 +153,18 @@ class Delivery:
             for index, platform_id in job.sent.items():
                 await journal_put(session=session, key=job.part_key(index), platform_message_id=platform_id)
 
-    async def _slot(self, chat: str) -> None:
-        wait = self.channel.limiter.reserve(chat, self.channel.config.max_wait_seconds)
+    def _reserve(self, chat: str) -> float:
+        """A send slot for `chat`: the limiter's clock time it starts; Paced (back to the outbox) if that is beyond
+        max_wait."""
+        limiter = self.channel.limiter
+        wait = limiter.reserve(chat, self.channel.config.max_wait_seconds)
         if wait is None:
-            raise Paced("telegram rate limit", self.channel.limiter.wait_hint(chat))
+            raise Paced("telegram rate limit", limiter.wait_hint(chat))
+        return limiter.clock() + wait
+
+    async def _slot(self, chat: str, slot: float | None = None) -> None:
+        """Wait for a send slot (`slot`: one reserved already, else one is reserved now) and mark the send as leaving."""
+        wait = (self._reserve(chat) if slot is None else slot) - self.channel.limiter.clock()
         if wait > 0:
             await asyncio.sleep(wait)
         # woken late, the previous send may have left late too: keep the actual spacing

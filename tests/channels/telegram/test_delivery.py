@@ -281,3 +281,25 @@ async def test_a_429_storm_longer_than_max_attempts_delays_but_loses_nothing(bur
     assert states == {"sent": 10}, f"after the storm: {states}"
     assert sum(1 for c in fake.calls if c.status == 429) == 40
     await assert_sent_once(server, fake, 10)
+
+
+async def test_a_message_refused_once_in_a_backlog_is_not_left_for_last(burst_start: Any, fake: FakeTelegram) -> None:
+    """A 429 for one chat early in a broadcast: its message goes again about a second later, not after the
+    backlog. (Its retry first reads the send journal; it used to reserve its slot after that read, behind every
+    fresh item claimed with it, find none within max_wait, go back to pending, and so on until the backlog ran dry.)"""
+    server = await burst_start()
+    demo = await make_org(server.ctx.factory, slug="demo")
+    chats = [str(810_000 + n) for n in range(300)]
+    conversations = await make_chats(server.ctx.factory, demo.org.id, "telegram", chats)
+    refused = chats[3]
+    fake.fail("sendMessage", 429, times=1, retry_after=1, chat_id=refused)
+    await broadcast(server.ctx.factory, conversations, "Incident:")
+    server.ctx.dispatcher.wake()
+
+    states = await wait_states(server.ctx.factory, "telegram", {"sent": 300}, timeout=300 / 30 * 3 + 30)
+    assert states == {"sent": 300}, f"not delivered: {states}"
+    assert sum(1 for c in fake.calls if c.status == 429) == 1
+    order = [c.chat for c in sorted(fake.calls, key=lambda c: c.at) if c.method == "sendMessage" and c.ok]
+    # refused at about the 4th send, retried after 1 s (30 sends later) plus a claim or two
+    assert order.index(refused) < 100, f"the refused chat's message went out as send {order.index(refused) + 1} of 300"
+    await assert_sent_once(server, fake, 300)
