@@ -334,7 +334,7 @@ class FakeTelegram:
                 return web.Response(body=content)
         return web.Response(status=404)
 
-    async def _stats(self, _request: web.Request) -> web.Response:
+    async def _stats(self, request: web.Request) -> web.Response:
         """For a benchmark running this fake in its own process: what arrived, when (time.monotonic, system-wide)."""
         sends = [c for c in self.calls if c.method == "sendMessage"]
         accepted = sorted(c.at for c in sends if c.ok)
@@ -353,6 +353,8 @@ class FakeTelegram:
                 "first": accepted[0] if accepted else None,
                 "last": accepted[-1] if accepted else None,
                 "most_in_a_second": worst,
+                **({"times": accepted, "sends": [(c.at, str(c.params.get("chat_id")), c.status) for c in sends]}
+                   if request.query.get("times") else {}),
             }
         )
 

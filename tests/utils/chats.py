@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from sqlalchemy import func, select
 
@@ -35,14 +35,21 @@ async def make_chats(factory: SessionFactory, org_id: int, channel: str, externa
 
 async def broadcast(factory: SessionFactory, conversations: dict[str, int], text: str) -> None:
     """One bot message to each conversation, queued in one transaction (a policy notice to everyone)."""
+    await broadcasts(factory, conversations, [text])
+
+
+async def broadcasts(factory: SessionFactory, conversations: dict[str, int], texts: Sequence[str]) -> None:
+    """Several broadcasts queued together in one transaction: a backlog that appears at once."""
     async with transaction(factory) as session:
-        for external, conversation_id in conversations.items():
-            conversation = await session.get(Conversation, conversation_id)
-            identity = await session.get(ChannelIdentity, conversation.identity_id) if conversation else None
-            assert conversation is not None and identity is not None
-            await send_to_conversation(
-                session=session, conversation=conversation, identity=identity, reply=Reply(text=f"{text} {external}"), author_type="bot"
-            )
+        for text in texts:
+            for external, conversation_id in conversations.items():
+                conversation = await session.get(Conversation, conversation_id)
+                identity = await session.get(ChannelIdentity, conversation.identity_id) if conversation else None
+                assert conversation is not None and identity is not None
+                await send_to_conversation(
+                    session=session, conversation=conversation, identity=identity, reply=Reply(text=f"{text} {external}"),
+                    author_type="bot",
+                )
 
 
 async def outbox_states(factory: SessionFactory, channel: str) -> dict[str, int]:
