@@ -15,8 +15,13 @@ from bot.core.common.errors import InvalidInput
 from bot.i18n import CATALOGUES, error_text
 from bot.paths import ROOT
 from tests.conftest import Server
-from tests.utils.factories import OrgWithAdmin, login
+from tests.fakes.smtp import SmtpSink, smtp_sink  # noqa: F401 - fixture
+from tests.flows.conftest import mail_server, org  # noqa: F401 - fixtures
+from tests.flows.helpers import bot_says, code_from_email
+from tests.rights.journey import press
+from tests.utils.factories import PASSWORD, OrgWithAdmin, csrf_from, login
 from tests.utils.webchat import Visitor
+from tests.utils.work_orders import make_customer
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 # Where the errors that agents, admins and customers meet on pages and in the chat are raised: every module of these.
@@ -180,3 +185,48 @@ async def test_the_chat_shows_a_core_error_in_the_language_it_shows_now(server: 
             await ws.receive_json(timeout=5)
             await ws.send_json({"type": "text", "text": " ", "client_id": "empty"})
             assert (await ws.receive_json(timeout=5))["message"] == "the message is empty"
+
+
+async def test_work_order_and_sign_up_refusals_read_in_chinese_on_zh_pages(server: Server, demo: OrgWithAdmin) -> None:
+    _customer, conversation = await make_customer(server.ctx.factory, demo.org.id)
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers=ZH) as http:
+        async with http.get(f"{server.url}/workbench/signup") as resp:
+            token = csrf_from(await resp.text())
+        form = {"org_name": "DEMO company", "name": "Ada", "email": "ada@acme.example.com", "password": PASSWORD,
+                "csrf_token": token}
+        async with http.post(f"{server.url}/workbench/signup", data=form, allow_redirects=False) as resp:
+            assert resp.status == 409 and "已存在同名组织" in await resp.text()
+        csrf = await login(http, server.url, demo.admin.email)
+        base = f"{server.url}/workbench"
+        async with http.post(f"{base}/conversations/{conversation.id}/work-orders", allow_redirects=False,
+                             data={"csrf_token": csrf, "category": "billing", "description": "Refund order 77"}) as resp:
+            assert resp.status == 303
+        async with http.post(f"{base}/work-orders/1/status", data={"csrf_token": csrf, "status": "closed"}) as resp:
+            page = await resp.text()
+        assert resp.status == 409 and "WO-000001 当前为 new，只能改为：open, pending, resolved" in page and "can go to" not in page
+        async with http.post(f"{base}/work-orders/1/note", data={"csrf_token": csrf, "text": " "},
+                             headers={"Accept": "application/json"}) as resp:
+            assert resp.status == 400 and await resp.json() == {"error": "invalid_input", "message": "备注：请先填写内容"}
+
+
+async def test_the_privacy_menu_tells_a_zh_customer_a_rights_refusal_in_chinese(
+    mail_server: Server, org: OrgWithAdmin, smtp_sink: SmtpSink  # noqa: F811 - fixtures
+) -> None:
+    visitor = Visitor(mail_server.url, http=aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers=ZH))
+    await visitor.open()
+    try:
+        await visitor.say("你好")
+        await visitor.say("隐私")
+        await press(visitor, "privacy:correct")
+        await visitor.say("shoesize: 42")
+        await bot_says(visitor, "该字段不存在，或新值为空。 未登记任何请求")
+        await press(visitor, "privacy:app:999999:on")  # an app that does not exist, after the identity check
+        await bot_says(visitor, "确认您的身份")
+        await visitor.say("carol@example.com")
+        await visitor.say(await code_from_email(smtp_sink, "carol@example.com"))
+        await bot_says(visitor, "您的身份已确认")
+        await press(visitor, "privacy:go")
+        refused = await bot_says(visitor, "未登记任何请求")
+        assert refused["text"].startswith("没有这个应用"), refused
+    finally:
+        await visitor.close()
