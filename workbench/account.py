@@ -14,6 +14,8 @@ from bot.core.orgs.passwords import open_reset, perform_reset, request_reset
 from bot.core.orgs.permissions import Permission
 from bot.core.orgs.team import change_password
 from bot.core.storage.db import transaction
+from bot.i18n import error_text
+from bot.pages import request_locale
 from bot.web import CTX
 from workbench.auth import (
     AGENT,
@@ -94,7 +96,8 @@ async def login_totp(request: web.Request) -> web.StreamResponse:
             limiter.hit(key)
             await record(session=session, org_id=None, actor_type="anonymous", actor_id=None, action="login_totp_failed",
                          detail={"ip": request.remote or ""})
-            return public_page(request, "workbench/login_totp.html", 401, pending=text(form, "pending", 200), error=exc.message)
+            return public_page(request, "workbench/login_totp.html", 401, pending=text(form, "pending", 200),
+                               error=error_text(exc, request_locale(request)))
         new = await start_session(session=session, agent=agent, hours=ctx.settings.workbench.session_hours)
         await record(session=session, org_id=agent.org_id, actor_type="agent", actor_id=agent.id, action="login",
                      detail={"ip": request.remote or "", "totp": True})

@@ -32,6 +32,7 @@ from bot.core.rights.requests import request_number as number_of
 from bot.core.rights.texts import label
 from bot.flows.engine import FlowCall, register
 from bot.flows.verify import require_verification
+from bot.i18n import error_text, gettext
 
 STATE = "privacy"
 COMMANDS = ("privacy", "隐私")
@@ -85,7 +86,7 @@ async def _register(call: FlowCall, pending: dict[str, Any]) -> list[Reply]:
     except ServiceOff:
         return _off(call, str(pending.get("kind")))
     except DomainError as exc:
-        return _bad(call, exc.message)
+        return _bad(call, error_text(exc, call.locale))
     await mark_verified(session=call.session, settings=call.settings, request=request)
     assert request.due_at is not None
     due = (request.due_at - timedelta(microseconds=1)).strftime("%Y-%m-%d")
@@ -107,7 +108,7 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
         call.set_state(**{STATE: {"awaiting_text": kind}})
         return [call.reply("rights_ask_text")]
     if kind not in KINDS:
-        return _bad(call, "Unknown request type.")
+        return _bad(call, gettext(call.locale, "Unknown request type."))
     if not _on(call, kind):
         return _off(call, kind)
     if kind == "delete":
@@ -115,7 +116,7 @@ async def _on_button(call: FlowCall, payload: str) -> list[Reply]:
             buttons = tuple(Button(label(g, call.locale), f"privacy:delete:{g}") for g in GROUNDS)
             return [call.reply("rights_choose_ground", buttons=buttons)]
         if parts[2] not in GROUNDS:
-            return _bad(call, "Unknown ground for deletion.")
+            return _bad(call, gettext(call.locale, "Unknown ground for deletion."))
         return await _start(call, {"kind": "delete", "ground": parts[2]})
     if kind in NEEDS_TEXT and kind != "authorization":
         call.set_state(**{STATE: {"awaiting_text": kind}})
@@ -140,7 +141,7 @@ async def _toggle(call: FlowCall, app_id: int, enabled: bool) -> list[Reply]:
     except ServiceOff:
         return _off(call, "app")
     except DomainError as exc:
-        return _bad(call, exc.message)
+        return _bad(call, error_text(exc, call.locale))
     return [call.reply("rights_app_changed", app=state.app.name, enabled=state.enabled)]
 
 
@@ -165,7 +166,7 @@ async def privacy(call: FlowCall) -> list[Reply] | None:
     if waiting and event.kind == "text" and event.text.strip():
         details = _details(waiting, event.text)
         if details is None:
-            return _bad(call, "That field does not exist or the value is empty.")
+            return _bad(call, gettext(call.locale, "That field does not exist or the value is empty."))
         return await _start(call, {"kind": waiting, "details": details})
     if event.kind == "text":
         for request in await open_requests_of(session=call.session, org_id=call.org.id, customer_id=call.customer.id):

@@ -21,6 +21,7 @@ from bot.core.conversations.ingest_batch import IngestResult
 from bot.core.conversations.serialize import message_json
 from bot.core.orgs.organizations import get_organization_by_slug
 from bot.core.storage.db import transaction
+from bot.i18n import error_text
 
 if TYPE_CHECKING:
     from bot.channels.telegram.runtime import TelegramChannel
@@ -233,7 +234,7 @@ async def _refused(channel: TelegramChannel, event: InboundEvent, exc: DomainErr
         template="telegram_refused",
         locale=event.locale,
         org_id=event.org_id,
-        reason=exc.message,
+        reason=error_text(exc, event.locale or "en"),
     )
 
 

@@ -22,7 +22,14 @@ DAY_MINUTES = 24 * 60
 
 
 class CalendarError(ValueError):
-    """The calendar's definition is invalid, or it cannot produce a deadline; the message names the part."""
+    """The calendar's definition is invalid, or it cannot produce a deadline; the message names the part.
+    Like a domain error it keeps its text's key and values (`key`, `params`), so a form can say it in the reader's
+    language."""
+
+    def __init__(self, message: str, **params: object) -> None:
+        super().__init__(message % params if params else message)
+        self.key = message
+        self.params = params
 
 
 def parse_span(text: str) -> MinuteSpan:
@@ -31,9 +38,9 @@ def parse_span(text: str) -> MinuteSpan:
         left, right = (part.strip() for part in text.split("-"))
         start, end = _minutes(left), _minutes(right)
     except ValueError:
-        raise CalendarError(f"{text!r}: expected HH:MM-HH:MM") from None
+        raise CalendarError("%(span)s: expected HH:MM-HH:MM", span=repr(text)) from None
     if not 0 <= start < end <= DAY_MINUTES:
-        raise CalendarError(f"{text!r}: the span is empty or inverted")
+        raise CalendarError("%(span)s: the span is empty or inverted", span=repr(text))
     return start, end
 
 
@@ -48,7 +55,7 @@ def check_spans(spans: Sequence[MinuteSpan], where: str) -> tuple[MinuteSpan, ..
     ordered = tuple(sorted(spans))
     for (_, end), (start, _) in zip(ordered, ordered[1:], strict=False):
         if start < end:
-            raise CalendarError(f"{where}: opening hours overlap")
+            raise CalendarError("%(where)s: opening hours overlap", where=where)
     return ordered
 
 

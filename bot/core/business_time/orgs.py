@@ -30,6 +30,13 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Organization
 
 MAX_SPANS_PER_DAY = 6
+# A day's spans the calendar refuses, as the settings form says it (CalendarError's key -> the form's, the day named).
+SPAN_REFUSALS = {
+    "%(span)s: expected HH:MM-HH:MM": "hours %(day)s: %(span)s: expected HH:MM-HH:MM",
+    "%(span)s: the span is empty or inverted": "hours %(day)s: %(span)s: the span is empty or inverted",
+    "%(where)s: opening hours overlap": "hours %(day)s: opening hours overlap",
+}
+BAD_SPANS = "hours %(day)s: spans like 09:00-12:00, 13:00-18:00"
 
 
 @dataclass
@@ -100,7 +107,8 @@ def check_timezone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise InvalidInput(f"timezone: unknown zone {value[:60]!r}; use a name such as Asia/Shanghai or Europe/Berlin") from None
+        raise InvalidInput("timezone: unknown zone %(zone)s; use a name such as Asia/Shanghai or Europe/Berlin",
+                           zone=repr(value[:60])) from None
     return value
 
 
@@ -110,11 +118,11 @@ def check_hours(days: Mapping[str, str]) -> dict[str, list[str]]:
     for day in WEEKDAYS:
         texts = [part.strip() for part in days.get(day, "").replace(";", ",").split(",") if part.strip()]
         if len(texts) > MAX_SPANS_PER_DAY:
-            raise InvalidInput(f"hours {day}: at most {MAX_SPANS_PER_DAY} spans a day")
+            raise InvalidInput("hours %(day)s: at most %(limit)s spans a day", day=day, limit=MAX_SPANS_PER_DAY)
         try:
             spans = check_spans([parse_span(text[:20]) for text in texts], day)
         except CalendarError as exc:
-            raise InvalidInput(f"hours {day}: {str(exc).removeprefix(day + ': ')}") from None
+            raise InvalidInput(SPAN_REFUSALS.get(exc.key, BAD_SPANS), **{**exc.params, "day": day}) from None
         if spans:
             hours[day] = [f"{a // 60:02d}:{a % 60:02d}-{b // 60:02d}:{b % 60:02d}" for a, b in spans]
     if not hours:
@@ -128,7 +136,7 @@ def check_country(value: str | None) -> str | None:
         return None
     value = value.strip().upper()
     if value and not supported(value):
-        raise InvalidInput(f"holiday country: unknown country {value[:10]!r}")
+        raise InvalidInput("holiday country: unknown country %(country)s", country=repr(value[:10]))
     return value
 
 
@@ -142,8 +150,8 @@ async def set_business_hours(
     zone, own_hours, holiday_country = check_timezone(timezone), check_hours(hours) if hours is not None else None, check_country(country)
     try:  # the whole calendar must be able to produce deadlines
         calendar_from_columns(settings, zone, own_hours, holiday_country)
-    except CalendarError as exc:
-        raise InvalidInput(str(exc)) from None
+    except CalendarError:  # each part was checked above: a calendar still refused is one never open
+        raise InvalidInput("hours: the calendar cannot produce deadlines; check the opening hours") from None
     org.timezone, org.business_hours, org.holiday_country = zone, own_hours, holiday_country
     await record(session=session, org_id=org.id, actor_type="agent", actor_id=actor.id, action="update_business_hours",
                  subject_type="organization", subject_id=org.id,

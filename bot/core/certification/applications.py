@@ -23,13 +23,17 @@ from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, CertificationApplication, Organization
 
+# The form's refusals by field (one catalogue key each, so the field's name is translated with its sentence).
+MISSING = {"legal_name": "legal_name: required", "address": "address: required"}
+TOO_LONG = {"legal_name": "legal_name: at most %(limit)s characters", "address": "address: at most %(limit)s characters"}
+
 
 def _required(value: str, field: str, limit: int) -> str:
     value = value.strip()
     if not value:
-        raise InvalidInput(f"{field}: required")
+        raise InvalidInput(MISSING[field])
     if len(value) > limit:
-        raise InvalidInput(f"{field}: at most {limit} characters")
+        raise InvalidInput(TOO_LONG[field], limit=limit)
     return value
 
 

@@ -54,7 +54,7 @@ async def create(*, session: AsyncSession, org_id: int, actor: Agent | None, kin
                  client_key: str, policy_version: str = "") -> Broadcast:
     """A draft; the same client_key again returns the first one (a double-submitted form is one broadcast)."""
     if kind not in KINDS:
-        raise InvalidInput(f"kind: one of {', '.join(KINDS)}")
+        raise InvalidInput("kind: one of %(choices)s", choices=", ".join(KINDS))
     title, body = title.strip(), body.strip()
     if not title or len(title) > 200:
         raise InvalidInput("title: 1 to 200 characters")

@@ -48,7 +48,7 @@ async def create_agent(
         raise InvalidInput("email: not an email address")
     validate_password(password)
     if role not in ROLES:
-        raise InvalidInput(f"role: one of {', '.join(ROLES)}")
+        raise InvalidInput("role: one of %(choices)s", choices=", ".join(ROLES))
     if (role == "platform_admin") != (org_id is None):
         raise InvalidInput("role: platform admins belong to no organization, everyone else to one")
     same_org = Agent.org_id.is_(None) if org_id is None else Agent.org_id == org_id

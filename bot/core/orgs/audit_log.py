@@ -19,6 +19,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.common.errors import InvalidInput
 from bot.core.orgs.models import Agent, AuditEvent
 
+# A filter's refusals by field (one catalogue key each, so the field's name is translated with its sentence).
+NOT_A_NUMBER = {"actor": "actor: a number", "customer": "customer: a number"}
+NOT_A_MOMENT = {"since": "since: a date or date and time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)",
+                "until": "until: a date or date and time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)"}
 CSV_COLUMNS = ("id", "created_at", "actor_type", "actor_id", "actor", "action", "subject_type", "subject_id", "detail", "hash")
 
 
@@ -39,7 +43,7 @@ class AuditFilter:
             if not raw:
                 return None
             if not raw.isdigit():
-                raise InvalidInput(f"{key}: a number")
+                raise InvalidInput(NOT_A_NUMBER[key])
             return int(raw)
 
         def moment(key: str) -> datetime | None:
@@ -49,7 +53,7 @@ class AuditFilter:
             try:
                 return datetime.fromisoformat(raw).replace(tzinfo=None)
             except ValueError:
-                raise InvalidInput(f"{key}: a date or date and time (YYYY-MM-DD or YYYY-MM-DDTHH:MM)") from None
+                raise InvalidInput(NOT_A_MOMENT[key]) from None
 
         action = query.get("action", "").strip()[:60]
         return cls(actor_id=number("actor"), customer_id=number("customer"), action=action, since=moment("since"),

@@ -47,7 +47,7 @@ async def create_organization(
             raise Conflict(NAME_TAKEN)
         chosen = slug or await _free_slug(session, slugify(name))
         if await session.scalar(select(Organization.id).where(Organization.slug == chosen)):
-            raise Conflict(f"organization {chosen!r} exists")
+            raise Conflict("organization %(slug)s exists", slug=repr(chosen))
         org = Organization(name=name, name_key=name_key(name), slug=chosen, brand=brand or name, profile=profile,
                            website=website)
         if await _flushed(session, org):

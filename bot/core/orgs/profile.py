@@ -16,6 +16,11 @@ from bot.core.orgs.models import Agent, Organization
 from bot.core.orgs.organizations import rename
 
 PROFILE_FIELDS: dict[str, int] = {"name": 200, "brand": 200, "profile": 2000, "website": 500, "location": 200, "industry": 200}
+TOO_LONG = {  # one catalogue key a field, so the field's name is translated with its sentence
+    "name": "name: at most %(limit)s characters", "brand": "brand: at most %(limit)s characters",
+    "profile": "profile: at most %(limit)s characters", "website": "website: at most %(limit)s characters",
+    "location": "location: at most %(limit)s characters", "industry": "industry: at most %(limit)s characters",
+}
 # The switches an organization can turn off; a missing key is on. Other features read them with service_on().
 SERVICES: dict[str, str] = {
     "channel:webchat": "Web chat",
@@ -49,7 +54,7 @@ async def update_profile(*, session: AsyncSession, actor: Agent, values: dict[st
             continue
         value = values[field].strip()
         if len(value) > limit:
-            raise InvalidInput(f"{field}: at most {limit} characters")
+            raise InvalidInput(TOO_LONG[field], limit=limit)
         if field == "name" and not value:
             raise InvalidInput("name: an organization needs a name")
         if field == "website" and value and not value.startswith(("https://", "http://")):
@@ -82,7 +87,7 @@ async def set_logo(*, session: AsyncSession, actor: Agent, data_dir: Path, filen
 async def update_settings(*, session: AsyncSession, actor: Agent, enabled: set[str], require_admin_totp: bool) -> Organization:
     unknown = enabled - set(SERVICES)
     if unknown:
-        raise InvalidInput(f"services: unknown {', '.join(sorted(unknown))}")
+        raise InvalidInput("services: unknown %(services)s", services=", ".join(sorted(unknown)))
     org = await _org(session, actor)
     before = {key: service_on(org, key) for key in SERVICES}
     org.services = {key: False for key in SERVICES if key not in enabled}

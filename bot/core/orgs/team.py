@@ -46,7 +46,7 @@ async def invite(*, session: AsyncSession, actor: Agent, email: str, role: str, 
     if "@" not in email or len(email) > 320:
         raise InvalidInput("email: not an email address")
     if role not in INVITABLE:
-        raise InvalidInput(f"role: one of {', '.join(INVITABLE)}")
+        raise InvalidInput("role: one of %(choices)s", choices=", ".join(INVITABLE))
     taken = await session.scalar(select(Agent.id).where(Agent.org_id == actor.org_id, Agent.email == email))
     if taken:
         raise Conflict("this address already belongs to a member of the team")

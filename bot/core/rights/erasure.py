@@ -73,7 +73,7 @@ async def erase_customer(
 ) -> ErasureReport:
     """Erase one customer's data of one organization; `cancel` also removes the customer row itself."""
     if scope not in SCOPES:
-        raise InvalidInput(f"unknown deletion scope {scope!r}")
+        raise InvalidInput("unknown deletion scope %(scope)s", scope=repr(scope))
     customer = await session.get(Customer, customer_id)
     if customer is None or customer.org_id != org_id:
         raise NotFound("no such customer")

@@ -74,7 +74,7 @@ async def acknowledge(*, session: AsyncSession, request: RightsRequest) -> None:
 async def _load(session: AsyncSession, org_id: int, request_id: int, kinds: tuple[str, ...]) -> RightsRequest:
     request = await rr.get_request(session=session, org_id=org_id, request_id=request_id)
     if request.kind not in kinds:
-        raise InvalidInput(f"this action does not apply to a {request.kind.replace('_', ' ')} request")
+        raise InvalidInput("this action does not apply to a %(kind)s request", kind=request.kind.replace("_", " "))
     if request.status not in rr.OPEN or request.status == "received":
         raise Conflict("only an open, verified request can be answered")
     if request.customer_id is None:

@@ -51,7 +51,7 @@ async def calendar_for(*, session: AsyncSession, settings: Settings, org_id: int
 
 def _check(kind: str, ground: str, details: dict[str, Any]) -> None:
     if kind not in KINDS:
-        raise InvalidInput(f"unknown request type {kind!r}")
+        raise InvalidInput("unknown request type %(kind)s", kind=repr(kind))
     if kind == "delete" and ground not in GROUNDS:
         raise InvalidInput("choose one of the five grounds for deletion")
     if kind == "correct" and details.get("field") not in CORRECTABLE:
@@ -131,7 +131,7 @@ async def _move(session: AsyncSession, request: RightsRequest, to: str, *, actor
                 note: str = "", action: str = "status") -> None:
     current = request.status
     if to not in TRANSITIONS.get(current, ()):
-        raise Conflict(f"a request that is {current.replace('_', ' ')} cannot become {to.replace('_', ' ')}")
+        raise Conflict("a request that is %(current)s cannot become %(to)s", current=current.replace("_", " "), to=to.replace("_", " "))
     request.status = to
     if to in CLOSED:
         request.closed_at = now()

@@ -27,6 +27,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     "closed": ("open",),
 }
 MAX_TEXT = 4000
+# A note's or a reply's refusals (one catalogue key each, so "note" or "reply" is translated with its sentence).
+EMPTY = {"note": "note: write something first", "reply": "reply: write something first"}
+TOO_LONG = {"note": "note: at most %(limit)s characters", "reply": "reply: at most %(limit)s characters"}
 
 
 def allowed(status: str) -> tuple[str, ...]:
@@ -37,9 +40,10 @@ async def change_status(
     *, session: AsyncSession, settings: Settings, order: WorkOrder, status: str, agent: Agent | None
 ) -> WorkOrder:
     if status not in TRANSITIONS:
-        raise InvalidInput(f"status: one of {', '.join(TRANSITIONS)}")
+        raise InvalidInput("status: one of %(choices)s", choices=", ".join(TRANSITIONS))
     if status not in allowed(order.status):
-        raise Conflict(f"{order.label} is {order.status}; it can go to: {', '.join(allowed(order.status))}")
+        raise Conflict("%(order)s is %(status)s; it can go to: %(allowed)s", order=order.label, status=order.status,
+                       allowed=", ".join(allowed(order.status)))
     cal = await sla.calendar_for(session=session, settings=settings, org_id=order.org_id)
     stamp, fraction = now(), sla.risk_fraction(settings.sla)
     before = order.status
@@ -104,9 +108,9 @@ async def assign_work_order(*, session: AsyncSession, order: WorkOrder, assignee
 def _text(text: str, what: str) -> str:
     text = text.strip()
     if not text:
-        raise InvalidInput(f"{what}: write something first")
+        raise InvalidInput(EMPTY[what])
     if len(text) > MAX_TEXT:
-        raise InvalidInput(f"{what}: at most {MAX_TEXT} characters")
+        raise InvalidInput(TOO_LONG[what], limit=MAX_TEXT)
     return text
 
 
@@ -119,7 +123,7 @@ async def add_work_order_note(*, session: AsyncSession, order: WorkOrder, agent:
 async def reply_on_work_order(*, session: AsyncSession, order: WorkOrder, agent: Agent, text: str) -> None:
     text = _text(text, "reply")
     if order.conversation_id is None:
-        raise Conflict(f"{order.label} has no conversation to reply in")
+        raise Conflict("%(order)s has no conversation to reply in", order=order.label)
     await tell_customer(session=session, conversation_id=order.conversation_id, text_name="ticket_reply",
                         agent_id=agent.id, label=order.label, text=text)
     await log_event(session=session, order=order, actor_type="agent", actor_id=agent.id, kind="reply", text=text)

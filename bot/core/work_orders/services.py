@@ -31,7 +31,8 @@ MAX_DESCRIPTION = 4000
 
 def check_category(settings: Settings, category: str) -> str:
     if category not in settings.sla.categories:
-        raise InvalidInput(f"category: unknown {category[:40]!r}; choose one of {', '.join(settings.sla.categories)}")
+        raise InvalidInput("category: unknown %(category)s; choose one of %(choices)s", category=repr(category[:40]),
+                           choices=", ".join(settings.sla.categories))
     return category
 
 
@@ -40,13 +41,13 @@ def check_description(text: str) -> str:
     if not text:
         raise InvalidInput("description: describe the problem in a few words")
     if len(text) > MAX_DESCRIPTION:
-        raise InvalidInput(f"description: at most {MAX_DESCRIPTION} characters")
+        raise InvalidInput("description: at most %(limit)s characters", limit=MAX_DESCRIPTION)
     return text
 
 
 def check_priority(priority: str) -> str:
     if priority not in PRIORITIES:
-        raise InvalidInput(f"priority: one of {', '.join(PRIORITIES)}")
+        raise InvalidInput("priority: one of %(choices)s", choices=", ".join(PRIORITIES))
     return priority
 
 
@@ -171,7 +172,7 @@ async def list_work_orders(
 ) -> list[WorkOrder]:
     """Active orders soonest due first (paused ones last); resolved or closed ones newest first."""
     if flt.status and flt.status not in STATUSES:
-        raise InvalidInput(f"status: one of {', '.join(STATUSES)}")
+        raise InvalidInput("status: one of %(choices)s", choices=", ".join(STATUSES))
     if flt.priority:
         check_priority(flt.priority)
     query = select(WorkOrder).where(*_conditions(org_id, agent_id, flt, now()))
