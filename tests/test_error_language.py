@@ -25,7 +25,7 @@ from tests.utils.work_orders import make_customer
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 # Where the errors that agents, admins and customers meet on pages and in the chat are raised: every module of these.
-SOURCES = ("bot/core", "bot/flows", "workbench")
+SOURCES = ("bot/core", "bot/flows", "bot/channels/webchat", "workbench")
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 
@@ -230,3 +230,13 @@ async def test_the_privacy_menu_tells_a_zh_customer_a_rights_refusal_in_chinese(
         assert refused["text"].startswith("没有这个应用"), refused
     finally:
         await visitor.close()
+
+
+async def test_the_sign_in_page_refuses_a_wrong_password_in_chinese(server: Server, demo: OrgWithAdmin) -> None:
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True), headers=ZH) as http:
+        async with http.get(f"{server.url}/workbench/login") as resp:
+            token = csrf_from(await resp.text())
+        form = {"email": demo.admin.email, "password": "not the password", "csrf_token": token}
+        async with http.post(f"{server.url}/workbench/login", data=form, allow_redirects=False) as resp:
+            page = await resp.text()
+        assert resp.status == 401 and "邮箱或密码错误。" in page and "Wrong email" not in page

@@ -14,7 +14,7 @@ from bot.core.orgs.passwords import open_reset, perform_reset, request_reset
 from bot.core.orgs.permissions import Permission
 from bot.core.orgs.team import change_password
 from bot.core.storage.db import transaction
-from bot.i18n import error_text
+from bot.i18n import error_text, gettext
 from bot.pages import request_locale
 from bot.web import CTX
 from workbench.auth import (
@@ -87,7 +87,7 @@ async def login_totp(request: web.Request) -> web.StreamResponse:
     limiter, key = request.app[TOTP_LIMITER], f"totp:{agent_id}"
     if limiter.blocked(key):
         return public_page(request, "workbench/login_totp.html", 429, pending=text(form, "pending", 200),
-                           error="Too many attempts. Start again later.")
+                           error=gettext(request_locale(request), "Too many attempts. Start again later."))
     async with transaction(ctx.factory) as session:
         try:
             agent = await totp.second_step(session=session, agent_id=agent_id, secret_key=ctx.settings.secret_key,

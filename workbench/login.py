@@ -12,6 +12,8 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import Permission
 from bot.core.orgs.totp import pending_token
 from bot.core.storage.db import transaction
+from bot.i18n import gettext
+from bot.pages import request_locale
 from bot.web import CTX
 from workbench.account import home_of
 from workbench.auth import (
@@ -29,9 +31,11 @@ from workbench.public_forms import public_page
 from workbench.render import render
 
 
-async def login_page(request: web.Request, error: str = "", status: int = 200) -> web.Response:
+async def login_page(request: web.Request, error: str = "", status: int = 200, **values: object) -> web.Response:
+    """The sign-in form; `error` is a catalogue key (with %(name)s values), shown in the reader's language."""
     token = new_login_csrf()
-    response = render(request, "workbench/login.html", http_status=status, login_csrf=token, error=error)
+    text = gettext(request_locale(request), error) % values if error else ""
+    response = render(request, "workbench/login.html", http_status=status, login_csrf=token, error=text)
     set_cookie(request, response, LOGIN_CSRF_COOKIE, token, max_age=3600)
     return response
 
@@ -53,7 +57,8 @@ async def login_submit(request: web.Request) -> web.StreamResponse:
     # Counted before the password is checked, atomically: concurrent guesses cannot slip past the limit.
     decision = await request.app[LIMITER].attempt(source=source, account=email)
     if not decision.allowed:
-        return await login_page(request, f"Too many attempts. Try again in {int(decision.retry_after // 60) + 1} minutes.", status=429)
+        return await login_page(request, "Too many attempts. Try again in %(minutes)s minutes.", status=429,
+                                minutes=int(decision.retry_after // 60) + 1)
     # Read, check, write: no database connection (nor SQLite's writer turn) is held while argon2 runs.
     async with ctx.factory() as session:
         candidates = await login_candidates(session=session, email=email)

@@ -72,7 +72,7 @@ async def _read_file_part(request: web.Request, max_bytes: int) -> tuple[str, st
         while chunk := await part.read_chunk(64 * 1024):
             total += len(chunk)
             if total > max_bytes:
-                raise PayloadTooLarge(f"the file is larger than {max_bytes // (1024 * 1024) or 1} MB")
+                raise PayloadTooLarge("the file is larger than %(mb)s MB", mb=max_bytes // (1024 * 1024) or 1)
             chunks.append(chunk)
         mime = part.headers.get("Content-Type", "application/octet-stream").split(";")[0].strip().lower()
         return part.filename or "file", mime, b"".join(chunks)

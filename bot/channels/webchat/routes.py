@@ -256,7 +256,7 @@ def _client_id(value: Any) -> str | int | None:
 def _str(frame: dict[str, Any], key: str) -> str:
     value = frame.get(key, "")
     if not isinstance(value, str):
-        raise InvalidInput(f"{key} must be a string")
+        raise InvalidInput("%(field)s must be a string", field=key)
     return value
 
 
