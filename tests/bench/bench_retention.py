@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import statistics
 import tempfile
@@ -95,6 +96,16 @@ def _finished(db_path: Path) -> dict[str, object] | None:
     return None if row is None else dict(json.loads(row[0]))
 
 
+def _slow_batches(log: Path) -> list[tuple[int, str]]:
+    """The ingest writer's own account of its slow batches (it logs any over 50 ms, with the time of each step)."""
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        match = re.search(r"slow ingest batch: \d+ events in (\d+) ms \(load, handle, flush, commit: ([\d, ]+) ms\)", line)
+        if match:
+            found.append((int(match[1]), match[2]))
+    return found
+
+
 @dataclass
 class Round:
     rate: float
@@ -152,6 +163,10 @@ async def main() -> None:
             print(f"round {n + 1}: {r.rate:,.0f} rows/s; chat ack during the run: longest {r.longest:.0f} ms, median"
                   f" {r.median:.0f} ms over {r.count} messages; before the run: longest {r.baseline_longest:.0f} ms,"
                   f" median {r.baseline_median:.0f} ms ({before} before, {load()} after)", flush=True)
+            slow = sorted(_slow_batches(work / "server.log"), reverse=True)[:3]
+            if slow:
+                print("  slowest ingest batches in the server log (ms; load, handle, flush, commit):",
+                      "; ".join(f"{ms} ({steps})" for ms, steps in slow), flush=True)
             shutil.rmtree(work)
         print(f"retention rate rows/s (min / median / max): {spread([r.rate for r in rounds])}")
         print(f"longest chat ack during the run, ms (min / median / max): {spread([r.longest for r in rounds])}"

@@ -24,8 +24,10 @@ from bot.core.retention.purge import RUN_ACTION, Pacer, run
 from bot.core.retention.rules import CATEGORIES, table
 from bot.core.retention.sweeps import JOB, run_if_due
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction, write_turn
+from tests.bench.common import connect_sqlite
 from tests.retention.seed import CONFIG, MOMENT, Seeded, seed, young
 from tests.utils.db import PG_URL
+from tests.utils.factories import make_org
 
 
 @pytest.fixture
@@ -194,3 +196,39 @@ def test_batches_shrink_when_slow_and_grow_back_when_quick() -> None:
     assert pacer.size == 500  # never above retention.batch_size
     pacer.took(0.015)
     assert pacer.size == 500  # near the target: unchanged
+
+
+async def test_the_run_moves_its_wal_pages_into_the_database_batch_by_batch(sqlite_url: str, tmp_path: Path) -> None:
+    """A purge's writes are checkpointed as it goes, a batch at a time: the WAL never holds much more than a batch. Left
+    to the once-a-second checkpoint, a second of purging was synced at once, and a chat message's commit waited behind
+    that fsync (acks of 144-200 ms during the run, bench_retention)."""
+    database = Path(sqlite_url.split("///", 1)[1])
+    engine = create_engine(sqlite_url)
+    org = (await make_org(session_factory(engine), slug="wal")).org.id
+    await engine.dispose()
+    db = connect_sqlite(database)
+    stamp = (MOMENT - timedelta(days=1000)).replace(tzinfo=None).isoformat(sep=" ")
+    db.execute("INSERT INTO customers (id, org_id, name, locale, status, first_seen_at, last_seen_at)"
+               " VALUES (900, ?, 'c', 'en', 'active', ?, ?)", (org, stamp, stamp))
+    db.execute("INSERT INTO channel_identities (id, org_id, customer_id, channel, external_id, display_name, reachable, flow_state,"
+               " created_at, last_seen_at) VALUES (900, ?, 900, 'webchat', 'wal', '', 1, '{}', ?, ?)", (org, stamp, stamp))
+    db.execute("INSERT INTO conversations (id, org_id, customer_id, identity_id, channel, status, unread_count,"
+               " last_message_preview, created_at, last_activity_at) VALUES (900, ?, 900, 900, 'webchat', 'resolved', 0, '', ?, ?)",
+               (org, stamp, stamp))
+    db.executemany("INSERT INTO messages (org_id, conversation_id, identity_id, direction, author_type, kind, text, delivery_state,"
+                   " edited, created_at) VALUES (?, 900, 900, 'in', 'customer', 'text', ?, 'received', 0, ?)",
+                   [(org, f"message {n}: where is my order, and why is it late again " * 4, stamp) for n in range(12000)])
+    db.commit()
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    engine = create_engine(sqlite_url)
+    try:
+        report = await run(factory=session_factory(engine), config=CONFIG.model_copy(update={"batch_size": 200}),
+                           data_dir=tmp_path, moment=MOMENT)
+        pages = Path(f"{database}-wal").stat().st_size // 4096  # read before the last connection closes (and removes it)
+    finally:
+        await engine.dispose()
+    assert report.counts["messages"] == 12000
+    # the 12,000 deletions (60 batches) wrote about 3,300 pages; the WAL file (never truncated: its size is the most it
+    # held at once) stays at a few batches' worth (about 470 pages)
+    assert pages < 1000, f"the WAL grew to {pages} pages"

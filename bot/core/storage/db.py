@@ -146,6 +146,18 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+async def checkpoint(factory: SessionFactory) -> None:
+    """SQLite: one PASSIVE checkpoint now, from its own connection (no write turn: it never blocks a writer)."""
+    bind = factory.kw.get("bind")
+    if not isinstance(bind, AsyncEngine) or not is_sqlite(str(bind.url)):
+        return
+    try:
+        async with bind.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+    except Exception:  # noqa: BLE001 - a busy database is checkpointed next time
+        log.debug("checkpoint skipped", exc_info=True)
+
+
 async def checkpoint_loop(engine: AsyncEngine, every_seconds: float = 1.0) -> None:
     """SQLite: move WAL pages into the database file from its own connection (its own thread), so the
     ingest writer's commits never pay for a checkpoint. PASSIVE never blocks readers or writers."""
