@@ -96,6 +96,18 @@ async def start(db_url: str, tmp_path: Path) -> AsyncIterator[Any]:
         await server.stop()
 
 
+async def held_backlog(start: Any, channel: SlowChannel, **outbox: Any) -> tuple[Server, Any, list[str]]:
+    """A server whose channel holds every send until `channel.go` is set, with a notice queued to 40 chats."""
+    srv = await start(**outbox)
+    demo = await make_org(srv.ctx.factory)
+    channel.go.clear()
+    srv.ctx.dispatcher.add_sender(channel)
+    chats = [f"c{n}" for n in range(40)]
+    await broadcast(srv.ctx.factory, await make_chats(srv.ctx.factory, demo.org.id, "probe", chats), "notice")
+    srv.ctx.dispatcher.wake()
+    return srv, channel, chats
+
+
 async def metrics_text(server: Server) -> str:
     async with aiohttp.ClientSession() as http, http.get(f"{server.url}/metrics") as resp:
         return await resp.text()
@@ -124,14 +136,7 @@ async def test_waiting_for_a_slot_is_not_an_attempt(start: Any) -> None:
 
 
 async def test_a_backlog_waits_in_pending_not_in_repeated_claims(start: Any) -> None:
-    srv = await start(lease_seconds=30)
-    demo = await make_org(srv.ctx.factory)
-    channel = SlowChannel(window=4)
-    channel.go.clear()
-    srv.ctx.dispatcher.add_sender(channel)
-    chats = [f"c{n}" for n in range(40)]
-    await broadcast(srv.ctx.factory, await make_chats(srv.ctx.factory, demo.org.id, "probe", chats), "notice")
-    srv.ctx.dispatcher.wake()
+    srv, channel, chats = await held_backlog(start, SlowChannel(window=4), lease_seconds=30)
 
     held = await wait_states(srv.ctx.factory, "probe", {"sending": 4, "pending": 36}, timeout=10)
     assert held == {"sending": 4, "pending": 36}, "the channel was handed more than it can send"
@@ -146,14 +151,7 @@ async def test_a_backlog_waits_in_pending_not_in_repeated_claims(start: Any) -> 
 async def test_a_paced_item_keeps_its_turn_and_is_not_sent_after_the_backlog(start: Any) -> None:
     """An item sent back to wait (a rate limit, a retry_after) is claimed first once due, even if claims ran
     meanwhile without room for its channel; in due order it would queue behind every item of the backlog."""
-    srv = await start(lease_seconds=30, poll_seconds=10)
-    demo = await make_org(srv.ctx.factory)
-    channel = PacedOnce(window=4)
-    channel.go.clear()
-    srv.ctx.dispatcher.add_sender(channel)
-    chats = [f"c{n}" for n in range(40)]
-    await broadcast(srv.ctx.factory, await make_chats(srv.ctx.factory, demo.org.id, "probe", chats), "notice")
-    srv.ctx.dispatcher.wake()
+    srv, channel, _ = await held_backlog(start, PacedOnce(window=4), lease_seconds=30, poll_seconds=10)
 
     held = await wait_states(srv.ctx.factory, "probe", {"sending": 3, "pending": 37}, timeout=10)
     assert held == {"sending": 3, "pending": 37} and channel.calls["c0"] == 1  # c0 paced back, c1-c3 in hand
