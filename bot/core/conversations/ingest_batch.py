@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, null, select
+from sqlalchemy import and_, bindparam, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.events import InboundEvent
@@ -66,6 +66,29 @@ class Pending:
         )
 
 
+# Built once: SQLAlchemy memoizes a statement's cache key on the object, so a statement rebuilt for every batch
+# (with its IN lists as literals) paid for construction and cache-key generation each time.
+_CHATS_BASE = (
+    select(ChannelIdentity, Organization, Customer, Conversation)
+    .join(Organization, Organization.id == ChannelIdentity.org_id)
+    .join(Customer, Customer.id == ChannelIdentity.customer_id)
+    .outerjoin(Conversation, and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)))
+    .where(
+        ChannelIdentity.org_id == bindparam("org_id"),
+        ChannelIdentity.channel == bindparam("channel"),
+        ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
+    )
+    .order_by(Conversation.id)
+)
+# Messages joined only when the batch has platform ids: an always-false join condition makes SQLite scan messages.
+_CHATS_AND_SEEN = _CHATS_BASE.add_columns(Message.platform_message_id).outerjoin(
+    Message,
+    and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(bindparam("platform_ids", expanding=True))),
+)
+_CHATS = _CHATS_BASE.add_columns(null())
+_ORGS = select(Organization).where(Organization.id.in_(bindparam("ids", expanding=True)))
+
+
 @dataclass
 class Preloaded:
     """What a batch needs, fetched with one query per table instead of several per event."""
@@ -103,28 +126,12 @@ class Preloaded:
             groups.setdefault((event.org_id, event.channel), []).append(event)
         known = cls(identities={}, customers={}, conversations={}, orgs={})
         for (org_id, channel), group in groups.items():
-            platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
-            query = (
-                select(ChannelIdentity, Organization, Customer, Conversation)
-                .join(Organization, Organization.id == ChannelIdentity.org_id)
-                .join(Customer, Customer.id == ChannelIdentity.customer_id)
-                .outerjoin(
-                    Conversation,
-                    and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
-                )
-                .where(
-                    ChannelIdentity.org_id == org_id,
-                    ChannelIdentity.channel == channel,
-                    ChannelIdentity.external_id.in_({e.external_id for e in group}),
-                )
-                .order_by(Conversation.id)
-            )
-            if platform_ids:  # joined only when needed: an always-false join condition makes SQLite scan messages
-                seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
-                query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
-            else:
-                query = query.add_columns(null())
-            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
+            platform_ids = sorted({e.platform_message_id for e in group if e.platform_message_id})
+            params: dict[str, Any] = {"org_id": org_id, "channel": channel, "external_ids": sorted({e.external_id for e in group})}
+            if platform_ids:
+                params["platform_ids"] = platform_ids
+            query = _CHATS_AND_SEEN if platform_ids else _CHATS
+            rows: Any = await session.execute(query, params)
             for identity, org, customer, conversation, platform_id in rows:
                 known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
                 known.orgs[org.id] = org
@@ -135,7 +142,7 @@ class Preloaded:
                     known.platform_ids.add((identity.id, platform_id))
         missing = {e.org_id for e in events} - known.orgs.keys()  # first contact: no identity row yet
         if missing:
-            known.orgs.update({o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(missing)))})
+            known.orgs.update({o.id: o for o in await session.scalars(_ORGS, {"ids": sorted(missing)})})
         return known
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -201,6 +201,11 @@ async def get_request(*, session: AsyncSession, org_id: int, request_id: int) ->
     return request
 
 
+# Built once (SQLAlchemy memoizes the cache key on the statement object): asked once per ingest batch.
+_WITH_OPEN_REQUESTS = select(RightsRequest.customer_id).where(
+    RightsRequest.customer_id.in_(bindparam("customers", expanding=True)), RightsRequest.status.in_(OPEN))
+
+
 async def _without_open_requests(session: AsyncSession) -> set[int]:
     """Of the ingest batch's customers, those with no open request, read once (bot/core/storage/batch.py)."""
     kept = memo(session, "no_open_rights")
@@ -209,8 +214,7 @@ async def _without_open_requests(session: AsyncSession) -> set[int]:
     customers = batch_customers(session)
     if customers is None:
         return set()
-    with_open = set((await session.scalars(select(RightsRequest.customer_id).where(
-        RightsRequest.customer_id.in_(customers), RightsRequest.status.in_(OPEN)))).all())
+    with_open = set((await session.scalars(_WITH_OPEN_REQUESTS, {"customers": list(customers)})).all())
     return keep(session, "no_open_rights", set(customers) - with_open)  # type: ignore[no-any-return]
 
 
