@@ -28,7 +28,10 @@ from bot.core.work_orders import sla
 from bot.core.work_orders.models import ConversationClock, week_of
 from bot.core.work_orders.rollup import count_duration
 
-BATCH = 2000
+# Clocks started or followed per transaction. The rows are handled without a pause (about 0.1 ms of CPU each, the
+# business-calendar arithmetic and the ORM flush) while the transaction holds SQLite's write turn: 2000 at a time
+# kept every webhook update waiting 200+ ms after a burst of new chats; the sweep loops until a pass is short.
+BATCH = 200
 WAITING = ("open", "pending")
 
 
