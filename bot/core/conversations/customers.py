@@ -135,6 +135,11 @@ async def _batch_consents(session: AsyncSession) -> _BatchConsents | None:
     return keep(session, "consents", _BatchConsents(customers, {c.customer_id: c for c in latest}, counts))  # type: ignore[no-any-return]
 
 
+def keep_batch_consents(session: AsyncSession, customers: frozenset[int], latest: dict[int, Consent], counts: dict[int, int]) -> None:
+    """What `_batch_consents` would read, read instead by the ingest writer's preload (ingest_batch.py)."""
+    keep(session, "consents", _BatchConsents(customers, latest, counts))
+
+
 async def latest_consent(*, session: AsyncSession, customer_id: int, purpose: str = "basic") -> Consent | None:
     if purpose == "basic":
         kept = await _batch_consents(session)
