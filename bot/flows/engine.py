@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields
+from functools import cached_property
 from typing import Any
 
 from bot.core.conversations.events import Button, InboundEvent, Reply
@@ -43,9 +44,10 @@ class FlowCall(Turn):
                 state[key] = value
         self.identity.flow_state = state  # reassign so the JSON column is marked dirty
 
-    @property
+    @cached_property
     def command(self) -> str:
-        """`help`, `/help`, `/help@bot` -> `help`; empty when the text is not a command word."""
+        """`help`, `/help`, `/help@bot` -> `help`; empty when the text is not a command word. Read by most flows
+        on every turn, worked out once (the event is frozen)."""
         event = self.event
         if event.kind == "command":
             return event.text.lower()
@@ -108,6 +110,9 @@ def stored_text(identity: ChannelIdentity, event: InboundEvent) -> str:
     return event.text
 
 
+_TURN_FIELDS = tuple(f.name for f in fields(Turn))
+
+
 class Engine:
     """The flow runner handed to the ingest writer (bot.core.conversations.turns.FlowRunner)."""
 
@@ -115,4 +120,4 @@ class Engine:
         return stored_text(identity, event)
 
     async def run(self, turn: Turn) -> list[Reply]:
-        return await run_flows(FlowCall(**{f.name: getattr(turn, f.name) for f in fields(Turn)}))
+        return await run_flows(FlowCall(**{name: getattr(turn, name) for name in _TURN_FIELDS}))

@@ -176,3 +176,23 @@ async def test_a_batch_asks_once_whose_rights_requests_wait_on_them_not_once_per
     async with server.ctx.factory() as session:
         stored = await session.get(RightsRequest, request.id)
         assert stored is not None and stored.status == "in_progress"  # the customer answered: the clock runs again
+
+
+async def test_a_known_chat_s_message_is_one_read_and_its_writes(server: Server, demo: OrgWithAdmin) -> None:
+    """The flows' per-message facts (latest consent and answers, open rights requests) come with the preload."""
+    await together(server, [chat(demo.org.id, "7001", "hello", "p1")])
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":  # not the dispatcher sending the greeting
+            seen.append(" ".join(sql.split()[:3]))
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        [result] = await together(server, [chat(demo.org.id, "7001", "my order is late", "p2")])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert not result.replies
+    assert [s.split()[0] for s in seen] == ["SELECT", "INSERT", "UPDATE"], seen

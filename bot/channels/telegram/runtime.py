@@ -86,7 +86,9 @@ class TelegramChannel:
         self.session = AiohttpSession(api=api, timeout=self.config.request_timeout_seconds)
         self.session.middleware(_keep_response_types)
         self.bot = Bot(self.config.token, session=self.session)
-        self.dp = Dispatcher(channel=self)
+        # No handler takes an FSM state: aiogram's FSM middleware would build a context for every update and keep
+        # a record per chat in its memory storage forever (more objects for every full garbage collection).
+        self.dp = Dispatcher(channel=self, disable_fsm=True)
         self.dp.include_router(build_router(self))
         self.limiter = SendLimiter(self.config)
         self.delivery = Delivery(self)

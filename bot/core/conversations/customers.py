@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
@@ -111,6 +111,15 @@ class _BatchConsents:
     counts: dict[int, int]
 
 
+# Built once (SQLAlchemy memoizes the cache key on the statement object): asked once per ingest batch.
+_BATCH_ANSWERS = (
+    select(Consent.customer_id, func.count(), func.max(Consent.id))
+    .where(Consent.customer_id.in_(bindparam("customers", expanding=True)), Consent.purpose == "basic")
+    .group_by(Consent.customer_id)
+)
+_CONSENTS_BY_ID = select(Consent).where(Consent.id.in_(bindparam("ids", expanding=True)))
+
+
 async def _batch_consents(session: AsyncSession) -> _BatchConsents | None:
     """The latest basic consent and the number of answers of every customer of the ingest batch, read once
     (bot/core/storage/batch.py)."""
@@ -120,14 +129,15 @@ async def _batch_consents(session: AsyncSession) -> _BatchConsents | None:
     customers = batch_customers(session)
     if customers is None:
         return None
-    rows = (await session.execute(
-        select(Consent.customer_id, func.count(), func.max(Consent.id))
-        .where(Consent.customer_id.in_(customers), Consent.purpose == "basic")
-        .group_by(Consent.customer_id)
-    )).all()
+    rows = (await session.execute(_BATCH_ANSWERS, {"customers": list(customers)})).all()
     counts = {int(c): int(n) for c, n, _ in rows}
-    latest = (await session.scalars(select(Consent).where(Consent.id.in_([i for _, _, i in rows])))).all() if rows else []
+    latest = (await session.scalars(_CONSENTS_BY_ID, {"ids": [i for _, _, i in rows]})).all() if rows else []
     return keep(session, "consents", _BatchConsents(customers, {c.customer_id: c for c in latest}, counts))  # type: ignore[no-any-return]
+
+
+def keep_batch_consents(session: AsyncSession, customers: frozenset[int], latest: dict[int, Consent], counts: dict[int, int]) -> None:
+    """What `_batch_consents` would read, read instead by the ingest writer's preload (ingest_batch.py)."""
+    keep(session, "consents", _BatchConsents(customers, latest, counts))
 
 
 async def latest_consent(*, session: AsyncSession, customer_id: int, purpose: str = "basic") -> Consent | None:

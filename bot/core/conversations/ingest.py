@@ -135,6 +135,7 @@ class Ingestor:
                     new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
                     known.first_contact(await create_first_contacts(session=session, events=new))
                     begin_batch(session, known.customers)  # facts the flows ask per event, read once for the batch
+                    known.keep_facts(session)  # ... with the preload
                     marks.append(time.perf_counter())
                     writes = BatchWrites()
                     pending = [await self._handle(session, event, known, writes) for event in events]

@@ -6,15 +6,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, null, select
+from sqlalchemy import and_, bindparam, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.conversations.customers import keep_batch_consents
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.ingest_writes import FirstContact, row_json
-from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.conversations.models import ChannelIdentity, Consent, Conversation, Customer, Message
 from bot.core.conversations.serialize import message_json
 from bot.core.conversations.threads import OPEN_STATES
 from bot.core.orgs.models import Organization
+from bot.core.storage.batch import PreloadedFact, preloaded_facts
 
 
 @dataclass
@@ -66,6 +68,42 @@ class Pending:
         )
 
 
+# Built once per set of preloaded facts: SQLAlchemy memoizes a statement's cache key on the object, so a statement
+# rebuilt for every batch (with its IN lists as literals) paid for construction and cache-key generation each time.
+# Besides the chats, each row carries its customer's latest basic consent and number of answers (policy_gate and
+# greeting ask on every message) and the facts other packages register (storage/batch.py): no query of their own.
+_BASIC = and_(Consent.customer_id == Customer.id, Consent.purpose == "basic")
+_LATEST_BASIC = select(func.max(Consent.id)).where(_BASIC).correlate(Customer).scalar_subquery()
+_BASIC_ANSWERS = select(func.count()).select_from(Consent).where(_BASIC).correlate(Customer).scalar_subquery()
+_STATEMENTS: dict[tuple[str, ...], tuple[Any, Any]] = {}
+_ORGS = select(Organization).where(Organization.id.in_(bindparam("ids", expanding=True)))
+
+
+def _statements(facts: tuple[PreloadedFact, ...]) -> tuple[Any, Any]:
+    """(without, with) the batch's platform message ids: messages are joined only when the batch has some, as an
+    always-false join condition makes SQLite scan them."""
+    key = tuple(fact.name for fact in facts)
+    made = _STATEMENTS.get(key)
+    if made is None:
+        base = (
+            select(ChannelIdentity, Organization, Customer, Conversation, Consent, _BASIC_ANSWERS,
+                   *(fact.column(Customer.id) for fact in facts))
+            .join(Organization, Organization.id == ChannelIdentity.org_id)
+            .join(Customer, Customer.id == ChannelIdentity.customer_id)
+            .outerjoin(Conversation, and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)))
+            .outerjoin(Consent, Consent.id == _LATEST_BASIC)
+            .where(
+                ChannelIdentity.org_id == bindparam("org_id"),
+                ChannelIdentity.channel == bindparam("channel"),
+                ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
+            )
+            .order_by(Conversation.id)
+        )
+        seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(bindparam("platform_ids", expanding=True)))
+        made = _STATEMENTS[key] = (base.add_columns(null()), base.add_columns(Message.platform_message_id).outerjoin(Message, seen))
+    return made
+
+
 @dataclass
 class Preloaded:
     """What a batch needs, fetched with one query per table instead of several per event."""
@@ -77,6 +115,18 @@ class Preloaded:
     platform_ids: set[tuple[int, str]] = field(default_factory=set)
     batch_rows: dict[tuple[int, str], dict[str, Any]] = field(default_factory=dict)  # this batch's inbound rows
     created: set[tuple[int, str, str]] = field(default_factory=set)  # first contact: not yet seen by an event
+    consents: dict[int, Consent] = field(default_factory=dict)  # customer id -> latest basic consent, if any
+    answers: dict[int, int] = field(default_factory=dict)  # customer id -> number of basic consent answers
+    facts: dict[str, dict[int, Any]] = field(default_factory=dict)  # fact name -> customer id -> value read
+
+    def keep_facts(self, session: AsyncSession) -> None:
+        """After begin_batch: the facts read with the preload, for all the batch's customers (new ones have none)."""
+        customers = frozenset(self.customers)
+        keep_batch_consents(session, customers, dict(self.consents), dict(self.answers))
+        for fact in preloaded_facts():
+            values = self.facts.get(fact.name)
+            if values is not None:  # registered after this batch's preload: asked the usual way
+                fact.keep(session, customers, values)
 
     def first_contact(self, made: FirstContact) -> None:
         """Take in the chats created for this batch; the first event of each is its new customer's first."""
@@ -102,40 +152,31 @@ class Preloaded:
         for event in events:
             groups.setdefault((event.org_id, event.channel), []).append(event)
         known = cls(identities={}, customers={}, conversations={}, orgs={})
+        facts = preloaded_facts()
+        without_seen, with_seen = _statements(facts)
+        known.facts = {fact.name: {} for fact in facts}
         for (org_id, channel), group in groups.items():
-            platform_ids = {e.platform_message_id for e in group if e.platform_message_id}
-            query = (
-                select(ChannelIdentity, Organization, Customer, Conversation)
-                .join(Organization, Organization.id == ChannelIdentity.org_id)
-                .join(Customer, Customer.id == ChannelIdentity.customer_id)
-                .outerjoin(
-                    Conversation,
-                    and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)),
-                )
-                .where(
-                    ChannelIdentity.org_id == org_id,
-                    ChannelIdentity.channel == channel,
-                    ChannelIdentity.external_id.in_({e.external_id for e in group}),
-                )
-                .order_by(Conversation.id)
-            )
-            if platform_ids:  # joined only when needed: an always-false join condition makes SQLite scan messages
-                seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(platform_ids))
-                query = query.add_columns(Message.platform_message_id).outerjoin(Message, seen)
-            else:
-                query = query.add_columns(null())
-            rows: Any = await session.execute(query)  # 5 columns: the typed select above has 4
-            for identity, org, customer, conversation, platform_id in rows:
+            platform_ids = sorted({e.platform_message_id for e in group if e.platform_message_id})
+            params: dict[str, Any] = {"org_id": org_id, "channel": channel, "external_ids": sorted({e.external_id for e in group})}
+            if platform_ids:
+                params["platform_ids"] = platform_ids
+            rows: Any = await session.execute(with_seen if platform_ids else without_seen, params)
+            for identity, org, customer, conversation, consent, answers, *values, platform_id in rows:
                 known.identities[(identity.org_id, identity.channel, identity.external_id)] = identity
                 known.orgs[org.id] = org
                 known.customers[customer.id] = customer
+                known.answers[customer.id] = int(answers)
+                if consent is not None:
+                    known.consents[customer.id] = consent
+                for fact, value in zip(facts, values, strict=True):
+                    known.facts[fact.name][customer.id] = value
                 if conversation is not None:
                     known.conversations[identity.id] = conversation  # ordered by id: the newest open one wins
                 if platform_id is not None:
                     known.platform_ids.add((identity.id, platform_id))
         missing = {e.org_id for e in events} - known.orgs.keys()  # first contact: no identity row yet
         if missing:
-            known.orgs.update({o.id: o for o in await session.scalars(select(Organization).where(Organization.id.in_(missing)))})
+            known.orgs.update({o.id: o for o in await session.scalars(_ORGS, {"ids": sorted(missing)})})
         return known
 
 

@@ -33,6 +33,7 @@ from bot.core.delivery.models import OutboxItem
 Key = tuple[int, str, str]  # (org_id, channel, external_id)
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
+_INSERT_OUTBOX = insert(OUTBOX)
 _MESSAGE_COLUMNS = (
     "org_id", "conversation_id", "identity_id", "direction", "author_type", "author_agent_id", "kind", "text",
     "attachment_id", "latitude", "longitude", "platform_message_id", "delivery_state", "edited", "created_at",
@@ -110,10 +111,34 @@ def _ordered_returning(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name != "sqlite"
 
 
+# Statements built once per shape (SQLAlchemy memoizes a statement's cache key on the object; one built per batch
+# paid for its construction and its cache key every time).
+_INSERTS: dict[tuple[Any, bool], Any] = {}
+_TOUCHES: dict[tuple[Table, frozenset[str]], Any] = {}
+
+
+def _insert_stmt(model: Any, ordered: bool) -> Any:
+    stmt = _INSERTS.get((model, ordered))
+    if stmt is None:
+        returning = MESSAGES.c.id if model is MESSAGES else model
+        stmt = _INSERTS[(model, ordered)] = insert(model).returning(returning, sort_by_parameter_order=ordered)
+    return stmt
+
+
+def _touch_stmt(table: Table, columns: frozenset[str]) -> Any:
+    """UPDATE table SET <columns> WHERE id = :row_id; bind names may not be column names in an UPDATE's SET
+    clause, hence the v_ prefix."""
+    stmt = _TOUCHES.get((table, columns))
+    if stmt is None:
+        values: dict[str, Any] = {n: bindparam(f"v_{n}") for n in sorted(columns)}
+        stmt = _TOUCHES[(table, columns)] = update(table).where(table.c.id == bindparam("row_id")).values(values)
+    return stmt
+
+
 async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
     """ORM bulk INSERT (one statement, no unit of work) returning persistent objects in the rows' order."""
     ordered = _ordered_returning(session)
-    result = await session.execute(insert(model).returning(model, sort_by_parameter_order=ordered), rows)
+    result = await session.execute(_insert_stmt(model, ordered), rows)
     made = list(result.scalars().all())
     return made if ordered else sorted(made, key=lambda obj: int(obj.id))
 
@@ -176,8 +201,7 @@ class BatchWrites:
         conn = await session.connection()
         if self.messages:
             ordered = _ordered_returning(session)
-            stmt = insert(MESSAGES).returning(MESSAGES.c.id, sort_by_parameter_order=ordered)
-            ids = list((await conn.execute(stmt, self.messages)).scalars().all())
+            ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered), self.messages)).scalars().all())
             ids = ids if ordered else sorted(ids)
             for row, new_id in zip(self.messages, ids, strict=True):
                 row["id"] = new_id
@@ -186,16 +210,14 @@ class BatchWrites:
             for message, item in self.outbox:
                 item["payload"]["message_id"] = message["id"]
                 rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
-            await conn.execute(insert(OUTBOX), rows)
+            await conn.execute(_INSERT_OUTBOX, rows)
         await self._write_touches(session)
 
     async def _write_touches(self, session: AsyncSession) -> None:
         groups: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
         for obj, names in self.touched.values():
             table: Table = type(obj).__table__
-            # bind names may not be column names in an UPDATE's SET clause, hence the prefix
             groups[(table, frozenset(names))].append({"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in names}})
         conn = await session.connection()
         for (target, columns), rows in groups.items():
-            values: dict[str, Any] = {n: bindparam(f"v_{n}") for n in sorted(columns)}
-            await conn.execute(update(target).where(target.c.id == bindparam("row_id")).values(values), rows)
+            await conn.execute(_touch_stmt(target, columns), rows)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, exists, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import Settings
@@ -22,7 +22,7 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.switches import require_on, rights_switch
 from bot.core.rights.deadline import days_between, due_at
 from bot.core.rights.models import RightsRequest, RightsRequestEvent
-from bot.core.storage.batch import batch_customers, keep, memo
+from bot.core.storage.batch import PreloadedFact, batch_customers, keep, memo, preload_fact
 
 KINDS = ("review", "correct", "export", "delete", "authorization", "withdraw_consent", "cancel", "complaint")
 # Policy 四.3: the five grounds on which a customer may ask for deletion.
@@ -201,6 +201,11 @@ async def get_request(*, session: AsyncSession, org_id: int, request_id: int) ->
     return request
 
 
+# Built once (SQLAlchemy memoizes the cache key on the statement object): asked once per ingest batch.
+_WITH_OPEN_REQUESTS = select(RightsRequest.customer_id).where(
+    RightsRequest.customer_id.in_(bindparam("customers", expanding=True)), RightsRequest.status.in_(OPEN))
+
+
 async def _without_open_requests(session: AsyncSession) -> set[int]:
     """Of the ingest batch's customers, those with no open request, read once (bot/core/storage/batch.py)."""
     kept = memo(session, "no_open_rights")
@@ -209,9 +214,21 @@ async def _without_open_requests(session: AsyncSession) -> set[int]:
     customers = batch_customers(session)
     if customers is None:
         return set()
-    with_open = set((await session.scalars(select(RightsRequest.customer_id).where(
-        RightsRequest.customer_id.in_(customers), RightsRequest.status.in_(OPEN)))).all())
+    with_open = set((await session.scalars(_WITH_OPEN_REQUESTS, {"customers": list(customers)})).all())
     return keep(session, "no_open_rights", set(customers) - with_open)  # type: ignore[no-any-return]
+
+
+def _keep_without_open(session: AsyncSession, customers: frozenset[int], open_by_customer: dict[int, Any]) -> None:
+    keep(session, "no_open_rights", {c for c in customers if not open_by_customer.get(c)})
+
+
+# The privacy flow asks on every text; the ingest writer's preload reads the answer with the batch's chats.
+preload_fact(PreloadedFact(
+    name="no_open_rights",
+    column=lambda customer_id: exists().where(RightsRequest.customer_id == customer_id, RightsRequest.status.in_(OPEN))
+    .correlate_except(RightsRequest),
+    keep=_keep_without_open,
+))
 
 
 async def open_requests_of(*, session: AsyncSession, org_id: int, customer_id: int) -> list[RightsRequest]:

@@ -16,19 +16,33 @@ MAX_DEPTH = 32
 
 
 def parse_json(raw: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
+    encodable = isinstance(raw, bytes)  # strict UTF-8 decoding never yields a lone surrogate
     if isinstance(raw, bytes):
         try:
             raw = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise InvalidInput("the body is not UTF-8") from None
-    if _bracket_depth(raw) > max_depth:
+    depth = _bracket_depth(raw)
+    if depth > max_depth:
         raise InvalidInput("the JSON is nested too deeply")
     try:
         value = json.loads(raw)
     except (json.JSONDecodeError, RecursionError):
         raise InvalidInput("the frame is not JSON") from None
-    check_clean(value)
+    # Walking the value is needed only when it could fail: json.loads refuses raw control characters in strings,
+    # so a lone surrogate or a NUL can only come from a \u escape or from a surrogate already in `raw`, and
+    # nesting within MAX_DEPTH passes check_clean's depth check (most bodies: no escape, few brackets).
+    if depth > MAX_DEPTH or "\\u" in raw or not (encodable or _encodable(raw)):
+        check_clean(value)
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def check_clean(value: Any, *, max_depth: int = MAX_DEPTH) -> None:

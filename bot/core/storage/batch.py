@@ -4,16 +4,43 @@ The ingest writer names the batch's customers in its session (`begin_batch`); a 
 message (latest consent, open rights requests) then reads its fact for all of them with one query the first
 time it is asked, keeps the answers in the session (one transaction, under the writer's turn) and keeps them true
 when the same transaction writes (a consent recorded, a request opened). Outside a batch nothing is kept.
+
+A fact can also come with the batch's preload (`PreloadedFact`): a column of the writer's one query per batch,
+correlated with each customer, so the flows' first question costs no query of its own.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _CUSTOMERS = "incs.batch_customers"
+
+
+@dataclass(frozen=True)
+class PreloadedFact:
+    """`column(customer_id)` is a scalar correlated with the customers' id column, read with the batch's preload;
+    `keep(session, customers, values)` keeps the answer for all the batch's customers, given the values read for
+    the preloaded ones (the others are new customers)."""
+
+    name: str
+    column: Callable[[Any], Any]
+    keep: Callable[[AsyncSession, frozenset[int], dict[int, Any]], None]
+
+
+_FACTS: dict[str, PreloadedFact] = {}
+
+
+def preload_fact(fact: PreloadedFact) -> None:
+    """Registered by the package that owns the fact, when it is imported."""
+    _FACTS[fact.name] = fact
+
+
+def preloaded_facts() -> tuple[PreloadedFact, ...]:
+    return tuple(_FACTS.values())
 
 
 def begin_batch(session: AsyncSession, customer_ids: Collection[int]) -> None:

@@ -4,7 +4,8 @@ aiosqlite runs sqlite3 in a worker thread and SQLAlchemy's adapter makes four tr
 statement (open the cursor, execute, fetch, close), each a thread hand-off and an event-loop wake-up.
 SQLite answers an indexed statement in microseconds, so those trips were most of the ingest path's time.
 Here a statement executes, fetches its rows and closes its cursor in one trip; the adapter then reads
-the rows from memory. Behaviour is otherwise aiosqlite's (same thread, same sqlite3 connection).
+the rows from memory, and a commit or rollback with no transaction open makes no trip at all.
+Behaviour is otherwise aiosqlite's (same thread, same sqlite3 connection).
 Every connection also gets the SQL function the full-text search triggers call for CJK text.
 """
 
@@ -103,6 +104,23 @@ class OneTripCursor:
 class OneTripConnection(aiosqlite.Connection):
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    # sqlite3's commit and rollback do nothing when no transaction is open; answering that here saves a trip to
+    # the database thread for every connection the pool takes back (its reset is a rollback, after each commit)
+    # and for every read-only transaction. Nothing else uses the connection meanwhile: SQLAlchemy awaits each call.
+    async def commit(self) -> None:
+        if self._idle():
+            return
+        await super().commit()
+
+    async def rollback(self) -> None:
+        if self._idle():
+            return
+        await super().rollback()
+
+    def _idle(self) -> bool:
+        connection = self._connection
+        return connection is not None and not connection.in_transaction
 
 
 def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> OneTripConnection:
