@@ -32,12 +32,13 @@ def parse_json(raw: str | bytes, *, max_depth: int = MAX_DEPTH) -> Any:
     # Walking the value is needed only when it could fail: json.loads refuses raw control characters in strings,
     # so a lone surrogate or a NUL can only come from a \u escape or from a surrogate already in `raw`, and
     # nesting within MAX_DEPTH passes check_clean's depth check (most bodies: no escape, few brackets).
-    if depth > MAX_DEPTH or "\\u" in raw or not (encodable or _encodable(raw)):
+    if depth > MAX_DEPTH or "\\u" in raw or not (encodable or is_utf8(raw)):
         check_clean(value)
     return value
 
 
-def _encodable(text: str) -> bool:
+def is_utf8(text: str) -> bool:
+    """Whether UTF-8 can encode `text` (a lone surrogate cannot be)."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -63,10 +64,8 @@ def check_clean(value: Any, *, max_depth: int = MAX_DEPTH) -> None:
 
 
 def check_text(text: str) -> str:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput("the text contains an invalid character (a lone surrogate)") from None
+    if not is_utf8(text):
+        raise InvalidInput("the text contains an invalid character (a lone surrogate)")
     if "\x00" in text:
         raise InvalidInput("the text contains a NUL character")
     return text

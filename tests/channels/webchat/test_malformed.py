@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from bot.core.security.payloads import is_utf8
 from tests.conftest import Server
 from tests.utils.checks import no_tracebacks, stored
 from tests.utils.factories import OrgWithAdmin
@@ -107,16 +108,8 @@ FRAMEISH = st.fixed_dictionaries(
 )
 
 
-def _encodable(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 @FUZZ
-@given(raw=st.text(max_size=120).filter(_encodable) | FRAMEISH.map(json.dumps) | JSONISH.map(json.dumps))
+@given(raw=st.text(max_size=120).filter(is_utf8) | FRAMEISH.map(json.dumps) | JSONISH.map(json.dumps))
 async def test_fuzzed_frames_get_an_ack_or_an_error_frame(
     server: Server, demo: OrgWithAdmin, caplog: pytest.LogCaptureFixture, raw: str
 ) -> None:
