@@ -149,10 +149,13 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
 async def checkpoint(factory: SessionFactory) -> None:
     """SQLite: one PASSIVE checkpoint now, from its own connection (no write turn: it never blocks a writer)."""
     bind = factory.kw.get("bind")
-    if not isinstance(bind, AsyncEngine) or not is_sqlite(str(bind.url)):
-        return
+    if isinstance(bind, AsyncEngine) and is_sqlite(str(bind.url)):
+        await _checkpoint(bind)
+
+
+async def _checkpoint(engine: AsyncEngine) -> None:
     try:
-        async with bind.connect() as conn:
+        async with engine.connect() as conn:
             await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
     except Exception:  # noqa: BLE001 - a busy database is checkpointed next time
         log.debug("checkpoint skipped", exc_info=True)
@@ -163,11 +166,7 @@ async def checkpoint_loop(engine: AsyncEngine, every_seconds: float = 1.0) -> No
     ingest writer's commits never pay for a checkpoint. PASSIVE never blocks readers or writers."""
     while True:
         await asyncio.sleep(every_seconds)
-        try:
-            async with engine.connect() as conn:
-                await conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-        except Exception:  # noqa: BLE001 - a busy database is checkpointed next time
-            log.debug("checkpoint skipped", exc_info=True)
+        await _checkpoint(engine)
 
 
 async def ping(engine: AsyncEngine) -> bool:
