@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import time
 from typing import TYPE_CHECKING, Any
 
 from aiogram import Router
@@ -13,7 +12,7 @@ from bot.channels.telegram.edits import edit_key, on_agent_edit
 from bot.channels.telegram.files import file_info
 from bot.channels.telegram.media import on_file, on_other
 from bot.channels.telegram.notices import notify
-from bot.channels.telegram.store import CHANNEL, apply_edit, chat_org, consume_link_code, set_chat_org, set_reachable
+from bot.channels.telegram.store import CHANNEL, apply_edit, consume_link_code, set_chat_org, set_reachable
 from bot.channels.telegram.topics import mirrored_org_id, queue_topic_edit
 from bot.core.common.errors import DomainError, InvalidInput, NotFound
 from bot.core.conversations.events import InboundEvent
@@ -73,39 +72,7 @@ def build_router(channel: TelegramChannel) -> Router:
 
 
 async def org_for_chat(channel: TelegramChannel, chat_id: int) -> int:
-    cached = channel.chat_orgs.get(chat_id)
-    if cached is not None:
-        return cached
-    async with channel.ctx.factory() as session:
-        org_id = await chat_org(session=session, chat_id=chat_id)
-        if org_id is None:
-            org_id = await _default_org(channel, session)
-    remember_chat_org(channel, chat_id, org_id)
-    return org_id
-
-
-CHAT_ORGS_KEPT = 50_000  # chats whose organization is kept in memory; the oldest entry goes first
-
-
-def remember_chat_org(channel: TelegramChannel, chat_id: int, org_id: int) -> None:
-    """Bounded: a bot that meets millions of chats keeps only the newest CHAT_ORGS_KEPT (the rest are one query away)."""
-    orgs = channel.chat_orgs
-    orgs.pop(chat_id, None)
-    orgs[chat_id] = org_id
-    while len(orgs) > CHAT_ORGS_KEPT:
-        del orgs[next(iter(orgs))]
-
-
-DEFAULT_ORG_SECONDS = 30.0  # a new chat's organization, looked up once in a while rather than for every new chat
-
-
-async def _default_org(channel: TelegramChannel, session: Any) -> int:
-    kept = channel.default_org
-    if kept is not None and kept[0] > time.monotonic():
-        return kept[1]
-    org_id = (await get_organization_by_slug(session=session, slug=channel.config.default_org)).id
-    channel.default_org = (time.monotonic() + DEFAULT_ORG_SECONDS, org_id)
-    return org_id
+    return await channel.chat_orgs.get(chat_id)
 
 
 def _base(message: Message, org_id: int) -> dict[str, Any]:
@@ -211,7 +178,7 @@ async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> N
             slug=slug,
         )
         return
-    remember_chat_org(channel, message.chat.id, org.id)
+    channel.chat_orgs.remember(message.chat.id, org.id)
 
 
 async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> IngestResult | None:

@@ -24,6 +24,7 @@ from aiogram.types import Update
 from aiogram.types.update import UpdateTypeLookupError
 from pydantic import ValidationError
 
+from bot.channels.telegram.chat_orgs import ChatOrgs
 from bot.channels.telegram.commands import publish_commands
 from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
@@ -96,8 +97,7 @@ class TelegramChannel:
         self.flood = SlidingWindow(self.config.flood_limit, self.config.flood_window_seconds)
         self.flooded: set[str] = set()
         self.agents_org_id: int | None = None
-        self.chat_orgs: dict[int, int] = {}  # cache of telegram_chats; written through on /start
-        self.default_org: tuple[float, int] | None = None  # (valid until, id) of channels.telegram.default_org
+        self.chat_orgs = ChatOrgs(self)  # cache of telegram_chats; written through on /start
         self.inflight: set[asyncio.Future[Any]] = set()
         self.draining = False
         self._seen: OrderedDict[int, None] = OrderedDict()

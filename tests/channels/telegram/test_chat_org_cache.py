@@ -1,19 +1,59 @@
-"""The chat -> organization cache of the Telegram channel is bounded: the oldest chats are forgotten first."""
+"""The chat -> organization cache of the Telegram channel is bounded (the oldest chats are forgotten first), and
+chats not in it are looked up together: one query for all the chats asked for at once."""
 
 from __future__ import annotations
 
+import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from bot.channels.telegram import inbound
+from sqlalchemy import event
+
+from bot.channels.telegram.chat_orgs import CHAT_ORGS_KEPT, ChatOrgs
+from bot.channels.telegram.store import set_chat_org
+from bot.core.storage.db import transaction
+from tests.conftest import Server
+from tests.utils.factories import make_org
 
 
 def test_the_chat_organization_cache_keeps_only_the_newest_chats() -> None:
-    channel: Any = SimpleNamespace(chat_orgs={})
-    for chat in range(inbound.CHAT_ORGS_KEPT + 10):
-        inbound.remember_chat_org(channel, chat, 1)
-    inbound.remember_chat_org(channel, 10, 2)  # seen again: newest now
-    inbound.remember_chat_org(channel, -1, 1)
-    assert len(channel.chat_orgs) == inbound.CHAT_ORGS_KEPT
-    assert 0 not in channel.chat_orgs and 11 not in channel.chat_orgs  # the oldest went first
-    assert channel.chat_orgs[10] == 2 and channel.chat_orgs[-1] == 1
+    orgs = ChatOrgs(SimpleNamespace())  # type: ignore[arg-type]
+    for chat in range(CHAT_ORGS_KEPT + 10):
+        orgs.remember(chat, 1)
+    orgs.remember(10, 2)  # seen again: newest now
+    orgs.remember(-1, 1)
+    assert len(orgs.known) == CHAT_ORGS_KEPT
+    assert 0 not in orgs.known and 11 not in orgs.known  # the oldest went first
+    assert orgs.known[10] == 2 and orgs.known[-1] == 1
+
+
+async def test_new_chats_asked_for_at_once_are_looked_up_with_one_query(server: Server) -> None:
+    default = await make_org(server.ctx.factory, slug="demo")
+    other = await make_org(server.ctx.factory, slug="acme")
+    async with transaction(server.ctx.factory) as session:
+        await set_chat_org(session=session, chat_id=7, org_id=other.org.id)
+    channel: Any = SimpleNamespace(ctx=server.ctx, config=SimpleNamespace(default_org="demo"))
+    orgs = ChatOrgs(channel)
+    selects: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().upper().startswith("SELECT"):
+            selects.append(sql)
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(orgs.get(chat) for chat in [7, *range(100, 140), 7]))
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert found == [other.org.id, *[default.org.id] * 40, other.org.id]
+    assert sum("telegram_chats" in sql for sql in selects) == 1, selects
+    assert len(selects) == 2  # the chats, and the default organization (then kept for a while)
+    assert orgs.known[7] == other.org.id and orgs.known[139] == default.org.id
+    selects.clear()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        assert await orgs.get(120) == default.org.id  # from memory
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert selects == []
