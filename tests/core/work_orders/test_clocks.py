@@ -190,3 +190,49 @@ async def test_incremental_sweep_and_status_changes_synced_at_once(db_url: str, 
             assert row is not None and row.due_at == t0 + timedelta(hours=5, minutes=190)
     finally:
         await server.stop()
+
+
+async def test_a_burst_of_new_conversations_gets_its_clocks_with_one_insert_per_transaction(db_url: str, tmp_path: Path) -> None:
+    """The sweep writes a transaction's new clocks with one INSERT (the ORM's flush sent one per clock), and each
+    clock is what the SLA rules make of it: a pending conversation's clock starts paused."""
+    from sqlalchemy import event
+
+    from bot.core.work_orders.clocks import BATCH
+
+    settings = make_settings(db_url, tmp_path / "data", sla={"sweep_seconds": 3600})  # only this test's sweep runs
+    at(datetime(2026, 3, 2, 9, 0))
+    server = await start_server(settings)
+    try:
+        demo = await make_org(server.ctx.factory)
+        ids = []
+        for n in range(BATCH + 20):
+            _customer, conversation = await make_customer(server.ctx.factory, demo.org.id, external_id=f"c{n}")
+            ids.append(conversation.id)
+        async with transaction(server.ctx.factory) as session:
+            for conversation in (await session.scalars(select(Conversation).where(Conversation.id.in_(ids)))).all():
+                touch_inbound(conversation, "hello")
+                if conversation.id == ids[0]:
+                    conversation.status = "pending"
+        inserts: list[int] = []
+
+        def count(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+            if sql.lstrip().upper().startswith("INSERT INTO CONVERSATION_CLOCKS"):
+                inserts.append(len(params) if isinstance(params, list) else 1)
+
+        engine = server.ctx.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", count)
+        try:
+            await sweep_sla(factory=server.ctx.factory, settings=settings, full=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", count)
+        assert len(inserts) == 2, inserts  # BATCH clocks, then the 20 left
+        async with server.ctx.factory() as session:
+            clocks = {c.conversation_id: c for c in (await session.scalars(select(ConversationClock))).all()}
+        assert sorted(clocks) == sorted(ids)
+        paused, running = clocks[ids[0]], clocks[ids[1]]
+        assert paused.kind == running.kind == "first" and paused.priority == running.priority == "normal"
+        assert paused.paused_at is not None and paused.due_at is None and paused.remaining_seconds
+        assert running.paused_at is None and running.due_at is not None and running.target_minutes > 0
+        assert running.risk_notified is False and running.breach_notified is False and running.next_alert_at is not None
+    finally:
+        await server.stop()
