@@ -20,7 +20,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import inspect as sa_inspect
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.core.conversations.customers import LAST_SEEN_PRECISION
@@ -117,11 +119,10 @@ _INSERTS: dict[tuple[Any, bool], Any] = {}
 _TOUCHES: dict[tuple[Table, frozenset[str]], Any] = {}
 
 
-def _insert_stmt(model: Any, ordered: bool) -> Any:
-    stmt = _INSERTS.get((model, ordered))
+def _insert_stmt(table: Table, ordered: bool, returning: tuple[Any, ...]) -> Any:
+    stmt = _INSERTS.get((table, ordered))
     if stmt is None:
-        returning = MESSAGES.c.id if model is MESSAGES else model
-        stmt = _INSERTS[(model, ordered)] = insert(model).returning(returning, sort_by_parameter_order=ordered)
+        stmt = _INSERTS[(table, ordered)] = insert(table).returning(*returning, sort_by_parameter_order=ordered)
     return stmt
 
 
@@ -136,11 +137,27 @@ def _touch_stmt(table: Table, columns: frozenset[str]) -> Any:
 
 
 async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
-    """ORM bulk INSERT (one statement, no unit of work) returning persistent objects in the rows' order."""
+    """Core INSERT ... RETURNING every column (one statement), the rows made persistent ORM objects in the
+    rows' order. The ORM's own bulk INSERT loads its RETURNING rows through the query machinery, which cost
+    more than the statement; here each object gets its columns' values as loaded state, is keyed and added to
+    the session (clean, as if read by a query), so the flows use it as before and what they change is flushed."""
+    table: Table = model.__table__
     ordered = _ordered_returning(session)
-    result = await session.execute(_insert_stmt(model, ordered), rows)
-    made = list(result.scalars().all())
-    return made if ordered else sorted(made, key=lambda obj: int(obj.id))
+    conn = await session.connection()
+    result = await conn.execute(_insert_stmt(table, ordered, tuple(table.c)), rows)
+    names = list(result.keys())
+    fetched = result.all()
+    if not ordered:
+        fetched.sort(key=lambda row: int(row.id))
+    new_instance = sa_inspect(model).class_manager.new_instance
+    made = []
+    for row in fetched:
+        obj = new_instance()
+        obj.__dict__.update(zip(names, row, strict=True))  # loaded state: no history, nothing dirty
+        make_transient_to_detached(obj)
+        made.append(obj)
+    session.add_all(made)
+    return made
 
 
 @dataclass
@@ -201,7 +218,7 @@ class BatchWrites:
         conn = await session.connection()
         if self.messages:
             ordered = _ordered_returning(session)
-            ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered), self.messages)).scalars().all())
+            ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered, (MESSAGES.c.id,)), self.messages)).scalars().all())
             ids = ids if ordered else sorted(ids)
             for row, new_id in zip(self.messages, ids, strict=True):
                 row["id"] = new_id
