@@ -146,7 +146,7 @@ async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[
     conn = await session.connection()
     result = await conn.execute(_insert_stmt(table, ordered, tuple(table.c)), rows)
     names = list(result.keys())
-    fetched = result.all()
+    fetched = list(result.all())
     if not ordered:
         fetched.sort(key=lambda row: int(row.id))
     new_instance = sa_inspect(model).class_manager.new_instance
