@@ -37,6 +37,7 @@ class Call:
     at: float
     status: int = 200
     result: Any = None
+    content_type: str = ""  # how the parameters came: application/json or multipart/form-data
 
     @property
     def chat(self) -> str:
@@ -290,6 +291,7 @@ class FakeTelegram:
         if request.match_info["token"] != self.token:
             return _error(404, "Not Found")
         call.params = await self._params(request)
+        call.content_type = request.content_type
         self.calls.append(call)
         fault = self._fault(method, call.params)
         if fault is not None:

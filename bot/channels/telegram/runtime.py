@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.telegram import TelegramAPIServer
 from aiogram.exceptions import TelegramAPIError
 from aiogram.methods import Response
@@ -28,6 +27,7 @@ from bot.channels.telegram.chat_orgs import ChatOrgs
 from bot.channels.telegram.commands import publish_commands
 from bot.channels.telegram.limiter import SendLimiter
 from bot.channels.telegram.sender import Delivery
+from bot.channels.telegram.session import JsonSession
 from bot.channels.telegram.store import purge_journal
 from bot.context import AppContext
 from bot.core.common import metrics
@@ -84,7 +84,7 @@ class TelegramChannel:
         self.ctx = ctx
         self.config = ctx.settings.channels.telegram
         api = TelegramAPIServer.from_base(self.config.api_base)
-        self.session = AiohttpSession(api=api, timeout=self.config.request_timeout_seconds)
+        self.session = JsonSession(api=api, timeout=self.config.request_timeout_seconds)
         self.session.middleware(_keep_response_types)
         self.bot = Bot(self.config.token, session=self.session)
         # No handler takes an FSM state: aiogram's FSM middleware would build a context for every update and keep
