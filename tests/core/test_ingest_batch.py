@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
 from bot.core.conversations.events import InboundEvent
@@ -196,3 +197,52 @@ async def test_a_known_chat_s_message_is_one_read_and_its_writes(server: Server,
         event.remove(engine, "before_cursor_execute", record)
     assert not result.replies
     assert [s.split()[0] for s in seen] == ["SELECT", "INSERT", "UPDATE"], seen
+
+
+async def test_a_retried_platform_message_is_a_duplicate_in_its_own_chat_only(server: Server, demo: OrgWithAdmin) -> None:
+    """The preload matches platform message ids per chat (on PostgreSQL as (chat, id) pairs): another chat's
+    message with the same platform id is new, a retry in a later batch is the stored message."""
+    org = demo.org.id
+    [first] = await together(server, [chat(org, "a", "one", "p1")])
+    other, retried, second = await together(server, [chat(org, "b", "hello", "p1"), chat(org, "a", "one", "p1"),
+                                                     chat(org, "a", "two", "p2")])
+    assert not other.duplicate and other.conversation_id != first.conversation_id
+    assert retried.duplicate and retried.message["id"] == first.message["id"]
+    assert not second.duplicate and second.message["id"] > other.message["id"] > first.message["id"]
+    async with server.ctx.factory() as session:
+        rows = (await session.scalars(select(Message).where(Message.platform_message_id.in_(["p1", "p2"])).order_by(Message.id))).all()
+        assert [(m.conversation_id, m.text) for m in rows] == [
+            (first.conversation_id, "one"), (other.conversation_id, "hello"), (first.conversation_id, "two")
+        ]
+
+
+async def test_on_postgresql_a_batch_s_statements_have_one_text_whatever_its_size(server: Server, demo: OrgWithAdmin) -> None:
+    """Lists go as arrays: the preload, the messages INSERT and the touch UPDATE are each one prepared statement
+    (asyncpg prepares it once per connection, PostgreSQL plans it once) and one execution, not an executemany.
+    With IN lists and VALUES rows every batch size was a statement of its own."""
+    if server.ctx.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite keeps IN lists and executemany")
+    org = demo.org.id
+    await together(server, [chat(org, f"{n}", "hi", f"first {n}") for n in range(9)])
+    seen: list[tuple[str, bool]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, _params: Any, _context: Any, executemany: bool) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":
+            seen.append((sql, executemany))
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for size in (2, 5, 9):
+            results = await together(server, [chat(org, f"{n}", f"again {n}", f"size {size} #{n}") for n in range(size)])
+            assert not any(r.duplicate for r in results)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    by_verb: dict[str, set[str]] = {}
+    for sql, executemany in seen:
+        assert not executemany, sql
+        by_verb.setdefault(" ".join(sql.split()[:3]), set()).add(sql)
+    assert {verb: len(texts) for verb, texts in by_verb.items()} == {
+        "SELECT channel_identities.id, channel_identities.org_id,": 1, "INSERT INTO messages": 1, "UPDATE conversations SET": 1,
+    }, by_verb.keys()
