@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event, select
 
+from bot.core.conversations import ingest
 from bot.core.conversations.events import InboundEvent
-from bot.core.conversations.ingest_batch import IngestResult
+from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.delivery.models import OutboxItem
 from bot.core.notices.policy import publish
@@ -246,3 +247,64 @@ async def test_on_postgresql_a_batch_s_statements_have_one_text_whatever_its_siz
     assert {verb: len(texts) for verb, texts in by_verb.items()} == {
         "SELECT channel_identities.id, channel_identities.org_id,": 1, "INSERT INTO messages": 1, "UPDATE conversations SET": 1,
     }, by_verb.keys()
+
+
+async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the next batch is read and handled while the one before it commits; a chat of the batch in
+    flight waits for it. Waves of messages, alternately from two halves of the chats, in batches of at most 12:
+    every chat's messages keep their order (ids ascend as sent), every conversation counts all of them (no touch
+    lost), and on PostgreSQL batches began while the one before them was still in flight (on SQLite never)."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 12)
+    overlapped: list[bool] = []
+
+    def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+        overlapped.append(previous is not None and previous.task is not None and not previous.task.done())
+        return take(waiting, previous, limit)
+
+    take = ingest.next_batch
+    monkeypatch.setattr(ingest, "next_batch", next_batch)
+    org = demo.org.id
+    chats = [f"w{n}" for n in range(12)]
+    await together(server, [chat(org, who, "hi") for who in chats])
+    sent: list[asyncio.Task[IngestResult]] = []
+    for wave in range(16):  # odd waves from half the chats, even ones from the other half
+        sent += [asyncio.create_task(server.ctx.ingestor.submit(chat(org, who, f"{who} {wave}.{k}")))
+                 for who in chats[wave % 2::2] for k in range(2)]
+    results = await asyncio.gather(*sent)
+    async with server.ctx.factory() as session:
+        for who in chats:
+            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
+            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
+            conversation = await session.get(Conversation, mine[0].conversation_id)
+            assert conversation is not None and conversation.unread_count == 1 + 16, (who, conversation.unread_count)
+            assert conversation.last_message_preview == mine[-1].message["text"]
+    assert any(overlapped) == (server.ctx.engine.dialect.name == "postgresql"), overlapped
+
+
+async def test_a_batch_sharing_a_customer_with_the_batch_in_flight_is_read_after_it(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two chats of one customer (merged, e.g. Telegram and web chat) in consecutive batches: on PostgreSQL the
+    second batch, begun while the first commits, finds the customer in flight and is read again after that
+    commit, so what the first wrote for the customer (consent, last seen) is what the second reads."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 1)
+    org = demo.org.id
+    first, second = await together(server, [chat(org, "m1", "hi"), chat(org, "m2", "hi")])
+    async with transaction(server.ctx.factory) as session:
+        other = await session.get(ChannelIdentity, second.identity_id)
+        assert other is not None
+        other.customer_id = first.customer_id
+    loads: list[int] = []
+    load = ingest.Preloaded.load
+
+    async def counted(session: Any, events: list[InboundEvent]) -> Any:
+        loads.append(len(events))
+        return await load(session, events)
+
+    monkeypatch.setattr(ingest.Preloaded, "load", counted)
+    one, two = await together(server, [chat(org, "m1", "again"), chat(org, "m2", "again")])
+    assert one.customer_id == two.customer_id == first.customer_id and not one.duplicate and not two.duplicate
+    assert two.message["id"] > one.message["id"]
+    assert len(loads) == (3 if server.ctx.engine.dialect.name == "postgresql" else 2), loads

@@ -11,6 +11,7 @@ SQLite keeps the IN lists (it probes its unique index with them, and has no arra
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,6 +39,43 @@ class IngestResult:
     new_conversation: bool = False
     origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
 
+
+
+Key = tuple[int, str, str]  # (org_id, channel, external_id): one chat
+Item = tuple[InboundEvent, "asyncio.Future[IngestResult]"]
+
+
+def chat_of(item: Item) -> Key:
+    event = item[0]
+    return (event.org_id, event.channel, event.external_id)
+
+
+@dataclass
+class InFlight:
+    """A batch the writer has handed on (PostgreSQL): once `flushed`, its rows are written and it only waits for
+    the batch before it, commits and acknowledges, so the next batch may be read and handled meanwhile — on other
+    chats and customers only."""
+
+    chats: set[Key]
+    customers: set[int] = field(default_factory=set)  # filled before `flushed` is set
+    flushed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    async def finished(self) -> None:
+        if self.task is not None:
+            await asyncio.wait([self.task])  # its own errors are its own (logged there)
+
+
+def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+    """(batch, still waiting): in arrival order, up to `limit`, leaving behind the events of the chats the batch in
+    flight holds (a chat's messages are written and acknowledged in order)."""
+    if previous is None or (previous.task is not None and previous.task.done()):
+        return waiting[:limit], waiting[limit:]
+    batch: list[Item] = []
+    held: list[Item] = []
+    for item in waiting:
+        (batch if len(batch) < limit and chat_of(item) not in previous.chats else held).append(item)
+    return batch, held
 
 
 @dataclass
