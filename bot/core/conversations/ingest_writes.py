@@ -127,7 +127,7 @@ def _ordered_returning(session: AsyncSession) -> bool:
 
 # Statements built once per shape (SQLAlchemy memoizes a statement's cache key on the object; one built per batch
 # paid for its construction and its cache key every time).
-_INSERTS: dict[tuple[Any, bool | str], Any] = {}
+_INSERTS: dict[tuple[Any, Any], Any] = {}
 _TOUCHES: dict[tuple[Table, frozenset[str], bool], Any] = {}
 
 
@@ -140,22 +140,30 @@ def _array_of(table: Table, name: str) -> ARRAY[Any]:
     return ARRAY(kind.load_dialect_impl(_PG) if isinstance(kind, TypeDecorator) else kind.dialect_impl(_PG))
 
 
-def _unnest(table: Table, columns: list[str], *, ordinality: bool = False) -> Any:
+def _unnest(table: Table, columns: list[str], *, prefix: str = "v_", ordinality: bool = False) -> Any:
     """unnest(:v_a::type[], :v_b::type[], ...) AS <table>_rows(v_a, v_b, ...[, ord]): one array parameter per
-    column (bind names may not be column names in an INSERT or UPDATE, hence the v_ prefix)."""
-    rows = func.unnest(*(bindparam(f"v_{name}", type_=_array_of(table, name)) for name in columns))
-    names = [f"v_{name}" for name in columns]
-    return rows.table_valued(*names, with_ordinality="ord" if ordinality else None).render_derived(name=f"{table.name}_rows")
+    column (bind names may not be column names in an INSERT or UPDATE, hence the prefix)."""
+    rows = func.unnest(*(bindparam(f"{prefix}{name}", type_=_array_of(table, name)) for name in columns))
+    names = [f"{prefix}{name}" for name in columns]
+    alias = f"{table.name}_{prefix}rows"
+    return rows.table_valued(*names, with_ordinality="ord" if ordinality else None).render_derived(name=alias)
 
 
-def _insert_messages_stmt() -> Any:
-    """PostgreSQL: INSERT INTO messages (...) SELECT ... FROM unnest(...) ORDER BY ord RETURNING id. The rows are
-    inserted in parameter order, so their ids ascend with it (SQLAlchemy's insertmanyvalues relies on the same)."""
-    stmt = _INSERTS.get((MESSAGES, "arrays"))
+Touches = tuple[tuple[Table, frozenset[str]], ...]  # a batch's sets of touched columns, in a fixed order
+
+
+def _insert_messages_stmt(touches: Touches) -> Any:
+    """PostgreSQL: INSERT INTO messages (...) SELECT ... FROM unnest(...) ORDER BY ord RETURNING id, with the
+    batch's touch UPDATEs as data-modifying CTEs (one statement, one round trip; group i binds t<i>_id and
+    t<i>_<column>). The rows are inserted in parameter order, so their ids ascend with it (SQLAlchemy's
+    insertmanyvalues relies on the same)."""
+    stmt = _INSERTS.get((MESSAGES, touches))
     if stmt is None:
         rows = _unnest(MESSAGES, list(_MESSAGE_COLUMNS), ordinality=True)
         source = select(*(rows.c[f"v_{name}"] for name in _MESSAGE_COLUMNS)).order_by(rows.c.ord)
-        stmt = _INSERTS[(MESSAGES, "arrays")] = insert(MESSAGES).from_select(list(_MESSAGE_COLUMNS), source).returning(MESSAGES.c.id)
+        stmt = insert(MESSAGES).from_select(list(_MESSAGE_COLUMNS), source).returning(MESSAGES.c.id)
+        ctes = [_touch_update(table, columns, f"t{i}_").cte(f"touched_{i}") for i, (table, columns) in enumerate(touches)]
+        stmt = _INSERTS[(MESSAGES, touches)] = stmt.add_cte(*ctes) if ctes else stmt
     return stmt
 
 
@@ -166,16 +174,21 @@ def _insert_stmt(table: Table, ordered: bool, returning: tuple[Any, ...]) -> Any
     return stmt
 
 
+def _touch_update(table: Table, columns: frozenset[str], prefix: str) -> Any:
+    names = sorted(columns)
+    rows = _unnest(table, ["id", *names], prefix=prefix)
+    return update(table).where(table.c.id == rows.c[f"{prefix}id"]).values({n: rows.c[f"{prefix}{n}"] for n in names})
+
+
 def _touch_stmt(table: Table, columns: frozenset[str], arrays: bool) -> Any:
     """UPDATE table SET <columns> WHERE id = :row_id (executemany), or on PostgreSQL UPDATE table SET <columns>
-    FROM unnest(:row_id, :v_<column>, ...) WHERE id = row_id (once); bind names may not be column names in an
+    FROM unnest(:v_id, :v_<column>, ...) WHERE id = v_id (once); bind names may not be column names in an
     UPDATE's SET clause, hence the v_ prefix."""
     stmt = _TOUCHES.get((table, columns, arrays))
     if stmt is None:
         names = sorted(columns)
         if arrays:
-            rows = _unnest(table, ["id", *names])
-            stmt = update(table).where(table.c.id == rows.c.v_id).values({n: rows.c[f"v_{n}"] for n in names})
+            stmt = _touch_update(table, columns, "v_")
         else:
             stmt = update(table).where(table.c.id == bindparam("row_id")).values({n: bindparam(f"v_{n}") for n in names})
         _TOUCHES[(table, columns, arrays)] = stmt
@@ -263,10 +276,15 @@ class BatchWrites:
     async def flush(self, session: AsyncSession) -> None:
         conn = await session.connection()
         arrays = _arrays(session)
+        touches = self._touch_groups()
         if self.messages:
-            if arrays:
-                columns = {f"v_{name}": [row[name] for row in self.messages] for name in _MESSAGE_COLUMNS}
-                ids = sorted((await conn.execute(_insert_messages_stmt(), columns)).scalars().all())
+            if arrays:  # the touches go with the messages: one statement
+                shape: Touches = tuple(touches)
+                params = {f"v_{name}": [row[name] for row in self.messages] for name in _MESSAGE_COLUMNS}
+                for i, ((_, columns), objs) in enumerate(touches.items()):
+                    params.update(_touch_arrays(objs, columns, f"t{i}_"))
+                ids = sorted((await conn.execute(_insert_messages_stmt(shape), params)).scalars().all())
+                touches = {}
             else:
                 ordered = _ordered_returning(session)
                 ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered, (MESSAGES.c.id,)), self.messages)).scalars().all())
@@ -279,18 +297,21 @@ class BatchWrites:
                 item["payload"]["message_id"] = message["id"]
                 rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
             await conn.execute(_INSERT_OUTBOX, rows)
-        await self._write_touches(session)
-
-    async def _write_touches(self, session: AsyncSession) -> None:
-        groups: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
-        for obj, names in self.touched.values():
-            table: Table = type(obj).__table__
-            groups[(table, frozenset(names))].append({"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in names}})
-        conn = await session.connection()
-        arrays = _arrays(session)
-        for (target, columns), rows in groups.items():
+        for (target, columns), objs in touches.items():
             if arrays:
-                values = {"v_id": [row["row_id"] for row in rows], **{f"v_{n}": [row[f"v_{n}"] for row in rows] for n in columns}}
-                await conn.execute(_touch_stmt(target, columns, arrays), values)
+                await conn.execute(_touch_stmt(target, columns, arrays), _touch_arrays(objs, columns, "v_"))
             else:
+                rows = [{"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in columns}} for obj in objs]
                 await conn.execute(_touch_stmt(target, columns, arrays), rows)
+
+    def _touch_groups(self) -> dict[tuple[Table, frozenset[str]], list[Any]]:
+        """The touched objects by (table, set of touched columns), in a fixed order of the groups."""
+        groups: dict[tuple[Table, frozenset[str]], list[Any]] = defaultdict(list)
+        for obj, names in self.touched.values():
+            groups[(type(obj).__table__, frozenset(names))].append(obj)
+        return dict(sorted(groups.items(), key=lambda group: (group[0][0].name, sorted(group[0][1]))))
+
+
+def _touch_arrays(objs: list[Any], columns: frozenset[str], prefix: str) -> dict[str, list[Any]]:
+    """One array per column, each object's final value (the ids as <prefix>id)."""
+    return {f"{prefix}id": [obj.id for obj in objs], **{f"{prefix}{n}": [getattr(obj, n) for obj in objs] for n in columns}}
