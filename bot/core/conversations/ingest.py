@@ -122,6 +122,7 @@ class Ingestor:
         overlap = isinstance(bind, AsyncEngine) and not is_sqlite(str(bind.url))
         waiting: list[Item] = []
         previous: InFlight | None = None
+        running: set[asyncio.Task[None]] = set()
         stop = False
         try:
             while not (stop and not waiting):
@@ -141,11 +142,17 @@ class Ingestor:
                     previous = None
                 flight = InFlight(chats={chat_of(item) for item in batch})
                 flight.task = asyncio.create_task(self._write_logged(batch, previous, flight), name="ingest-writer")
-                await (flight.flushed.wait() if overlap else flight.finished())  # flushed: set at the latest when done
+                running.add(flight.task)
+                flight.task.add_done_callback(running.discard)
                 previous = flight
+                await (flight.flushed.wait() if overlap else flight.finished())  # flushed: set at the latest when done
+        except asyncio.CancelledError:
+            for task in running:  # stopped without its grace: the batches in flight go with it
+                task.cancel()
+            raise
         finally:
-            if previous is not None:
-                await previous.finished()
+            if running:
+                await asyncio.wait(running)
 
     async def _write_logged(self, batch: list[Item], previous: InFlight | None, flight: InFlight) -> None:
         try:
