@@ -20,6 +20,7 @@ from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.delivery.models import OutboxItem
 from bot.core.notices.policy import publish
+from bot.core.storage.batch import forget
 from bot.core.storage.db import transaction
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, make_platform_admin
@@ -313,3 +314,36 @@ async def test_a_batch_sharing_a_customer_with_the_batch_in_flight_is_read_after
     assert one.customer_id == two.customer_id == first.customer_id and not one.duplicate and not two.duplicate
     assert two.message["id"] > one.message["id"]
     assert len(loads) == (3 if server.ctx.engine.dialect.name == "postgresql" else 2), loads
+
+
+async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the_next_is_read(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge (rows moved between customers, storage.batch.forget) may change another chat's customer: the next
+    batch is not begun while that batch is in flight, even on PostgreSQL."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 1)
+    org = demo.org.id
+    await together(server, [chat(org, "x1", "hi"), chat(org, "x2", "hi")])
+    flows = server.ctx.ingestor.flows
+    run = flows.run
+
+    async def merging(turn: Any) -> Any:
+        if turn.event.text == "merge":
+            forget(turn.session)
+        return await run(turn)
+
+    monkeypatch.setattr(flows, "run", merging)
+    overlapped: list[tuple[str, bool]] = []
+    take = ingest.next_batch
+
+    def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+        batch, rest = take(waiting, previous, limit)
+        in_flight = previous is not None and previous.task is not None and not previous.task.done()
+        overlapped.extend((item[0].text, in_flight) for item in batch)
+        return batch, rest
+
+    monkeypatch.setattr(ingest, "next_batch", next_batch)
+    await together(server, [chat(org, "x1", "merge"), chat(org, "x2", "after"), chat(org, "x1", "plain"), chat(org, "x2", "next")])
+    assert dict(overlapped)["after"] is False, overlapped
+    if server.ctx.engine.dialect.name == "postgresql":  # batches after an ordinary one still overlap
+        assert dict(overlapped)["next"] is True, overlapped

@@ -34,7 +34,7 @@ from bot.core.conversations.live import Hub, publish_message
 from bot.core.conversations.models import Message
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
-from bot.core.storage.batch import begin_batch
+from bot.core.storage.batch import begin_batch, rows_moved
 from bot.core.storage.db import SessionFactory, is_sqlite, write_turn
 
 log = logging.getLogger(__name__)
@@ -186,7 +186,7 @@ class Ingestor:
                     await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                     marks.append(time.perf_counter())
                     results = [item.result() for item in pending]
-                    if flight is not None:
+                    if flight is not None and not rows_moved(session):  # else the next batch waits for the commit
                         flight.customers = set(known.customers) | {item.identity.customer_id for item in pending}
                         flight.flushed.set()
                 marks.append(time.perf_counter())
