@@ -11,28 +11,32 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select
 
+from bot.core.conversations import ingest
 from bot.core.conversations.events import InboundEvent
-from bot.core.conversations.ingest_batch import IngestResult
+from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.delivery.models import OutboxItem
 from bot.core.notices.policy import publish
+from bot.core.storage.batch import forget
 from bot.core.storage.db import transaction
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, make_platform_admin
 
-_VERB = re.compile(r"^\s*(INSERT INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+# a statement's own verb, or one of its data-modifying CTEs' (PostgreSQL: WITH t AS (UPDATE ...) INSERT ...)
+_VERB = re.compile(r"(?:^|\(|\)\s)\s*(INSERT INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
 
 @contextmanager
 def statements(server: Server) -> Iterator[Counter[str]]:
-    """Counts the writes the database receives, as "INSERT customers" / "UPDATE conversations"."""
+    """Counts the writes the database receives, as "INSERT customers" / "UPDATE conversations" (a data-modifying
+    CTE counts as its own write, though it shares a round trip with its statement)."""
     seen: Counter[str] = Counter()
 
     def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
-        match = _VERB.match(sql)
-        if match:
+        for match in _VERB.finditer(sql):
             seen[f"{match.group(1).split()[0].upper()} {match.group(2)}"] += 1
 
     engine = server.ctx.engine.sync_engine
@@ -195,4 +199,151 @@ async def test_a_known_chat_s_message_is_one_read_and_its_writes(server: Server,
     finally:
         event.remove(engine, "before_cursor_execute", record)
     assert not result.replies
-    assert [s.split()[0] for s in seen] == ["SELECT", "INSERT", "UPDATE"], seen
+    if server.ctx.engine.dialect.name == "postgresql":  # the conversation's UPDATE is a CTE of the messages INSERT
+        assert [s.split()[0] for s in seen] == ["SELECT", "WITH"], seen
+    else:
+        assert [s.split()[0] for s in seen] == ["SELECT", "INSERT", "UPDATE"], seen
+
+
+async def test_a_retried_platform_message_is_a_duplicate_in_its_own_chat_only(server: Server, demo: OrgWithAdmin) -> None:
+    """The preload matches platform message ids per chat (on PostgreSQL as (chat, id) pairs): another chat's
+    message with the same platform id is new, a retry in a later batch is the stored message."""
+    org = demo.org.id
+    [first] = await together(server, [chat(org, "a", "one", "p1")])
+    other, retried, second = await together(server, [chat(org, "b", "hello", "p1"), chat(org, "a", "one", "p1"),
+                                                     chat(org, "a", "two", "p2")])
+    assert not other.duplicate and other.conversation_id != first.conversation_id
+    assert retried.duplicate and retried.message["id"] == first.message["id"]
+    assert not second.duplicate and second.message["id"] > other.message["id"] > first.message["id"]
+    async with server.ctx.factory() as session:
+        rows = (await session.scalars(select(Message).where(Message.platform_message_id.in_(["p1", "p2"])).order_by(Message.id))).all()
+        assert [(m.conversation_id, m.text) for m in rows] == [
+            (first.conversation_id, "one"), (other.conversation_id, "hello"), (first.conversation_id, "two")
+        ]
+
+
+async def test_on_postgresql_a_batch_s_statements_have_one_text_whatever_its_size(server: Server, demo: OrgWithAdmin) -> None:
+    """Lists go as arrays: the preload and the messages INSERT (with the conversations' UPDATE as a CTE) are each
+    one prepared statement (asyncpg prepares it once per connection, PostgreSQL plans it once) and one execution,
+    not an executemany: a known chat's batch is two round trips besides BEGIN and COMMIT. With IN lists and
+    VALUES rows every batch size was a statement of its own, and the UPDATE a third."""
+    if server.ctx.engine.dialect.name != "postgresql":
+        pytest.skip("PostgreSQL only: SQLite keeps IN lists and executemany")
+    org = demo.org.id
+    await together(server, [chat(org, f"{n}", "hi", f"first {n}") for n in range(9)])
+    seen: list[tuple[str, bool]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, _params: Any, _context: Any, executemany: bool) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":
+            seen.append((sql, executemany))
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for size in (2, 5, 9):
+            results = await together(server, [chat(org, f"{n}", f"again {n}", f"size {size} #{n}") for n in range(size)])
+            assert not any(r.duplicate for r in results)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    by_verb: dict[str, set[str]] = {}
+    for sql, executemany in seen:
+        assert not executemany, sql
+        by_verb.setdefault(" ".join(sql.split()[:3]), set()).add(sql)
+    assert {verb: len(texts) for verb, texts in by_verb.items()} == {  # the read, and the writes in one statement
+        "SELECT channel_identities.id, channel_identities.org_id,": 1, "WITH touched_0 AS": 1,
+    }, by_verb.keys()
+
+
+async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On PostgreSQL the next batch is read and handled while the one before it commits; a chat of the batch in
+    flight waits for it. Waves of messages, alternately from two halves of the chats, in batches of at most 12:
+    every chat's messages keep their order (ids ascend as sent), every conversation counts all of them (no touch
+    lost), and on PostgreSQL batches began while the one before them was still in flight (on SQLite never)."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 12)
+    overlapped: list[bool] = []
+
+    def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+        overlapped.append(previous is not None and previous.task is not None and not previous.task.done())
+        return take(waiting, previous, limit)
+
+    take = ingest.next_batch
+    monkeypatch.setattr(ingest, "next_batch", next_batch)
+    org = demo.org.id
+    chats = [f"w{n}" for n in range(12)]
+    await together(server, [chat(org, who, "hi") for who in chats])
+    sent: list[asyncio.Task[IngestResult]] = []
+    for wave in range(16):  # odd waves from half the chats, even ones from the other half
+        sent += [asyncio.create_task(server.ctx.ingestor.submit(chat(org, who, f"{who} {wave}.{k}")))
+                 for who in chats[wave % 2::2] for k in range(2)]
+    results = await asyncio.gather(*sent)
+    async with server.ctx.factory() as session:
+        for who in chats:
+            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
+            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
+            conversation = await session.get(Conversation, mine[0].conversation_id)
+            assert conversation is not None and conversation.unread_count == 1 + 16, (who, conversation.unread_count)
+            assert conversation.last_message_preview == mine[-1].message["text"]
+    assert any(overlapped) == (server.ctx.engine.dialect.name == "postgresql"), overlapped
+
+
+async def test_a_batch_sharing_a_customer_with_the_batch_in_flight_is_read_after_it(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two chats of one customer (merged, e.g. Telegram and web chat) in consecutive batches: on PostgreSQL the
+    second batch, begun while the first commits, finds the customer in flight and is read again after that
+    commit, so what the first wrote for the customer (consent, last seen) is what the second reads."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 1)
+    org = demo.org.id
+    first, second = await together(server, [chat(org, "m1", "hi"), chat(org, "m2", "hi")])
+    async with transaction(server.ctx.factory) as session:
+        other = await session.get(ChannelIdentity, second.identity_id)
+        assert other is not None
+        other.customer_id = first.customer_id
+    loads: list[int] = []
+    load = ingest.Preloaded.load
+
+    async def counted(session: Any, events: list[InboundEvent]) -> Any:
+        loads.append(len(events))
+        return await load(session, events)
+
+    monkeypatch.setattr(ingest.Preloaded, "load", counted)
+    one, two = await together(server, [chat(org, "m1", "again"), chat(org, "m2", "again")])
+    assert one.customer_id == two.customer_id == first.customer_id and not one.duplicate and not two.duplicate
+    assert two.message["id"] > one.message["id"]
+    assert len(loads) == (3 if server.ctx.engine.dialect.name == "postgresql" else 2), loads
+
+
+async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the_next_is_read(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A merge (rows moved between customers, storage.batch.forget) may change another chat's customer: the next
+    batch is not begun while that batch is in flight, even on PostgreSQL."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 1)
+    org = demo.org.id
+    await together(server, [chat(org, "x1", "hi"), chat(org, "x2", "hi")])
+    flows = server.ctx.ingestor.flows
+    run = flows.run
+
+    async def merging(turn: Any) -> Any:
+        if turn.event.text == "merge":
+            forget(turn.session)
+        return await run(turn)
+
+    monkeypatch.setattr(flows, "run", merging)
+    overlapped: list[tuple[str, bool]] = []
+    take = ingest.next_batch
+
+    def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+        batch, rest = take(waiting, previous, limit)
+        in_flight = previous is not None and previous.task is not None and not previous.task.done()
+        overlapped.extend((item[0].text, in_flight) for item in batch)
+        return batch, rest
+
+    monkeypatch.setattr(ingest, "next_batch", next_batch)
+    await together(server, [chat(org, "x1", "merge"), chat(org, "x2", "after"), chat(org, "x1", "plain"), chat(org, "x2", "next")])
+    assert dict(overlapped)["after"] is False, overlapped
+    if server.ctx.engine.dialect.name == "postgresql":  # batches after an ordinary one still overlap
+        assert dict(overlapped)["next"] is True, overlapped

@@ -2,7 +2,9 @@
 
 Many events share one commit ("group commit"): a writer task takes whatever has queued up,
 handles it all in one transaction, commits once and only then resolves each caller's future.
-A batch that fails is retried one event at a time, so one bad event fails alone.
+A batch that fails is retried one event at a time, so one bad event fails alone. On PostgreSQL the next batch
+is read and handled while the one before it commits (the WAL flush of `synchronous_commit`), then written once that
+one has committed; a chat or customer of the batch in flight waits for it.
 
 The batch's bulk rows are written with SQLAlchemy Core (ingest_writes.py): the new chats first, one INSERT
 per table; then, after every event's flows have run, the messages, the outbox rows and the touched columns.
@@ -17,7 +19,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.config import Settings
 from bot.core.common import metrics
@@ -26,19 +28,23 @@ from bot.core.common.errors import DomainError, InvalidInput, ServiceUnavailable
 from bot.core.common.tasks import finish_or_cancel
 from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.events import InboundEvent
-from bot.core.conversations.ingest_batch import IngestResult, Pending, Preloaded
+from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item, Pending, Preloaded, chat_of, next_batch
 from bot.core.conversations.ingest_writes import BatchWrites, create_first_contacts, message_row
 from bot.core.conversations.live import Hub, publish_message
 from bot.core.conversations.models import Message
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
-from bot.core.storage.batch import begin_batch
-from bot.core.storage.db import SessionFactory, write_turn
+from bot.core.storage.batch import begin_batch, rows_moved
+from bot.core.storage.db import SessionFactory, is_sqlite, write_turn
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
 SLOW_BATCH_SECONDS = 0.05
 _STOP: Any = object()  # queue sentinel: drain, then stop
+
+
+class _ReadAfterIt(Exception):  # noqa: N818 - not an error: the batch is read again after the one in flight
+    """The batch shares a customer with the batch in flight: read again once that one has committed."""
 
 
 def _describe(event: InboundEvent) -> str:
@@ -108,22 +114,55 @@ class Ingestor:
         return await future
 
     async def _writer(self) -> None:
+        """One batch at a time on SQLite (one writer). On PostgreSQL the next batch is read and handled while the
+        one before it commits (its WAL flush) and acknowledges: each batch writes only after the one before it
+        has committed, so ids and commits keep their order, and a chat or customer of the batch in flight waits
+        for it (`InFlight`, `next_batch`)."""
+        bind = self.factory.kw.get("bind")
+        overlap = isinstance(bind, AsyncEngine) and not is_sqlite(str(bind.url))
+        waiting: list[Item] = []
+        previous: InFlight | None = None
+        running: set[asyncio.Task[None]] = set()
         stop = False
-        while not stop:
-            batch = [await self._queue.get()]
-            while len(batch) < MAX_BATCH and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
-            if _STOP in batch:
-                batch = [item for item in batch if item is not _STOP]
-                stop = True
-            if not batch:
-                continue
-            try:
-                await self._write(batch)
-            except Exception:  # noqa: BLE001 - the writer must outlive any one batch
-                log.exception("ingest batch failed")
+        try:
+            while not (stop and not waiting):
+                if not waiting and not stop:
+                    waiting.append(await self._queue.get())
+                while len(waiting) < MAX_BATCH and not self._queue.empty():
+                    waiting.append(self._queue.get_nowait())
+                if _STOP in waiting:
+                    waiting = [item for item in waiting if item is not _STOP]
+                    stop = True
+                batch, waiting = next_batch(waiting, previous, MAX_BATCH)
+                if not batch:
+                    if previous is not None:
+                        await previous.finished()
+                    continue
+                if previous is not None and previous.task is not None and previous.task.done():
+                    previous = None
+                flight = InFlight(chats={chat_of(item) for item in batch})
+                flight.task = asyncio.create_task(self._write_logged(batch, previous, flight), name="ingest-writer")
+                running.add(flight.task)
+                flight.task.add_done_callback(running.discard)
+                previous = flight
+                await (flight.flushed.wait() if overlap else flight.finished())  # flushed: set at the latest when done
+        except asyncio.CancelledError:
+            for task in running:  # stopped without its grace: the batches in flight go with it
+                task.cancel()
+            raise
+        finally:
+            if running:
+                await asyncio.wait(running)
 
-    async def _write(self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]]) -> None:
+    async def _write_logged(self, batch: list[Item], previous: InFlight | None, flight: InFlight) -> None:
+        try:
+            await self._write(batch, previous, flight)
+        except Exception:  # noqa: BLE001 - the writer must outlive any one batch
+            log.exception("ingest batch failed")
+        finally:
+            flight.flushed.set()
+
+    async def _write(self, batch: list[Item], previous: InFlight | None = None, flight: InFlight | None = None) -> None:
         started = time.perf_counter()
         committed = False
         try:
@@ -132,6 +171,8 @@ class Ingestor:
                 async with session.begin():
                     events = [event for event, _ in batch]
                     known = await Preloaded.load(session, events)
+                    if previous is not None and previous.customers & known.customers.keys():
+                        raise _ReadAfterIt  # a customer of both (a chat on another channel): read it after that commit
                     new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
                     known.first_contact(await create_first_contacts(session=session, events=new))
                     begin_batch(session, known.customers)  # facts the flows ask per event, read once for the batch
@@ -140,15 +181,27 @@ class Ingestor:
                     writes = BatchWrites()
                     pending = [await self._handle(session, event, known, writes) for event in events]
                     marks.append(time.perf_counter())
+                    if previous is not None:
+                        await previous.finished()  # writes (ids) and commits in batch order
                     await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                     marks.append(time.perf_counter())
                     results = [item.result() for item in pending]
+                    if flight is not None and not rows_moved(session):  # else the next batch waits for the commit
+                        flight.customers = set(known.customers) | {item.identity.customer_id for item in pending}
+                        flight.flushed.set()
                 marks.append(time.perf_counter())
                 committed = True
                 # Acknowledged and published at once: before the connection goes back to the pool (its reset is one
                 # more trip to the database thread) and the write turn is handed on.
                 await self._acknowledge(batch, results)
+        except _ReadAfterIt:
+            assert previous is not None
+            await previous.finished()
+            await self._write(batch, None, flight)
+            return
         except Exception as exc:  # noqa: BLE001
+            if previous is not None:  # the one before is written first, whatever became of this one
+                await previous.finished()
             if committed:  # stored: never written again; what failed was after the commit
                 log.exception("after an ingest commit")
                 return

@@ -1,12 +1,21 @@
 """What one ingest batch reads and hands back: the rows it preloads (one query per organization and channel),
-the chats it created, and each event's result."""
+the chats it created, and each event's result.
+
+On PostgreSQL the preload takes its lists as arrays (`= ANY(:external_ids)`, the batch's (chat, platform message
+id) pairs as `unnest`): one statement text whatever the batch's size, so asyncpg prepares it once per connection
+and PostgreSQL plans it once (a generic plan), and each pair is one probe of the messages' unique index. With
+an expanding IN list every batch size was a statement of its own (parsed, prepared and custom-planned again),
+and `platform_message_id IN (...)` matched per chat, so PostgreSQL read every message of each of the batch's
+chats (a batch's preload took 2-9 ms of PostgreSQL's CPU at 100-200 messages a chat, and grew with them).
+SQLite keeps the IN lists (it probes its unique index with them, and has no arrays)."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, bindparam, func, null, select
+from sqlalchemy import ARRAY, String, and_, any_, bindparam, func, null, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.conversations.customers import keep_batch_consents
@@ -30,6 +39,43 @@ class IngestResult:
     new_conversation: bool = False
     origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
 
+
+
+Key = tuple[int, str, str]  # (org_id, channel, external_id): one chat
+Item = tuple[InboundEvent, "asyncio.Future[IngestResult]"]
+
+
+def chat_of(item: Item) -> Key:
+    event = item[0]
+    return (event.org_id, event.channel, event.external_id)
+
+
+@dataclass
+class InFlight:
+    """A batch the writer has handed on (PostgreSQL): once `flushed`, its rows are written and it only waits for
+    the batch before it, commits and acknowledges, so the next batch may be read and handled meanwhile — on other
+    chats and customers only."""
+
+    chats: set[Key]
+    customers: set[int] = field(default_factory=set)  # filled before `flushed` is set
+    flushed: asyncio.Event = field(default_factory=asyncio.Event)
+    task: asyncio.Task[None] | None = None
+
+    async def finished(self) -> None:
+        if self.task is not None:
+            await asyncio.wait([self.task])  # its own errors are its own (logged there)
+
+
+def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+    """(batch, still waiting): in arrival order, up to `limit`, leaving behind the events of the chats the batch in
+    flight holds (a chat's messages are written and acknowledged in order)."""
+    if previous is None or (previous.task is not None and previous.task.done()):
+        return waiting[:limit], waiting[limit:]
+    batch: list[Item] = []
+    held: list[Item] = []
+    for item in waiting:
+        (batch if len(batch) < limit and chat_of(item) not in previous.chats else held).append(item)
+    return batch, held
 
 
 @dataclass
@@ -75,16 +121,22 @@ class Pending:
 _BASIC = and_(Consent.customer_id == Customer.id, Consent.purpose == "basic")
 _LATEST_BASIC = select(func.max(Consent.id)).where(_BASIC).correlate(Customer).scalar_subquery()
 _BASIC_ANSWERS = select(func.count()).select_from(Consent).where(_BASIC).correlate(Customer).scalar_subquery()
-_STATEMENTS: dict[tuple[str, ...], tuple[Any, Any]] = {}
+_STATEMENTS: dict[tuple[tuple[str, ...], bool], tuple[Any, Any]] = {}
 _ORGS = select(Organization).where(Organization.id.in_(bindparam("ids", expanding=True)))
+_TEXTS = ARRAY(String)
 
 
-def _statements(facts: tuple[PreloadedFact, ...]) -> tuple[Any, Any]:
+def _statements(facts: tuple[PreloadedFact, ...], arrays: bool) -> tuple[Any, Any]:
     """(without, with) the batch's platform message ids: messages are joined only when the batch has some, as an
-    always-false join condition makes SQLite scan them."""
-    key = tuple(fact.name for fact in facts)
+    always-false join condition makes SQLite scan them. `arrays` (PostgreSQL): lists bound as arrays, and the
+    messages matched by (external id, platform id) pair."""
+    key = (tuple(fact.name for fact in facts), arrays)
     made = _STATEMENTS.get(key)
     if made is None:
+        external_ids = (
+            ChannelIdentity.external_id == any_(bindparam("external_ids", type_=_TEXTS)) if arrays
+            else ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True))
+        )
         base = (
             select(ChannelIdentity, Organization, Customer, Conversation, Consent, _BASIC_ANSWERS,
                    *(fact.column(Customer.id) for fact in facts))
@@ -92,15 +144,22 @@ def _statements(facts: tuple[PreloadedFact, ...]) -> tuple[Any, Any]:
             .join(Customer, Customer.id == ChannelIdentity.customer_id)
             .outerjoin(Conversation, and_(Conversation.identity_id == ChannelIdentity.id, Conversation.status.in_(OPEN_STATES)))
             .outerjoin(Consent, Consent.id == _LATEST_BASIC)
-            .where(
-                ChannelIdentity.org_id == bindparam("org_id"),
-                ChannelIdentity.channel == bindparam("channel"),
-                ChannelIdentity.external_id.in_(bindparam("external_ids", expanding=True)),
-            )
+            .where(ChannelIdentity.org_id == bindparam("org_id"), ChannelIdentity.channel == bindparam("channel"), external_ids)
             .order_by(Conversation.id)
         )
-        seen = and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id.in_(bindparam("platform_ids", expanding=True)))
-        made = _STATEMENTS[key] = (base.add_columns(null()), base.add_columns(Message.platform_message_id).outerjoin(Message, seen))
+        with_seen = base.add_columns(Message.platform_message_id)
+        if arrays:
+            pairs = (
+                func.unnest(bindparam("seen_external_ids", type_=_TEXTS), bindparam("seen_platform_ids", type_=_TEXTS))
+                .table_valued("external_id", "platform_id").render_derived(name="seen")
+            )
+            with_seen = with_seen.outerjoin(pairs, pairs.c.external_id == ChannelIdentity.external_id).outerjoin(
+                Message, and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id == pairs.c.platform_id)
+            )
+        else:
+            platform_ids = Message.platform_message_id.in_(bindparam("platform_ids", expanding=True))
+            with_seen = with_seen.outerjoin(Message, and_(Message.identity_id == ChannelIdentity.id, platform_ids))
+        made = _STATEMENTS[key] = (base.add_columns(null()), with_seen)
     return made
 
 
@@ -153,12 +212,16 @@ class Preloaded:
             groups.setdefault((event.org_id, event.channel), []).append(event)
         known = cls(identities={}, customers={}, conversations={}, orgs={})
         facts = preloaded_facts()
-        without_seen, with_seen = _statements(facts)
+        arrays = session.get_bind().dialect.name == "postgresql"
+        without_seen, with_seen = _statements(facts, arrays)
         known.facts = {fact.name: {} for fact in facts}
         for (org_id, channel), group in groups.items():
-            platform_ids = sorted({e.platform_message_id for e in group if e.platform_message_id})
             params: dict[str, Any] = {"org_id": org_id, "channel": channel, "external_ids": sorted({e.external_id for e in group})}
-            if platform_ids:
+            pairs = sorted({(e.external_id, e.platform_message_id) for e in group if e.platform_message_id})
+            platform_ids = sorted({platform_id for _, platform_id in pairs})
+            if arrays and pairs:
+                params["seen_external_ids"], params["seen_platform_ids"] = [e for e, _ in pairs], [p for _, p in pairs]
+            elif platform_ids:
                 params["platform_ids"] = platform_ids
             rows: Any = await session.execute(with_seen if platform_ids else without_seen, params)
             for identity, org, customer, conversation, consent, answers, *values, platform_id in rows:

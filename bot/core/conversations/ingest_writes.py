@@ -7,9 +7,14 @@ What it guarantees:
   INSERT ... RETURNING id, so ids ascend in the order the old one-by-one path gave them; the outbox rows
   follow in one executemany INSERT;
 - conversation, identity and customer touches are recorded on the ORM objects as committed values (flows
-  read them, nothing marks them dirty) and written as executemany UPDATEs of exactly the touched columns,
-  with each object's final value.
+  read them, nothing marks them dirty) and written as one UPDATE per set of touched columns, with each
+  object's final value.
 Rows a flow changes itself (flow state, locale, consent) stay with the ORM and are flushed at commit.
+
+On PostgreSQL the messages INSERT and the touch UPDATEs take their rows as arrays (`unnest`): one statement text
+whatever the batch's size (prepared once per connection, planned once) and one execution, where a multi-row
+VALUES list was a new statement for every row count and an executemany UPDATE ran the statement once per row.
+SQLite keeps the VALUES list and executemany (both run in SQLite's own thread at C speed).
 """
 
 from __future__ import annotations
@@ -19,8 +24,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import ARRAY, String, Table, TypeDecorator, bindparam, func, insert, select, update
 from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.attributes import set_committed_value
@@ -34,6 +40,7 @@ from bot.core.delivery.models import OutboxItem
 
 Key = tuple[int, str, str]  # (org_id, channel, external_id)
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
+_PG = postgresql.dialect()  # type: ignore[no-untyped-call]
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
 _INSERT_OUTBOX = insert(OUTBOX)
 _MESSAGE_COLUMNS = (
@@ -105,6 +112,11 @@ async def create_first_contacts(*, session: AsyncSession, events: list[InboundEv
     return made
 
 
+def _arrays(session: AsyncSession) -> bool:
+    """Whether the batch's rows go as arrays (PostgreSQL)."""
+    return session.get_bind().dialect.name == "postgresql"
+
+
 def _ordered_returning(session: AsyncSession) -> bool:
     """Whether SQLAlchemy can batch an INSERT whose RETURNING rows come back in parameter order. On PostgreSQL
     it can (one statement). On SQLite it would fall back to one statement per row, so there one multi-row
@@ -115,8 +127,44 @@ def _ordered_returning(session: AsyncSession) -> bool:
 
 # Statements built once per shape (SQLAlchemy memoizes a statement's cache key on the object; one built per batch
 # paid for its construction and its cache key every time).
-_INSERTS: dict[tuple[Any, bool], Any] = {}
-_TOUCHES: dict[tuple[Table, frozenset[str]], Any] = {}
+_INSERTS: dict[tuple[Any, Any], Any] = {}
+_TOUCHES: dict[tuple[Table, frozenset[str], bool], Any] = {}
+
+
+def _array_of(table: Table, name: str) -> ARRAY[Any]:
+    """The column's type as an array; strings without their length (a cast to VARCHAR(n) would cut a longer value
+    silently, where the column refuses it), ids as PostgreSQL's BIGINT."""
+    kind = table.c[name].type
+    if isinstance(kind, String):
+        return ARRAY(String())
+    return ARRAY(kind.load_dialect_impl(_PG) if isinstance(kind, TypeDecorator) else kind.dialect_impl(_PG))
+
+
+def _unnest(table: Table, columns: list[str], *, prefix: str = "v_", ordinality: bool = False) -> Any:
+    """unnest(:v_a::type[], :v_b::type[], ...) AS <table>_rows(v_a, v_b, ...[, ord]): one array parameter per
+    column (bind names may not be column names in an INSERT or UPDATE, hence the prefix)."""
+    rows = func.unnest(*(bindparam(f"{prefix}{name}", type_=_array_of(table, name)) for name in columns))
+    names = [f"{prefix}{name}" for name in columns]
+    alias = f"{table.name}_{prefix}rows"
+    return rows.table_valued(*names, with_ordinality="ord" if ordinality else None).render_derived(name=alias)
+
+
+Touches = tuple[tuple[Table, frozenset[str]], ...]  # a batch's sets of touched columns, in a fixed order
+
+
+def _insert_messages_stmt(touches: Touches) -> Any:
+    """PostgreSQL: INSERT INTO messages (...) SELECT ... FROM unnest(...) ORDER BY ord RETURNING id, with the
+    batch's touch UPDATEs as data-modifying CTEs (one statement, one round trip; group i binds t<i>_id and
+    t<i>_<column>). The rows are inserted in parameter order, so their ids ascend with it (SQLAlchemy's
+    insertmanyvalues relies on the same)."""
+    stmt = _INSERTS.get((MESSAGES, touches))
+    if stmt is None:
+        rows = _unnest(MESSAGES, list(_MESSAGE_COLUMNS), ordinality=True)
+        source = select(*(rows.c[f"v_{name}"] for name in _MESSAGE_COLUMNS)).order_by(rows.c.ord)
+        stmt = insert(MESSAGES).from_select(list(_MESSAGE_COLUMNS), source).returning(MESSAGES.c.id)
+        ctes = [_touch_update(table, columns, f"t{i}_").cte(f"touched_{i}") for i, (table, columns) in enumerate(touches)]
+        stmt = _INSERTS[(MESSAGES, touches)] = stmt.add_cte(*ctes) if ctes else stmt
+    return stmt
 
 
 def _insert_stmt(table: Table, ordered: bool, returning: tuple[Any, ...]) -> Any:
@@ -126,13 +174,24 @@ def _insert_stmt(table: Table, ordered: bool, returning: tuple[Any, ...]) -> Any
     return stmt
 
 
-def _touch_stmt(table: Table, columns: frozenset[str]) -> Any:
-    """UPDATE table SET <columns> WHERE id = :row_id; bind names may not be column names in an UPDATE's SET
-    clause, hence the v_ prefix."""
-    stmt = _TOUCHES.get((table, columns))
+def _touch_update(table: Table, columns: frozenset[str], prefix: str) -> Any:
+    names = sorted(columns)
+    rows = _unnest(table, ["id", *names], prefix=prefix)
+    return update(table).where(table.c.id == rows.c[f"{prefix}id"]).values({n: rows.c[f"{prefix}{n}"] for n in names})
+
+
+def _touch_stmt(table: Table, columns: frozenset[str], arrays: bool) -> Any:
+    """UPDATE table SET <columns> WHERE id = :row_id (executemany), or on PostgreSQL UPDATE table SET <columns>
+    FROM unnest(:v_id, :v_<column>, ...) WHERE id = v_id (once); bind names may not be column names in an
+    UPDATE's SET clause, hence the v_ prefix."""
+    stmt = _TOUCHES.get((table, columns, arrays))
     if stmt is None:
-        values: dict[str, Any] = {n: bindparam(f"v_{n}") for n in sorted(columns)}
-        stmt = _TOUCHES[(table, columns)] = update(table).where(table.c.id == bindparam("row_id")).values(values)
+        names = sorted(columns)
+        if arrays:
+            stmt = _touch_update(table, columns, "v_")
+        else:
+            stmt = update(table).where(table.c.id == bindparam("row_id")).values({n: bindparam(f"v_{n}") for n in names})
+        _TOUCHES[(table, columns, arrays)] = stmt
     return stmt
 
 
@@ -216,10 +275,20 @@ class BatchWrites:
 
     async def flush(self, session: AsyncSession) -> None:
         conn = await session.connection()
+        arrays = _arrays(session)
+        touches = self._touch_groups()
         if self.messages:
-            ordered = _ordered_returning(session)
-            ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered, (MESSAGES.c.id,)), self.messages)).scalars().all())
-            ids = ids if ordered else sorted(ids)
+            if arrays:  # the touches go with the messages: one statement
+                shape: Touches = tuple(touches)
+                params = {f"v_{name}": [row[name] for row in self.messages] for name in _MESSAGE_COLUMNS}
+                for i, ((_, columns), objs) in enumerate(touches.items()):
+                    params.update(_touch_arrays(objs, columns, f"t{i}_"))
+                ids = sorted((await conn.execute(_insert_messages_stmt(shape), params)).scalars().all())
+                touches = {}
+            else:
+                ordered = _ordered_returning(session)
+                ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered, (MESSAGES.c.id,)), self.messages)).scalars().all())
+                ids = ids if ordered else sorted(ids)
             for row, new_id in zip(self.messages, ids, strict=True):
                 row["id"] = new_id
         if self.outbox:
@@ -228,13 +297,21 @@ class BatchWrites:
                 item["payload"]["message_id"] = message["id"]
                 rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
             await conn.execute(_INSERT_OUTBOX, rows)
-        await self._write_touches(session)
+        for (target, columns), objs in touches.items():
+            if arrays:
+                await conn.execute(_touch_stmt(target, columns, arrays), _touch_arrays(objs, columns, "v_"))
+            else:
+                rows = [{"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in columns}} for obj in objs]
+                await conn.execute(_touch_stmt(target, columns, arrays), rows)
 
-    async def _write_touches(self, session: AsyncSession) -> None:
-        groups: dict[tuple[Table, frozenset[str]], list[dict[str, Any]]] = defaultdict(list)
+    def _touch_groups(self) -> dict[tuple[Table, frozenset[str]], list[Any]]:
+        """The touched objects by (table, set of touched columns), in a fixed order of the groups."""
+        groups: dict[tuple[Table, frozenset[str]], list[Any]] = defaultdict(list)
         for obj, names in self.touched.values():
-            table: Table = type(obj).__table__
-            groups[(table, frozenset(names))].append({"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in names}})
-        conn = await session.connection()
-        for (target, columns), rows in groups.items():
-            await conn.execute(_touch_stmt(target, columns), rows)
+            groups[(type(obj).__table__, frozenset(names))].append(obj)
+        return dict(sorted(groups.items(), key=lambda group: (group[0][0].name, sorted(group[0][1]))))
+
+
+def _touch_arrays(objs: list[Any], columns: frozenset[str], prefix: str) -> dict[str, list[Any]]:
+    """One array per column, each object's final value (the ids as <prefix>id)."""
+    return {f"{prefix}id": [obj.id for obj in objs], **{f"{prefix}{n}": [getattr(obj, n) for obj in objs] for n in columns}}

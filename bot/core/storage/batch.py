@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 _CUSTOMERS = "incs.batch_customers"
+_MOVED = "incs.batch_rows_moved"
 
 
 @dataclass(frozen=True)
@@ -65,3 +66,10 @@ def forget(session: AsyncSession) -> None:
     """Rows moved between customers (a merge): what was read for the batch is read again when next asked."""
     for key in [k for k in session.info if isinstance(k, str) and k.startswith("incs.memo.")]:
         del session.info[key]
+    session.info[_MOVED] = True
+
+
+def rows_moved(session: AsyncSession) -> bool:
+    """Whether this transaction moved rows between customers: another chat's customer may have changed, so the
+    next ingest batch is read only after this one has committed."""
+    return bool(session.info.get(_MOVED))
