@@ -126,6 +126,9 @@ class TelegramChannel:
         except UpdateTypeLookupError:
             self.state.refused(f"update {update_id} has no known event type")
             raise MalformedUpdate(f"update {update_id} has no known event type") from None
+        if not _ids_fit(update):
+            self.state.refused(f"update {update_id} has a chat or user id beyond Telegram's range")
+            raise MalformedUpdate(f"update {update_id} has a chat or user id beyond Telegram's range")
         self.state.received()
         await self.dp.feed_update(self.bot, update)
         self._seen[update_id] = None
@@ -267,6 +270,23 @@ async def _keep_response_types(make_request: Any, bot: Bot, method: Any) -> Any:
     except TypeError:  # a result type that cannot be a key: aiogram builds it as before
         pass
     return await make_request(bot, method)
+
+
+ID_LIMIT = 2**53  # Telegram's chat and user ids have at most 52 significant bits (Bot API docs, Chat.id)
+
+
+def _ids_fit(update: Update) -> bool:
+    """No real update has a larger id; a forged one would fail the database's 64-bit columns (a 5xx, retried)."""
+    for event in (update.message, update.edited_message, update.callback_query):
+        if event is None:
+            continue
+        user = event.from_user
+        if user is not None and not -ID_LIMIT < user.id < ID_LIMIT:
+            return False
+        chat = getattr(event, "chat", None) or getattr(getattr(event, "message", None), "chat", None)
+        if chat is not None and not -ID_LIMIT < chat.id < ID_LIMIT:
+            return False
+    return True
 
 
 def _chat_key(raw: dict[str, Any]) -> Any:

@@ -72,6 +72,22 @@ async def test_an_update_aiogram_cannot_validate_is_counted_in_metrics_and_on_th
     assert 'id="tg-invalid">1 (last: update 3 does not validate' in page
 
 
+@pytest.mark.parametrize("field", ["chat", "from"])
+async def test_an_id_beyond_telegram_s_range_is_refused_not_a_5xx(hook: Server, caplog: pytest.LogCaptureFixture, field: str) -> None:
+    """Telegram's ids have at most 52 significant bits; a forged 70-bit one would overflow the database's columns."""
+    message = {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"}, "text": "hi",
+               "from": {"id": 5, "is_bot": False, "first_name": "A"}}
+    message[field]["id"] = 2**70  # type: ignore[index]
+    before = _invalid_count()
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{hook.url}/telegram/webhook", json={"update_id": 77, "message": message}, headers=GOOD
+    ) as resp:
+        assert resp.status == 200  # acknowledged: a retry would not make it fit
+    assert _invalid_count() == before + 1
+    no_tracebacks(caplog)
+    assert await stored(hook) == (0, 0)
+
+
 @FUZZ
 @given(update=UPDATEISH | JSONISH)
 async def test_fuzzed_updates_with_a_valid_secret_never_get_a_5xx(
