@@ -30,8 +30,12 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+# Two pytest-xdist workers (the machines have 2 cores; much of the suite waits on real time, which the other worker
+# fills). `make test TEST_WORKERS=0` runs it in one process. Each worker has its own PostgreSQL database (tests/utils/db.py).
+TEST_WORKERS ?= 2
+
 test: $(DEVSTAMP) browser lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist worksteal
 
 bench: $(DEVSTAMP)
 	$(BIN)/python -m tests.bench
