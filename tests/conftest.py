@@ -16,7 +16,7 @@ from bot.app import create_app
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core.common import clock
-from bot.server import start_site
+from bot.server import listening_url, start_site
 from bot.web import CTX
 from tests.utils.db import PG_URL, postgres_db, sqlite_db
 from tests.utils.factories import OrgWithAdmin, make_org
@@ -84,9 +84,10 @@ class Server:
 
 async def start_server(settings: Settings) -> Server:
     app = create_app(settings)
-    port = free_port()
-    runner, _site = await start_site(app, settings.server, host="127.0.0.1", port=port)  # as `incs run` serves
-    return Server(app=app, runner=runner, url=f"http://127.0.0.1:{port}")
+    # As `incs run` serves; port 0 is the kernel's pick at bind time (a port picked first and bound later can be taken
+    # in between, by another pytest worker or any outgoing connection).
+    runner, site = await start_site(app, settings.server, host="127.0.0.1", port=0)
+    return Server(app=app, runner=runner, url=listening_url(site))
 
 
 @pytest.fixture

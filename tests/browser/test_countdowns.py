@@ -9,6 +9,7 @@ from pathlib import Path
 from playwright.async_api import Browser, Page, expect
 
 from bot.core.common import clock
+from tests.browser.conftest import close_pages
 from tests.conftest import start_server
 from tests.utils.factories import PASSWORD, make_org
 from tests.utils.webchat import Visitor
@@ -66,4 +67,5 @@ async def test_countdowns_turn_red_without_reload(browser: Browser, sqlite_url: 
         assert errors == []  # nothing refused by the CSP, no script errors
     finally:
         await visitor.close()
+        await close_pages()
         await server.stop()

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from aiohttp import web
-from playwright.async_api import Browser, Response, async_playwright, expect
+from playwright.async_api import Browser, Response, expect
 
-from tests.browser.conftest import ARGS, CHROMIUM
+from tests.browser.conftest import chromium, close_pages
 from tests.browser.helpers import agent_page, shop_site
 from tests.conftest import Server, free_port, make_settings, start_server
 from tests.utils.factories import OrgWithAdmin, make_org
@@ -39,10 +39,8 @@ def _tls(tmp_path: Path) -> ssl.SSLContext:
 
 @pytest.fixture
 async def tls_browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=[*ARGS, "--ignore-certificate-errors"], headless=True)
+    async with chromium("--ignore-certificate-errors") as browser:
         yield browser
-        await browser.close()
 
 
 @pytest.fixture
@@ -59,6 +57,7 @@ async def sites(sqlite_url: str, tmp_path: Path) -> AsyncIterator[tuple[Server, 
     snippet: list[str] = [""]
     shop_runner = await shop_site(chat_origin, lambda: HOST_PAGE.format(snippet=snippet[0]), shop_port, context)
     yield server, chat_origin, shop_origin + "/", snippet
+    await close_pages()
     await shop_runner.cleanup()
     await server.stop()
 

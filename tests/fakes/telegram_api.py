@@ -14,6 +14,7 @@ accepted sends per (chat, text): a count above 1 is a message sent twice.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import math
 import random
@@ -131,6 +132,7 @@ class FakeTelegram:
         self._next_message = 1
         self._next_thread = 100
         self._new_update = asyncio.Event()
+        self._stopping = asyncio.Event()  # set by stop(): open long polls and simulated hangs answer at once
         self._runner: web.AppRunner | None = None
         self.url = ""
 
@@ -149,6 +151,9 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
+        # The runner's cleanup waits for every open request: a long poll would hold it for its whole timeout.
+        self._stopping.set()
+        self._new_update.set()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -297,7 +302,8 @@ class FakeTelegram:
         if fault is not None:
             if fault.status == 0:
                 call.status = 0
-                await asyncio.sleep(fault.delay or 5.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), fault.delay or 5.0)
                 return _error(504, "timeout")
             call.status = fault.status
             return _error(fault.status, fault.description or _DESCRIPTIONS.get(fault.status, "error"), fault.retry_after)
@@ -368,7 +374,7 @@ class FakeTelegram:
         offset = int(p.get("offset") or 0)
         self.updates = [u for u in self.updates if u["update_id"] >= offset]
         deadline = time.monotonic() + float(p.get("timeout") or 0)
-        while not self.updates and time.monotonic() < deadline:
+        while not self.updates and not self._stopping.is_set() and time.monotonic() < deadline:
             self._new_update.clear()
             try:
                 await asyncio.wait_for(self._new_update.wait(), deadline - time.monotonic())

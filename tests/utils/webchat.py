@@ -10,6 +10,10 @@ from typing import Any
 
 import aiohttp
 
+# How long a visitor waits for what it expects. Every wait ends as soon as its event arrives; on a machine busy
+# with other work (two pytest workers and more) an answer can take longer than a quiet machine's second or two.
+WAIT = 20.0
+
 
 class Visitor:
     def __init__(self, base: str, org: str = "demo", http: aiohttp.ClientSession | None = None) -> None:
@@ -26,7 +30,7 @@ class Visitor:
         async with self.http.get(f"{self.base}/chat", params={"org": self.org}) as resp:
             assert resp.status == 200
         self.ws = await self.http.ws_connect(f"{self.base}/chat/ws?org={self.org}")
-        self.hello = await self.ws.receive_json(timeout=5)
+        self.hello = await self.ws.receive_json(timeout=WAIT)
         assert self.hello["type"] == "hello"
         return self
 
@@ -41,7 +45,7 @@ class Visitor:
     async def say(self, text: str) -> dict[str, Any]:
         return await self.send({"type": "text", "text": text})
 
-    async def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    async def wait(self, match: Callable[[dict[str, Any]], bool], timeout: float = WAIT) -> dict[str, Any]:
         for event in self.events:
             if match(event):
                 self.events.remove(event)
@@ -57,7 +61,7 @@ class Visitor:
                     return event
                 self.events.append(event)
 
-    async def wait_message(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 5.0) -> dict[str, Any]:
+    async def wait_message(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = WAIT) -> dict[str, Any]:
         event = await self.wait(lambda e: e["type"] == "message" and predicate(e["message"]), timeout)
         return event["message"]
 
