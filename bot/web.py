@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import weakref
@@ -18,9 +19,15 @@ class OpenSockets:
 
     def __init__(self) -> None:
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
+        self.closing = False  # set by close_sockets: a socket opened after it is closed at once
+        self._late: set[asyncio.Task[bool]] = set()
 
     def add(self, ws: web.WebSocketResponse) -> None:
         self._sockets.add(ws)
+        if self.closing:  # opened during shutdown (its handler was past its checks): not left for the shutdown timeout
+            task = asyncio.get_running_loop().create_task(_going_away(ws))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
 
     def all(self) -> list[web.WebSocketResponse]:
         return list(self._sockets)
@@ -35,8 +42,14 @@ def track_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
 
 
 async def close_sockets(app: web.Application) -> None:
-    for ws in app[SOCKETS].all():
-        await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
+    sockets = app[SOCKETS]
+    sockets.closing = True
+    for ws in sockets.all():
+        await _going_away(ws)
+
+
+async def _going_away(ws: web.WebSocketResponse) -> bool:
+    return await ws.close(code=WSCloseCode.GOING_AWAY, message=b"server restarting")
 
 
 def wants_json(request: web.Request) -> bool:
