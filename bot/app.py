@@ -44,7 +44,7 @@ from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
 from bot.i18n import error_text, gettext
 from bot.pages import customer_error_page, request_locale
-from bot.web import CTX, SOCKETS, OpenSockets, close_sockets, wants_json
+from bot.web import CTX, SOCKETS, OpenSockets, shut_sockets, wants_json
 from workbench.routes import setup as setup_workbench
 from workbench.routes import setup_channel_pages
 
@@ -197,7 +197,7 @@ def create_app(settings: Settings, ctx: AppContext | None = None) -> web.Applica
     )
     app[CTX] = ctx
     app[SOCKETS] = OpenSockets()
-    app.on_shutdown.append(close_sockets)
+    app.on_shutdown.append(shut_sockets)
     app.router.add_get("/", index)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_view)

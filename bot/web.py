@@ -19,7 +19,7 @@ class OpenSockets:
 
     def __init__(self) -> None:
         self._sockets: weakref.WeakSet[web.WebSocketResponse] = weakref.WeakSet()
-        self.closing = False  # set by close_sockets: a socket opened after it is closed at once
+        self.closing = False  # set by shut_sockets: a socket opened after it is closed at once
         self._late: set[asyncio.Task[bool]] = set()
 
     def add(self, ws: web.WebSocketResponse) -> None:
@@ -42,10 +42,14 @@ def track_socket(request: web.Request, ws: web.WebSocketResponse) -> None:
 
 
 async def close_sockets(app: web.Application) -> None:
-    sockets = app[SOCKETS]
-    sockets.closing = True
-    for ws in sockets.all():
+    for ws in app[SOCKETS].all():
         await _going_away(ws)
+
+
+async def shut_sockets(app: web.Application) -> None:
+    """On shutdown: close the open sockets, and from now on each socket as soon as it is opened."""
+    app[SOCKETS].closing = True
+    await close_sockets(app)
 
 
 async def _going_away(ws: web.WebSocketResponse) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import aiohttp
 from aiohttp import WSCloseCode, WSMsgType
 
-from bot.web import close_sockets
+from bot.web import shut_sockets
 from tests.conftest import Server
 from tests.utils.factories import OrgWithAdmin, login
 
@@ -17,7 +17,7 @@ async def test_a_socket_opened_after_the_sockets_were_closed_is_closed_at_once(
 ) -> None:
     await login(http, server.url, demo.admin.email)
     async with http.ws_connect(f"{server.url}/workbench/ws") as before:
-        await close_sockets(server.app)  # what the shutdown does first
+        await shut_sockets(server.app)  # what the shutdown does first
         frame = await before.receive(timeout=10)
         assert frame.type in (WSMsgType.CLOSE, WSMsgType.CLOSED, WSMsgType.CLOSING)
     async with http.ws_connect(f"{server.url}/workbench/ws") as late:
