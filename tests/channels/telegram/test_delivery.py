@@ -298,7 +298,9 @@ async def test_a_message_refused_once_in_a_backlog_is_not_left_for_last(burst_st
 
     states = await wait_states(server.ctx.factory, "telegram", {"sent": 300}, timeout=300 / 30 * 3 + 30)
     assert states == {"sent": 300}, f"not delivered: {states}"
-    assert sum(1 for c in fake.calls if c.status == 429) == 1
+    # The forced 429 came; on a loaded machine the fake may refuse a few more sends as bunched on arrival (more than
+    # 30 in a second of its clock): each of those is paced again and still sent once (assert_sent_once below).
+    assert any(c.status == 429 and c.chat == refused for c in fake.calls)
     order = [c.chat for c in sorted(fake.calls, key=lambda c: c.at) if c.method == "sendMessage" and c.ok]
     # refused at about the 4th send, retried after 1 s (30 sends later) plus a claim or two
     assert order.index(refused) < 100, f"the refused chat's message went out as send {order.index(refused) + 1} of 300"
