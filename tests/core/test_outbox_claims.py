@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, load_settings
 from bot.core.common import clock
-from bot.core.delivery.claims import claim_due, due_query
+from bot.core.delivery.claims import _NEXT, claim_due, due_query
 from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.outbox import enqueue
 from bot.core.delivery.recorder import Outcome, apply
@@ -82,6 +82,30 @@ async def test_the_claim_reads_due_items_from_an_index_in_order_with_a_limit(db_
         assert "TEMP B-TREE" not in plan and "Sort" not in plan, f"the claim sorts its candidates:\n{plan}"
         assert "GROUP BY" not in plan and "Aggregate" not in plan, plan
         assert "SCAN outbox" not in plan and "Seq Scan" not in plan, f"the head check reads the table:\n{plan}"
+    finally:
+        await engine.dispose()
+
+
+async def test_bringing_a_chats_next_item_forward_seeks_it_in_an_index_whatever_the_backlog(db_url: str) -> None:
+    engine = create_engine(db_url)
+    try:
+        async with transaction(session_factory(engine)) as session:  # a backlog of 100 chats, five items each
+            stamp = clock.now()
+            await session.execute(OutboxItem.__table__.insert(), [
+                {"channel": "telegram", "target": str(n % 100), "payload": {"text": "hi"}, "idempotency_key": f"b{n}",
+                 "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
+                for n in range(500)
+            ])
+        async with transaction(session_factory(engine)) as session:
+            if db_url.startswith("postgresql"):
+                await session.execute(text("ANALYZE outbox"))
+            # the UPDATE itself finds its row by primary key; the item to bring forward is this subquery's
+            plan = await _plan(session, select(_NEXT).params(b_channel="telegram", b_target="1"))
+        assert "ix_outbox_queue" in plan, plan
+        seeks = [line for line in plan.splitlines() if "SEARCH" in line or "Index Cond" in line]
+        assert any("target" in line for line in seeks), f"promote_next reads every pending row of the channel:\n{plan}"
+        assert "SCAN outbox" not in plan and "Seq Scan" not in plan, f"promote_next reads the backlog:\n{plan}"
+        assert "GROUP BY" not in plan and "Aggregate" not in plan.replace("InitPlan", ""), plan
     finally:
         await engine.dispose()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, or_, select, text, tuple_, update
+from sqlalchemy import and_, bindparam, case, func, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -259,14 +259,17 @@ async def _lease(session: AsyncSession, stamp: datetime, lease_seconds: float, h
 
 
 _QUEUE: Any = OutboxItem.__table__
-_NEXT = (  # each of these targets' oldest pending item
+_NEXT = (  # one target's oldest pending item: the first entry of its run in ix_outbox_queue, one seek
     select(func.min(_QUEUE.c.id))
-    .where(_QUEUE.c.state == "pending", tuple_(_QUEUE.c.channel, _QUEUE.c.target).in_(bindparam("b_targets", expanding=True)))
-    .group_by(_QUEUE.c.channel, _QUEUE.c.target)
+    .where(_QUEUE.c.state == "pending", _QUEUE.c.channel == bindparam("b_channel"), _QUEUE.c.target == bindparam("b_target"))
+    .scalar_subquery()
 )
-_PROMOTE = update(_QUEUE).where(_QUEUE.c.id.in_(_NEXT), _QUEUE.c.next_attempt_at > bindparam("b_now")).values(
+# Built once: every outcome runs it, once per finished target in one executemany. A single statement over all the
+# targets (`(channel, target) IN (VALUES …) GROUP BY …`) read every pending row on SQLite, whose planner seeks only
+# `state` for a row-value IN: 23 ms with 60,000 greetings queued, held in the write turn.
+_PROMOTE = update(_QUEUE).where(_QUEUE.c.id == _NEXT, _QUEUE.c.next_attempt_at > bindparam("b_now")).values(
     next_attempt_at=bindparam("b_now")
-)  # built once: every outcome runs it
+)
 
 
 async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, str]]) -> None:
@@ -275,4 +278,5 @@ async def promote_next(*, session: AsyncSession, targets: Collection[tuple[str, 
     if not targets:
         return
     await _one_at_a_time(session, [channel for channel, _ in targets], claim=False)
-    await session.execute(_PROMOTE, {"b_targets": [tuple(t) for t in targets], "b_now": now()})
+    stamp = now()
+    await session.execute(_PROMOTE, [{"b_channel": channel, "b_target": target, "b_now": stamp} for channel, target in targets])
