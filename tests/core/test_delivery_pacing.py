@@ -11,7 +11,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.core.common import clock
 from bot.core.common.metrics import REGISTRY
@@ -194,3 +194,39 @@ async def test_an_item_older_than_max_age_fails_and_admins_hear_it_once(start: A
     assert len(events) == 1 and events[0].org_id == demo.org.id and events[0].detail["channel"] == "probe"
     assert all("max_age_seconds" in e for e in errors) and copies == {"failed"}
     assert 'incs_outbox_items{channel="probe",state="failed"} 3.0' in await metrics_text(srv)
+
+
+async def _rounds(dispatcher: Any, kind: str, more_than: int) -> None:
+    async with asyncio.timeout(10):
+        while dispatcher.rounds[kind] <= more_than:  # noqa: ASYNC110 - the loop runs in this event loop: look again
+            await asyncio.sleep(0.01)
+
+
+async def test_a_wake_up_for_a_channel_with_no_room_makes_no_claim_and_one_for_a_channel_with_room_does(start: Any) -> None:
+    """The ingest writer wakes the dispatcher for the channels it queued for: under a burst at Telegram's limits that
+    is a wake-up per batch for a channel whose window is in hand, each a claim that could take nothing (a transaction,
+    a look at the outbox) while the webhook waited for the event loop."""
+    srv, channel, _ = await held_backlog(start, SlowChannel(window=4), lease_seconds=30, poll_seconds=30)
+    assert await wait_states(srv.ctx.factory, "probe", {"sending": 4, "pending": 36}, timeout=10) == {"sending": 4, "pending": 36}
+    dispatcher = srv.ctx.dispatcher
+    statements: list[str] = []
+
+    def seen(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if "outbox" in statement:
+            statements.append(statement)
+
+    event.listen(srv.ctx.engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        skipped = dispatcher.rounds["skipped"]
+        dispatcher.wake(["probe"])
+        await _rounds(dispatcher, "skipped", skipped)
+        assert statements == [], "a round for a channel with no room read the outbox"
+
+        claimed = dispatcher.rounds["claimed"]
+        dispatcher.wake(["probe", "webchat"])  # one of them has room: a claim
+        await _rounds(dispatcher, "claimed", claimed)
+        assert statements, "a wake-up for a channel with room made no claim"
+    finally:
+        event.remove(srv.ctx.engine.sync_engine, "before_cursor_execute", seen)
+    channel.go.set()
+    assert await wait_states(srv.ctx.factory, "probe", {"sent": 40}, timeout=20) == {"sent": 40}

@@ -354,3 +354,22 @@ async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the
     assert dict(overlapped)["after"] is False, overlapped
     if server.ctx.engine.dialect.name == "postgresql":  # batches after an ordinary one still overlap
         assert dict(overlapped)["next"] is True, overlapped
+
+
+async def test_the_dispatcher_is_woken_for_the_channels_a_batch_queued_for_and_not_for_a_batch_that_queued_nothing(
+    server: Server, demo: OrgWithAdmin,
+) -> None:
+    woken: list[Any] = []
+    server.ctx.ingestor.on_replies.append(woken.append)
+
+    async def woken_for() -> Any:
+        async with asyncio.timeout(10):
+            while not woken:  # noqa: ASYNC110 - the callbacks run after the acknowledgement, in this event loop
+                await asyncio.sleep(0.01)
+        return woken.pop(0)
+
+    await together(server, [chat(demo.org.id, "wake-1", "hello")])  # a new chat: greeted, its replies queued
+    assert await woken_for() == {"telegram"}
+    await together(server, [chat(demo.org.id, "wake-1", "and my order?")])  # a known chat's message: nothing queued
+    await together(server, [chat(demo.org.id, "wake-2", "hi")])
+    assert await woken_for() == {"telegram"} and woken == [], "a batch that queued nothing woke the dispatcher"

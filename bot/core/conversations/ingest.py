@@ -34,6 +34,7 @@ from bot.core.conversations.live import Hub, publish_message
 from bot.core.conversations.models import Message
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
+from bot.core.delivery.outbox import queued_channels
 from bot.core.storage.batch import begin_batch, rows_moved
 from bot.core.storage.db import SessionFactory, is_sqlite, write_turn
 
@@ -87,7 +88,9 @@ class Ingestor:
         self.hub = hub
         self.services = services if services is not None else {}
         self.on_committed: list[Any] = []  # called after every commit
-        self.on_replies: list[Any] = []  # called after a commit that queued replies (the dispatcher's wake-up)
+        # called after a commit that queued deliveries (the dispatcher's wake-up), with the channels queued for
+        # (None: not known, any channel may have new items)
+        self.on_replies: list[Any] = []
         self._queue: asyncio.Queue[tuple[InboundEvent, asyncio.Future[IngestResult]]] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -186,6 +189,7 @@ class Ingestor:
                     await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
                     marks.append(time.perf_counter())
                     results = [item.result() for item in pending]
+                    queued = queued_channels(session)
                     if flight is not None and not rows_moved(session):  # else the next batch waits for the commit
                         flight.customers = set(known.customers) | {item.identity.customer_id for item in pending}
                         flight.flushed.set()
@@ -193,7 +197,7 @@ class Ingestor:
                 committed = True
                 # Acknowledged and published at once: before the connection goes back to the pool (its reset is one
                 # more trip to the database thread) and the write turn is handed on.
-                await self._acknowledge(batch, results)
+                await self._acknowledge(batch, results, queued)
         except _ReadAfterIt:
             assert previous is not None
             await previous.finished()
@@ -220,16 +224,18 @@ class Ingestor:
             steps = ", ".join(f"{(b - a) * 1000:.0f}" for a, b in zip(marks, marks[1:], strict=False))
             log.warning("slow ingest batch: %d events in %.0f ms (load, handle, flush, commit: %s ms)", len(batch), took * 1000, steps)
 
-    async def _acknowledge(self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]], results: list[IngestResult]) -> None:
+    async def _acknowledge(
+        self, batch: list[tuple[InboundEvent, asyncio.Future[IngestResult]]], results: list[IngestResult], queued: frozenset[str],
+    ) -> None:
         metrics.INGEST_BATCH.observe(len(batch))
         for (event, future), result in zip(batch, results, strict=True):
             metrics.INBOUND.labels(event.channel).inc()
             result.origin = event.extra.get("origin")
             if not future.done():
                 future.set_result(result)
-        await self._after_commit(results)
+        await self._after_commit(results, queued)
 
-    async def _after_commit(self, results: list[IngestResult]) -> None:
+    async def _after_commit(self, results: list[IngestResult], queued: frozenset[str]) -> None:
         for result in results:
             if result.duplicate:
                 continue
@@ -246,9 +252,11 @@ class Ingestor:
                 await publish_message(self.hub, org_id=org_id, conversation_id=result.conversation_id, customer_id=None, message=reply)
         for callback in self.on_committed:
             callback()
-        if any(result.replies for result in results):  # no reply queued, no dispatcher round needed
+        # No delivery queued, no dispatcher round needed. A reply whose outbox row no writer named (none should
+        # exist) wakes it for every channel.
+        if queued or any(result.replies for result in results):
             for callback in self.on_replies:
-                callback()
+                callback(queued or None)
 
     async def _handle(
         self, session: AsyncSession, event: InboundEvent, known: Preloaded, writes: BatchWrites

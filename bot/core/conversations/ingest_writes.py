@@ -37,6 +37,7 @@ from bot.core.conversations.models import ChannelIdentity, Conversation, Custome
 from bot.core.conversations.outbound import reply_payload
 from bot.core.conversations.threads import preview
 from bot.core.delivery.models import OutboxItem
+from bot.core.delivery.outbox import note_queued
 
 Key = tuple[int, str, str]  # (org_id, channel, external_id)
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
@@ -297,6 +298,7 @@ class BatchWrites:
                 item["payload"]["message_id"] = message["id"]
                 rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
             await conn.execute(_INSERT_OUTBOX, rows)
+            note_queued(session, {item["channel"] for item in rows})
         for (target, columns), objs in touches.items():
             if arrays:
                 await conn.execute(_touch_stmt(target, columns, arrays), _touch_arrays(objs, columns, "v_"))

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,11 +64,23 @@ class Dispatcher:
         self._busy: Counter[str] = Counter()  # items in hand per channel
         self._soon: asyncio.TimerHandle | None = None
         self._comeback: dict[int, tuple[str, float]] = {}  # paced items sent back to pending -> channel, loop time due
+        self._asked: set[str] | None = None  # channels named by the wake-ups since the last round; None: any channel
+        self._woken = False  # a wake-up came while a round ran
+        self._soon_channels: set[str] = set()
+        self.rounds: Counter[str] = Counter()  # "claimed" / "skipped": rounds of the loop (metrics and tests)
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
 
-    def wake(self) -> None:
+    def wake(self, channels: Collection[str] | None = None) -> None:
+        """Claim what is due. `channels`: the only channels with new items, if the caller knows (the ingest writer):
+        while none of them has room (a paced channel whose window is in hand), the round is skipped, its claim
+        would find nothing to take; their sends finishing wake it again."""
+        if channels is None:
+            self._asked = None
+        elif self._asked is not None:
+            self._asked.update(channels)
+        self._woken = True
         self._wake.set()
 
     async def start(self) -> None:
@@ -87,21 +99,35 @@ class Dispatcher:
     async def _loop(self) -> None:
         try:
             while not self._stopping:
-                try:
-                    worked = await self.run_once(wait=False)
-                except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
-                    log.exception("outbox round failed")
+                asked, self._asked, self._woken = self._asked, set(), False
+                if asked and self._no_room(asked):
+                    self.rounds["skipped"] += 1
                     worked = 0
-                if worked or self._stopping:
+                else:
+                    try:
+                        worked = await self.run_once(wait=False)
+                    except Exception:  # noqa: BLE001 - keep delivering after a database hiccup
+                        log.exception("outbox round failed")
+                        worked = 0
+                    self.rounds["claimed"] += 1
+                if worked:  # more may be due
+                    self._asked = None
+                    continue
+                if self._stopping or self._woken:  # woken while the round ran: look again
                     continue
                 self._wake.clear()
                 try:
                     await asyncio.wait_for(self._wake.wait(), self.config.poll_seconds)
                 except TimeoutError:
-                    pass
+                    self._asked = None  # the periodic look at every channel (other processes' items, due retries)
         finally:
             if self._inflight:  # a cancel here cancels them too: the senders journal what they had sent
                 await asyncio.gather(*self._inflight.values(), return_exceptions=True)
+
+    def _no_room(self, channels: Collection[str]) -> bool:
+        """Every one of these channels is paced and has no room for a claim now."""
+        paced, _ = self.rooms()
+        return all(paced.get(channel, 1) == 0 for channel in channels)
 
     def rooms(self) -> tuple[dict[str, int], int]:
         """How many items each paced channel may claim now, and how many the unpaced channels may.
@@ -158,9 +184,9 @@ class Dispatcher:
             self._inflight.pop(item.id, None)
             self._busy[item.channel] -= 1
             if self._window(item.channel) is None:
-                self._wake.set()
+                self.wake()
             else:  # a paced channel frees room one send at a time: look again a little later, for several at once
-                self._wake_soon()
+                self._wake_soon(item.channel)
 
         task.add_done_callback(done)
         return task
@@ -231,17 +257,19 @@ class Dispatcher:
             log.info("outbox item %d to %s: retry in %.1fs (%s)", item.id, item.channel, delay, exc)
         self._schedule_wake(delay)
 
-    def _wake_soon(self) -> None:
+    def _wake_soon(self, channel: str) -> None:
+        self._soon_channels.add(channel)
         if self._soon is None:
             self._soon = asyncio.get_running_loop().call_later(CLAIM_INTERVAL, self._woken_soon)
 
     def _woken_soon(self) -> None:
         self._soon = None
-        self._wake.set()
+        channels, self._soon_channels = self._soon_channels, set()
+        self.wake(channels)
 
     def _schedule_wake(self, delay: float) -> None:
         try:
-            asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.01, self._wake.set)
+            asyncio.get_running_loop().call_later(max(delay, 0.0) + 0.01, self.wake)
         except RuntimeError:
             pass
 

@@ -44,6 +44,19 @@ def _thread() -> ThreadCopy:
     return _thread_copy
 
 
+QUEUED = "incs.outbox.queued"  # session.info: the channels this session queued items for (the dispatcher's wake-up)
+
+
+def note_queued(session: AsyncSession, channels: Collection[str]) -> None:
+    """Every writer of pending outbox rows in a transaction that wakes the dispatcher for the channels it names
+    (the ingest writer) says which channels it queued for."""
+    session.info.setdefault(QUEUED, set()).update(channels)
+
+
+def queued_channels(session: AsyncSession) -> frozenset[str]:
+    return frozenset(session.info.get(QUEUED, ()))
+
+
 async def enqueue(
     *,
     session: AsyncSession,
@@ -66,6 +79,7 @@ async def enqueue(
     )
     session.add(item)
     await session.flush()
+    note_queued(session, (channel,))
     return item
 
 
