@@ -104,8 +104,9 @@ async def on_customer_message(channel: TelegramChannel, message: Message) -> Non
     chat_id = message.chat.id
     drop, tell = _throttled(channel, chat_id)
     if drop:
-        log.warning("telegram: chat %s is flooding; update for message %s dropped", chat_id, message.message_id)
-        if tell:
+        if tell:  # once per flood, like the notice: a line per dropped update made a flood a flood of log lines
+            log.warning("telegram: chat %s is flooding; its updates are dropped until it slows down (first: message %s)",
+                        chat_id, message.message_id)
             await notify(channel, chat_id=chat_id, key=f"flood:{chat_id}:{message.message_id}", template="telegram_slow_down")
         return
     text = message.text or ""
