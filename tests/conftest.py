@@ -11,17 +11,22 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp import web
+from argon2.profiles import CHEAPEST
 
 from bot.app import create_app
 from bot.config import Settings
 from bot.context import AppContext
 from bot.core.common import clock
+from bot.core.orgs import agents
 from bot.server import listening_url, start_site
 from bot.web import CTX
 from tests.utils.db import PG_URL, postgres_db, sqlite_db
 from tests.utils.factories import OrgWithAdmin, make_org
 
 BACKENDS = ["sqlite", "postgresql"] if PG_URL else ["sqlite"]
+# argon2 at its cheapest in the suite (still argon2id, hashed and checked for real): at the library's default cost
+# every sign-in and every admin made cost ~0.18 s of CPU. tests/workbench/test_passwords_cost.py checks the product's.
+agents.use_parameters(CHEAPEST)
 SECRET = "test-secret-key-0123456789abcdefghijklmnop"
 
 
