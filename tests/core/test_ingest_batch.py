@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from bot.core.conversations import ingest
 from bot.core.conversations.events import InboundEvent
@@ -45,6 +46,24 @@ def statements(server: Server) -> Iterator[Counter[str]]:
         yield seen
     finally:
         event.remove(engine, "before_cursor_execute", count)
+
+
+@contextmanager
+def begins_and_commits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The BEGINs, COMMITs and ROLLBACKs the ingest writer sends PostgreSQL (asyncpg's transactions; SQLite: none)."""
+    sent: list[str] = []
+
+    def recording(verb: str, method: Any) -> Any:
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None and task.get_name() == "ingest-writer":
+                sent.append(verb)
+            return await method(self, *args, **kwargs)
+        return wrapper
+
+    for verb, name in (("BEGIN", "start"), ("COMMIT", "commit"), ("ROLLBACK", "rollback")):
+        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recording(verb, getattr(asyncpg.transaction.Transaction, name)))
+    yield sent
 
 
 def chat(org_id: int, who: str, text: str, platform_id: str | None = None) -> InboundEvent:
@@ -373,3 +392,78 @@ async def test_the_dispatcher_is_woken_for_the_channels_a_batch_queued_for_and_n
     await together(server, [chat(demo.org.id, "wake-1", "and my order?")])  # a known chat's message: nothing queued
     await together(server, [chat(demo.org.id, "wake-2", "hi")])
     assert await woken_for() == {"telegram"} and woken == [], "a batch that queued nothing woke the dispatcher"
+
+
+async def test_a_batch_whose_only_write_is_one_statement_commits_with_it(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a known chat's batch that queues no reply is two round trips, the preload and the messages INSERT
+    (the touches its CTEs), each its own implicit transaction: no BEGIN before them, no COMMIT after (the INSERT is
+    committed before its result comes back). A batch that writes more (a first contact: the new chat's rows, the
+    greetings and their outbox rows) is one transaction as before. Either way the message is stored when it is
+    acknowledged. SQLite: unchanged, one transaction a batch."""
+    org = demo.org.id
+    commits: list[str] = []
+
+    def record(_conn: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":
+            commits.append("commit")
+
+    event.listen(server.ctx.engine.sync_engine, "commit", record)
+    try:
+        with begins_and_commits(monkeypatch) as sent:
+            [first] = await together(server, [chat(org, "9001", "hello", "p1"), ])
+            greeted = list(sent)
+            sent.clear()
+            results = await together(server, [chat(org, "9001", "my order", "p2"), chat(org, "9002", "hi", "p3")])
+            first_contact_too = list(sent)
+            sent.clear()
+            [known] = await together(server, [chat(org, "9001", "is late", "p4")])
+            alone = list(sent)
+    finally:
+        event.remove(server.ctx.engine.sync_engine, "commit", record)
+    assert first.replies and not known.replies and not known.duplicate
+    if server.ctx.engine.dialect.name == "postgresql":
+        assert greeted == ["BEGIN", "COMMIT"], greeted
+        assert first_contact_too == ["BEGIN", "COMMIT"], first_contact_too  # the new chat 9002 shares the batch
+        assert alone == [], alone
+    else:
+        assert greeted == first_contact_too == alone == []
+        assert commits == ["commit"] * 3, commits
+    async with server.ctx.factory() as session:  # another connection: stored and committed, touches and all
+        rows = (await session.scalars(select(Message).where(Message.conversation_id == first.conversation_id,
+                                                             Message.direction == "in").order_by(Message.id))).all()
+        assert [(m.text, m.platform_message_id) for m in rows] == [("hello", "p1"), ("my order", "p2"), ("is late", "p4")]
+        assert rows[-1].id == known.message["id"] and results[0].message["id"] == rows[1].id
+        conversation = await session.get(Conversation, first.conversation_id)
+        assert conversation is not None and conversation.unread_count == 3 and conversation.last_message_preview == "is late"
+
+
+async def test_a_batch_whose_write_fails_is_written_again_event_by_event(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's one write fails (here a row naming a conversation that does not exist): nothing of it is stored
+    (on PostgreSQL it was its own transaction), and each event is written again alone, so the bad one fails and
+    the others are stored once, their conversations touched once."""
+    org = demo.org.id
+    await together(server, [chat(org, "f1", "hi"), chat(org, "f2", "hi")])
+    make_row = ingest.message_row
+
+    def breaking(**values: Any) -> dict[str, Any]:
+        row = make_row(**values)
+        if values.get("text") == "bad":
+            row["conversation_id"] = 10**9
+        return row
+
+    monkeypatch.setattr(ingest, "message_row", breaking)
+    events = [chat(org, "f1", "fine 1"), chat(org, "f2", "bad"), chat(org, "f1", "fine 2")]
+    outcome = await asyncio.gather(*(server.ctx.ingestor.submit(e) for e in events), return_exceptions=True)
+    assert isinstance(outcome[1], Exception) and not isinstance(outcome[0], Exception) and not isinstance(outcome[2], Exception)
+    async with server.ctx.factory() as session:
+        texts = Counter((await session.scalars(select(Message.text).where(Message.text.in_(["fine 1", "fine 2", "bad"])))).all())
+        assert texts == {"fine 1": 1, "fine 2": 1}, texts
+        conversation = await session.get(Conversation, outcome[0].conversation_id)  # type: ignore[union-attr]
+        assert conversation is not None and conversation.unread_count == 1 + 2
+        count = await session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == conversation.id))
+        assert count == 1 + 3 + 2  # hello, the greetings, the two fine ones

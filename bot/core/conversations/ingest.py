@@ -36,7 +36,7 @@ from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
 from bot.core.delivery.outbox import queued_channels
 from bot.core.storage.batch import begin_batch, rows_moved
-from bot.core.storage.db import SessionFactory, is_sqlite, write_turn
+from bot.core.storage.db import SessionFactory, is_sqlite, statements_alone, write_turn
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -173,7 +173,8 @@ class Ingestor:
             async with write_turn(self.factory, urgent=True), self.factory() as session:
                 async with session.begin():
                     events = [event for event, _ in batch]
-                    known = await Preloaded.load(session, events)
+                    async with statements_alone(session):  # PostgreSQL: a read needs no BEGIN before it
+                        known = await Preloaded.load(session, events)
                     if previous is not None and previous.customers & known.customers.keys():
                         raise _ReadAfterIt  # a customer of both (a chat on another channel): read it after that commit
                     new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
@@ -186,7 +187,12 @@ class Ingestor:
                     marks.append(time.perf_counter())
                     if previous is not None:
                         await previous.finished()  # writes (ids) and commits in batch order
-                    await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
+                    # A batch whose only write is one statement (PostgreSQL: a known chat's messages, no reply, nothing
+                    # read or written since the preload, nothing the ORM would flush) commits with that statement.
+                    alone = writes.one_statement(session) and not (session.new or session.dirty or session.deleted)
+                    async with statements_alone(session, when=alone) as committing:
+                        await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
+                    committed = committing  # stored: a failure from here on must not write it again
                     marks.append(time.perf_counter())
                     results = [item.result() for item in pending]
                     queued = queued_channels(session)
