@@ -10,6 +10,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -107,24 +108,53 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def postgres_cpu_seconds() -> float:
-    """User + system CPU seconds the PostgreSQL server on this machine has used so far, read from /proc: its
-    postmaster, its live processes and the processes it has reaped (a backend whose connection a pool closed), so
-    the difference of two readings counts every backend, those that exited between them included."""
-    total = 0.0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            cmdline = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
-            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        if cmdline.startswith("postgres:"):  # a backend or a background process
-            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        elif cmdline.endswith("/postgres"):  # the postmaster, with its reaped children's time
-            total += sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
-    return total
+class PostgresCpu:
+    """CPU seconds (user + system) of the PostgreSQL backends connected to one database, read from /proc (the
+    server runs on this machine) every `every` seconds while the block runs, so a backend that exits meanwhile (a
+    connection the pool closed) counts up to its last reading and other databases' backends (another engineer's
+    tests) do not count at all."""
+
+    def __init__(self, database: str, every: float = 0.05) -> None:
+        self.database = database
+        self.every = every
+        self.seconds = 0.0
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PostgresCpu:
+        self._read(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        self.seconds = sum(last - self._first.get(pid, 0.0) for pid, last in self._last.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read()
+
+    def _read(self, first: bool = False) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+                if not title.startswith("postgres:"):
+                    continue
+                words = [word for word in title.split() if not word.endswith(":")]  # "postgres: [cluster:] user db host ..."
+                if len(words) < 2 or words[1] != self.database:
+                    continue
+                seconds = cpu_seconds(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+            (self._first if first else self._last)[int(entry.name)] = seconds
+            if first:
+                self._last[int(entry.name)] = seconds
 
 
 def rss_mb(pid: int) -> float:
