@@ -172,6 +172,15 @@ async def statements_alone(session: AsyncSession, *, when: bool = True) -> Async
         adapted.autocommit = False  # back to the engine's isolation level: the next statement begins a transaction
 
 
+@asynccontextmanager
+async def read_session(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session for reads only: on PostgreSQL each statement is a transaction of its own (`statements_alone`), so
+    a page's look-up costs its statement, not a BEGIN and a ROLLBACK around it as well. Under READ COMMITTED each
+    statement reads its own snapshot either way. Nothing written in it is rolled back at its end: only reads."""
+    async with factory() as session, statements_alone(session):
+        yield session
+
+
 async def checkpoint(factory: SessionFactory) -> None:
     """SQLite: one PASSIVE checkpoint now, from its own connection (no write turn: it never blocks a writer)."""
     bind = factory.kw.get("bind")
