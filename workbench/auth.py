@@ -26,7 +26,7 @@ from bot.core.orgs.permissions import Permission, require
 from bot.core.orgs.totp import totp_missing
 from bot.core.security.password_pool import PasswordPool
 from bot.core.security.throttle import LoginThrottle
-from bot.core.storage.db import transaction
+from bot.core.storage.db import read_session, transaction
 from bot.core.storage.tenancy import org_session, org_transaction
 from bot.web import CTX
 
@@ -60,7 +60,7 @@ async def load_agent(request: web.Request) -> None:
     if not token:
         raise _to_login(request)
     ctx = request.app[CTX]
-    async with ctx.factory() as session:
+    async with read_session(ctx.factory) as session:  # reads only: no BEGIN and ROLLBACK around them on PostgreSQL
         try:
             agent, row = await session_agent(session=session, token=token)
         except Unauthorized:

@@ -12,6 +12,7 @@ from bot.core.common.errors import NotFound
 from bot.core.conversations.live import Subscription
 from bot.core.conversations.threads import get_conversation
 from bot.core.orgs.permissions import Permission, member_org_id, require
+from bot.core.storage.db import statements_alone
 from bot.core.storage.tenancy import org_session
 from bot.web import CTX, track_socket
 from workbench.auth import AGENT, PERMISSION_ATTR, load_agent
@@ -39,7 +40,7 @@ async def agent_socket(request: web.Request) -> web.StreamResponse:
                 continue
             if conversation_id is None:
                 continue
-            async with org_session(ctx.factory, agent.org_id) as session:
+            async with org_session(ctx.factory, agent.org_id) as session, statements_alone(session):  # a read: no BEGIN
                 try:
                     await get_conversation(session=session, org_id=member_org_id(agent), conversation_id=conversation_id)
                 except NotFound:

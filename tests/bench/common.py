@@ -10,6 +10,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -105,6 +106,55 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time a process has used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresCpu:
+    """CPU seconds (user + system) of the PostgreSQL backends connected to one database, read from /proc (the
+    server runs on this machine) every `every` seconds while the block runs, so a backend that exits meanwhile (a
+    connection the pool closed) counts up to its last reading and other databases' backends (another engineer's
+    tests) do not count at all."""
+
+    def __init__(self, database: str, every: float = 0.05) -> None:
+        self.database = database
+        self.every = every
+        self.seconds = 0.0
+        self._first: dict[int, float] = {}
+        self._last: dict[int, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> PostgresCpu:
+        self._read(first=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._read()
+        self.seconds = sum(last - self._first.get(pid, 0.0) for pid, last in self._last.items())
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.every):
+            self._read()
+
+    def _read(self, first: bool = False) -> None:
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].decode(errors="replace")
+                if not title.startswith("postgres:"):
+                    continue
+                words = [word for word in title.split() if not word.endswith(":")]  # "postgres: [cluster:] user db host ..."
+                if len(words) < 2 or words[1] != self.database:
+                    continue
+                seconds = cpu_seconds(int(entry.name))
+            except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+                continue
+            (self._first if first else self._last)[int(entry.name)] = seconds
+            if first:
+                self._last[int(entry.name)] = seconds
 
 
 def rss_mb(pid: int) -> float:

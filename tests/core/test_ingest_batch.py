@@ -11,11 +11,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import asyncpg
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, func, select
 
 from bot.core.conversations import ingest
-from bot.core.conversations.events import InboundEvent
+from bot.core.conversations.events import InboundEvent, Reply
 from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
 from bot.core.delivery.models import OutboxItem
@@ -47,9 +48,39 @@ def statements(server: Server) -> Iterator[Counter[str]]:
         event.remove(engine, "before_cursor_execute", count)
 
 
+@contextmanager
+def begins_and_commits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """The BEGINs, COMMITs and ROLLBACKs the ingest writer sends PostgreSQL (asyncpg's transactions; SQLite: none)."""
+    sent: list[str] = []
+
+    def recording(verb: str, method: Any) -> Any:
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None and task.get_name() == "ingest-writer":
+                sent.append(verb)
+            return await method(self, *args, **kwargs)
+        return wrapper
+
+    for verb, name in (("BEGIN", "start"), ("COMMIT", "commit"), ("ROLLBACK", "rollback")):
+        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recording(verb, getattr(asyncpg.transaction.Transaction, name)))
+    yield sent
+
+
 def chat(org_id: int, who: str, text: str, platform_id: str | None = None) -> InboundEvent:
     return InboundEvent(org_id=org_id, channel="telegram", external_id=who, kind="text", text=text,
                         display_name=f"User {who}", platform_message_id=platform_id)
+
+
+def answer_every_message(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The flows answer every message: each batch queues outbox rows, so on PostgreSQL it is one transaction with a
+    COMMIT to send (during which the next batch is read and handled), not one statement that commits itself."""
+    flows = server.ctx.ingestor.flows
+    run = flows.run
+
+    async def answering(turn: Any) -> Any:
+        return [*await run(turn), Reply(text="noted")]
+
+    monkeypatch.setattr(flows, "run", answering)
 
 
 async def together(server: Server, events: list[InboundEvent]) -> list[IngestResult]:
@@ -265,11 +296,13 @@ async def test_a_batch_s_statements_on_each_backend_whatever_its_size(server: Se
 async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(
     server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """On PostgreSQL the next batch is read and handled while the one before it commits; a chat of the batch in
-    flight waits for it. Waves of messages, alternately from two halves of the chats, in batches of at most 12:
-    every chat's messages keep their order (ids ascend as sent), every conversation counts all of them (no touch
-    lost), and on PostgreSQL batches began while the one before them was still in flight (on SQLite never)."""
+    """On PostgreSQL the next batch is read and handled while the one before it sends its COMMIT (here every
+    message is answered, so every batch has one); a chat of the batch in flight waits for it. Waves of messages,
+    alternately from two halves of the chats, in batches of at most 12: every chat's messages keep their order (ids
+    ascend as sent), every conversation counts all of them (no touch lost), and on PostgreSQL batches began while
+    the one before them was still in flight (on SQLite never)."""
     monkeypatch.setattr(ingest, "MAX_BATCH", 12)
+    answer_every_message(server, monkeypatch)
     overlapped: list[bool] = []
 
     def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
@@ -301,8 +334,10 @@ async def test_a_batch_sharing_a_customer_with_the_batch_in_flight_is_read_after
 ) -> None:
     """Two chats of one customer (merged, e.g. Telegram and web chat) in consecutive batches: on PostgreSQL the
     second batch, begun while the first commits, finds the customer in flight and is read again after that
-    commit, so what the first wrote for the customer (consent, last seen) is what the second reads."""
+    commit, so what the first wrote for the customer (consent, last seen) is what the second reads. (Every message
+    is answered: a batch that commits with its one write has no COMMIT to overlap, and the next waits for it.)"""
     monkeypatch.setattr(ingest, "MAX_BATCH", 1)
+    answer_every_message(server, monkeypatch)
     org = demo.org.id
     first, second = await together(server, [chat(org, "m1", "hi"), chat(org, "m2", "hi")])
     async with transaction(server.ctx.factory) as session:
@@ -327,7 +362,8 @@ async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the
     server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A merge (rows moved between customers, storage.batch.forget) may change another chat's customer: the next
-    batch is not begun while that batch is in flight, even on PostgreSQL."""
+    batch is not begun while that batch is in flight, even on PostgreSQL (every message is answered, so the others
+    have a COMMIT to overlap)."""
     monkeypatch.setattr(ingest, "MAX_BATCH", 1)
     org = demo.org.id
     await together(server, [chat(org, "x1", "hi"), chat(org, "x2", "hi")])
@@ -337,7 +373,7 @@ async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the
     async def merging(turn: Any) -> Any:
         if turn.event.text == "merge":
             forget(turn.session)
-        return await run(turn)
+        return [*await run(turn), Reply(text="noted")]
 
     monkeypatch.setattr(flows, "run", merging)
     overlapped: list[tuple[str, bool]] = []
@@ -373,3 +409,115 @@ async def test_the_dispatcher_is_woken_for_the_channels_a_batch_queued_for_and_n
     await together(server, [chat(demo.org.id, "wake-1", "and my order?")])  # a known chat's message: nothing queued
     await together(server, [chat(demo.org.id, "wake-2", "hi")])
     assert await woken_for() == {"telegram"} and woken == [], "a batch that queued nothing woke the dispatcher"
+
+
+async def test_a_batch_whose_only_write_is_one_statement_commits_with_it(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a known chat's batch that queues no reply is two round trips, the preload and the messages INSERT
+    (the touches its CTEs), each its own implicit transaction: no BEGIN before them, no COMMIT after (the INSERT is
+    committed before its result comes back). A batch that writes more (a first contact: the new chat's rows, the
+    greetings and their outbox rows) is one transaction as before. Either way the message is stored when it is
+    acknowledged. SQLite: unchanged, one transaction a batch."""
+    org = demo.org.id
+    commits: list[str] = []
+
+    def record(_conn: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":
+            commits.append("commit")
+
+    event.listen(server.ctx.engine.sync_engine, "commit", record)
+    try:
+        with begins_and_commits(monkeypatch) as sent:
+            [first] = await together(server, [chat(org, "9001", "hello", "p1"), ])
+            greeted = list(sent)
+            sent.clear()
+            results = await together(server, [chat(org, "9001", "my order", "p2"), chat(org, "9002", "hi", "p3")])
+            first_contact_too = list(sent)
+            sent.clear()
+            [known] = await together(server, [chat(org, "9001", "is late", "p4")])
+            alone = list(sent)
+    finally:
+        event.remove(server.ctx.engine.sync_engine, "commit", record)
+    assert first.replies and not known.replies and not known.duplicate
+    if server.ctx.engine.dialect.name == "postgresql":
+        assert greeted == ["BEGIN", "COMMIT"], greeted
+        assert first_contact_too == ["BEGIN", "COMMIT"], first_contact_too  # the new chat 9002 shares the batch
+        assert alone == [], alone
+    else:
+        assert greeted == first_contact_too == alone == []
+        assert commits == ["commit"] * 3, commits
+    async with server.ctx.factory() as session:  # another connection: stored and committed, touches and all
+        rows = (await session.scalars(select(Message).where(Message.conversation_id == first.conversation_id,
+                                                             Message.direction == "in").order_by(Message.id))).all()
+        assert [(m.text, m.platform_message_id) for m in rows] == [("hello", "p1"), ("my order", "p2"), ("is late", "p4")]
+        assert rows[-1].id == known.message["id"] and results[0].message["id"] == rows[1].id
+        conversation = await session.get(Conversation, first.conversation_id)
+        assert conversation is not None and conversation.unread_count == 3 and conversation.last_message_preview == "is late"
+
+
+async def test_a_batch_whose_write_fails_is_written_again_event_by_event(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The batch's one write fails (here a row naming a conversation that does not exist): nothing of it is stored
+    (on PostgreSQL it was its own transaction), and each event is written again alone, so the bad one fails and
+    the others are stored once, their conversations touched once."""
+    org = demo.org.id
+    await together(server, [chat(org, "f1", "hi"), chat(org, "f2", "hi")])
+    make_row = ingest.message_row
+
+    def breaking(**values: Any) -> dict[str, Any]:
+        row = make_row(**values)
+        if values.get("text") == "bad":
+            row["conversation_id"] = 10**9
+        return row
+
+    monkeypatch.setattr(ingest, "message_row", breaking)
+    events = [chat(org, "f1", "fine 1"), chat(org, "f2", "bad"), chat(org, "f1", "fine 2")]
+    outcome = await asyncio.gather(*(server.ctx.ingestor.submit(e) for e in events), return_exceptions=True)
+    assert isinstance(outcome[1], Exception) and not isinstance(outcome[0], Exception) and not isinstance(outcome[2], Exception)
+    async with server.ctx.factory() as session:
+        texts = Counter((await session.scalars(select(Message.text).where(Message.text.in_(["fine 1", "fine 2", "bad"])))).all())
+        assert texts == {"fine 1": 1, "fine 2": 1}, texts
+        conversation = await session.get(Conversation, outcome[0].conversation_id)  # type: ignore[union-attr]
+        assert conversation is not None and conversation.unread_count == 1 + 2
+        count = await session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == conversation.id))
+        assert count == 1 + 3 + 2  # hello, the greetings, the two fine ones
+
+
+async def test_a_batch_whose_write_committed_itself_is_done_before_the_next_is_begun(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The overlap hides a COMMIT: a batch whose one write committed itself has none left, so the next batch is begun
+    once it is done (acknowledged), as on SQLite. Begun while it acknowledged, the next batch took the few events
+    that had come in meanwhile, and 50 web chat visitors in a closed loop were written as batches of 1 and 49 in
+    turn, each paying a batch's fixed costs."""
+    monkeypatch.setattr(ingest, "MAX_BATCH", 12)
+    overlapped: list[bool] = []
+    take = ingest.next_batch
+
+    def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
+        batch, rest = take(waiting, previous, limit)
+        if batch:
+            overlapped.append(previous is not None and previous.task is not None and not previous.task.done())
+        return batch, rest
+
+    org = demo.org.id
+    chats = [f"c{n}" for n in range(12)]
+    await together(server, [chat(org, who, "hi") for who in chats])
+    monkeypatch.setattr(ingest, "next_batch", next_batch)
+    sent: list[asyncio.Task[IngestResult]] = []
+    for wave in range(8):
+        for who in chats[wave % 2::2]:
+            sent.append(asyncio.create_task(server.ctx.ingestor.submit(chat(org, who, f"{who} {wave}"))))
+        await asyncio.sleep(0)  # each wave queued on its own
+    results = await asyncio.gather(*sent)
+    assert not any(r.replies or r.duplicate for r in results)
+    assert overlapped and not any(overlapped), overlapped
+    async with server.ctx.factory() as session:
+        for who in chats:
+            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
+            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
+            conversation = await session.get(Conversation, mine[0].conversation_id)
+            assert conversation is not None and conversation.unread_count == 1 + 4, (who, conversation.unread_count)

@@ -28,6 +28,7 @@ from bot.core.conversations.threads import customer_history
 from bot.core.delivery.outbox import reply_payloads
 from bot.core.orgs.models import Organization
 from bot.core.security.payloads import parse_json
+from bot.core.storage.db import read_session
 from bot.core.widget import get_widget
 from bot.i18n import LOCALES, error_text
 from bot.pages import LOCALE, render_page, request_locale
@@ -44,13 +45,13 @@ async def chat_page(request: web.Request) -> web.StreamResponse:
     visitor = visitor_of(request)
     identity = await identity_of(ctx, org.id, visitor) if visitor else None
     if identity is not None:
-        async with ctx.factory() as session:
+        async with read_session(ctx.factory) as session:
             customer = await get_customer(session=session, org_id=org.id, customer_id=identity.customer_id)
         request[LOCALE] = customer.locale
     else:
         request[LOCALE] = request_locale(request, ctx.settings.locale)
     strings = {code: chat_strings(code) for code in LOCALES}
-    async with ctx.factory() as session:
+    async with read_session(ctx.factory) as session:
         widget = await get_widget(session=session, org_id=org.id)
     response = render_page(request, "webchat/chat.html", org=org, max_upload=ctx.settings.webchat.max_upload_bytes,
                            strings=strings, widget=widget, embedded=request.query.get("embed") == "1",
@@ -104,7 +105,7 @@ class ChatSession:
             self.waiter = asyncio.create_task(self._wait_for_identity())
         else:
             self._follow(identity.customer_id)
-            async with self.ctx.factory() as session:
+            async with read_session(self.ctx.factory) as session:
                 rows = await customer_history(
                     session=session, org_id=self.org.id, customer_id=identity.customer_id, limit=self.ctx.settings.webchat.history_limit
                 )
@@ -226,7 +227,7 @@ class ChatSession:
 
     async def _send_history(self) -> None:
         assert self.customer_id is not None
-        async with self.ctx.factory() as session:
+        async with read_session(self.ctx.factory) as session:
             rows = await customer_history(
                 session=session, org_id=self.org.id, customer_id=self.customer_id, limit=self.ctx.settings.webchat.history_limit
             )

@@ -9,6 +9,7 @@ from bot.core.conversations.customers import find_identity
 from bot.core.conversations.models import ChannelIdentity
 from bot.core.orgs.models import Organization
 from bot.core.orgs.organizations import get_organization_by_slug
+from bot.core.storage.db import read_session
 from bot.web import CTX, sign, unsign
 
 CHANNEL = "webchat"
@@ -40,10 +41,10 @@ def set_visitor_cookie(request: web.Request, response: web.StreamResponse, visit
 
 async def org_of(ctx: AppContext, request: web.Request) -> Organization:
     slug = request.query.get("org") or ctx.settings.webchat.default_org
-    async with ctx.factory() as session:
+    async with read_session(ctx.factory) as session:
         return await get_organization_by_slug(session=session, slug=slug)
 
 
 async def identity_of(ctx: AppContext, org_id: int, visitor: str) -> ChannelIdentity | None:
-    async with ctx.factory() as session:
+    async with read_session(ctx.factory) as session:
         return await find_identity(session=session, org_id=org_id, channel=CHANNEL, external_id=visitor)

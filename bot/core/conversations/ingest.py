@@ -2,9 +2,10 @@
 
 Many events share one commit ("group commit"): a writer task takes whatever has queued up,
 handles it all in one transaction, commits once and only then resolves each caller's future.
-A batch that fails is retried one event at a time, so one bad event fails alone. On PostgreSQL the next batch
-is read and handled while the one before it commits (the WAL flush of `synchronous_commit`), then written once that
-one has committed; a chat or customer of the batch in flight waits for it.
+A batch that fails is retried one event at a time, so one bad event fails alone. On PostgreSQL a batch whose only
+write is one statement commits with it; when a COMMIT is left to send (the WAL flush of `synchronous_commit`), the
+next batch is read and handled meanwhile, then written once that one has committed; a chat or customer of the batch
+in flight waits for it.
 
 The batch's bulk rows are written with SQLAlchemy Core (ingest_writes.py): the new chats first, one INSERT
 per table; then, after every event's flows have run, the messages, the outbox rows and the touched columns.
@@ -36,7 +37,7 @@ from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
 from bot.core.delivery.outbox import queued_channels
 from bot.core.storage.batch import begin_batch, rows_moved
-from bot.core.storage.db import SessionFactory, is_sqlite, write_turn
+from bot.core.storage.db import SessionFactory, is_sqlite, statements_alone, write_turn
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -118,9 +119,9 @@ class Ingestor:
 
     async def _writer(self) -> None:
         """One batch at a time on SQLite (one writer). On PostgreSQL the next batch is read and handled while the
-        one before it commits (its WAL flush) and acknowledges: each batch writes only after the one before it
-        has committed, so ids and commits keep their order, and a chat or customer of the batch in flight waits
-        for it (`InFlight`, `next_batch`)."""
+        one before it sends its COMMIT (its WAL flush) and acknowledges, unless its write committed itself: each
+        batch writes only after the one before it has committed, so ids and commits keep their order, and a chat or
+        customer of the batch in flight waits for it (`InFlight`, `next_batch`)."""
         bind = self.factory.kw.get("bind")
         overlap = isinstance(bind, AsyncEngine) and not is_sqlite(str(bind.url))
         waiting: list[Item] = []
@@ -173,7 +174,8 @@ class Ingestor:
             async with write_turn(self.factory, urgent=True), self.factory() as session:
                 async with session.begin():
                     events = [event for event, _ in batch]
-                    known = await Preloaded.load(session, events)
+                    async with statements_alone(session):  # PostgreSQL: a read needs no BEGIN before it
+                        known = await Preloaded.load(session, events)
                     if previous is not None and previous.customers & known.customers.keys():
                         raise _ReadAfterIt  # a customer of both (a chat on another channel): read it after that commit
                     new = [e for e in events if e.org_id in known.orgs and (e.org_id, e.channel, e.external_id) not in known.identities]
@@ -186,11 +188,19 @@ class Ingestor:
                     marks.append(time.perf_counter())
                     if previous is not None:
                         await previous.finished()  # writes (ids) and commits in batch order
-                    await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
+                    # A batch whose only write is one statement (PostgreSQL: a known chat's messages, no reply, nothing
+                    # read or written since the preload, nothing the ORM would flush) commits with that statement.
+                    alone = writes.one_statement(session) and not (session.new or session.dirty or session.deleted)
+                    async with statements_alone(session, when=alone) as committing:
+                        await writes.flush(session)  # one INSERT per table, one executemany UPDATE per set of touched columns
+                    committed = committing  # stored: a failure from here on must not write it again
                     marks.append(time.perf_counter())
                     results = [item.result() for item in pending]
                     queued = queued_channels(session)
-                    if flight is not None and not rows_moved(session):  # else the next batch waits for the commit
+                    # The next batch is read and handled while this one commits: not when there is no COMMIT left to
+                    # wait for (the write committed itself: it would start on the few events that came in meanwhile,
+                    # splitting the writer's batches), nor after a merge (the next batch waits for the commit).
+                    if flight is not None and not committing and not rows_moved(session):
                         flight.customers = set(known.customers) | {item.identity.customer_id for item in pending}
                         flight.flushed.set()
                 marks.append(time.perf_counter())

@@ -54,7 +54,7 @@ def chat_of(item: Item) -> Key:
 class InFlight:
     """A batch the writer has handed on (PostgreSQL): once `flushed`, its rows are written and it only waits for
     the batch before it, commits and acknowledges, so the next batch may be read and handled meanwhile — on other
-    chats and customers only."""
+    chats and customers only. A batch whose write committed itself sets `flushed` only when it is done."""
 
     chats: set[Key]
     customers: set[int] = field(default_factory=set)  # filled before `flushed` is set

@@ -274,6 +274,11 @@ class BatchWrites:
         self.touch(conversation, last_activity_at=stamp)
         return row
 
+    def one_statement(self, session: AsyncSession) -> bool:
+        """Whether `flush` writes with one statement: on PostgreSQL the messages INSERT with the touches as its
+        CTEs, when no reply queued an outbox row (a known chat's batch the flows did not answer)."""
+        return _arrays(session) and bool(self.messages) and not self.outbox
+
     async def flush(self, session: AsyncSession) -> None:
         conn = await session.connection()
         arrays = _arrays(session)

@@ -146,6 +146,41 @@ async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def statements_alone(session: AsyncSession, *, when: bool = True) -> AsyncIterator[bool]:
+    """PostgreSQL: while the session's connection has begun no transaction on the server yet, each statement run
+    in this block is a transaction of its own (PostgreSQL's implicit one): no BEGIN round trip before it, and it
+    is committed (its WAL flushed, with `synchronous_commit = on`) before its result comes back, so no COMMIT
+    round trip after it either. Yields True then. Use it for a read that needs no transaction around it, or for
+    a unit of work that is one statement. Once a statement outside the block has begun the transaction, on
+    SQLite, or with `when` false, it changes nothing and yields False: statements join the session's transaction
+    as usual. The session's own commit later sends no COMMIT for a transaction that never began."""
+    conn = await session.connection()
+    if not when or conn.dialect.name != "postgresql":
+        yield False
+        return
+    raw = await conn.get_raw_connection()
+    adapted: Any = raw.dbapi_connection  # SQLAlchemy's asyncpg adapter: it sends BEGIN before a statement unless autocommit
+    driver: Any = raw.driver_connection  # asyncpg's connection: whether the server is in a transaction
+    if adapted is None or driver is None or adapted.autocommit or driver.is_in_transaction():
+        yield False
+        return
+    adapted.autocommit = True
+    try:
+        yield True
+    finally:
+        adapted.autocommit = False  # back to the engine's isolation level: the next statement begins a transaction
+
+
+@asynccontextmanager
+async def read_session(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A session for reads only: on PostgreSQL each statement is a transaction of its own (`statements_alone`), so
+    a page's look-up costs its statement, not a BEGIN and a ROLLBACK around it as well. Under READ COMMITTED each
+    statement reads its own snapshot either way. Nothing written in it is rolled back at its end: only reads."""
+    async with factory() as session, statements_alone(session):
+        yield session
+
+
 async def checkpoint(factory: SessionFactory) -> None:
     """SQLite: one PASSIVE checkpoint now, from its own connection (no write turn: it never blocks a writer)."""
     bind = factory.kw.get("bind")
