@@ -15,6 +15,7 @@ import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 
+from bot.core.common.errors import DomainError, ServiceUnavailable
 from bot.core.conversations import ingest
 from bot.core.conversations.events import InboundEvent, Reply
 from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
@@ -521,3 +522,32 @@ async def test_a_batch_whose_write_committed_itself_is_done_before_the_next_is_b
             assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
             conversation = await session.get(Conversation, mine[0].conversation_id)
             assert conversation is not None and conversation.unread_count == 1 + 4, (who, conversation.unread_count)
+
+
+async def test_a_failure_after_the_batch_is_stored_answers_every_caller_and_stores_nothing_twice(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On PostgreSQL a known chat's batch commits with its one write; a failure after that (here: injected into the
+    step that follows it) used to leave the callers waiting forever. Each is answered now that its message is
+    stored (once). On SQLite the same failure comes before the commit: rolled back, and the caller told so."""
+    await together(server, [chat(demo.org.id, "after-1", "hello")])  # the chat exists: the next message is one write
+    real, failures = ingest.queued_channels, [1]
+
+    def failing_once(session: Any) -> Any:
+        if failures:
+            failures.pop()
+            raise RuntimeError("injected after the write")
+        return real(session)
+
+    monkeypatch.setattr(ingest, "queued_channels", failing_once)
+    with pytest.raises(DomainError) as answer:
+        async with asyncio.timeout(10):
+            await server.ctx.ingestor.submit(chat(demo.org.id, "after-1", "stored once?", platform_id="p-after"))
+    assert not failures
+    async with server.ctx.factory() as session:
+        stored = (await session.scalars(select(Message.id).where(Message.text == "stored once?"))).all()
+    if server.ctx.settings.database_url.startswith("postgresql"):  # committed with its write: stored, and said so
+        assert isinstance(answer.value, ServiceUnavailable) and answer.value.message == ingest.UNCONFIRMED
+        assert len(stored) == 1
+    else:  # rolled back: not stored, and said so
+        assert answer.value.message == "the message could not be stored" and stored == []

@@ -41,6 +41,7 @@ from bot.core.storage.db import SessionFactory, is_sqlite, statements_alone, wri
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
+UNCONFIRMED = "your message was saved, but confirming it failed; there is no need to send it again"
 SLOW_BATCH_SECONDS = 0.05
 _STOP: Any = object()  # queue sentinel: drain, then stop
 
@@ -218,6 +219,9 @@ class Ingestor:
                 await previous.finished()
             if committed:  # stored: never written again; what failed was after the commit
                 log.exception("after an ingest commit")
+                for _, future in batch:  # no caller waits forever; a platform's retry of its update is a duplicate
+                    if not future.done():
+                        future.set_exception(ServiceUnavailable(UNCONFIRMED))
                 return
             if len(batch) == 1:
                 event, future = batch[0]
