@@ -7,7 +7,9 @@ and a due time moved by a priority change is a new target with its own pushes.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -85,11 +87,16 @@ async def sweep_sla(*, factory: SessionFactory, settings: Settings, full: bool =
     stamp = now()
     since = None if full else stamp - RECENT - timedelta(seconds=3 * settings.sla.sweep_seconds)
     while True:
+        began = time.monotonic()
         async with transaction(factory) as session:
             started = await start_new_clocks(session=session, settings=settings, stamp=stamp, since=since)
             followed = await follow_conversations(session=session, settings=settings, stamp=stamp, since=since)
         if started < BATCH_CLOCKS and followed < BATCH_CLOCKS:
             break
+        # A burst's clocks wait: a clock's due time counts from when its customer started waiting, however late it is
+        # written. Resting as long as each transaction took leaves live traffic half of the event loop: back to back,
+        # the 5,000 clocks of a 5,000-chat burst took a whole core for 1.2 s, and webhook answers waited behind them.
+        await asyncio.sleep(time.monotonic() - began)
     return await _alerts(factory, WorkOrder, settings) + await _alerts(factory, ConversationClock, settings)
 
 

@@ -4,6 +4,7 @@ announce their crossings once, and a resolved conversation asks for CSAT."""
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -214,18 +215,33 @@ async def test_a_burst_of_new_conversations_gets_its_clocks_with_one_insert_per_
                 if conversation.id == ids[0]:
                     conversation.status = "pending"
         inserts: list[int] = []
+        spans: list[list[float]] = []  # each transaction's [begin, commit] on the monotonic clock
+        clocks_in: list[int] = []  # the transactions that wrote clocks
 
         def count(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
             if sql.lstrip().upper().startswith("INSERT INTO CONVERSATION_CLOCKS"):
                 inserts.append(len(params) if isinstance(params, list) else 1)
+                clocks_in.append(len(spans) - 1)
+
+        def begun(_conn: object) -> None:
+            spans.append([time.monotonic()])
+
+        def committed(_conn: object) -> None:
+            spans[-1].append(time.monotonic())
 
         engine = server.ctx.engine.sync_engine
-        event.listen(engine, "before_cursor_execute", count)
+        hooks = (("before_cursor_execute", count), ("begin", begun), ("commit", committed))
+        for name, hook in hooks:
+            event.listen(engine, name, hook)
         try:
             await sweep_sla(factory=server.ctx.factory, settings=settings, full=True)
         finally:
-            event.remove(engine, "before_cursor_execute", count)
+            for name, hook in hooks:
+                event.remove(engine, name, hook)
         assert len(inserts) == 2, inserts  # BATCH clocks, then the 20 left
+        # between the two clock transactions the sweep rested at least as long as the first took (live traffic's turn)
+        first, second = (spans[n] for n in clocks_in)
+        assert second[0] - first[1] >= (first[1] - first[0]) * 0.9, (spans, clocks_in)
         async with server.ctx.factory() as session:
             clocks = {c.conversation_id: c for c in (await session.scalars(select(ConversationClock))).all()}
         assert sorted(clocks) == sorted(ids)
