@@ -108,6 +108,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+async def settled(pid: int, *, below: float = 0.05, window: float = 1.0, most: float = 60.0) -> float:
+    """Waits until a process used less than `below` of a core over `window` seconds (it has finished what earlier
+    load left it to do: the SLA sweep starting the clocks of thousands of new chats, a checkpoint), at most `most`
+    seconds; returns how long it waited."""
+    began = time.monotonic()
+    while time.monotonic() - began < most:
+        before = cpu_seconds(pid)
+        await asyncio.sleep(window)
+        if cpu_seconds(pid) - before < below * window:
+            break
+    return time.monotonic() - began
+
+
 class PostgresCpu:
     """CPU seconds (user + system) of the PostgreSQL backends connected to one database, read from /proc (the
     server runs on this machine) every `every` seconds while the block runs, so a backend that exits meanwhile (a
@@ -214,6 +227,29 @@ async def outbox_backlog(db_url: str) -> int:
             return int(await conn.scalar(text("SELECT count(*) FROM outbox WHERE state IN ('pending', 'sending')")) or 0)
     finally:
         await engine.dispose()
+
+
+async def clocks_started(db_url: str, most: float = 120.0) -> float:
+    """Waits until the server's SLA sweep has started a response clock for every conversation waiting on the team
+    (read from the database by this process); returns how long it waited."""
+    from sqlalchemy import text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    unclocked = text(
+        "SELECT count(*) FROM conversations c WHERE c.status IN ('open', 'pending') AND c.waiting_since IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM conversation_clocks k WHERE k.conversation_id = c.id)"
+    )
+    began = time.monotonic()
+    engine = create_async_engine(db_url)
+    try:
+        while time.monotonic() - began < most:
+            async with engine.connect() as conn:
+                if not await conn.scalar(unclocked):
+                    break
+            await asyncio.sleep(0.5)
+    finally:
+        await engine.dispose()
+    return time.monotonic() - began
 
 
 def connect_sqlite(database: str | Path, **kwargs: Any) -> sqlite3.Connection:
