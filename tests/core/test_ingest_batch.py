@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import asyncpg
 import pytest
 from sqlalchemy import event, func, select
 
@@ -25,6 +24,7 @@ from bot.core.notices.policy import publish
 from bot.core.storage.batch import forget
 from bot.core.storage.db import transaction
 from tests.conftest import Server
+from tests.utils.db import transactions_sent
 from tests.utils.factories import OrgWithAdmin, make_platform_admin
 
 # a statement's own verb, or one of its data-modifying CTEs' (PostgreSQL: WITH t AS (UPDATE ...) INSERT ...)
@@ -52,19 +52,8 @@ def statements(server: Server) -> Iterator[Counter[str]]:
 @contextmanager
 def begins_and_commits(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The BEGINs, COMMITs and ROLLBACKs the ingest writer sends PostgreSQL (asyncpg's transactions; SQLite: none)."""
-    sent: list[str] = []
-
-    def recording(verb: str, method: Any) -> Any:
-        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            task = asyncio.current_task()
-            if task is not None and task.get_name() == "ingest-writer":
-                sent.append(verb)
-            return await method(self, *args, **kwargs)
-        return wrapper
-
-    for verb, name in (("BEGIN", "start"), ("COMMIT", "commit"), ("ROLLBACK", "rollback")):
-        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recording(verb, getattr(asyncpg.transaction.Transaction, name)))
-    yield sent
+    with transactions_sent(monkeypatch, lambda name: name == "ingest-writer") as sent:
+        yield sent
 
 
 def chat(org_id: int, who: str, text: str, platform_id: str | None = None) -> InboundEvent:
@@ -82,6 +71,18 @@ def answer_every_message(server: Server, monkeypatch: pytest.MonkeyPatch) -> Non
         return [*await run(turn), Reply(text="noted")]
 
     monkeypatch.setattr(flows, "run", answering)
+
+
+async def assert_each_chat_in_order(server: Server, chats: list[str], results: list[IngestResult], unread: int) -> None:
+    """Each chat's messages (texts "<chat> …") got ascending ids, and its conversation counts them all, the last one
+    its preview."""
+    async with server.ctx.factory() as session:
+        for who in chats:
+            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
+            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
+            conversation = await session.get(Conversation, mine[0].conversation_id)
+            assert conversation is not None and conversation.unread_count == unread, (who, conversation.unread_count)
+            assert conversation.last_message_preview == mine[-1].message["text"]
 
 
 async def together(server: Server, events: list[InboundEvent]) -> list[IngestResult]:
@@ -320,13 +321,7 @@ async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(
         sent += [asyncio.create_task(server.ctx.ingestor.submit(chat(org, who, f"{who} {wave}.{k}")))
                  for who in chats[wave % 2::2] for k in range(2)]
     results = await asyncio.gather(*sent)
-    async with server.ctx.factory() as session:
-        for who in chats:
-            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
-            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
-            conversation = await session.get(Conversation, mine[0].conversation_id)
-            assert conversation is not None and conversation.unread_count == 1 + 16, (who, conversation.unread_count)
-            assert conversation.last_message_preview == mine[-1].message["text"]
+    await assert_each_chat_in_order(server, chats, results, unread=1 + 16)
     assert any(overlapped) == (server.ctx.engine.dialect.name == "postgresql"), overlapped
 
 
@@ -516,12 +511,7 @@ async def test_a_batch_whose_write_committed_itself_is_done_before_the_next_is_b
     results = await asyncio.gather(*sent)
     assert not any(r.replies or r.duplicate for r in results)
     assert overlapped and not any(overlapped), overlapped
-    async with server.ctx.factory() as session:
-        for who in chats:
-            mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
-            assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
-            conversation = await session.get(Conversation, mine[0].conversation_id)
-            assert conversation is not None and conversation.unread_count == 1 + 4, (who, conversation.unread_count)
+    await assert_each_chat_in_order(server, chats, results, unread=1 + 4)
 
 
 async def test_a_failure_after_the_batch_is_stored_answers_every_caller_and_stores_nothing_twice(

@@ -9,9 +9,13 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -111,3 +115,22 @@ async def postgres_db() -> str:
         _pg_ready.append(True)
     await _reset_postgres()
     return PG_URL
+
+
+@contextmanager
+def transactions_sent(monkeypatch: pytest.MonkeyPatch, by: Callable[[str], bool]) -> Iterator[list[str]]:
+    """The BEGINs, COMMITs and ROLLBACKs sent to PostgreSQL (asyncpg's transactions; SQLite: none) from the asyncio
+    tasks whose names `by` accepts, in order."""
+    sent: list[str] = []
+
+    def recording(verb: str, method: Any) -> Any:
+        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+            task = asyncio.current_task()
+            if task is not None and by(task.get_name()):
+                sent.append(verb)
+            return await method(self, *args, **kwargs)
+        return wrapper
+
+    for verb, name in (("BEGIN", "start"), ("COMMIT", "commit"), ("ROLLBACK", "rollback")):
+        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recording(verb, getattr(asyncpg.transaction.Transaction, name)))
+    yield sent

@@ -4,16 +4,14 @@ costs its statement and not a BEGIN and a ROLLBACK as well. What they read is wh
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
 
 import aiohttp
-import asyncpg
 import pytest
 
 from tests.conftest import Server
+from tests.utils.db import transactions_sent
 from tests.utils.factories import OrgWithAdmin, login
 from tests.utils.webchat import Visitor
 
@@ -22,19 +20,8 @@ from tests.utils.webchat import Visitor
 def requests_transactions(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """BEGIN / COMMIT / ROLLBACK sent to PostgreSQL from the request handlers (tasks without a name of their own:
     the ingest writer, the dispatcher and the sweeps name theirs)."""
-    sent: list[str] = []
-
-    def recording(verb: str, method: Any) -> Any:
-        async def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-            task = asyncio.current_task()
-            if task is not None and task.get_name().startswith("Task-"):
-                sent.append(verb)
-            return await method(self, *args, **kwargs)
-        return wrapper
-
-    for verb, name in (("BEGIN", "start"), ("COMMIT", "commit"), ("ROLLBACK", "rollback")):
-        monkeypatch.setattr(asyncpg.transaction.Transaction, name, recording(verb, getattr(asyncpg.transaction.Transaction, name)))
-    yield sent
+    with transactions_sent(monkeypatch, lambda name: name.startswith("Task-")) as sent:
+        yield sent
 
 
 async def test_a_returning_visitor_and_a_watching_agent_read_without_transactions(
