@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -218,16 +219,17 @@ async def test_a_burst_of_new_conversations_gets_its_clocks_with_one_insert_per_
         spans: list[list[float]] = []  # each transaction's [begin, commit] on the monotonic clock
         clocks_in: list[int] = []  # the transactions that wrote clocks
 
-        def count(_conn: object, _cursor: object, sql: str, params: object, *_: object) -> None:
+        def count(conn: Any, _cursor: object, sql: str, params: object, *_: object) -> None:
             if sql.lstrip().upper().startswith("INSERT INTO CONVERSATION_CLOCKS"):
                 inserts.append(len(params) if isinstance(params, list) else 1)
-                clocks_in.append(len(spans) - 1)
+                clocks_in.append(spans.index(conn.info["span"]))
 
-        def begun(_conn: object) -> None:
-            spans.append([time.monotonic()])
+        def begun(conn: Any) -> None:  # per connection: other tasks' transactions may overlap the sweep's
+            conn.info["span"] = [time.monotonic()]
+            spans.append(conn.info["span"])
 
-        def committed(_conn: object) -> None:
-            spans[-1].append(time.monotonic())
+        def committed(conn: Any) -> None:
+            conn.info["span"].append(time.monotonic())
 
         engine = server.ctx.engine.sync_engine
         hooks = (("before_cursor_execute", count), ("begin", begun), ("commit", committed))
