@@ -24,11 +24,13 @@ from bot.config import SlackConfig
 from bot.context import AppContext
 from bot.core.common.errors import DomainError
 from bot.core.conversations.events import EventKind, InboundEvent, IncomingFile
+from bot.core.conversations.ingest_batch import IngestResult
 from bot.core.conversations.models import ChannelIdentity, Customer
 from bot.core.conversations.retries import already_stored, discard_attachment
 from bot.core.files.attachments import check_upload, store_attachment
 from bot.core.orgs.models import Organization
 from bot.core.storage.db import transaction
+from bot.flows.texts import render_text
 
 log = logging.getLogger(__name__)
 CHANNEL = "slack"
@@ -107,8 +109,8 @@ class SlackInbound:
     async def on_support(self, ack: Any, command: dict[str, Any], context: Any) -> None:
         user = str(command.get("user_id", ""))
         org_id = await self._org(context.team_id)
-        if org_id is None or not user:
-            await ack(text="This workspace is not connected to a support organization.")
+        if org_id is None or not user:  # no customer to ask: the service's default language
+            await ack(text=render_text("slack_not_connected", self.ctx.settings.locale))
             return
         words = str(command.get("text", "")).strip()
         if not words or words.lower() in COMMAND_WORDS:
@@ -129,8 +131,15 @@ class SlackInbound:
                 text=words,
                 platform_message_id=f"cmd:{command.get('trigger_id', '')}",
             )
-        ok = await self._submit(event, user)
-        await ack(text="Thanks, we will answer you in a direct message." if ok else "Sorry, that could not be sent.")
+        result = await self._submit_result(event, user)
+        locale = await self._locale(org_id, result.customer_id) if result is not None else self.ctx.settings.locale
+        await ack(text=render_text("slack_command_sent" if result is not None else "slack_command_failed", locale))
+
+    async def _locale(self, org_id: int, customer_id: int) -> str:
+        """The customer's language (set with `/support language`), for the answer Slack shows only them."""
+        async with self.ctx.factory() as session:
+            locale = await session.scalar(select(Customer.locale).where(Customer.org_id == org_id, Customer.id == customer_id))
+        return str(locale or self.ctx.settings.locale)
 
     # -- shared steps --
 
@@ -181,18 +190,22 @@ class SlackInbound:
         return self._orgs[slug]
 
     async def _submit(self, event: InboundEvent, user: str) -> bool:
+        return await self._submit_result(event, user) is not None
+
+    async def _submit_result(self, event: InboundEvent, user: str) -> IngestResult | None:
+        """The stored event's result; None when it was refused."""
         try:
             result = await self.ctx.ingestor.submit(event)
         except DomainError as exc:
             log.info("slack: %s event from a user refused: %s", event.kind, exc.message)
             await self._discard(event)
-            return False
+            return None
         if result.duplicate:  # stored meanwhile (another process took the same retry): no orphan file
             await self._discard(event)
         if user not in self._enriched:
             self._enriched.add(user)
             self._later(self._enrich(result.identity_id, user))
-        return True
+        return result
 
     async def _discard(self, event: InboundEvent) -> None:
         if event.file is not None:

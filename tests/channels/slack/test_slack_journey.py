@@ -231,3 +231,20 @@ async def test_file_share_is_stored_and_agent_file_uses_upload_api(
     [complete] = await fake_slack.wait_for("files.completeUploadExternal", 1)
     assert complete.args["channel_id"] == DM
     assert b"%PDF-1.4 export" in fake_slack.uploads.values()
+
+
+async def test_the_support_commands_answers_are_in_the_customers_language(
+    slack_server: Server, slack_demo: OrgWithAdmin, poster: SlackPoster, fake_slack: FakeSlack
+) -> None:
+    status, body = await poster.command(CUSTOMER, "my parcel is lost", "trig-lang-1")
+    assert status == 200 and "we will answer you in a direct message" in body
+    async with slack_server.ctx.factory() as session:
+        identity = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.external_id == CUSTOMER))).one()
+        customer = await session.get(Customer, identity.customer_id)
+        assert customer is not None
+        customer.locale = "zh"  # as `/support language` leaves it
+        await session.commit()
+    status, body = await poster.command(CUSTOMER, "还没有收到", "trig-lang-2")
+    assert status == 200 and "我们会在私信中回复您" in body, body
+    status, body = await poster.command("U0OTHER02", "hello", "trig-lang-3", team="T0UNKNOWN")
+    assert status == 200 and "not connected to a support organization" in body  # no customer: the default language
