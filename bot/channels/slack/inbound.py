@@ -132,14 +132,8 @@ class SlackInbound:
                 platform_message_id=f"cmd:{command.get('trigger_id', '')}",
             )
         result = await self._submit_result(event, user)
-        locale = await self._locale(org_id, result.customer_id) if result is not None else self.ctx.settings.locale
+        locale = (result.locale if result is not None else None) or self.ctx.settings.locale  # the customer's language
         await ack(text=render_text("slack_command_sent" if result is not None else "slack_command_failed", locale))
-
-    async def _locale(self, org_id: int, customer_id: int) -> str:
-        """The customer's language (set with `/support language`), for the answer Slack shows only them."""
-        async with self.ctx.factory() as session:
-            locale = await session.scalar(select(Customer.locale).where(Customer.org_id == org_id, Customer.id == customer_id))
-        return str(locale or self.ctx.settings.locale)
 
     # -- shared steps --
 

@@ -38,6 +38,7 @@ class IngestResult:
     duplicate: bool = False
     new_conversation: bool = False
     origin: str | None = None  # the web chat tab (or other source) that sent it, so it is not echoed back
+    locale: str | None = None  # the customer's language after the flows (a channel's own answer speaks it)
 
 
 
@@ -101,6 +102,7 @@ class Pending:
                 customer_id=self.customer.id,
                 identity_id=self.identity.id,
                 duplicate=True,
+                locale=self.customer.locale,
             )
         payload = row_json(self.message)
         payload["org_id"] = self.message["org_id"]
@@ -111,6 +113,7 @@ class Pending:
             identity_id=self.identity.id,
             replies=[row_json(row) for row in self.replies],
             new_conversation=self.new_conversation,
+            locale=self.customer.locale,
         )
 
 

@@ -67,7 +67,7 @@ class Dispatcher:
         self._asked: set[str] | None = None  # channels named by the wake-ups since the last round; None: any channel
         self._woken = False  # a wake-up came while a round ran
         self._soon_channels: set[str] = set()
-        self.rounds: Counter[str] = Counter()  # "claimed" / "skipped": rounds of the loop (metrics and tests)
+        self.rounds: Counter[str] = Counter()  # "claimed" / "skipped": rounds of the loop (tests read it)
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
