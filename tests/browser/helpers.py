@@ -20,6 +20,9 @@ async def agent_page(browser: Browser, base: str, email: str, **context: object)
     await page.fill("input[name=password]", PASSWORD)
     await page.click("button[type=submit]")
     await expect(page.locator("#inbox")).to_be_visible()
+    # Fully loaded before a test listens for loads: on a busy machine the sign-in redirect's own "load" event could
+    # come after the inbox showed, and read as a reload (test_live_inbox failed so, twice).
+    await page.wait_for_load_state("load")
     return page
 
 
