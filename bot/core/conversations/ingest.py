@@ -20,6 +20,7 @@ import time
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from bot.config import Settings
@@ -167,7 +168,9 @@ class Ingestor:
         finally:
             flight.flushed.set()
 
-    async def _write(self, batch: list[Item], previous: InFlight | None = None, flight: InFlight | None = None) -> None:
+    async def _write(
+        self, batch: list[Item], previous: InFlight | None = None, flight: InFlight | None = None, *, read_again: bool = True,
+    ) -> None:
         started = time.perf_counter()
         committed = False
         try:
@@ -222,6 +225,13 @@ class Ingestor:
                 for _, future in batch:  # no caller waits forever; a platform's retry of its update is a duplicate
                     if not future.done():
                         future.set_exception(ServiceUnavailable(UNCONFIRMED))
+                return
+            if len(batch) == 1 and read_again and isinstance(exc, IntegrityError):
+                # What it read changed before it wrote (another process created this new chat, or a retention
+                # sweep deleted its conversation, meanwhile): it is read and handled once more, from what is
+                # stored now, instead of failing and leaving the platform to retry (nothing was written).
+                log.info("an ingest's %s event on %s met a row written meanwhile; read again", batch[0][0].kind, batch[0][0].channel)
+                await self._write(batch, read_again=False)
                 return
             if len(batch) == 1:
                 event, future = batch[0]
