@@ -13,12 +13,38 @@ from typing import Any
 
 from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.functions import FunctionElement
 
 from bot.core.storage import sqlite_driver
 from bot.core.storage.files import secure_sqlite
 
 SessionFactory = async_sessionmaker[AsyncSession]
 log = logging.getLogger(__name__)
+
+
+class unindexed(FunctionElement[Any]):  # noqa: N801 - used like a SQL function
+    """A column that SQLite's planner must not pick an index for (SQLite's documented unary `+`; elsewhere the
+    column as is). For a statement that finds its rows by primary key (`id IN (...)`) and also tests an indexed
+    column: without statistics SQLite takes the index on that column, and reads every row with its value (the
+    outbox's whole backlog for `state = 'pending'`) instead of probing the ids."""
+
+    inherit_cache = True
+
+    def __init__(self, column: Any) -> None:
+        super().__init__(column)
+        self.type = column.type
+
+
+@compiles(unindexed)
+def _unindexed(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(unindexed, "sqlite")
+def _unindexed_sqlite(element: unindexed, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"+{compiler.process(element.clauses, **kw)}"
 
 
 def is_sqlite(url: str) -> bool:
