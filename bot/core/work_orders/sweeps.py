@@ -86,11 +86,16 @@ async def sweep_sla(*, factory: SessionFactory, settings: Settings, full: bool =
     the last RECENT (plus three sweep intervals): what the scheduler runs between full passes."""
     stamp = now()
     since = None if full else stamp - RECENT - timedelta(seconds=3 * settings.sla.sweep_seconds)
+    after: dict[tuple[int, str], tuple[datetime, int]] = {}  # the pass goes on where its last transaction stopped
+    following = True
     while True:
         began = time.monotonic()
         async with transaction(factory) as session:
-            started = await start_new_clocks(session=session, settings=settings, stamp=stamp, since=since)
-            followed = await follow_conversations(session=session, settings=settings, stamp=stamp, since=since)
+            started = await start_new_clocks(session=session, settings=settings, stamp=stamp, since=since, after=after)
+            # Clocks out of step are read from every running clock: once a transaction has found fewer than a batch,
+            # the pass has them all, and the transactions still starting clocks do not read them all again.
+            followed = await follow_conversations(session=session, settings=settings, stamp=stamp, since=since) if following else 0
+        following = following and followed >= BATCH_CLOCKS
         if started < BATCH_CLOCKS and followed < BATCH_CLOCKS:
             break
         # A burst's clocks wait: a clock's due time counts from when its customer started waiting, however late it is

@@ -254,3 +254,78 @@ async def test_a_burst_of_new_conversations_gets_its_clocks_with_one_insert_per_
         assert running.risk_notified is False and running.breach_notified is False and running.next_alert_at is not None
     finally:
         await server.stop()
+
+
+async def test_a_sweep_pass_catching_up_with_a_burst_reads_each_waiting_conversation_about_once(
+    sqlite_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each transaction of a pass goes on where the one before stopped: the one that starts the last clocks reads
+    about as much as the first (SQLite's own count of the work each statement did), where each read again every
+    conversation the ones before had given a clock. And the running clocks are read for changes once a pass, not
+    once per transaction."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    from bot.core.storage import sqlite_driver
+    from bot.core.work_orders.clocks import BATCH
+
+    steps: dict[int, list[int]] = {}  # sqlite3 connection -> [progress callbacks]: work done on it
+    real_connect = sqlite3.connect
+
+    def counted_connect(*args: Any, **kwargs: Any) -> sqlite3.Connection:  # runs in the connection's own thread
+        conn = real_connect(*args, **kwargs)
+        counter = steps.setdefault(id(conn), [0])
+
+        def tick() -> int:
+            counter[0] += 1
+            return 0
+
+        conn.set_progress_handler(tick, 50)
+        return conn
+
+    monkeypatch.setattr(sqlite_driver.sqlite3, "connect", counted_connect)
+    settings = make_settings(sqlite_url, tmp_path / "data", sla={"sweep_seconds": 3600})  # only this test's sweep runs
+    at(datetime(2026, 3, 2, 9, 0))
+    server = await start_server(settings)
+    try:
+        demo = await make_org(server.ctx.factory)
+        customer, first = await make_customer(server.ctx.factory, demo.org.id)
+        stamp = clock.now()
+        async with transaction(server.ctx.factory) as session:
+            session.add_all([
+                Conversation(org_id=demo.org.id, customer_id=customer.id, identity_id=first.identity_id, channel="webchat",
+                             status="open", waiting_since=stamp - timedelta(seconds=n), last_activity_at=stamp - timedelta(seconds=n))
+                for n in range(3 * BATCH + 20)
+            ])
+        starts: list[int] = []  # work per start_new_clocks query
+        follows: list[int] = []
+
+        def sqlite_conn(conn: Any) -> int:
+            return id(conn.connection.dbapi_connection.driver_connection._conn)
+
+        def before(conn: Any, _cursor: object, sql: str, *_: object) -> None:
+            conn.info["steps_at"] = steps.get(sqlite_conn(conn), [0])[0]
+
+        def after(conn: Any, _cursor: object, sql: str, *_: object) -> None:
+            work = steps.get(sqlite_conn(conn), [0])[0] - conn.info.pop("steps_at", 0)
+            if sql.startswith("SELECT conversations.id, conversations.waiting_since"):
+                starts.append(work)
+            elif "FROM conversation_clocks JOIN conversations" in sql:
+                follows.append(work)
+
+        engine = server.ctx.engine.sync_engine
+        event.listen(engine, "before_cursor_execute", before)
+        event.listen(engine, "after_cursor_execute", after)
+        try:
+            await sweep_sla(factory=server.ctx.factory, settings=settings, full=True)
+        finally:
+            event.remove(engine, "before_cursor_execute", before)
+            event.remove(engine, "after_cursor_execute", after)
+        async with server.ctx.factory() as session:
+            assert await session.scalar(select(func.count()).select_from(ConversationClock)) == 3 * BATCH + 20
+        assert len(starts) >= 4 and starts[0] > 0, starts
+        assert max(starts) < 2 * starts[0], f"later transactions read again what earlier ones clocked: {starts}"
+        assert len(follows) == 1, follows
+    finally:
+        await server.stop()
