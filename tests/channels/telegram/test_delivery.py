@@ -302,6 +302,7 @@ async def test_a_message_refused_once_in_a_backlog_is_not_left_for_last(burst_st
     # 30 in a second of its clock): each of those is paced again and still sent once (assert_sent_once below).
     assert any(c.status == 429 and c.chat == refused for c in fake.calls)
     order = [c.chat for c in sorted(fake.calls, key=lambda c: c.at) if c.method == "sendMessage" and c.ok]
-    # refused at about the 4th send, retried after 1 s (30 sends later) plus a claim or two
-    assert order.index(refused) < 100, f"the refused chat's message went out as send {order.index(refused) + 1} of 300"
+    # refused at about the 4th send, retried after 1 s (30 sends later) plus a claim or two: about the 40th on a quiet
+    # machine, the 107th once at a load of 6-9 on 2 cores; left for last (the bug) it is about the 300th
+    assert order.index(refused) < 150, f"the refused chat's message went out as send {order.index(refused) + 1} of 300"
     await assert_sent_once(server, fake, 300)
