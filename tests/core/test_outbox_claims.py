@@ -6,7 +6,7 @@ once; the database settings reach every connection."""
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -86,19 +86,27 @@ async def test_the_claim_reads_due_items_from_an_index_in_order_with_a_limit(db_
         await engine.dispose()
 
 
+async def _backlog(engine: Any) -> datetime:
+    """A backlog of 100 chats, five pending items each (PostgreSQL's statistics brought up to date); returns their
+    due time."""
+    stamp = clock.now()
+    async with transaction(session_factory(engine)) as session:
+        await session.execute(OutboxItem.__table__.insert(), [
+            {"channel": "telegram", "target": str(n % 100), "payload": {"text": "hi"}, "idempotency_key": f"b{n}",
+             "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
+            for n in range(500)
+        ])
+    if engine.dialect.name == "postgresql":
+        async with engine.begin() as conn:
+            await conn.execute(text("ANALYZE outbox"))
+    return stamp
+
+
 async def test_bringing_a_chats_next_item_forward_seeks_it_in_an_index_whatever_the_backlog(db_url: str) -> None:
     engine = create_engine(db_url)
     try:
-        async with transaction(session_factory(engine)) as session:  # a backlog of 100 chats, five items each
-            stamp = clock.now()
-            await session.execute(OutboxItem.__table__.insert(), [
-                {"channel": "telegram", "target": str(n % 100), "payload": {"text": "hi"}, "idempotency_key": f"b{n}",
-                 "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
-                for n in range(500)
-            ])
+        await _backlog(engine)
         async with transaction(session_factory(engine)) as session:
-            if db_url.startswith("postgresql"):
-                await session.execute(text("ANALYZE outbox"))
             # the UPDATE itself finds its row by primary key; the item to bring forward is this subquery's
             plan = await _plan(session, select(_NEXT).params(b_channel="telegram", b_target="1"))
         assert "ix_outbox_queue" in plan, plan
@@ -117,16 +125,8 @@ async def test_leasing_the_heads_and_deferring_the_rest_find_their_rows_by_prima
     (no statistics), reading every pending row: 12 ms a claim, 7 ms a deferral with 45,000 greetings queued."""
     engine = create_engine(db_url)
     try:
+        stamp = await _backlog(engine)
         async with transaction(session_factory(engine)) as session:
-            stamp = clock.now()
-            await session.execute(OutboxItem.__table__.insert(), [
-                {"channel": "telegram", "target": str(n % 100), "payload": {"text": "hi"}, "idempotency_key": f"l{n}",
-                 "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
-                for n in range(500)
-            ])
-        async with transaction(session_factory(engine)) as session:
-            if db_url.startswith("postgresql"):
-                await session.execute(text("ANALYZE outbox"))
             plans = [await _plan(session, lease_statement([3, 5, 8], stamp, 30)),
                      await _plan(session, defer_statement([3, 5, 8], stamp))]
         for plan in plans:
