@@ -29,6 +29,16 @@ def test_every_message_has_a_chinese_translation() -> None:
     assert wanted - translated == set()
 
 
+def test_the_english_and_chinese_catalogues_list_the_same_messages() -> None:
+    """English shows a message's key as its text; the catalogue still lists every one, so that a translator
+    working from either file sees the whole set."""
+    keys = {}
+    for locale in ("en", "zh"):
+        with (CATALOGUES / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+            keys[locale] = {m.id for m in read_po(handle, locale=locale) if m.id}
+    assert keys["zh"] - keys["en"] == set() and keys["en"] - keys["zh"] == set()
+
+
 def test_browser_language_is_negotiated_with_quality_values() -> None:
     assert negotiate("zh-CN,zh;q=0.9,en;q=0.8") == "zh"
     assert negotiate("fr-FR,en;q=0.5,zh;q=0.7") == "zh"
