@@ -64,21 +64,21 @@ async def start_new_clocks(
         ConversationClock.conversation_id == Conversation.id, ConversationClock.started_at == Conversation.waiting_since
     )
     started = 0
+    cursor = after if after is not None else {}
     for org_id in await _org_ids(session):
         rows: list[Any] = []
-        for status in WAITING if after is not None else (None,):
-            query = select(Conversation.id, Conversation.waiting_since, Conversation.status, Conversation.last_activity_at).where(
-                *_recent(org_id, since), Conversation.waiting_since.is_not(None), ~same_episode.exists(),
+        for status in WAITING:
+            query = (
+                select(Conversation.id, Conversation.waiting_since, Conversation.status, Conversation.last_activity_at)
+                .where(*_recent(org_id, since), Conversation.status == status, Conversation.waiting_since.is_not(None),
+                       ~same_episode.exists())
+                .order_by(Conversation.last_activity_at, Conversation.id)
             )
-            if status is None:
-                query = query.where(Conversation.status.in_(WAITING))
-            else:
-                query = query.where(Conversation.status == status).order_by(Conversation.last_activity_at, Conversation.id)
-                if after is not None and (org_id, status) in after:
-                    query = query.where(tuple_(Conversation.last_activity_at, Conversation.id) > tuple_(*after[(org_id, status)]))
+            if (org_id, status) in cursor:
+                query = query.where(tuple_(Conversation.last_activity_at, Conversation.id) > tuple_(*cursor[(org_id, status)]))
             found = (await session.execute(query.limit(BATCH - len(rows)))).all()
-            if after is not None and status is not None and found:
-                after[(org_id, status)] = (found[-1].last_activity_at, found[-1].id)
+            if found:
+                cursor[(org_id, status)] = (found[-1].last_activity_at, found[-1].id)
             rows += found
             if len(rows) >= BATCH:
                 break
