@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import aiosqlite
 import pytest
 from sqlalchemy import event, func, select
 
@@ -541,3 +542,28 @@ async def test_a_failure_after_the_batch_is_stored_answers_every_caller_and_stor
         assert len(stored) == 1
     else:  # rolled back: not stored, and said so
         assert answer.value.message == "the message could not be stored" and stored == []
+
+
+async def test_on_sqlite_a_batch_makes_no_trip_to_the_database_thread(
+    server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its statements and its commit run on the event loop's thread (storage/sqlite_driver.py, `inline`): a trip
+    there and back for each cost more CPU than the statements themselves."""
+    if server.ctx.engine.dialect.name != "sqlite":
+        pytest.skip("SQLite's driver only")
+    await together(server, [chat(demo.org.id, "7101", "hello", "q1")])
+    trips: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer":
+            trips.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
+    results = await together(server, [chat(demo.org.id, "7101", "my order", "q2"), chat(demo.org.id, "7102", "hi", "q3")])
+    assert trips == []
+    assert [len(r.replies) for r in results] == [0, 3]  # a known chat's message, a new one greeted: all written
+    async with server.ctx.factory() as session:
+        assert await session.scalar(select(func.count()).select_from(Message).where(Message.text == "my order")) == 1

@@ -1,9 +1,15 @@
 """The SQLite driver's trips to the database thread: commit and rollback make none when no transaction is open
-(the pool's reset after every commit, read-only transactions), and still end a transaction that is open."""
+(the pool's reset after every commit, read-only transactions), and still end a transaction that is open. An inline
+transaction (the hot paths': ingest batches, outbox claims and outcomes) makes none at all, and a statement of
+it that finds the database locked waits on the database thread, never on the event loop's."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiosqlite
@@ -65,3 +71,57 @@ async def test_an_open_transaction_is_still_rolled_back(factory: SessionFactory,
     async with factory() as session:  # a session closed without commit rolls back too
         await session.execute(text("INSERT INTO t VALUES (3)"))
     assert await count(factory) == 0
+
+
+async def test_an_inline_transaction_makes_no_trip_to_the_database_thread(factory: SessionFactory, trips: list[str]) -> None:
+    async with transaction(factory, inline=True) as session:
+        await session.execute(text("INSERT INTO t VALUES (4)"))
+        assert await session.scalar(text("SELECT count(*) FROM t")) == 1
+    with pytest.raises(RuntimeError):
+        async with transaction(factory, inline=True) as session:
+            await session.execute(text("INSERT INTO t VALUES (5)"))
+            raise RuntimeError("the unit of work fails")
+    assert trips == []
+    assert await count(factory) == 1  # committed, and rolled back, all the same
+
+
+async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "the condition did not come true"
+        await asyncio.sleep(0.01)
+
+
+async def test_an_inline_statement_that_finds_the_database_locked_waits_on_the_database_thread(
+    factory: SessionFactory, trips: list[str], tmp_path: Path,
+) -> None:
+    """Another connection (another process) holds the write lock. Waiting for it on the event loop's thread (SQLite's
+    busy handler) would stop the whole process, this test's release of the lock included, for the busy timeout."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        other = sqlite3.connect(tmp_path / "trips.db")
+        other.execute("BEGIN IMMEDIATE")
+        held.set()
+        release.wait(10)
+        other.execute("INSERT INTO t VALUES (6)")
+        other.commit()
+        other.close()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    await asyncio.to_thread(held.wait, 5)
+
+    async def write() -> None:
+        async with transaction(factory, inline=True) as session:
+            await session.execute(text("INSERT INTO t VALUES (7)"))
+
+    task = asyncio.create_task(write())
+    await until(lambda: "_run" in trips)  # the event loop runs on: the insert waits on the database thread
+    assert not task.done()
+    release.set()
+    await task
+    await asyncio.to_thread(holder.join)
+    assert await count(factory) == 2
+    async with factory() as session:  # the connection's busy timeout is back for its next statements
+        assert await session.scalar(text("PRAGMA busy_timeout")) == 30000

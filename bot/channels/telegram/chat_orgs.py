@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from bot.channels.telegram.store import chat_orgs
 from bot.core.orgs.organizations import get_organization_by_slug
+from bot.core.storage.db import inline_transaction
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
@@ -67,7 +68,8 @@ class ChatOrgs:
                 chats = list(self.waiting)[:LOOKUP_MAX]
                 batch = {chat: self.waiting.pop(chat) for chat in chats}
                 try:
-                    async with self.channel.ctx.factory() as session:
+                    # One indexed read of at most LOOKUP_MAX chats: on the event loop's thread (SQLite)
+                    async with self.channel.ctx.factory() as session, inline_transaction(session):
                         found = await chat_orgs(session=session, chat_ids=chats)
                         default = await self._default_org(session) if len(found) < len(chats) else 0
                 except Exception as exc:  # noqa: BLE001 - each waiting update fails (and Telegram retries it)

@@ -38,7 +38,7 @@ from bot.core.conversations.threads import open_conversation_for
 from bot.core.conversations.turns import FlowRunner, NoFlows, Turn
 from bot.core.delivery.outbox import queued_channels
 from bot.core.storage.batch import begin_batch, rows_moved
-from bot.core.storage.db import SessionFactory, is_sqlite, statements_alone, write_turn
+from bot.core.storage.db import SessionFactory, inline_transaction, is_sqlite, statements_alone, write_turn
 
 log = logging.getLogger(__name__)
 MAX_BATCH = 256
@@ -176,7 +176,7 @@ class Ingestor:
         try:
             marks = [time.perf_counter()]
             async with write_turn(self.factory, urgent=True), self.factory() as session:
-                async with session.begin():
+                async with inline_transaction(session):  # SQLite: no trip to its thread per statement
                     events = [event for event, _ in batch]
                     async with statements_alone(session):  # PostgreSQL: a read needs no BEGIN before it
                         known = await Preloaded.load(session, events)

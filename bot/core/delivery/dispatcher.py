@@ -159,7 +159,7 @@ class Dispatcher:
             for item_id, (channel, due) in self._comeback.items()
             if due <= clock and (paced[channel] > 0 if channel in paced else others > 0)
         ]
-        async with transaction(self.factory) as session:
+        async with transaction(self.factory, inline=True) as session:  # bounded: a claim's heads and leases
             claimed = await claim_due(
                 session=session,
                 lease_seconds=self.config.lease_seconds,

@@ -89,7 +89,7 @@ class Recorder:
             await asyncio.sleep(0)  # let the outcomes of this moment gather
             batch, self._queue, self._due = self._queue, [], math.inf
             try:
-                async with transaction(self.factory) as session:
+                async with transaction(self.factory, inline=True) as session:  # bounded: one moment's outcomes
                     results = await apply(session, [outcome for outcome, _ in batch])
             except Exception as exc:  # noqa: BLE001 - one by one below; only the row that is at fault stays unwritten
                 log.warning("outbox: %d outcomes not written together (%s); one by one", len(batch), type(exc).__name__)

@@ -166,10 +166,29 @@ async def write_turn(factory: SessionFactory, *, urgent: bool = False) -> AsyncI
 
 
 @asynccontextmanager
-async def transaction(factory: SessionFactory) -> AsyncIterator[AsyncSession]:
-    """One unit of work: commits on success, rolls back on any error."""
-    async with write_turn(factory), factory() as session, session.begin():
+async def transaction(factory: SessionFactory, *, inline: bool = False) -> AsyncIterator[AsyncSession]:
+    """One unit of work: commits on success, rolls back on any error. `inline`: a short one of bounded statements
+    on a hot path, run on the event loop's thread on SQLite (`inline_transaction`)."""
+    async with write_turn(factory), factory() as session, (inline_transaction(session) if inline else session.begin()):
         yield session
+
+
+@asynccontextmanager
+async def inline_transaction(session: AsyncSession) -> AsyncIterator[None]:
+    """`session.begin()`; on SQLite its statements, commit included, run on the event loop's thread instead of a
+    trip to the database thread each (storage/sqlite_driver.py). For a short transaction of bounded statements that
+    holds the write turn (the ingest writer's batch): anything long would hold up the whole event loop."""
+    driver: Any = None
+    try:
+        async with session.begin():
+            if session.get_bind().dialect.name == "sqlite":
+                driver = (await (await session.connection()).get_raw_connection()).driver_connection
+                if isinstance(driver, sqlite_driver.OneTripConnection):
+                    driver.inline = True
+            yield
+    finally:
+        if isinstance(driver, sqlite_driver.OneTripConnection):
+            driver.inline = False
 
 
 @asynccontextmanager

@@ -6,18 +6,29 @@ SQLite answers an indexed statement in microseconds, so those trips were most of
 Here a statement executes, fetches its rows and closes its cursor in one trip; the adapter then reads
 the rows from memory, and a commit or rollback with no transaction open makes no trip at all.
 Behaviour is otherwise aiosqlite's (same thread, same sqlite3 connection).
+
+A connection can also run its statements on the event loop's own thread (`inline`, set for a transaction by
+storage.db.inline_transaction): no trip at all. The trip to the database thread and back (a queue, a wake-up of the
+event loop, and the two threads taking turns with the GIL) cost more CPU than a small indexed statement, about a
+third of the ingest writer's CPU. It is for short transactions that hold the write turn (no writer of this process
+waits for them); SQLite's busy handler is off for them (it would sleep on the event loop's thread, where whatever
+holds the lock, if it is in this process, could never finish): a statement that finds the database locked goes to
+the database thread after all, and waits there as any other.
+
 Every connection also gets the SQL function the full-text search triggers call for CJK text.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 
 from bot.core.common import cjk
+
+T = TypeVar("T")
 
 
 class _Done:
@@ -28,6 +39,10 @@ class _Done:
         self.rowcount = cursor.rowcount
         self.lastrowid = cursor.lastrowid
         self.rows = rows
+
+
+def _locked(exc: sqlite3.OperationalError) -> bool:
+    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "database is locked" in str(exc)
 
 
 def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Done:
@@ -62,8 +77,8 @@ class OneTripCursor:
         return None
 
     async def _do(self, sql: str, parameters: Any, many: bool) -> OneTripCursor:
-        conn = self._connection._conn
-        self._done = await self._connection._execute(_run, conn, sql, parameters, many)  # type: ignore[no-untyped-call]
+        connection = self._connection
+        self._done = await connection.call(_run, connection._conn, sql, parameters, many)
         self._rows = list(self._done.rows)
         return self
 
@@ -102,8 +117,33 @@ class OneTripCursor:
 
 
 class OneTripConnection(aiosqlite.Connection):
+    inline = False  # statements run on the calling (event loop's) thread; see the module's docstring
+    _busy_ms: int | None = None  # the connection's busy timeout, put back after each statement run inline
+
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(*args)` with the sqlite3 connection: here when `inline` (unless the database is locked), else on the
+        database thread."""
+        if self.inline:
+            try:
+                return self._here(fn, *args)
+            except sqlite3.OperationalError as exc:
+                if not _locked(exc):
+                    raise
+                # Nothing was done (a statement that cannot take the lock changes nothing): wait on the thread.
+        return await self._execute(fn, *args)  # type: ignore[no-any-return, no-untyped-call]
+
+    def _here(self, fn: Callable[..., T], *args: Any) -> T:
+        conn = self._conn
+        if self._busy_ms is None:
+            self._busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+        conn.execute("PRAGMA busy_timeout=0")
+        try:
+            return fn(*args)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
 
     # sqlite3's commit and rollback do nothing when no transaction is open; answering that here saves a trip to
     # the database thread for every connection the pool takes back (its reset is a rollback, after each commit)
@@ -111,12 +151,12 @@ class OneTripConnection(aiosqlite.Connection):
     async def commit(self) -> None:
         if self._idle():
             return
-        await super().commit()
+        await self.call(self._conn.commit)
 
     async def rollback(self) -> None:
         if self._idle():
             return
-        await super().rollback()
+        await self.call(self._conn.rollback)
 
     def _idle(self) -> bool:
         connection = self._connection
@@ -127,7 +167,8 @@ def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> OneTr
     """Drop-in for aiosqlite.connect, passed to SQLAlchemy as connect_args["async_creator_fn"]."""
 
     def connector() -> sqlite3.Connection:
-        connection: sqlite3.Connection = sqlite3.connect(database, **kwargs)
+        # Used from the event loop's thread too (`inline`), never from two threads at once: SQLAlchemy awaits each call.
+        connection: sqlite3.Connection = sqlite3.connect(database, **{**kwargs, "check_same_thread": False})
         # The search triggers call it for text with CJK characters (bot/core/common/cjk.py, migration 0850).
         connection.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)
         return connection
