@@ -50,7 +50,9 @@ async def test_keyboard_users_attach_files_and_every_control_has_a_name(
     await customer.keyboard.press("Tab")
     assert await customer.evaluate("document.activeElement.id") == "chat-file"
     async with customer.expect_file_chooser() as chooser:  # the keyboard opens the file picker
-        await customer.keyboard.press("Space")
+        # Space on the control itself: Playwright focuses it again first, should the page's start-up have taken the
+        # focus since the Tab (a quiet fresh-clone run pressed Space elsewhere and waited 30 s for the picker)
+        await customer.locator("#chat-file").press("Space")
     assert (await chooser.value).element is not None
 
     agent = await agent_page(browser, base, web_demo.admin.email)
