@@ -544,13 +544,12 @@ async def test_a_failure_after_the_batch_is_stored_answers_every_caller_and_stor
         assert answer.value.message == "the message could not be stored" and stored == []
 
 
+@pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)  # the database thread is SQLite's driver's
 async def test_on_sqlite_a_batch_makes_no_trip_to_the_database_thread(
     server: Server, demo: OrgWithAdmin, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Its statements and its commit run on the event loop's thread (storage/sqlite_driver.py, `inline`): a trip
     there and back for each cost more CPU than the statements themselves."""
-    if server.ctx.engine.dialect.name != "sqlite":
-        pytest.skip("SQLite's driver only")
     await together(server, [chat(demo.org.id, "7101", "hello", "q1")])
     trips: list[str] = []
     original = aiosqlite.Connection._execute
