@@ -41,10 +41,6 @@ class _Done:
         self.rows = rows
 
 
-def _locked(exc: sqlite3.OperationalError) -> bool:
-    return getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY or "database is locked" in str(exc)
-
-
 def _run(conn: sqlite3.Connection, sql: str, parameters: Any, many: bool) -> _Done:
     cursor = conn.cursor()
     try:
@@ -130,7 +126,7 @@ class OneTripConnection(aiosqlite.Connection):
             try:
                 return self._here(fn, *args)
             except sqlite3.OperationalError as exc:
-                if not _locked(exc):
+                if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
                 # Nothing was done (a statement that cannot take the lock changes nothing): wait on the thread.
         return await self._execute(fn, *args)  # type: ignore[no-any-return, no-untyped-call]
