@@ -261,7 +261,8 @@ async def test_a_batch_s_statements_on_each_backend_whatever_its_size(server: Se
     CTE) are each one prepared statement (asyncpg prepares it once per connection, PostgreSQL plans it once) and one
     execution, not an executemany: a known chat's batch is two round trips besides BEGIN and COMMIT. With IN lists
     and VALUES rows every batch size was a statement of its own, and the UPDATE a third. SQLite (no round trips, no
-    prepared statements to keep) keeps IN lists and executemany for the INSERT and the UPDATE."""
+    prepared statements to keep) keeps IN lists, a multi-row VALUES list for the INSERT (one execution, RETURNING
+    the ids) and executemany for the UPDATE (storage/sqlite_rows.py)."""
     org = demo.org.id
     await together(server, [chat(org, f"{n}", "hi", f"first {n}") for n in range(9)])
     seen: list[tuple[str, bool]] = []
@@ -293,7 +294,9 @@ async def test_a_batch_s_statements_on_each_backend_whatever_its_size(server: Se
     else:  # a read, the INSERT, the UPDATE: the IN list and the VALUES rows follow the batch's size
         assert set(texts) == {"SELECT channel_identities.id, channel_identities.org_id,", "INSERT INTO messages",
                               "UPDATE conversations SET"}, texts
-        assert many == {"INSERT INTO messages", "UPDATE conversations SET"}, many
+        assert many == {"UPDATE conversations SET"}, many
+        inserts = by_verb["INSERT INTO messages"]
+        assert {sql.count("), (") + 1 for sql in inserts} == {2, 5, 9}, inserts  # one VALUES row a message
 
 
 async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(

@@ -3,7 +3,7 @@
 What it guarantees:
 - first contact in batches: the customers, identities and conversations of every new chat in a batch are
   created with one INSERT per table (ORM objects come back for the flows, already persistent);
-- the batch's messages (each inbound message followed by its replies, in event order) are one executemany
+- the batch's messages (each inbound message followed by its replies, in event order) are one multi-row
   INSERT ... RETURNING id, so ids ascend in the order the old one-by-one path gave them; the outbox rows
   follow in one executemany INSERT;
 - conversation, identity and customer touches are recorded on the ORM objects as committed values (flows
@@ -14,7 +14,8 @@ Rows a flow changes itself (flow state, locale, consent) stay with the ORM and a
 On PostgreSQL the messages INSERT and the touch UPDATEs take their rows as arrays (`unnest`): one statement text
 whatever the batch's size (prepared once per connection, planned once) and one execution, where a multi-row
 VALUES list was a new statement for every row count and an executemany UPDATE ran the statement once per row.
-SQLite keeps the VALUES list and executemany (both run in SQLite's own thread at C speed).
+SQLite keeps the VALUES list and executemany, written by storage/sqlite_rows.py: SQL made once per shape and each
+row's values converted there, without SQLAlchemy's per-row parameter processing (a fifth of a first contact's CPU).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from bot.core.conversations.outbound import reply_payload
 from bot.core.conversations.threads import preview
 from bot.core.delivery.models import OutboxItem
 from bot.core.delivery.outbox import note_queued
+from bot.core.storage import sqlite_rows
 
 Key = tuple[int, str, str]  # (org_id, channel, external_id)
 MESSAGES: Table = Message.__table__  # type: ignore[assignment]
@@ -118,18 +120,10 @@ def _arrays(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"
 
 
-def _ordered_returning(session: AsyncSession) -> bool:
-    """Whether SQLAlchemy can batch an INSERT whose RETURNING rows come back in parameter order. On PostgreSQL
-    it can (one statement). On SQLite it would fall back to one statement per row, so there one multi-row
-    INSERT is sent and its RETURNING rows are put in order by id: SQLite inserts a VALUES list in order and
-    gives each new row the next rowid, so ids ascend with the parameters."""
-    return session.get_bind().dialect.name != "sqlite"
-
-
 # Statements built once per shape (SQLAlchemy memoizes a statement's cache key on the object; one built per batch
 # paid for its construction and its cache key every time).
 _INSERTS: dict[tuple[Any, Any], Any] = {}
-_TOUCHES: dict[tuple[Table, frozenset[str], bool], Any] = {}
+_TOUCHES: dict[tuple[Table, frozenset[str]], Any] = {}
 
 
 def _array_of(table: Table, name: str) -> ARRAY[Any]:
@@ -181,42 +175,79 @@ def _touch_update(table: Table, columns: frozenset[str], prefix: str) -> Any:
     return update(table).where(table.c.id == rows.c[f"{prefix}id"]).values({n: rows.c[f"{prefix}{n}"] for n in names})
 
 
-def _touch_stmt(table: Table, columns: frozenset[str], arrays: bool) -> Any:
-    """UPDATE table SET <columns> WHERE id = :row_id (executemany), or on PostgreSQL UPDATE table SET <columns>
-    FROM unnest(:v_id, :v_<column>, ...) WHERE id = v_id (once); bind names may not be column names in an
-    UPDATE's SET clause, hence the v_ prefix."""
-    stmt = _TOUCHES.get((table, columns, arrays))
+def _touch_stmt(table: Table, columns: frozenset[str]) -> Any:
+    """PostgreSQL: UPDATE table SET <columns> FROM unnest(:v_id, :v_<column>, ...) WHERE id = v_id (once); bind
+    names may not be column names in an UPDATE's SET clause, hence the v_ prefix."""
+    stmt = _TOUCHES.get((table, columns))
     if stmt is None:
-        names = sorted(columns)
-        if arrays:
-            stmt = _touch_update(table, columns, "v_")
-        else:
-            stmt = update(table).where(table.c.id == bindparam("row_id")).values({n: bindparam(f"v_{n}") for n in names})
-        _TOUCHES[(table, columns, arrays)] = stmt
+        stmt = _TOUCHES[(table, columns)] = _touch_update(table, columns, "v_")
     return stmt
 
 
 async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[dict[str, Any]]) -> list[Any]:
-    """Core INSERT ... RETURNING every column (one statement), the rows made persistent ORM objects in the
-    rows' order. The ORM's own bulk INSERT loads its RETURNING rows through the query machinery, which cost
-    more than the statement; here each object gets its columns' values as loaded state, is keyed and added to
-    the session (clean, as if read by a query), so the flows use it as before and what they change is flushed."""
+    """INSERT ... RETURNING (one statement), the rows made persistent ORM objects in the rows' order. The ORM's own
+    bulk INSERT loads its RETURNING rows through the query machinery, which cost more than the statement; here each
+    object gets its columns' values as loaded state, is keyed and added to the session (clean, as if read by a
+    query), so the flows use it as before and what they change is flushed. PostgreSQL: Core, RETURNING every
+    column. SQLite: `sqlite_rows`, RETURNING the ids (and any column only the database fills); the other values
+    are those it sent, defaults included."""
     table: Table = model.__table__
-    ordered = _ordered_returning(session)
     conn = await session.connection()
-    result = await conn.execute(_insert_stmt(table, ordered, tuple(table.c)), rows)
-    names = list(result.keys())
-    fetched = list(result.all())
-    if not ordered:
-        fetched.sort(key=lambda row: int(row.id))
+    if _sqlite(session):
+        insert_rows = _sqlite_insert(session, table, tuple(rows[0]), returning=True)
+        fetched = sorted(await insert_rows.returning(conn, rows), key=lambda row: int(row[0]))
+        processors = insert_rows.result_processors
+        names = [column.name for column in table.c]
+        values = []
+        for row, back in zip(rows, fetched, strict=True):
+            loaded = {name: row.get(name) for name in names}
+            loaded.update((name, process(value)) for (name, process), value in zip(processors, back, strict=True))
+            values.append(loaded)
+    else:
+        result = await conn.execute(_insert_stmt(table, True, tuple(table.c)), rows)
+        names = list(result.keys())
+        values = [dict(zip(names, row, strict=True)) for row in result.all()]
     new_instance = sa_inspect(model).class_manager.new_instance
     made = []
-    for row in fetched:
+    for loaded in values:
         obj = new_instance()
-        obj.__dict__.update(zip(names, row, strict=True))  # loaded state: no history, nothing dirty
+        obj.__dict__.update(loaded)  # loaded state: no history, nothing dirty
         make_transient_to_detached(obj)
         made.append(obj)
     session.add_all(made)
+    return made
+
+
+def _sqlite(session: AsyncSession) -> bool:
+    return session.get_bind().dialect.name == "sqlite"
+
+
+_SQLITE_INSERTS: dict[tuple[str, tuple[str, ...], bool], sqlite_rows.Insert] = {}
+_SQLITE_UPDATES: dict[tuple[str, tuple[str, ...]], sqlite_rows.Update] = {}
+
+
+def _sqlite_insert(session: AsyncSession, table: Table, columns: tuple[str, ...], *, returning: bool) -> sqlite_rows.Insert:
+    """The table's INSERT of these columns, written once; `returning`: the ids and any column only the database
+    fills (a server default no Python default or row gives)."""
+    key = (table.name, columns, returning)
+    made = _SQLITE_INSERTS.get(key)
+    if made is None:
+        dialect = session.get_bind().dialect
+        back = ["id"]
+        if returning:
+            back += [c.name for c in table.c if c.server_default is not None and c.default is None and c.name not in columns]
+        made = _SQLITE_INSERTS[key] = sqlite_rows.Insert(table, columns, dialect, returning=back if returning else ())
+        made.result_processors = [
+            (name, table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) or sqlite_rows.identity)
+            for name in back
+        ] if returning else []
+    return made
+
+
+def _sqlite_update(session: AsyncSession, table: Table, columns: tuple[str, ...]) -> sqlite_rows.Update:
+    made = _SQLITE_UPDATES.get((table.name, columns))
+    if made is None:
+        made = _SQLITE_UPDATES[(table.name, columns)] = sqlite_rows.Update(table, columns, session.get_bind().dialect)
     return made
 
 
@@ -291,10 +322,9 @@ class BatchWrites:
                     params.update(_touch_arrays(objs, columns, f"t{i}_"))
                 ids = sorted((await conn.execute(_insert_messages_stmt(shape), params)).scalars().all())
                 touches = {}
-            else:
-                ordered = _ordered_returning(session)
-                ids = list((await conn.execute(_insert_stmt(MESSAGES, ordered, (MESSAGES.c.id,)), self.messages)).scalars().all())
-                ids = ids if ordered else sorted(ids)
+            else:  # SQLite: one multi-row INSERT; a VALUES list is inserted in order, so ids ascend with it
+                messages = _sqlite_insert(session, MESSAGES, _MESSAGE_COLUMNS, returning=True)
+                ids = sorted(int(row[0]) for row in await messages.returning(conn, self.messages))
             for row, new_id in zip(self.messages, ids, strict=True):
                 row["id"] = new_id
         if self.outbox:
@@ -302,14 +332,16 @@ class BatchWrites:
             for message, item in self.outbox:
                 item["payload"]["message_id"] = message["id"]
                 rows.append({**item, "message_id": message["id"], "idempotency_key": f"msg:{message['id']}"})
-            await conn.execute(_INSERT_OUTBOX, rows)
+            if arrays:
+                await conn.execute(_INSERT_OUTBOX, rows)
+            else:
+                await _sqlite_insert(session, OUTBOX, tuple(rows[0]), returning=False).many(conn, rows)
             note_queued(session, {item["channel"] for item in rows})
         for (target, columns), objs in touches.items():
             if arrays:
-                await conn.execute(_touch_stmt(target, columns, arrays), _touch_arrays(objs, columns, "v_"))
+                await conn.execute(_touch_stmt(target, columns), _touch_arrays(objs, columns, "v_"))
             else:
-                rows = [{"row_id": obj.id, **{f"v_{name}": getattr(obj, name) for name in columns}} for obj in objs]
-                await conn.execute(_touch_stmt(target, columns, arrays), rows)
+                await _sqlite_update(session, target, tuple(sorted(columns))).many(conn, objs)
 
     def _touch_groups(self) -> dict[tuple[Table, frozenset[str]], list[Any]]:
         """The touched objects by (table, set of touched columns), in a fixed order of the groups."""
