@@ -4,6 +4,8 @@ every table holding customers' data has a retention category or a stated reason 
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,18 @@ from bot.core.personal_data.registry import customer_entries
 from bot.core.retention import rules
 from tests.retention.seed import seed
 from tests.utils.db import sqlite_db
+
+
+@pytest.fixture
+def root_logging() -> Iterator[None]:
+    """`incs` configures the root logger with a handler on the stderr of the moment (pytest's capture, closed after
+    the test): put the root's handlers and level back, or later tests' log lines (aiosmtpd's thread, say) go to a
+    closed file as "--- Logging error ---"."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def _load(tmp_path: Path, yaml_text: str) -> object:
@@ -53,7 +67,7 @@ def test_every_customer_table_has_a_retention_rule_or_a_reason(monkeypatch: pyte
 
 
 def test_cli_dry_run_then_run_then_audit_verify(tmp_path: Path, template_dir: Path, monkeypatch: pytest.MonkeyPatch,
-                                                capsys: pytest.CaptureFixture[str]) -> None:
+                                                capsys: pytest.CaptureFixture[str], root_logging: None) -> None:
     from bot.core.common import clock
     from bot.core.storage.db import create_engine, session_factory
     from tests.retention.seed import CONFIG, MOMENT
