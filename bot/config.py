@@ -44,7 +44,7 @@ class ServerConfig(Section):
 class DatabaseConfig(Section):
     url: str = ""  # empty: sqlite file in the data dir
     echo: bool = False
-    pool_size: int = Field(5, ge=1)
+    pool_size: int = Field(10, ge=1)
     # PostgreSQL only (README "PostgreSQL tuning"): commit durability, a ping per checkout, the prepared statement cache.
     synchronous_commit: Literal["on", "off", "local", "remote_write", "remote_apply"] = "on"
     pool_pre_ping: bool = False

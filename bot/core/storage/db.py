@@ -55,13 +55,14 @@ def create_engine(
     url: str,
     *,
     echo: bool = False,
-    pool_size: int = 5,
+    pool_size: int = 10,
     synchronous_commit: str = "on",
     pool_pre_ping: bool = False,
     statement_cache_size: int = 500,
 ) -> AsyncEngine:
     """PostgreSQL options (README "PostgreSQL tuning"): `synchronous_commit` is set on every connection;
-    `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch);
+    `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch); the pool is
+    last-in-first-out;
     `statement_cache_size` is asyncpg's prepared statements per connection, large enough for the batch
     statements' shapes (a multi-row INSERT has one per row count) so they are prepared once, not per batch."""
     kwargs: dict[str, Any] = {"echo": echo}
@@ -71,6 +72,10 @@ def create_engine(
     else:
         kwargs["pool_size"] = pool_size
         kwargs["pool_pre_ping"] = pool_pre_ping
+        # The connection returned last is taken first: the busy paths keep to a few warm connections (their prepared
+        # statements, PostgreSQL's caches) and the rest of the pool idles, where first-in-first-out rotated every
+        # statement through every connection (each preparing it again).
+        kwargs["pool_use_lifo"] = True
         kwargs["connect_args"] = {"server_settings": {"synchronous_commit": synchronous_commit}}
         parsed = make_url(url)
         if parsed.get_backend_name() == "postgresql" and "prepared_statement_cache_size" not in parsed.query:
