@@ -14,6 +14,7 @@ from typing import Any
 import aiosqlite
 import pytest
 from sqlalchemy import event, func, select
+from sqlalchemy.pool import QueuePool
 
 from bot.core.common.errors import DomainError, ServiceUnavailable
 from bot.core.conversations import ingest
@@ -554,6 +555,15 @@ async def test_on_sqlite_a_batch_makes_no_trip_to_the_database_thread(
     """Its statements and its commit run on the event loop's thread (storage/sqlite_driver.py, `inline`): a trip
     there and back for each cost more CPU than the statements themselves."""
     await together(server, [chat(demo.org.id, "7101", "hello", "q1")])
+    # Connections open in the pool: the writer takes an idle one even while the dispatcher holds some (sending the
+    # first chat's greeting). Opening a new one makes trips of its own (its connect, its PRAGMAs), not the batch's.
+    engine, pool = server.ctx.engine, server.ctx.engine.sync_engine.pool
+    assert isinstance(pool, QueuePool)
+    held = [await engine.connect() for _ in range(pool.size())]
+    for conn in held:
+        await conn.exec_driver_sql("SELECT 1")
+    for conn in held:
+        await conn.close()
     trips: list[str] = []
     original = aiosqlite.Connection._execute
 
