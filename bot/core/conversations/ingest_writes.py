@@ -237,10 +237,6 @@ def _sqlite_insert(session: AsyncSession, table: Table, columns: tuple[str, ...]
         if returning:
             back += [c.name for c in table.c if c.server_default is not None and c.default is None and c.name not in columns]
         made = _SQLITE_INSERTS[key] = sqlite_rows.Insert(table, columns, dialect, returning=back if returning else ())
-        made.result_processors = [
-            (name, table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) or sqlite_rows.identity)
-            for name in back
-        ] if returning else []
     return made
 
 

@@ -113,33 +113,49 @@ class OneTripCursor:
 
 
 class OneTripConnection(aiosqlite.Connection):
-    inline = False  # statements run on the calling (event loop's) thread; see the module's docstring
-    _busy_ms: int | None = None  # the connection's busy timeout, put back after each statement run inline
+    _inline = False
+    _busy_ms = 0  # the connection's busy timeout, off while it runs inline
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
 
+    @property
+    def inline(self) -> bool:
+        """Statements run on the calling (event loop's) thread; see the module's docstring."""
+        return self._inline
+
+    @inline.setter
+    def inline(self, on: bool) -> None:
+        """Called between statements (SQLAlchemy awaits each), so the sqlite3 connection is idle: its busy handler
+        goes off for the inline statements and back on after them, once each way."""
+        conn = self._connection  # None once closed
+        if on == self._inline or conn is None:
+            return
+        if on:
+            self._busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
+            conn.execute("PRAGMA busy_timeout=0")
+        else:
+            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
+        self._inline = on
+
     async def call(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(*args)` with the sqlite3 connection: here when `inline` (unless the database is locked), else on the
         database thread."""
-        if self.inline:
+        if self._inline:
             try:
-                return self._here(fn, *args)
+                return fn(*args)
             except sqlite3.OperationalError as exc:
                 if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY:
                     raise
-                # Nothing was done (a statement that cannot take the lock changes nothing): wait on the thread.
+            # Nothing was done (a statement that cannot take the lock changes nothing): it waits on the database
+            # thread, with the connection's busy timeout for that one statement.
+            execute = self._conn.execute
+            await self._execute(execute, f"PRAGMA busy_timeout={self._busy_ms}")  # type: ignore[no-untyped-call]
+            try:
+                return await self._execute(fn, *args)  # type: ignore[no-any-return, no-untyped-call]
+            finally:
+                await self._execute(execute, "PRAGMA busy_timeout=0")  # type: ignore[no-untyped-call]
         return await self._execute(fn, *args)  # type: ignore[no-any-return, no-untyped-call]
-
-    def _here(self, fn: Callable[..., T], *args: Any) -> T:
-        conn = self._conn
-        if self._busy_ms is None:
-            self._busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
-        conn.execute("PRAGMA busy_timeout=0")
-        try:
-            return fn(*args)
-        finally:
-            conn.execute(f"PRAGMA busy_timeout={self._busy_ms}")
 
     # sqlite3's commit and rollback do nothing when no transaction is open; answering that here saves a trip to
     # the database thread for every connection the pool takes back (its reset is a rollback, after each commit)

@@ -112,7 +112,10 @@ class Insert:
         self._head, self._one, self._returning = _split_values(str(compiled), len(self.columns))
         self._sql: dict[int, str] = {}
         self.per_statement = max(1, MAX_PARAMETERS // max(1, len(self.columns)))
-        self.result_processors: list[tuple[str, Convert]] = []  # (name, conversion) of each RETURNING column, set by its user
+        # (name, conversion) of each RETURNING column: what SQLAlchemy's result processing would make of its value
+        self.result_processors: list[tuple[str, Convert]] = [
+            (name, table.c[name].type.dialect_impl(dialect).result_processor(dialect, None) or identity) for name in returning
+        ]
 
     def fill(self, row: dict[str, Any]) -> dict[str, Any]:
         """The row with every column's value: one it lacks takes the column's default (None without one)."""
