@@ -1,4 +1,4 @@
-"""aiogram's ~300 Telegram types without ~80 MB of validators built at import.
+"""aiogram's ~400 Telegram types and ~230 method models without ~100 MB of validators built at import.
 
 aiogram declares its models `defer_build=True`, then `aiogram/types/__init__.py` calls `model_rebuild()` on every
 one of them to resolve their forward references, which builds every validator and serializer at import: about
@@ -7,8 +7,14 @@ below turns those calls into what they are for (the names they resolve are put i
 pydantic looks them up), and pydantic builds each validator on its first use instead: an update parses exactly as
 before (tests/channels/telegram/test_lean_import.py builds every type this way and parses updates).
 
+aiogram's methods (SendMessage, ...) are not declared `defer_build`: each method class built its validator when
+aiogram/methods/__init__.py imported it, and with it the schemas of every type it takes (26 MB of the server's
+idle memory, 149 MB with Telegram on against the 150 MB target). Once aiogram/methods/base.py has run, the hook
+declares its base models `defer_build`, so each method is built on its first use too: a server that only sends
+messages builds a handful.
+
 `install()` runs when bot.channels.telegram is imported, before any module of this package imports aiogram. If
-aiogram was imported already, or a later version changes the loop, nothing changes: the types are built eagerly.
+aiogram was imported already, or a later version changes the loop, nothing changes: the models are built eagerly.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from types import ModuleType
 from typing import Any
 
 TYPES = "aiogram.types"
+METHODS = "aiogram.methods.base"
 
 
 @contextmanager
@@ -46,24 +53,50 @@ def _deferred_rebuilds() -> Iterator[None]:
         BaseModel.model_rebuild = classmethod(original)  # type: ignore[method-assign,assignment]
 
 
+def _deferred_methods(execute: Any, module: ModuleType) -> None:
+    """aiogram/methods/base.py, then its method models declared `defer_build`: each of the ~150 method classes
+    defined after it (aiogram/methods/__init__.py imports them all) gets its validator and serializer when it is
+    first used, as the types do. Answers (`Response[...]`) likewise."""
+    execute(module)
+    for name in ("TelegramMethod", "Response"):
+        config = getattr(getattr(module, name, None), "model_config", None)
+        if isinstance(config, dict):
+            config["defer_build"] = True  # read by each subclass (and parametrization) made from here on
+
+
+def _deferred_types(execute: Any, module: ModuleType) -> None:
+    with _deferred_rebuilds():
+        execute(module)
+
+
+_WRAPPERS = {TYPES: _deferred_types, METHODS: _deferred_methods}
+
+
 class _Finder(importlib.abc.MetaPathFinder):
-    """One shot: wraps the execution of aiogram/types/__init__.py."""
+    """Wraps the execution of aiogram/types/__init__.py and of aiogram/methods/base.py, once each."""
+
+    def __init__(self) -> None:
+        self.pending: set[str] = set()
 
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname != TYPES:
+        if fullname not in self.pending:
             return None
-        uninstall()
-        spec = importlib.util.find_spec(fullname)
+        self.pending.discard(fullname)
+        uninstall()  # the lookup below must not come back here
+        try:
+            spec = importlib.util.find_spec(fullname)
+        finally:
+            if self.pending:
+                sys.meta_path.insert(0, self)
         loader = spec.loader if spec is not None else None
         if loader is None or not hasattr(loader, "exec_module"):
             return spec
-        execute = loader.exec_module
+        execute, wrapper = loader.exec_module, _WRAPPERS[fullname]
 
         def exec_module(module: ModuleType) -> None:
-            with _deferred_rebuilds():
-                execute(module)
+            wrapper(execute, module)
 
         loader.exec_module = exec_module  # type: ignore[method-assign]
         return spec
@@ -73,7 +106,8 @@ _FINDER = _Finder()
 
 
 def install() -> None:
-    if TYPES not in sys.modules and _FINDER not in sys.meta_path:
+    _FINDER.pending = {name for name in _WRAPPERS if name not in sys.modules}
+    if _FINDER.pending and _FINDER not in sys.meta_path:
         sys.meta_path.insert(0, _FINDER)
 
 

@@ -1,5 +1,6 @@
-"""aiogram's types are built on first use, not at import (bot/channels/telegram/lean.py), and every one of them
-still builds and parses: checked in a fresh interpreter, where the import order is the server's."""
+"""aiogram's types and methods are built on first use, not at import (bot/channels/telegram/lean.py), and every one
+of them still builds and parses or serializes: checked in a fresh interpreter, where the import order is the
+server's."""
 
 from __future__ import annotations
 
@@ -26,6 +27,16 @@ PROBE = textwrap.dedent(
 
     names = [n for n in aiogram.types.__all__ if hasattr(getattr(aiogram.types, n), "model_rebuild")]
     built_at_import = sum(1 for n in names if getattr(aiogram.types, n).__pydantic_complete__)
+    methods = [n for n in aiogram.methods.__all__ if hasattr(getattr(aiogram.methods, n), "model_rebuild")]
+    methods_built = sum(1 for n in methods if getattr(aiogram.methods, n).__pydantic_complete__)
+    from aiogram.methods import AnswerCallbackQuery, SendMessage
+    from aiogram.methods.base import Response
+    from aiogram.types import InlineKeyboardButton, InlineKeyboardMarkup, Message
+    keyboard = InlineKeyboardMarkup(inline_keyboard=[[InlineKeyboardButton(text="Yes", callback_data="consent:yes:0")]])
+    sent = SendMessage(chat_id=5, text="hi", reply_markup=keyboard).model_dump(exclude_none=True)
+    answered = AnswerCallbackQuery(callback_query_id="q").model_dump(exclude_none=True)
+    answer = Response[Message].model_validate(
+        {"ok": True, "result": {"message_id": 9, "date": 1, "chat": {"id": 5, "type": "private"}, "text": "hi"}})
     update = Update.model_validate({
         "update_id": 7,
         "message": {"message_id": 1, "date": 1, "chat": {"id": 5, "type": "private"},
@@ -47,17 +58,24 @@ PROBE = textwrap.dedent(
             except Exception as exc:
                 failed.append(f"{n}: {exc}")
     print(json.dumps({"types": len(names), "built_at_import": built_at_import, "failed": failed,
+                      "methods": len(methods), "methods_built_at_import": methods_built,
+                      "sent": [sent["chat_id"], sent["text"], sent["reply_markup"]["inline_keyboard"][0][0]["callback_data"]],
+                      "answered": answered["callback_query_id"], "answer": answer.result.message_id,
                       "text": update.message.text, "from": update.message.from_user.first_name,
                       "photo": update.message.reply_to_message.photo[0].file_id}))
     """
 )
 
 
-def test_aiogram_types_are_built_on_first_use_and_all_of_them_still_build_and_parse() -> None:
+def test_aiogram_types_and_methods_are_built_on_first_use_and_all_of_them_still_build_and_parse() -> None:
     out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=300)
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["types"] > 200
     assert result["built_at_import"] < 10, f"{result['built_at_import']} of {result['types']} types built at import"
+    assert result["methods"] > 100
+    assert result["methods_built_at_import"] < 10, f"{result['methods_built_at_import']} of {result['methods']} methods built at import"
+    assert result["sent"] == [5, "hi", "consent:yes:0"]
+    assert (result["answered"], result["answer"]) == ("q", 9)
     assert result["failed"] == []
     assert (result["text"], result["from"], result["photo"]) == ("hi", "Ann", "f")
 
