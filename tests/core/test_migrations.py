@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -115,3 +116,52 @@ def test_0860_counts_earlier_resolutions_into_agent_histograms(tmp_path: Path) -
         rows = conn.execute("SELECT agent_id, bucket, count, met, total FROM report_counts WHERE agent_id >= 0 AND bucket >= 0"
                             " ORDER BY agent_id, bucket").fetchall()
     assert rows == [(0, bucket_of(600), 1, 1, 600), *[(7, bucket_of(s), 1, 1, s) for s in (3600, 7200, 36000)]]
+
+
+async def test_0870_takes_the_bots_replies_out_of_the_search_index_and_keeps_it_consistent(tmp_path: Path) -> None:
+    """Indexed before 0870, a bot reply is forgotten by the upgrade; after it, the triggers skip bot replies on insert,
+    update and delete alike (a contentless index told to forget what it never held would be corrupt)."""
+    from bot.core.storage.db import create_engine
+    from bot.migrate import upgrade_async
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'old.db'}"
+    await upgrade_async(url, "0860")
+    engine = create_engine(url)  # the app's connections: the triggers' SQL function is there
+    insert = sa.text("INSERT INTO messages (id, org_id, conversation_id, direction, author_type, kind, text, delivery_state,"
+                     " edited, created_at) VALUES (:id, 1, 1, :direction, :author, 'text', :text, 'received', 0, '2026-12-01')")
+
+    async def matching(conn: Any, word: str) -> list[int]:
+        rows = await conn.execute(sa.text("SELECT rowid FROM search_messages WHERE search_messages MATCH :w ORDER BY rowid"), {"w": word})
+        return [int(r[0]) for r in rows]
+
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")  # messages without their conversations
+            await conn.execute(insert, [
+                {"id": 1, "direction": "in", "author": "customer", "text": "please delete my address"},
+                {"id": 2, "direction": "out", "author": "bot", "text": "you can export or delete your data"},
+                {"id": 3, "direction": "note", "author": "bot", "text": "pre-chat form: export team"},
+            ])
+            assert await matching(conn, "export") == [2, 3]
+            await conn.commit()
+        await upgrade_async(url)
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            assert await matching(conn, "delete") == [1]
+            assert await matching(conn, "export") == [3]  # a note stays
+            await conn.execute(insert, [
+                {"id": 4, "direction": "out", "author": "bot", "text": "export again"},
+                {"id": 5, "direction": "out", "author": "agent", "text": "export done"},
+            ])
+            assert await matching(conn, "export") == [3, 5]
+            await conn.execute(sa.text("UPDATE messages SET text = 'bot words changed' WHERE id IN (2, 4)"))
+            await conn.execute(sa.text("UPDATE messages SET text = 'please change my address' WHERE id = 1"))
+            await conn.execute(sa.text("DELETE FROM messages WHERE id IN (2, 3)"))
+            await conn.execute(sa.text("INSERT INTO search_messages(search_messages) VALUES ('integrity-check')"))
+            assert await matching(conn, "delete") == []
+            assert await matching(conn, "change") == [1]
+            assert await matching(conn, "changed") == []
+            assert await matching(conn, "export") == [5]
+            await conn.commit()
+    finally:
+        await engine.dispose()

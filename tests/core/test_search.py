@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.core.common.errors import InvalidInput
-from bot.core.conversations.models import Conversation, Customer, Message
+from bot.core.conversations.events import Reply
+from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.conversations.outbound import send_to_conversation
 from bot.core.search import SearchFilters, search
 from bot.core.storage.db import transaction
 from bot.core.triage.models import ConversationLabel
@@ -96,3 +98,43 @@ async def test_chinese_words_are_found_inside_chinese_sentences(server: Server, 
                               .values(text="我要换货"))
     assert await found("退款") == set()
     assert await found("换货") == {refund}
+
+
+async def test_the_bots_own_replies_are_not_searched_what_customers_and_agents_wrote_is(server: Server, demo: OrgWithAdmin) -> None:
+    """Every conversation starts with the bot's privacy notice ("... export or delete your information ... Do you
+    agree?"): indexed, a search for "delete" listed every conversation. The index holds customers', agents' and
+    notes' words only (migration 0870), on both backends."""
+    asker, greeted = Visitor(server.url), Visitor(server.url)
+    try:
+        await asker.open()
+        asked = (await asker.say("Please delete my old address"))["message"]["conversation_id"]
+        await asker.wait_message(lambda m: "Do you agree?" in m.get("text", ""))  # the notice is in this thread too
+        await greeted.open()
+        other = (await greeted.say("hello there"))["message"]["conversation_id"]
+        await greeted.wait_message(lambda m: "Do you agree?" in m.get("text", ""))
+    finally:
+        await asker.close()
+        await greeted.close()
+    async with transaction(server.ctx.factory) as session:
+        conversation = await session.get(Conversation, other)
+        assert conversation is not None
+        identity = await session.get(ChannelIdentity, conversation.identity_id)
+        assert identity is not None
+        await send_to_conversation(session=session, conversation=conversation, identity=identity,
+                                   reply=Reply(text="I will export your invoices today"), author_type="agent",
+                                   agent_id=demo.admin.id)
+        session.add(Message(org_id=demo.org.id, conversation_id=other, direction="note", author_type="bot",
+                            text="Pre-chat form — name: Agree Lee", delivery_state="internal"))
+        bot_texts = (await session.scalars(select(Message.text).where(
+            Message.conversation_id.in_([asked, other]), Message.author_type == "bot", Message.direction == "out"))).all()
+    assert any("delete" in t and "export" in t for t in bot_texts)  # the words are in the bot's notices
+
+    async def found(query: str) -> list[tuple[int, str]]:
+        async with server.ctx.factory() as session:
+            hits = (await search(session=session, org_id=demo.org.id, query=query, filters=SearchFilters())).messages
+            return [(h.conversation_id, h.text) for h in hits]
+
+    assert await found("delete") == [(asked, "Please delete my old address")]
+    assert await found("export") == [(other, "I will export your invoices today")]  # the agent's words
+    assert await found("agree") == [(other, "Pre-chat form — name: Agree Lee")]  # a note, not the notices
+    assert await found("Privacy Policy") == []

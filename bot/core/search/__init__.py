@@ -3,6 +3,10 @@ kept by triggers) and PostgreSQL full-text (GIN indexes over to_tsvector('simple
 Chinese, Japanese and Korean words are found inside sentences: both indexes hold CJK text as overlapping
 two-character pieces, and a query word is looked up as the phrase of its pieces (bot/core/common/cjk.py).
 
+The bot's outgoing messages (greetings, the privacy notice, help, confirmations) are not indexed: they are the
+product's own texts, the same in every conversation, and would list every conversation for a word such as "delete"
+or "export". Customers' and agents' messages and all notes are (migration 0870).
+
 Every query is tenant-scoped (org_id) and combined with the inbox filters (channel, status, assignee, unread,
 verified, label). Words the agent types are always quoted, so search syntax never reaches the engine raw.
 """
@@ -25,6 +29,10 @@ from bot.core.triage.models import ConversationLabel
 MAX_QUERY = 200
 _SIMPLE: ColumnElement[Any] = literal_column("'simple'")
 _WORD = re.compile(r"[\w@.+\-']+", re.UNICODE)
+# The messages the indexes hold, as migration 0870 writes it: literals, so that PostgreSQL matches its partial index.
+INDEXED_MESSAGES: ColumnElement[bool] = or_(
+    Message.author_type != literal_column("'bot'"), Message.direction != literal_column("'out'")
+)
 
 
 @dataclass(frozen=True)
@@ -173,7 +181,7 @@ async def _messages(
             text("search_messages MATCH :fts").bindparams(fts=_fts5_query(terms))
         ).order_by(fts.c.rowid.desc())
     else:
-        query = query.where(_ts_match(Message.text, terms)).order_by(Message.id.desc())
+        query = query.where(_ts_match(Message.text, terms), INDEXED_MESSAGES).order_by(Message.id.desc())
     rows: list[Any] = list((await session.execute(_filtered(query, org_id, filters).limit(limit))).all())
     return [
         Hit(conversation_id=conv_id, customer_id=customer_id, customer_name=name or f"Visitor #{customer_id}", channel=channel,
