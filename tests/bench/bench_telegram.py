@@ -7,14 +7,15 @@ All servers get the same updates over the same number of connections (Telegram's
 Scenarios, each measured in 3 rounds that alternate (bare, warm, first contact, first contact unthrottled, bare,
 ...), reported as min / median / max with the machine's load:
 - warm: updates from 50 chats that exist already (customer, identity, open conversation);
-- first contact: every update from a new chat, so each is a new customer greeted with three replies, on a server
+- first contact: every update from a new chat, so each is a new customer greeted with two replies (the brand card;
+  the welcome with the privacy notice), on a server
   with the channel's default send limits (Telegram's own: 30 messages a second in all, one a second per chat). The
   greetings go out at that pace while the server ingests, as they would from a real bot; those still queued when a
   round ends keep going out, at 30 a second, during the next rounds;
-- first contact, unthrottled: the same on a server whose send limits are lifted, so that all the greetings (15,000
+- first contact, unthrottled: the same on a server whose send limits are lifted, so that all the greetings (10,000
   sends a round) go to the fake Bot API while it ingests, and the round ends when they are all sent. No real bot
   can send that fast (Telegram answers 429 past ~30 a second); its figure is the whole cost of a first contact,
-  its three sends and its SLA clock (started by the server's next sweep, within 30 s) included.
+  its two sends and its SLA clock (started by the server's next sweep, within 30 s) included.
 After each first-contact round the load generator waits for the new chats' SLA clocks, so that the sweep that
 starts them does not run under the next round's measurements.
 Then latency in an open loop at half of our median warm capacity, 3 alternating rounds too (bare, warm, first contact;

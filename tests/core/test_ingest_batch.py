@@ -98,7 +98,7 @@ async def test_first_contact_of_many_chats_is_one_insert_per_table(server: Serve
         results = await together(server, events)
     for table in ("customers", "channel_identities", "conversations", "messages", "outbox"):
         assert seen[f"INSERT {table}"] == 1, (table, seen)
-    assert all(r.new_conversation and len(r.replies) == 3 for r in results)  # brand card, privacy notice, welcome
+    assert all(r.new_conversation and len(r.replies) == 2 for r in results)  # brand card; welcome with the privacy notice
     async with server.ctx.factory() as session:
         for event, result in zip(events, results, strict=True):
             identity = await session.scalar(select(ChannelIdentity).where(ChannelIdentity.external_id == event.external_id))
@@ -122,7 +122,7 @@ async def test_a_new_chat_twice_in_one_batch_is_greeted_once_and_a_repeated_upda
     org = demo.org.id
     first, second, again = chat(org, "77", "one", "u1"), chat(org, "77", "two", "u2"), chat(org, "77", "one", "u1")
     results = await together(server, [first, second, again])
-    assert results[0].new_conversation and len(results[0].replies) == 3
+    assert results[0].new_conversation and len(results[0].replies) == 2
     assert not results[1].new_conversation and results[1].replies == []
     assert results[2].duplicate and results[2].message["id"] == results[0].message["id"]
     ids = [results[0].message["id"], *(r["id"] for r in results[0].replies), results[1].message["id"]]
@@ -484,7 +484,7 @@ async def test_a_batch_whose_write_fails_is_written_again_event_by_event(
         conversation = await session.get(Conversation, outcome[0].conversation_id)  # type: ignore[union-attr]
         assert conversation is not None and conversation.unread_count == 1 + 2
         count = await session.scalar(select(func.count()).select_from(Message).where(Message.conversation_id == conversation.id))
-        assert count == 1 + 3 + 2  # hello, the greetings, the two fine ones
+        assert count == 1 + 2 + 2  # hello, the greetings (brand card; welcome and notice), the two fine ones
 
 
 async def test_a_batch_whose_write_committed_itself_is_done_before_the_next_is_begun(
@@ -576,6 +576,6 @@ async def test_on_sqlite_a_batch_makes_no_trip_to_the_database_thread(
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counted)
     results = await together(server, [chat(demo.org.id, "7101", "my order", "q2"), chat(demo.org.id, "7102", "hi", "q3")])
     assert trips == []
-    assert [len(r.replies) for r in results] == [0, 3]  # a known chat's message, a new one greeted: all written
+    assert [len(r.replies) for r in results] == [0, 2]  # a known chat's message, a new one greeted: all written
     async with server.ctx.factory() as session:
         assert await session.scalar(select(func.count()).select_from(Message).where(Message.text == "my order")) == 1

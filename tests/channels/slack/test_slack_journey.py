@@ -48,8 +48,8 @@ async def test_dm_reaches_workbench_and_agent_reply_reaches_slack(
     assert [m.text for m in stored] == ["Hello <from> Slack & co"]
     conversation_id = stored[0].conversation_id
 
-    # First contact: brand card, privacy notice with buttons, welcome — all to the DM channel, via the outbox.
-    posts = await fake_slack.wait_for("chat.postMessage", 3)
+    # First contact: brand card, then the welcome with the privacy notice and its buttons — to the DM channel, via the outbox.
+    posts = await fake_slack.wait_for("chat.postMessage", 2)
     assert {c.args["channel"] for c in posts} == {DM}
     notice = next(c for c in posts if any(b["type"] == "actions" for b in c.args["blocks"]))
     buttons = next(b for b in notice.args["blocks"] if b["type"] == "actions")["elements"]
