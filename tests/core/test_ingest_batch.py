@@ -579,3 +579,18 @@ async def test_on_sqlite_a_batch_makes_no_trip_to_the_database_thread(
     assert [len(r.replies) for r in results] == [0, 2]  # a known chat's message, a new one greeted: all written
     async with server.ctx.factory() as session:
         assert await session.scalar(select(func.count()).select_from(Message).where(Message.text == "my order")) == 1
+
+
+async def test_events_submitted_one_turn_of_the_event_loop_apart_share_a_batch(server: Server, demo: OrgWithAdmin) -> None:
+    """The writer takes its batch one turn of the event loop after the first event arrives: a handler that resumed
+    in that turn (behind the writer's wake-up) is in the same batch, not in a batch of its own."""
+    org = demo.org.id
+
+    async def later(event: InboundEvent) -> IngestResult:
+        await asyncio.sleep(0)  # one turn behind the first submit
+        return await server.ctx.ingestor.submit(event)
+
+    with statements(server) as seen:
+        results = await asyncio.gather(server.ctx.ingestor.submit(chat(org, "turn-1", "first")), later(chat(org, "turn-2", "second")))
+    assert all(r.new_conversation for r in results)
+    assert seen["INSERT customers"] == 1 and seen["INSERT messages"] == 1, seen
