@@ -225,6 +225,7 @@ class TelegramChannel:
 
     async def start(self) -> None:
         Update.model_rebuild()  # built on first use (lean.py): the first update should not wait for it
+        await self.chat_orgs.load()
         await self.purge_journal()
         if self.config.mode == "webhook":
             self._spawn(self._set_webhook(), "telegram-set-webhook")

@@ -34,6 +34,12 @@ async def chat_orgs(*, session: AsyncSession, chat_ids: list[int]) -> dict[int, 
     return {int(chat): int(org) for chat, org in rows}
 
 
+async def chosen_chats(*, session: AsyncSession, most: int) -> set[int] | None:
+    """Every chat that chose an organization, or None when there are more than `most`."""
+    chats = (await session.scalars(select(TelegramChat.chat_id).limit(most + 1))).all()
+    return None if len(chats) > most else {int(chat) for chat in chats}
+
+
 async def set_chat_org(*, session: AsyncSession, chat_id: int, org_id: int) -> None:
     row = await session.get(TelegramChat, chat_id)
     if row is None:

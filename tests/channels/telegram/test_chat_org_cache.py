@@ -1,5 +1,6 @@
 """The chat -> organization cache of the Telegram channel is bounded (the oldest chats are forgotten first), and
-chats not in it are looked up together: one query for all the chats asked for at once."""
+chats not in it are looked up together: one query for all the chats asked for at once; on SQLite a chat that chose no
+organization needs no query at all."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import asyncio
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import delete, event
 
-from bot.channels.telegram.chat_orgs import CHAT_ORGS_KEPT, ChatOrgs
+from bot.channels.telegram.chat_orgs import CHAT_ORGS_KEPT, CHOSEN_KEPT, ChatOrgs
+from bot.channels.telegram.models import TelegramChat
 from bot.channels.telegram.store import set_chat_org
 from bot.core.storage.db import transaction
 from tests.conftest import Server
@@ -57,3 +59,50 @@ async def test_new_chats_asked_for_at_once_are_looked_up_with_one_query(server: 
     finally:
         event.remove(engine, "before_cursor_execute", count)
     assert selects == []
+
+
+async def test_on_sqlite_a_chat_that_chose_no_organization_is_answered_without_a_query(server: Server) -> None:
+    """SQLite (one process, which writes every telegram_chats row itself): the chats that chose an organization are
+    read at start, and a chat that did not talks to the default organization without a look-up. A chat that did is
+    still looked up, so a row deleted since (an erasure) sends it back to the default. PostgreSQL: looked up."""
+    default = await make_org(server.ctx.factory, slug="demo")
+    other = await make_org(server.ctx.factory, slug="acme")
+    async with transaction(server.ctx.factory) as session:
+        await set_chat_org(session=session, chat_id=7, org_id=other.org.id)
+    channel: Any = SimpleNamespace(ctx=server.ctx, config=SimpleNamespace(default_org="demo"))
+    orgs = ChatOrgs(channel)
+    await orgs.load()
+    sqlite = server.ctx.engine.dialect.name == "sqlite"
+    assert orgs.chosen == ({7} if sqlite else None)
+    assert await orgs.get(100) == default.org.id  # the default organization is read (then kept for a while)
+    selects: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "telegram_chats" in sql:
+            selects.append(sql)
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        one_by_one = [await orgs.get(chat) for chat in range(200, 210)]
+        assert len(selects) == (0 if sqlite else 10), selects
+        assert one_by_one == [default.org.id] * 10
+        assert await orgs.get(7) == other.org.id  # chose one: looked up on both
+        assert len(selects) == (1 if sqlite else 11)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+    async with transaction(server.ctx.factory) as session:  # /start org_acme in a new chat, after the start
+        await set_chat_org(session=session, chat_id=300, org_id=other.org.id)
+    orgs.chose(300, other.org.id)
+    async with transaction(server.ctx.factory) as session:  # an erasure deletes chat 7's row
+        await session.execute(delete(TelegramChat).where(TelegramChat.chat_id == 7))
+    orgs.known.clear()
+    assert [await orgs.get(300), await orgs.get(7), await orgs.get(301)] == [other.org.id, default.org.id, default.org.id]
+
+
+def test_past_chosen_kept_chats_are_looked_up() -> None:
+    orgs = ChatOrgs(SimpleNamespace())  # type: ignore[arg-type]
+    orgs.chosen = set(range(CHOSEN_KEPT))
+    orgs.chose(-5, 2)
+    assert orgs.chosen is None and orgs.known[-5] == 2
