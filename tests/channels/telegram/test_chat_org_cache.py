@@ -15,7 +15,7 @@ from bot.channels.telegram.models import TelegramChat
 from bot.channels.telegram.store import set_chat_org
 from bot.core.storage.db import transaction
 from tests.conftest import Server
-from tests.utils.factories import make_org
+from tests.utils.factories import OrgWithAdmin, make_org
 
 
 def test_the_chat_organization_cache_keeps_only_the_newest_chats() -> None:
@@ -29,13 +29,18 @@ def test_the_chat_organization_cache_keeps_only_the_newest_chats() -> None:
     assert orgs.known[10] == 2 and orgs.known[-1] == 1
 
 
-async def test_new_chats_asked_for_at_once_are_looked_up_with_one_query(server: Server) -> None:
+async def _demo_acme_and_chat_7(server: Server) -> tuple[OrgWithAdmin, OrgWithAdmin, ChatOrgs]:
+    """Organizations "demo" (the default) and "acme", which chat 7 chose; the cache of a channel on the server."""
     default = await make_org(server.ctx.factory, slug="demo")
     other = await make_org(server.ctx.factory, slug="acme")
     async with transaction(server.ctx.factory) as session:
         await set_chat_org(session=session, chat_id=7, org_id=other.org.id)
     channel: Any = SimpleNamespace(ctx=server.ctx, config=SimpleNamespace(default_org="demo"))
-    orgs = ChatOrgs(channel)
+    return default, other, ChatOrgs(channel)
+
+
+async def test_new_chats_asked_for_at_once_are_looked_up_with_one_query(server: Server) -> None:
+    default, other, orgs = await _demo_acme_and_chat_7(server)
     selects: list[str] = []
 
     def count(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
@@ -65,12 +70,7 @@ async def test_on_sqlite_a_chat_that_chose_no_organization_is_answered_without_a
     """SQLite (one process, which writes every telegram_chats row itself): the chats that chose an organization are
     read at start, and a chat that did not talks to the default organization without a look-up. A chat that did is
     still looked up, so a row deleted since (an erasure) sends it back to the default. PostgreSQL: looked up."""
-    default = await make_org(server.ctx.factory, slug="demo")
-    other = await make_org(server.ctx.factory, slug="acme")
-    async with transaction(server.ctx.factory) as session:
-        await set_chat_org(session=session, chat_id=7, org_id=other.org.id)
-    channel: Any = SimpleNamespace(ctx=server.ctx, config=SimpleNamespace(default_org="demo"))
-    orgs = ChatOrgs(channel)
+    default, other, orgs = await _demo_acme_and_chat_7(server)
     await orgs.load()
     sqlite = server.ctx.engine.dialect.name == "sqlite"
     assert orgs.chosen == ({7} if sqlite else None)
