@@ -54,9 +54,9 @@ def _deferred_rebuilds() -> Iterator[None]:
 
 
 def _deferred_methods(execute: Any, module: ModuleType) -> None:
-    """aiogram/methods/base.py, then its method models declared `defer_build`: each of the ~150 method classes
-    defined after it (aiogram/methods/__init__.py imports them all) gets its validator and serializer when it is
-    first used, as the types do. Answers (`Response[...]`) likewise."""
+    """aiogram/methods/base.py, then its method models declared `defer_build`: each method class defined after it
+    (aiogram/methods/__init__.py imports them all) gets its validator and serializer when it is first used, as the
+    types do. Answers (`Response[...]`) likewise."""
     execute(module)
     for name in ("TelegramMethod", "Response"):
         config = getattr(getattr(module, name, None), "model_config", None)

@@ -7,8 +7,8 @@ Create Date: 2026-12-01 03:00:00
 The bot's outgoing messages (greeting, privacy notice, help, confirmations, one-time code texts) are the product's
 own template texts, the same in every conversation: indexed, a search for "delete" or "export" listed every
 conversation's privacy notice before the one customer who asked, and every new chat indexed some hundred words of
-them (57 µs of the 100 µs its four messages cost SQLite, measured on a copy of a benchmark's database). The index now holds what customers and agents wrote, notes
-included (a pre-chat form's note too). SQLite: the triggers skip a message whose author is the bot and whose
+them (57 µs of the 100 µs its four messages cost SQLite, measured on a copy of a benchmark's database). The index
+now holds what customers and agents wrote, notes included (a pre-chat form's note too). SQLite: the triggers skip a message whose author is the bot and whose
 direction is out (neither column changes after the insert, so the delete and update triggers skip the same rows),
 and the index is rebuilt from the rows it keeps. PostgreSQL: the GIN index becomes partial over the same rows, and
 the search query carries the same condition (bot/core/search).
