@@ -162,10 +162,11 @@ def _insert_messages_stmt(touches: Touches) -> Any:
     return stmt
 
 
-def _insert_stmt(table: Table, ordered: bool, returning: tuple[Any, ...]) -> Any:
-    stmt = _INSERTS.get((table, ordered))
+def _insert_returning_all(table: Table) -> Any:
+    """PostgreSQL: INSERT ... RETURNING every column, its rows in parameter order."""
+    stmt = _INSERTS.get((table, "all"))
     if stmt is None:
-        stmt = _INSERTS[(table, ordered)] = insert(table).returning(*returning, sort_by_parameter_order=ordered)
+        stmt = _INSERTS[(table, "all")] = insert(table).returning(*table.c, sort_by_parameter_order=True)
     return stmt
 
 
@@ -193,7 +194,7 @@ async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[
     are those it sent, defaults included."""
     table: Table = model.__table__
     conn = await session.connection()
-    if _sqlite(session):
+    if not _arrays(session):  # SQLite
         insert_rows = _sqlite_insert(session, table, tuple(rows[0]), returning=True)
         fetched = sorted(await insert_rows.returning(conn, rows), key=lambda row: int(row[0]))
         processors = insert_rows.result_processors
@@ -204,7 +205,7 @@ async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[
             loaded.update((name, process(value)) for (name, process), value in zip(processors, back, strict=True))
             values.append(loaded)
     else:
-        result = await conn.execute(_insert_stmt(table, True, tuple(table.c)), rows)
+        result = await conn.execute(_insert_returning_all(table), rows)
         names = list(result.keys())
         values = [dict(zip(names, row, strict=True)) for row in result.all()]
     new_instance = sa_inspect(model).class_manager.new_instance
@@ -216,10 +217,6 @@ async def _insert_returning(session: AsyncSession, model: type[Any], rows: list[
         made.append(obj)
     session.add_all(made)
     return made
-
-
-def _sqlite(session: AsyncSession) -> bool:
-    return session.get_bind().dialect.name == "sqlite"
 
 
 _SQLITE_INSERTS: dict[tuple[str, tuple[str, ...], bool], sqlite_rows.Insert] = {}
