@@ -15,6 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from bot.core.common.errors import Forbidden, InvalidInput, NotFound
+from bot.core.conversations.live import chats_forgotten
 from bot.core.orgs.permissions import member_org_id
 from bot.core.rights import fulfil
 from bot.core.rights.apps import acknowledge_notice, create_app, list_apps
@@ -105,7 +106,8 @@ async def _act(request: web.Request, form: Any, request_id: int) -> None:
     args: dict[str, Any] = {"settings": ctx.settings, "org_id": agent.org_id, "request_id": request_id, "agent_id": agent.id}
     text = str(form.get("text", ""))
     if action == "erase":
-        await fulfil.fulfil_erasure(factory=ctx.factory, **args)
+        report = await fulfil.fulfil_erasure(factory=ctx.factory, **args)
+        await chats_forgotten(ctx.hub, report.chats)
         return
     async with agent_transaction(request) as session:
         if action == "export":

@@ -33,6 +33,9 @@ async def test_erasure_leaves_no_trace_and_keeps_others_and_the_chain(
                                       secret_key="k" * 32)
     assert remove_files(data_dir, report.files) == 1
     assert {"messages", "outbox", "channel_identities", "verification_locks", "telegram_chats", "slack_threads"} <= set(report.rows)
+    # The chats whose identities went, for the processes' caches of which organization a chat talks to (published
+    # by the workbench after the commit): alice's web chat and Telegram chat, not bob's.
+    assert {channel for channel, _ in report.chats} == {"webchat", "telegram"} and ("telegram", "777001") in report.chats
 
     after = await everything_stored(mail_server)
     left = [marker for marker in alice.markers if marker in after]

@@ -12,6 +12,7 @@ import zipfile
 
 from sqlalchemy import select
 
+from bot.core.conversations.live import CHATS
 from bot.core.conversations.models import Consent, Customer
 from bot.core.rights.models import RightsRequest
 from bot.web import sign_until
@@ -138,7 +139,10 @@ async def test_delete_and_cancel_journeys_leave_no_trace(mail_server: Server, or
         async with Agent(mail_server, org.admin.email) as agent:
             request_id = await agent.request_id(number)
             assert "collected without" in (await agent.page(request_id))[1] or "no consent" in (await agent.page(request_id))[1]
+            changes = mail_server.ctx.hub.subscribe(CHATS)  # every process's cache of chats' organizations hears it
             assert (await agent.act(request_id, "erase"))[0] == 200
+            forgotten = await asyncio.wait_for(changes.get(), 5)
+            assert forgotten["type"] == "forgotten" and [channel for channel, _ in forgotten["chats"]] == ["webchat"]
             told = await bot_says(visitor, "your information has been deleted")
             assert "Backups may still hold it until 20" in told["text"]
             assert (await agent.act(request_id, "erase"))[0] == 409  # already done

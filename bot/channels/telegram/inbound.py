@@ -179,7 +179,7 @@ async def _choose_org(channel: TelegramChannel, message: Message, arg: str) -> N
             slug=slug,
         )
         return
-    channel.chat_orgs.chose(message.chat.id, org.id)
+    await channel.chat_orgs.chose(message.chat.id, org.id)
 
 
 async def submit(channel: TelegramChannel, event: InboundEvent, message: Message | None = None) -> IngestResult | None:

@@ -226,6 +226,7 @@ class TelegramChannel:
     async def start(self) -> None:
         Update.model_rebuild()  # built on first use (lean.py): the first update should not wait for it
         await self.chat_orgs.load()
+        self._spawn(self.chat_orgs.follow(), "telegram-chat-orgs")
         await self.purge_journal()
         if self.config.mode == "webhook":
             self._spawn(self._set_webhook(), "telegram-set-webhook")

@@ -9,7 +9,14 @@ from typing import Any
 
 from bot.core.common.live import Hub, RedisHub, Subscription, make_hub
 
-__all__ = ["Hub", "RedisHub", "Subscription", "inbox_event", "make_hub", "publish_edit", "publish_message"]
+__all__ = [
+    "CHATS", "Hub", "RedisHub", "Subscription", "chat_chose", "chats_forgotten", "inbox_event", "make_hub", "publish_edit",
+    "publish_message",
+]
+
+# Which organization a chat talks to changed: it chose one (Telegram's `/start org_<slug>`), or its identities were
+# erased. Every process that keeps chats' organizations in memory hears it (through Redis when there are several).
+CHATS = "chats"
 
 
 async def publish_message(
@@ -51,3 +58,14 @@ async def publish_edit(hub: Hub, *, conversation_id: int, customer_id: int | Non
     await hub.publish(f"conv:{conversation_id}", event)
     if customer_id is not None and message.get("direction") != "note":
         await hub.publish(f"customer:{customer_id}", event)
+
+
+async def chat_chose(hub: Hub, *, channel: str, external_id: str, org_id: int) -> None:
+    """After the commit that stored a chat's choice of organization."""
+    await hub.publish(CHATS, {"type": "chose", "channel": channel, "external_id": external_id, "org_id": org_id})
+
+
+async def chats_forgotten(hub: Hub, chats: list[tuple[str, str]]) -> None:
+    """After the commit of an erasure: the (channel, external id) of the identities it deleted."""
+    if chats:
+        await hub.publish(CHATS, {"type": "forgotten", "chats": [list(chat) for chat in chats]})

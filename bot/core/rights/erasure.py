@@ -35,6 +35,8 @@ class ErasureReport:
     customer_id: int
     rows: dict[str, int] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    chats: list[tuple[str, str]] = field(default_factory=list)  # (channel, external id) of the identities deleted
+    removed: int = 0  # files removed after the commit (remove_files)
 
 
 def subject_hash(secret_key: str, org_id: int, customer: Customer) -> str:
@@ -89,6 +91,10 @@ async def erase_customer(
     wanted = SCOPES[scope]
     files = await _owned_files(session, owner)
     report.files = [path for _, path in files]
+    if wanted is None:  # the identities go: the processes that keep chats in memory forget them after the commit
+        i = table("channel_identities")
+        found = await session.execute(select(i.c.channel, i.c.external_id).where(i.c.org_id == org_id, i.c.customer_id == customer_id))
+        report.chats = [(str(channel), str(external_id)) for channel, external_id in found]
     for entry in erase_order():
         if wanted is not None and entry.table not in wanted:
             continue

@@ -26,7 +26,7 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.models import Organization
 from bot.core.rights import requests as rr
 from bot.core.rights.apps import app_states, queue_deletion_notices, set_authorization
-from bot.core.rights.erasure import erase_customer, remove_files
+from bot.core.rights.erasure import ErasureReport, erase_customer, remove_files
 from bot.core.rights.export import attach_package, build_export
 from bot.core.rights.models import RightsRequest
 from bot.core.rights.texts import label, render
@@ -111,8 +111,11 @@ async def fulfil_export(*, factory: SessionFactory, settings: Settings, org_id: 
                                actor_id=agent_id, reason=f"export package sent ({summary.path.stat().st_size} bytes)")
 
 
-async def fulfil_erasure(*, factory: SessionFactory, settings: Settings, org_id: int, request_id: int, agent_id: int) -> int:
-    """Delete (scope all) or cancel: final notice queued, data erased, request closed as the tombstone. Returns files removed."""
+async def fulfil_erasure(
+    *, factory: SessionFactory, settings: Settings, org_id: int, request_id: int, agent_id: int,
+) -> ErasureReport:
+    """Delete (scope all) or cancel: final notice queued, data erased, request closed as the tombstone. The report
+    counts the files removed and names the chats whose identities went (the caller tells the processes' caches)."""
     async with transaction(factory) as session:
         request = await _load(session, org_id, request_id, ("delete", "cancel"))
         cancel = request.kind == "cancel"
@@ -128,7 +131,8 @@ async def fulfil_erasure(*, factory: SessionFactory, settings: Settings, org_id:
                                       secret_key=settings.secret_key)
         await record(session=session, org_id=org_id, actor_type="agent", actor_id=agent_id, action="rights_erased",
                      subject_type="rights_request", subject_id=request_id, detail={"rows": report.rows, "cancel": cancel})
-    return remove_files(settings.data_dir, report.files)
+    report.removed = remove_files(settings.data_dir, report.files)
+    return report
 
 
 async def _final_notice(session: AsyncSession, request: RightsRequest, cancel: bool, recipients: str) -> None:

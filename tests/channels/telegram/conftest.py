@@ -24,7 +24,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
     await api.stop()
 
 
-def tg_settings(db_url: str, data_dir: Path, fake: FakeTelegram, **telegram: Any) -> Any:
+def tg_settings(db_url: str, data_dir: Path, fake: FakeTelegram, *, others: dict[str, Any] | None = None, **telegram: Any) -> Any:
+    """Settings with Telegram on (`telegram` overrides its keys) and `others` for the other sections."""
     config: dict[str, Any] = {
         "token": TOKEN,
         "api_base": fake.url,
@@ -38,7 +39,7 @@ def tg_settings(db_url: str, data_dir: Path, fake: FakeTelegram, **telegram: Any
         "webhook_secret": "s3cret-hook",
     }
     config.update(telegram)
-    return make_settings(db_url, data_dir, channels={"telegram": config}, outbox=FAST_OUTBOX)
+    return make_settings(db_url, data_dir, channels={"telegram": config}, outbox=FAST_OUTBOX, **(others or {}))
 
 
 @pytest.fixture

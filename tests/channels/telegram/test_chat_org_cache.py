@@ -5,16 +5,26 @@ organization needs no query at all."""
 from __future__ import annotations
 
 import asyncio
+import time
+import uuid
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import delete, event
+import aiohttp
+from sqlalchemy import delete, event, select
 
-from bot.channels.telegram.chat_orgs import CHAT_ORGS_KEPT, CHOSEN_KEPT, ChatOrgs
+from bot.channels.telegram.chat_orgs import CHAT_ORGS_KEPT, CHOSEN_KEPT, KNOWN_SECONDS, ChatOrgs
+from bot.channels.telegram.keys import TG
 from bot.channels.telegram.models import TelegramChat
 from bot.channels.telegram.store import set_chat_org
+from bot.core.conversations.live import chats_forgotten
+from bot.core.conversations.models import Message
 from bot.core.storage.db import transaction
-from tests.conftest import Server
+from tests.channels.telegram.conftest import tg_settings, wait_rows
+from tests.conftest import Server, start_server
+from tests.core.test_scale_out import REDIS_URL
+from tests.fakes.telegram_api import FakeTelegram
 from tests.utils.factories import OrgWithAdmin, make_org
 
 
@@ -94,15 +104,79 @@ async def test_on_sqlite_a_chat_that_chose_no_organization_is_answered_without_a
 
     async with transaction(server.ctx.factory) as session:  # /start org_acme in a new chat, after the start
         await set_chat_org(session=session, chat_id=300, org_id=other.org.id)
-    orgs.chose(300, other.org.id)
+    await orgs.chose(300, other.org.id)
     async with transaction(server.ctx.factory) as session:  # an erasure deletes chat 7's row
         await session.execute(delete(TelegramChat).where(TelegramChat.chat_id == 7))
-    orgs.known.clear()
+    orgs.apply({"type": "forgotten", "chats": [["telegram", "7"]]})  # what the erasure publishes after its commit
     assert [await orgs.get(300), await orgs.get(7), await orgs.get(301)] == [other.org.id, default.org.id, default.org.id]
 
 
 def test_past_chosen_kept_chats_are_looked_up() -> None:
     orgs = ChatOrgs(SimpleNamespace())  # type: ignore[arg-type]
     orgs.chosen = set(range(CHOSEN_KEPT))
-    orgs.chose(-5, 2)
+    orgs.apply({"type": "chose", "channel": "telegram", "external_id": "-5", "org_id": 2})
     assert orgs.chosen is None and orgs.known[-5] == 2
+
+
+async def _until(condition: Any, seconds: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + seconds
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "not within the time allowed"
+        await asyncio.sleep(0.02)
+
+
+async def test_a_chat_that_chose_an_organization_on_one_process_talks_to_it_on_every_process(
+    db_url: str, tmp_path: Path, fake: FakeTelegram,
+) -> None:
+    """Two processes behind one webhook, one database and one Redis. Process B answers chat 901 with the default
+    organization and keeps that in memory; the chat then chooses acme on process A (`/start org_acme`). Its next
+    message, on B, goes to acme: B's cache heard the choice. Without it B kept the default organization, and the
+    customer's messages went to another organization's agents. An erasure of the chat's identity is forgotten by
+    every process's cache too."""
+    redis = {"url": REDIS_URL, "namespace": f"test-{uuid.uuid4().hex[:12]}"}
+    a, b = [await start_server(tg_settings(db_url, tmp_path / "data", fake, mode="webhook", others={"redis": redis})) for _ in "ab"]
+    try:
+        demo = await make_org(a.ctx.factory, slug="demo")
+        acme = await make_org(a.ctx.factory, slug="acme")
+        headers = {"X-Telegram-Bot-Api-Secret-Token": "s3cret-hook"}
+        updates = iter(range(1, 100))
+
+        async def deliver(server: Server, text: str) -> None:
+            async with aiohttp.ClientSession() as http, http.post(
+                f"{server.url}/telegram/webhook", json={"update_id": next(updates), **fake.message(901, text)}, headers=headers,
+            ) as resp:
+                assert resp.status == 200
+
+        async def org_of(text: str) -> int:
+            rows = await wait_rows(a, select(Message).where(Message.text == text))
+            assert rows, text
+            async with a.ctx.factory() as session:
+                return int(await session.scalar(select(Message.org_id).where(Message.id == rows[0].id)))
+
+        caches = [a.app[TG].chat_orgs, b.app[TG].chat_orgs]
+        await deliver(b, "hello before choosing")
+        assert await org_of("hello before choosing") == demo.org.id
+        assert caches[1].known[901] == demo.org.id
+        await deliver(a, "/start org_acme")
+        await _until(lambda: caches[1].known.get(901) == acme.org.id)
+        await deliver(b, "hello after choosing")
+        assert await org_of("hello after choosing") == acme.org.id
+
+        await chats_forgotten(b.ctx.hub, [("telegram", "901"), ("webchat", "x")])  # after an erasure's commit
+        await _until(lambda: all(901 not in cache.known for cache in caches))
+    finally:
+        for server in (a, b):
+            await server.stop()
+
+
+async def test_on_postgresql_what_is_in_memory_is_read_again_every_known_seconds(server: Server) -> None:
+    """A choice published while Redis was away never reaches the other processes: their caches are emptied every
+    KNOWN_SECONDS on PostgreSQL, so such a chat is read again within that time. SQLite (one process) keeps its cache."""
+    default, other, orgs = await _demo_acme_and_chat_7(server)
+    await orgs.load()
+    assert (orgs.expires is None) is (server.ctx.engine.dialect.name == "sqlite")
+    assert await orgs.get(7) == other.org.id
+    orgs.known[7] = default.org.id  # a process that missed chat 7's choice
+    orgs.expires = time.monotonic() - 1  # ... KNOWN_SECONDS later
+    assert await orgs.get(7) == other.org.id
+    assert orgs.expires > time.monotonic() + KNOWN_SECONDS - 5

@@ -148,9 +148,11 @@ async def test_real_limits_one_message_per_second_per_chat(tg_start: object, fak
     for chat in conversations:
         times = sorted(c.at for c in fake.sent(chat) if str(c.params.get("text", "")).startswith("r"))
         every = sorted([greet_end[chat], *times])
-        # a bucket of 2: any three consecutive sends to a chat span at least one second
+        # A bucket of 2: any three consecutive sends to a chat span at least one second. Measured at arrival, where a
+        # busy machine delays one request more than another (0.964 s seen with the suite on 3 workers): the same
+        # tolerance as above; a broken limiter sends the third at once.
         for a, c in zip(every, every[2:], strict=False):
-            assert c - a >= 1.0 - 0.02
+            assert c - a >= 1.0 - 0.1
 
 
 # ---- Bursts at Telegram's real limits (issue 8): the fake refuses what Telegram would refuse. ----
