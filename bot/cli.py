@@ -100,6 +100,28 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin_reset_totp(settings: Settings, args: argparse.Namespace) -> int:
+    """For an agent no administrator can help (an organization's only main administrator, a platform admin): their
+    sessions end, the audit log records it and they get an email; they sign in with their password and set it up again."""
+    import bot.all_models  # noqa: F401 - the email's outbox row refers to tables of other features
+    from bot.core.orgs.organizations import get_organization_by_slug
+    from bot.core.orgs.team import reset_two_factor_by_operator
+    from bot.core.storage.db import create_engine, session_factory, transaction
+
+    async def run() -> None:
+        engine = create_engine(settings.database_url)
+        try:
+            async with transaction(session_factory(engine)) as session:
+                org_id = None if args.platform else (await get_organization_by_slug(session=session, slug=args.org)).id
+                await reset_two_factor_by_operator(session=session, org_id=org_id, email=args.email)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())  # a DomainError (no such organization or agent, already off) is printed by main: exit 1
+    print(f"two-factor login of {args.email} turned off; they sign in with their password and set it up again")
+    return 0
+
+
 def cmd_audit_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check every chain (and its archive files); an intact one gets a fresh head checkpoint. Exit 1 naming the first bad row."""
     from sqlalchemy import select
@@ -187,6 +209,12 @@ def build_parser() -> argparse.ArgumentParser:
     create.add_argument("--role", default="admin")
     create.add_argument("--password", help="default: generated and printed once")
     create.set_defaults(func=cmd_admin_create)
+    reset = admin.add_parser("reset-totp", help="turn off an agent's two-factor login (a lost phone)")
+    where = reset.add_mutually_exclusive_group(required=True)
+    where.add_argument("--org", help="organization slug")
+    where.add_argument("--platform", action="store_true", help="a platform admin (no organization)")
+    reset.add_argument("--email", required=True)
+    reset.set_defaults(func=cmd_admin_reset_totp)
     audit = sub.add_parser("audit", help="audit log").add_subparsers(dest="audit_command", required=True)
     audit.add_parser("verify", help="check every hash chain").set_defaults(func=cmd_audit_verify)
     retention = sub.add_parser("retention", help="remove what is past its retention period now")

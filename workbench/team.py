@@ -17,6 +17,7 @@ from bot.core.orgs.team import (
     list_team,
     open_invitation,
     reactivate,
+    reset_two_factor,
     transfer_main_admin,
 )
 from bot.core.storage.db import transaction
@@ -90,6 +91,14 @@ async def reactivate_view(request: web.Request) -> web.StreamResponse:
     return await _then_team(request)
 
 
+@agent_page(permission=Permission.TEAM_MANAGE)
+async def totp_reset_view(request: web.Request) -> web.StreamResponse:
+    async with agent_transaction(request) as session:
+        await reset_two_factor(session=session, actor=request[AGENT], agent_id=_agent_id(request))
+    request.app[CTX].dispatcher.wake()  # the member's email
+    return await _then_team(request)
+
+
 @agent_page(permission=Permission.MAIN_ADMIN_TRANSFER)
 async def transfer_view(request: web.Request) -> web.StreamResponse:
     async with agent_transaction(request) as session:
@@ -119,5 +128,6 @@ def setup(app: web.Application) -> None:
     r.add_post("/workbench/team/{agent_id}/deactivate", deactivate_view)
     r.add_post("/workbench/team/{agent_id}/reactivate", reactivate_view)
     r.add_post("/workbench/team/{agent_id}/transfer", transfer_view)
+    r.add_post("/workbench/team/{agent_id}/totp-reset", totp_reset_view)
     r.add_get("/workbench/invite/{token}", invitation_form)
     r.add_post("/workbench/invite/{token}", invitation_accept)

@@ -1,10 +1,11 @@
 """The team of an organization: invitations by expiring link, role changes, transfer of the main
-administrator, deactivation, password change.
+administrator, deactivation, password change, and a reset of a member's two-factor login (a lost phone).
 
 Guarantees: an organization never has zero active main administrators (every demotion, transfer and
 deactivation checks it in the same transaction); an invitation link works once and only until it
-expires; deactivating an agent or changing its password ends its other sessions at once; every change
-is audited by the caller's transaction (`record`). Agents of another organization are NotFound.
+expires; deactivating an agent, changing its password or resetting its two-factor login ends its (other) sessions
+at once; every change is audited by the caller's transaction (`record`). Agents of another organization are
+NotFound.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, Forbidden, InvalidInput, NotFound
+from bot.core.delivery.outbox import enqueue
 from bot.core.orgs.agents import check_password, create_agent, end_all_sessions, hash_password, validate_password
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Invitation
@@ -132,6 +134,55 @@ async def deactivate(*, session: AsyncSession, actor: Agent, agent_id: int) -> A
     await end_all_sessions(session=session, agent_id=agent.id)
     await _audit(session, actor, "deactivate_agent", agent.id)
     return agent
+
+
+async def reset_two_factor(*, session: AsyncSession, actor: Agent, agent_id: int) -> Agent:
+    """A member lost the device of their two-factor login: an administrator turns it off for them, so that they sign
+    in with their password and set it up again (where the organization requires it of administrators, the account
+    page is all they see until they do). Their sessions end. A main administrator's is reset only by a main
+    administrator; one's own is turned off on the account page (with a code)."""
+    agent = await _member(session, actor, agent_id)
+    if agent.id == actor.id:
+        raise InvalidInput("turn your own two-factor login off on your account page")
+    if agent.role == Role.MAIN_ADMIN.value and not may(actor.role, Permission.MAIN_ADMIN_TRANSFER):
+        raise Forbidden("only a main administrator resets a main administrator's two-factor login")
+    _reset(agent)
+    await end_all_sessions(session=session, agent_id=agent.id)
+    await _audit(session, actor, "reset_totp", agent.id)
+    await _tell_reset(session, agent, f"{actor.name or actor.email}, an administrator of your organization,")
+    return agent
+
+
+async def reset_two_factor_by_operator(*, session: AsyncSession, org_id: int | None, email: str) -> Agent:
+    """`incs admin reset-totp`: the server's operator resets anyone's (the organization's only main administrator
+    lost their phone; a platform admin)."""
+    agent = await session.scalar(select(Agent).where(Agent.org_id.is_(None) if org_id is None else Agent.org_id == org_id,
+                                                     Agent.email == email.strip().lower()))
+    if agent is None:
+        raise NotFound("no such agent")
+    _reset(agent)
+    await end_all_sessions(session=session, agent_id=agent.id)
+    await record(session=session, org_id=agent.org_id, actor_type="system", actor_id=None, action="reset_totp",
+                 subject_type="agent", subject_id=agent.id, detail={"by": "operator"})
+    await _tell_reset(session, agent, "The operator of INCS Support")
+    return agent
+
+
+async def _tell_reset(session: AsyncSession, agent: Agent, who: str) -> None:
+    """The member hears of it by email (queued in the same transaction): a reset they did not ask for is a warning."""
+    stamp = now()
+    await enqueue(session=session, channel="email", target=agent.email, org_id=agent.org_id,
+                  idempotency_key=f"totp-reset:{agent.id}:{stamp.isoformat()}",
+                  payload={"subject": "Your two-factor login was turned off",
+                           "text": f"{who} turned off the two-factor login of {agent.email} on INCS Support "
+                                   f"({stamp:%Y-%m-%d %H:%M} UTC). Sign in with your password and set it up again on "
+                                   "your account page. If you did not ask for this, tell your administrator at once."})
+
+
+def _reset(agent: Agent) -> None:
+    if not agent.totp_secret:
+        raise InvalidInput("two-factor login is already off")
+    agent.totp_secret = ""  # totp_last_step stays: a code of the old secret's last step is still refused
 
 
 async def reactivate(*, session: AsyncSession, actor: Agent, agent_id: int) -> Agent:
