@@ -104,6 +104,7 @@ def cmd_admin_reset_totp(settings: Settings, args: argparse.Namespace) -> int:
     """For an agent no administrator can help (an organization's only main administrator, a platform admin): their
     sessions end, the audit log records it and they get an email; they sign in with their password and set it up again."""
     import bot.all_models  # noqa: F401 - the email's outbox row refers to tables of other features
+    from bot.core.notifications.account import tell_two_factor_reset
     from bot.core.orgs.organizations import get_organization_by_slug
     from bot.core.orgs.team import reset_two_factor_by_operator
     from bot.core.storage.db import create_engine, session_factory, transaction
@@ -113,7 +114,8 @@ def cmd_admin_reset_totp(settings: Settings, args: argparse.Namespace) -> int:
         try:
             async with transaction(session_factory(engine)) as session:
                 org_id = None if args.platform else (await get_organization_by_slug(session=session, slug=args.org)).id
-                await reset_two_factor_by_operator(session=session, org_id=org_id, email=args.email)
+                agent = await reset_two_factor_by_operator(session=session, org_id=org_id, email=args.email)
+                await tell_two_factor_reset(session=session, agent=agent, who="The operator of INCS Support")
         finally:
             await engine.dispose()
 

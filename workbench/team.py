@@ -6,6 +6,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bot.core.delivery.outbox import enqueue
+from bot.core.notifications.account import tell_two_factor_reset
 from bot.core.orgs.permissions import Permission, may, member_org_id
 from bot.core.orgs.team import (
     INVITABLE,
@@ -93,9 +94,12 @@ async def reactivate_view(request: web.Request) -> web.StreamResponse:
 
 @agent_page(permission=Permission.TEAM_MANAGE)
 async def totp_reset_view(request: web.Request) -> web.StreamResponse:
+    actor = request[AGENT]
     async with agent_transaction(request) as session:
-        await reset_two_factor(session=session, actor=request[AGENT], agent_id=_agent_id(request))
-    request.app[CTX].dispatcher.wake()  # the member's email
+        member = await reset_two_factor(session=session, actor=actor, agent_id=_agent_id(request))
+        await tell_two_factor_reset(session=session, agent=member,
+                                    who=f"{actor.name or actor.email}, an administrator of your organization,")
+    request.app[CTX].dispatcher.wake()
     return await _then_team(request)
 
 

@@ -17,7 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.common.clock import now
 from bot.core.common.errors import Conflict, Forbidden, InvalidInput, NotFound
-from bot.core.delivery.outbox import enqueue
 from bot.core.orgs.agents import check_password, create_agent, end_all_sessions, hash_password, validate_password
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, Invitation
@@ -140,7 +139,8 @@ async def reset_two_factor(*, session: AsyncSession, actor: Agent, agent_id: int
     """A member lost the device of their two-factor login: an administrator turns it off for them, so that they sign
     in with their password and set it up again (where the organization requires it of administrators, the account
     page is all they see until they do). Their sessions end. A main administrator's is reset only by a main
-    administrator; one's own is turned off on the account page (with a code)."""
+    administrator; one's own is turned off on the account page (with a code). The caller tells the member
+    (bot/core/notifications/account.py)."""
     agent = await _member(session, actor, agent_id)
     if agent.id == actor.id:
         raise InvalidInput("turn your own two-factor login off on your account page")
@@ -149,7 +149,6 @@ async def reset_two_factor(*, session: AsyncSession, actor: Agent, agent_id: int
     _reset(agent)
     await end_all_sessions(session=session, agent_id=agent.id)
     await _audit(session, actor, "reset_totp", agent.id)
-    await _tell_reset(session, agent, f"{actor.name or actor.email}, an administrator of your organization,")
     return agent
 
 
@@ -164,19 +163,7 @@ async def reset_two_factor_by_operator(*, session: AsyncSession, org_id: int | N
     await end_all_sessions(session=session, agent_id=agent.id)
     await record(session=session, org_id=agent.org_id, actor_type="system", actor_id=None, action="reset_totp",
                  subject_type="agent", subject_id=agent.id, detail={"by": "operator"})
-    await _tell_reset(session, agent, "The operator of INCS Support")
     return agent
-
-
-async def _tell_reset(session: AsyncSession, agent: Agent, who: str) -> None:
-    """The member hears of it by email (queued in the same transaction): a reset they did not ask for is a warning."""
-    stamp = now()
-    await enqueue(session=session, channel="email", target=agent.email, org_id=agent.org_id,
-                  idempotency_key=f"totp-reset:{agent.id}:{stamp.isoformat()}",
-                  payload={"subject": "Your two-factor login was turned off",
-                           "text": f"{who} turned off the two-factor login of {agent.email} on INCS Support "
-                                   f"({stamp:%Y-%m-%d %H:%M} UTC). Sign in with your password and set it up again on "
-                                   "your account page. If you did not ask for this, tell your administrator at once."})
 
 
 def _reset(agent: Agent) -> None:
