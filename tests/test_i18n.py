@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
@@ -11,21 +13,24 @@ from bot.paths import ROOT
 from workbench.notifications import KIND_LABELS
 
 
-def _template_messages() -> set[str]:
+def _template_messages() -> set[tuple[str | None, str]]:
+    """(context, message) of every `_()` and `pgettext()` in the templates; the context is None for `_()`."""
     found = extract_from_dir(
         str(ROOT / "templates"),
         method_map=[("**.html", "jinja2")],
         options_map={"**.html": {"extensions": "jinja2.ext.i18n"}},
     )
-    return {message for _f, _l, message, _c, _x in found if isinstance(message, str)}
+    return {(context, message) for _f, _l, message, _c, context in found if isinstance(message, str)}
 
 
 def test_every_message_has_a_chinese_translation() -> None:
     with (CATALOGUES / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale="zh")
-    translated = {m.id for m in catalog if m.id and m.string}
-    dynamic = {"Open", "Pending", "Resolved", "Low", "Normal", "High", "Urgent"}  # _(status|capitalize), _(priority|capitalize)
-    wanted = _template_messages() | set(CHAT_MESSAGES) | set(KIND_LABELS.values()) | dynamic
+    translated = {(m.context, m.id) for m in catalog if m.id and m.string}
+    # _(status|capitalize) and _(priority|capitalize) name these at run time
+    dynamic = {"Open", "Pending", "Resolved", "Closed", "Low", "Normal", "High", "Urgent"}
+    others = set(CHAT_MESSAGES) | set(KIND_LABELS.values()) | dynamic
+    wanted = _template_messages() | {(None, message) for message in others}
     assert wanted - translated == set()
 
 
@@ -35,7 +40,7 @@ def test_the_english_and_chinese_catalogues_list_the_same_messages() -> None:
     keys = {}
     for locale in ("en", "zh"):
         with (CATALOGUES / locale / "LC_MESSAGES" / "messages.po").open("rb") as handle:
-            keys[locale] = {m.id for m in read_po(handle, locale=locale) if m.id}
+            keys[locale] = {(m.context, m.id) for m in read_po(handle, locale=locale) if m.id}
     assert keys["zh"] - keys["en"] == set() and keys["en"] - keys["zh"] == set()
 
 
@@ -44,3 +49,45 @@ def test_browser_language_is_negotiated_with_quality_values() -> None:
     assert negotiate("fr-FR,en;q=0.5,zh;q=0.7") == "zh"
     assert negotiate("de") == "en"
     assert negotiate("") == "en"
+
+
+def test_no_page_shows_english_words_that_are_not_in_the_catalogue() -> None:
+    """Every text node and every title / placeholder / aria-label / alt of every template goes through `_()`: what is
+    left once the Jinja tags, expressions and comments are taken out has no words, but for names that stay as they are."""
+    from html.parser import HTMLParser
+
+    keep = {"INCS Support", "Telegram", "Ctrl", "Enter", "getMe", "getWebhookInfo", "RR-", "https://"}  # names, keys, a prefix
+
+    def bare(text: str) -> str:
+        text = re.sub(r"\{% block body_class %\}\w+\{% endblock %\}", " ", text)  # a CSS class, not a text
+        for pattern in (r"\{#.*?#\}", r"\{%.*?%\}", r"\{\{.*?\}\}"):
+            text = re.sub(pattern, " ", text, flags=re.S)
+        for word in keep:
+            text = text.replace(word, " ")
+        return text
+
+    class Words(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.found: list[str] = []
+            self.verbatim = 0  # inside script, style or code
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            self.verbatim += tag in ("script", "style", "code")
+            self.found += [f"{name}={value!r}" for name, value in attrs
+                           if name in ("title", "placeholder", "aria-label", "alt") and value and re.search(r"[A-Za-z]{2,}", bare(value))]
+
+        def handle_endtag(self, tag: str) -> None:
+            self.verbatim -= tag in ("script", "style", "code") and self.verbatim > 0
+
+        def handle_data(self, data: str) -> None:
+            if not self.verbatim and re.search(r"[A-Za-z]{2,}", data):
+                self.found.append(data.strip())
+
+    left = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        words = Words()
+        words.feed(bare(path.read_text(encoding="utf-8")))
+        if words.found:
+            left[str(path.relative_to(ROOT))] = words.found
+    assert left == {}

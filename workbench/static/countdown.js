@@ -6,12 +6,18 @@
   var holder = document.querySelector("[data-server-now]");
   var offset = holder && holder.dataset.serverNow ? Date.parse(holder.dataset.serverNow) - Date.now() : 0;
 
+  // The page's language: templates with {placeholders}, from the body's data-t-* attributes (base.html).
+  var words = document.body.dataset;
+  function say(key, fallback, values) {
+    return (words[key] || fallback).replace(/\{(\w+)\}/g, function (all, name) { return name in values ? values[name] : all; });
+  }
+
   function span(ms) {
     var minutes = Math.floor(Math.abs(ms) / 60000);
     var days = Math.floor(minutes / 1440), hours = Math.floor((minutes % 1440) / 60), mins = minutes % 60;
-    if (days) return days + " d " + hours + " h";
-    if (hours) return hours + " h " + mins + " m";
-    return mins + " m";
+    if (days) return say("tDays", "{d} d {h} h", {d: days, h: hours});
+    if (hours) return say("tHours", "{h} h {m} m", {h: hours, m: mins});
+    return say("tMinutes", "{m} m", {m: mins});
   }
 
   function paint(node, now) {
@@ -20,8 +26,9 @@
     node.classList.remove("sla-green", "sla-amber", "sla-red", "sla-overdue");
     node.classList.add("sla-" + state);
     node.dataset.state = state;
-    node.textContent = state === "overdue" ? "overdue " + span(now - due) : span(due - now) + " left";
-    node.title = "due " + node.dataset.due;
+    node.textContent = state === "overdue" ? say("tOverdue", "overdue {span}", {span: span(now - due)})
+      : say("tLeft", "{span} left", {span: span(due - now)});
+    node.title = say("tDue", "due {time}", {time: node.dataset.due});
   }
 
   function tick() {
