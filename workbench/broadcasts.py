@@ -10,6 +10,8 @@ from aiohttp import web
 from bot.core.notices import broadcasts, policy
 from bot.core.orgs.permissions import Permission, member_org_id
 from bot.core.storage.db import transaction
+from bot.i18n import gettext
+from bot.pages import request_locale
 from bot.web import CTX
 from workbench.auth import AGENT, agent_page, agent_session, agent_transaction
 from workbench.params import path_id
@@ -39,8 +41,10 @@ async def create_view(request: web.Request) -> web.StreamResponse:
     agent = request[AGENT]
     form = await request.post()
     kind = str(form.get("kind", ""))
-    if kind == "incident":
-        body = "\n\n".join(f"{label}: {str(form.get(key, '')).strip()}" for key, label in INCIDENT_PARTS if str(form.get(key, "")).strip())
+    if kind == "incident":  # the parts' headings in the language of the page the admin wrote them on
+        locale = request_locale(request)
+        body = "\n\n".join(f"{gettext(locale, label)}: {str(form.get(key, '')).strip()}" for key, label in INCIDENT_PARTS
+                           if str(form.get(key, "")).strip())
     else:
         body = str(form.get("body", ""))
     async with agent_transaction(request) as session:

@@ -15,6 +15,8 @@ from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import member_org_id
 from bot.core.work_orders.models import week_of
 from bot.core.work_orders.reports import Report, Row, build_report
+from bot.i18n import gettext
+from bot.pages import request_locale
 from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.charts import bar_chart
 from workbench.render import render
@@ -57,6 +59,17 @@ def _agent_name(names: dict[int, str], key: object) -> str:
     return names.get(key, "unassigned") if isinstance(key, int) and key else "unassigned"
 
 
+CHART_TITLES = {  # English, and the catalogues' keys
+    "sla": "SLA targets met (%)",
+    "first": "Median first response (h)",
+    "resolution": "Median resolution time (h)",
+    "csat": "CSAT average (1-5)",
+    "distribution": "CSAT distribution",
+    "first_agent": "Median first response per agent (h)",
+    "resolution_agent": "Median resolution time per agent (h)",
+}
+
+
 def _hours(seconds: int | None) -> float | None:
     return round(seconds / 3600, 1) if seconds is not None else None
 
@@ -66,20 +79,25 @@ async def reports_view(request: web.Request) -> web.Response:
     report, names = await _report(request)
     weeks = _all_weeks(report)
     labels = [str(row.key)[5:] for row in weeks]
+    locale = request_locale(request)
+
+    def title(key: str) -> str:  # the page's language
+        return gettext(locale, CHART_TITLES[key])
+
     charts = [
-        bar_chart("SLA targets met (%)", labels, [row.sla_percent for row in weeks], "%"),
-        bar_chart("Median first response (h)", labels, [_hours(row.median_first_response_s) for row in weeks], " h"),
-        bar_chart("Median resolution time (h)", labels, [_hours(row.median_resolution_s) for row in weeks], " h"),
-        bar_chart("CSAT average (1-5)", labels, [row.csat_average for row in weeks], alt=True),
-        bar_chart("CSAT distribution", [f"{n}★" for n in range(1, 6)], [float(report.distribution[n]) for n in range(1, 6)],
+        bar_chart(title("sla"), labels, [row.sla_percent for row in weeks], "%"),
+        bar_chart(title("first"), labels, [_hours(row.median_first_response_s) for row in weeks], " h"),
+        bar_chart(title("resolution"), labels, [_hours(row.median_resolution_s) for row in weeks], " h"),
+        bar_chart(title("csat"), labels, [row.csat_average for row in weeks], alt=True),
+        bar_chart(title("distribution"), [f"{n}★" for n in range(1, 6)], [float(report.distribution[n]) for n in range(1, 6)],
                   alt=True),
     ]
     people = [_agent_name(names, row.key) for row in report.agents]
     if people:
         charts += [
-            bar_chart("Median first response per agent (h)", people,
+            bar_chart(title("first_agent"), people,
                       [_hours(row.median_first_response_s) for row in report.agents], " h", alt=True),
-            bar_chart("Median resolution time per agent (h)", people,
+            bar_chart(title("resolution_agent"), people,
                       [_hours(row.median_resolution_s) for row in report.agents], " h", alt=True),
         ]
     return render(request, "workbench/reports.html", report=report, weeks=weeks, charts=charts, names=names,

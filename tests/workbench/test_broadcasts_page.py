@@ -55,6 +55,13 @@ async def test_an_incident_notice_is_one_broadcast_started_once_and_reaches_each
                 await asyncio.sleep(0.1)
         for v in visitors:
             assert not [e for e in v.events if e.get("type") == "message" and "laptop" in e["message"]["text"]]
+        # Written on the Chinese page, the parts' headings are Chinese (the admin writes the parts in that language).
+        chinese = {**form, "client_key": "zh-1", "what": "笔记本电脑失窃。"}
+        async with http.post(f"{server.url}/workbench/broadcasts", data=chinese, headers={"Accept-Language": "zh-CN"}) as resp:
+            assert resp.status == 200
+        async with server.ctx.factory() as session:
+            body = await session.scalar(select(Broadcast.body).where(Broadcast.id != broadcast.id))
+        assert body is not None and body.startswith("发生了什么: 笔记本电脑失窃。") and "已采取的措施: Sessions revoked." in body
     finally:
         for v in visitors:
             await v.close()

@@ -80,6 +80,9 @@ async def test_per_agent_medians_in_report_page_charts_and_csv(db_url: str, tmp_
         ann_row = ann_row[:ann_row.index("</tr>")]
         assert f'class="median-resolution">{round(median(120) / 3600, 1)} h' in ann_row
         assert "Median resolution time per agent (h)" in page and "Bea Quick" in page
+        async with http.get(f"{server.url}/workbench/reports?weeks=1", headers={"Accept-Language": "zh-CN"}) as resp:
+            chinese = await resp.text()
+        assert "各客服解决时长中位数（小时）" in chinese and "Median resolution" not in chinese  # the charts' titles too
         async with http.get(f"{server.url}/workbench/reports.csv?weeks=1") as resp:
             table = list(csv.DictReader(io.StringIO(await resp.text())))
         by_agent = {row["key"]: row for row in table if row["scope"] == "agent"}
