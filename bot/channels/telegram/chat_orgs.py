@@ -18,8 +18,9 @@ What is in memory follows the table in every process: a chat's choice and an era
 on the hub's `chats` topic after their commit (through Redis when there are several processes), and each process's
 cache takes the choice or forgets the chat. Without it a process that had answered a chat with the default
 organization kept doing so after the chat chose another on a different process: the customer's messages went to the
-wrong organization. On PostgreSQL the cache is also emptied every KNOWN_SECONDS, which bounds what an event lost
-with Redis (an outage, a look-up that read the row just before a choice) can leave behind.
+wrong organization. A look-up that was reading when a change came in does not keep what it read for that chat. On
+PostgreSQL the cache is also emptied every KNOWN_SECONDS, which bounds what an event lost with Redis (an outage) can
+leave behind.
 """
 
 from __future__ import annotations
@@ -61,6 +62,7 @@ class ChatOrgs:
         self.chosen: set[int] | None = None
         self.expires: float | None = None  # PostgreSQL: when `known` is emptied next
         self.changes: Subscription | None = None
+        self.touched: set[int] | None = None  # while a look-up reads: the chats a change reached meanwhile
 
     async def load(self) -> None:
         """At start: hear the chats' changes from every process; on SQLite also read which chats chose an
@@ -92,6 +94,8 @@ class ChatOrgs:
                     self.known.pop(chat_id, None)
                     if self.chosen is not None:
                         self.chosen.discard(chat_id)
+                    if self.touched is not None:
+                        self.touched.add(chat_id)
 
     async def get(self, chat_id: int) -> int:
         expires = self.expires
@@ -121,6 +125,8 @@ class ChatOrgs:
         await chat_chose(self.channel.ctx.hub, channel="telegram", external_id=str(chat_id), org_id=org_id)
 
     def _chose(self, chat_id: int, org_id: int) -> None:
+        if self.touched is not None:
+            self.touched.add(chat_id)
         chosen = self.chosen
         if chosen is not None:
             chosen.add(chat_id)
@@ -142,6 +148,7 @@ class ChatOrgs:
                 await asyncio.sleep(0)  # the chats asked for in this turn of the event loop join this look-up
                 chats = list(self.waiting)[:LOOKUP_MAX]
                 batch = {chat: self.waiting.pop(chat) for chat in chats}
+                self.touched = set()
                 try:
                     # One indexed read of at most LOOKUP_MAX chats: on the event loop's thread (SQLite)
                     async with self.channel.ctx.factory() as session, inline_transaction(session):
@@ -152,13 +159,19 @@ class ChatOrgs:
                         if not future.done():
                             future.set_exception(exc)
                     continue
+                finally:
+                    touched, self.touched = self.touched, None
                 for chat, future in batch.items():
-                    org_id = found.get(chat, default)
-                    self.remember(chat, org_id)
+                    if chat in touched:  # a choice or an erasure came in while it read: what it read may be older
+                        org_id = self.known.get(chat, found.get(chat, default))
+                    else:
+                        org_id = found.get(chat, default)
+                        self.remember(chat, org_id)
                     if not future.done():
                         future.set_result(org_id)
         finally:
             self.lookup = None
+            self.touched = None
 
     async def _default_org(self, session: AsyncSession) -> int:
         kept = self.default

@@ -180,3 +180,22 @@ async def test_on_postgresql_what_is_in_memory_is_read_again_every_known_seconds
     orgs.expires = time.monotonic() - 1  # ... KNOWN_SECONDS later
     assert await orgs.get(7) == other.org.id
     assert orgs.expires > time.monotonic() + KNOWN_SECONDS - 5
+
+
+async def test_a_choice_that_comes_in_while_a_look_up_reads_is_not_overwritten_by_what_it_read(server: Server) -> None:
+    """Chat 9 has chosen nothing when the look-up reads; its choice of acme (on another process) arrives during that
+    read. The look-up's answer (the default) must neither win nor stay in memory."""
+    default, other, orgs = await _demo_acme_and_chat_7(server)
+
+    def choice_meanwhile(_conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if "telegram_chats" in sql:
+            orgs.apply({"type": "chose", "channel": "telegram", "external_id": "9", "org_id": other.org.id})
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", choice_meanwhile)
+    try:
+        assert await orgs.get(9) == other.org.id
+    finally:
+        event.remove(engine, "before_cursor_execute", choice_meanwhile)
+    assert orgs.known[9] == other.org.id
+    assert await orgs.get(10) == default.org.id and orgs.known[10] == default.org.id  # untouched chats are kept as read
