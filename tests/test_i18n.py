@@ -98,3 +98,19 @@ def test_no_page_shows_english_words_that_are_not_in_the_catalogue() -> None:
         if words.found:
             left[str(path.relative_to(ROOT))] = words.found
     assert left == {}
+
+
+def test_each_translation_keeps_the_placeholders_of_its_message() -> None:
+    """A Chinese text that lost, renamed or added a `%(name)s`, or a bare `%`, would break the page in Chinese only."""
+    with (CATALOGUES / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
+        catalog = read_po(handle, locale="zh")
+    named = re.compile(r"%\((\w+)\)s")
+    wrong = []
+    for message in catalog:
+        if not message.id or not message.string:
+            continue
+        text_id, text = str(message.id), str(message.string)
+        bare = [re.sub(r"%\(\w+\)s|%%", "", t).count("%") for t in (text_id, text)]
+        if sorted(named.findall(text_id)) != sorted(named.findall(text)) or bare[1] > bare[0] or text_id.count("%%") != text.count("%%"):
+            wrong.append((text_id, text))
+    assert wrong == []
