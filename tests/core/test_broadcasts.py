@@ -54,7 +54,10 @@ async def _wait(predicate: Any, timeout: float = 120.0) -> None:  # noqa: ASYNC1
 @pytest.mark.parametrize("db_url", ["sqlite"], indirect=True)
 async def test_major_policy_broadcast_reaches_each_customer_once_across_a_kill(db_url: str, tmp_path: Path,
                                                                              fake: FakeTelegram) -> None:  # noqa: F811
-    settings = tg_settings(db_url, tmp_path / "data", fake, rate_global=30, rate_per_chat=1, chat_burst=3)
+    # Production's request timeout: a send that times out may have reached Telegram and goes again (the Bot API takes
+    # no idempotency key); the tests' 2 s timed out under load (the fake shares this event loop) and sent twice.
+    settings = tg_settings(db_url, tmp_path / "data", fake, rate_global=30, rate_per_chat=1, chat_burst=3,
+                           request_timeout_seconds=30.0)
     settings = settings.model_copy(update={"broadcasts": BroadcastsConfig(batch_size=10, sweep_seconds=0.2)})
     first = await start_server(settings)
     second: Server | None = None
