@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiosqlite
@@ -17,6 +16,7 @@ import pytest
 from sqlalchemy import text
 
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction
+from tests.utils.waits import until
 
 
 @pytest.fixture
@@ -83,13 +83,6 @@ async def test_an_inline_transaction_makes_no_trip_to_the_database_thread(factor
             raise RuntimeError("the unit of work fails")
     assert trips == []
     assert await count(factory) == 1  # committed, and rolled back, all the same
-
-
-async def until(condition: Callable[[], bool], seconds: float = 5.0) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true"
-        await asyncio.sleep(0.01)
 
 
 async def test_an_inline_statement_that_finds_the_database_locked_waits_on_the_database_thread(

@@ -26,6 +26,7 @@ from tests.conftest import Server, start_server
 from tests.core.test_scale_out import REDIS_URL
 from tests.fakes.telegram_api import FakeTelegram
 from tests.utils.factories import OrgWithAdmin, make_org
+from tests.utils.waits import until
 
 
 def test_the_chat_organization_cache_keeps_only_the_newest_chats() -> None:
@@ -118,13 +119,6 @@ def test_past_chosen_kept_chats_are_looked_up() -> None:
     assert orgs.chosen is None and orgs.known[-5] == 2
 
 
-async def _until(condition: Any, seconds: float = 10.0) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while not condition():
-        assert asyncio.get_running_loop().time() < deadline, "not within the time allowed"
-        await asyncio.sleep(0.02)
-
-
 async def test_a_chat_that_chose_an_organization_on_one_process_talks_to_it_on_every_process(
     db_url: str, tmp_path: Path, fake: FakeTelegram,
 ) -> None:
@@ -158,12 +152,12 @@ async def test_a_chat_that_chose_an_organization_on_one_process_talks_to_it_on_e
         assert await org_of("hello before choosing") == demo.org.id
         assert caches[1].known[901] == demo.org.id
         await deliver(a, "/start org_acme")
-        await _until(lambda: caches[1].known.get(901) == acme.org.id)
+        await until(lambda: caches[1].known.get(901) == acme.org.id, 10)
         await deliver(b, "hello after choosing")
         assert await org_of("hello after choosing") == acme.org.id
 
         await chats_forgotten(b.ctx.hub, [("telegram", "901"), ("webchat", "x")])  # after an erasure's commit
-        await _until(lambda: all(901 not in cache.known for cache in caches))
+        await until(lambda: all(901 not in cache.known for cache in caches), 10)
     finally:
         for server in (a, b):
             await server.stop()
