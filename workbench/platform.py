@@ -28,10 +28,10 @@ def _int(request: web.Request, key: str) -> int:
 @agent_page(permission=Permission.PLATFORM_REVIEW)
 async def platform_home(request: web.Request) -> web.Response:
     state = request.query.get("state", "submitted")
-    state = state if state in ("submitted", "approved", "rejected") else "submitted"
+    state = state if state in certification.STATES else "submitted"
     async with request.app[CTX].factory() as session:
         rows = await certification.list_applications(session=session, state=state)
-    return render(request, "workbench/platform.html", rows=rows, state=state)
+    return render(request, "workbench/platform.html", rows=rows, state=state, states=certification.STATES)
 
 
 @agent_page(permission=Permission.PLATFORM_REVIEW)

@@ -23,6 +23,8 @@ from bot.core.notifications.fanout import NotificationKind, raise_event
 from bot.core.orgs.audit import record
 from bot.core.orgs.models import Agent, CertificationApplication, Organization
 
+STATES = ("submitted", "approved", "rejected")  # an application's
+ORG_STATES = ("none", "submitted", "certified", "rejected")  # `Organization.certification_state`
 # The form's refusals by field (one catalogue key each, so the field's name is translated with its sentence).
 MISSING = {"legal_name": "legal_name: required", "address": "address: required"}
 TOO_LONG = {"legal_name": "legal_name: at most %(limit)s characters", "address": "address: at most %(limit)s characters"}

@@ -45,6 +45,7 @@ from bot.core.orgs.models import Agent
 from bot.core.storage.db import SessionFactory, transaction
 
 KINDS = ("policy", "incident", "transfer", "cessation")
+STATES = ("draft", "running", "done")
 # Core inserts: a batch of plain rows skips the ORM's per-row bookkeeping.
 OUTBOX: Table = OutboxItem.__table__  # type: ignore[assignment]
 RECIPIENTS: Table = BroadcastRecipient.__table__  # type: ignore[assignment]

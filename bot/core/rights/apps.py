@@ -25,6 +25,8 @@ from bot.core.orgs.switches import APPS, require_on
 from bot.core.rights.models import AppAuthorization, DeletionNotice, RightsRequest, ThirdPartyApp
 from bot.core.rights.requests import request_number
 
+NOTICE_STATES = ("sent", "acknowledged")  # a deletion notice's, until the app acknowledges it
+
 
 async def create_app(
     *, session: AsyncSession, org_id: int, name: str, purpose: str, categories: list[str], webhook: str = "", email: str = "",

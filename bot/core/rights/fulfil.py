@@ -32,6 +32,8 @@ from bot.core.rights.models import RightsRequest
 from bot.core.rights.texts import label, render
 from bot.core.storage.db import SessionFactory, transaction
 
+EXPORT_STATES = ("building", "ready")  # a request's export package: being built, then ready to send and download
+
 
 def _due(request: RightsRequest) -> str:
     return (request.due_at - timedelta(microseconds=1)).strftime("%Y-%m-%d") if request.due_at else "—"

@@ -32,6 +32,8 @@ DENIAL_REASONS = ("repeated", "excessive_means", "others_rights", "impractical",
 CORRECTABLE = ("name", "email", "phone", "locale")
 OPEN = ("received", "verified", "in_progress", "awaiting_customer")
 CLOSED = ("fulfilled", "denied", "withdrawn")
+# The actions of a request's timeline row (`_timeline`), each audited as rights_<action>.
+TIMELINE_ACTIONS = ("received", "status", "extended")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "received": ("verified", "withdrawn"),
     "verified": ("in_progress", "awaiting_customer", "fulfilled", "denied", "withdrawn"),

@@ -26,6 +26,8 @@ from bot.core.work_orders.numbering import insert_numbered, parse_label
 
 ACTIVE = ("new", "open", "pending")
 STATUSES = ("new", "open", "pending", "resolved", "closed")
+# The kinds of a work order's history event (`log_event`), each audited as work_order_<kind>.
+EVENT_KINDS = ("created", "status", "priority", "assign", "note", "reply", "csat")
 MAX_DESCRIPTION = 4000
 
 
