@@ -5,11 +5,13 @@ page per audience (customers under /chat, agents under /workbench); JSON only fo
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
 from aiohttp import web
+from babel.support import NullTranslations
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
@@ -45,6 +47,21 @@ def time_tag(value: datetime | str | None, css: str = "") -> Markup:
     return Markup('<time datetime="{}" title="{}"{}>{}</time>').format(iso(value), readable(value), cls, readable(value))
 
 
+def code_filter(catalogue: NullTranslations) -> Callable[[object, str], str]:
+    """`{{ order.status|code("work order status") }}`: a stored code (a status, a kind, an audit action) in the page's
+    language, `pgettext(context, code)`; a code the catalogue does not translate shows with its underscores as
+    spaces ("in_progress": "in progress"), never as an error. workbench/codes.py lists the codes of each context."""
+
+    def code(value: object, context: str) -> str:
+        if value is None:
+            return ""
+        text = str(value)
+        shown = str(catalogue.pgettext(context, text)) if text else text
+        return text.replace("_", " ") if shown == text else shown
+
+    return code
+
+
 @lru_cache(maxsize=len(LOCALES))
 def environment(locale: str) -> Environment:
     env = Environment(
@@ -54,6 +71,7 @@ def environment(locale: str) -> Environment:
     )
     env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
     env.filters["iso"] = iso
+    env.filters["code"] = code_filter(translations(locale))
     env.filters["readable"] = readable
     env.filters["time"] = time_tag
     env.globals["locale"] = locale

@@ -8,12 +8,12 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
 from bot.channels.webchat.texts import CHAT_MESSAGES
-from bot.core.business_time import WEEKDAYS
 from bot.core.orgs.profile import SERVICES
 from bot.i18n import CATALOGUES, negotiate
 from bot.paths import ROOT
 from workbench.broadcasts import INCIDENT_PARTS
 from workbench.broadcasts import KINDS as BROADCAST_KINDS
+from workbench.codes import CODES
 from workbench.notifications import KIND_LABELS
 from workbench.reports import CHART_TITLES
 
@@ -32,12 +32,11 @@ def test_every_message_has_a_chinese_translation() -> None:
     with (CATALOGUES / "zh" / "LC_MESSAGES" / "messages.po").open("rb") as handle:
         catalog = read_po(handle, locale="zh")
     translated = {(m.context, m.id) for m in catalog if m.id and m.string}
-    # _(status|capitalize), _(priority|capitalize) and _(day|capitalize) name these at run time
-    dynamic = {"Open", "Pending", "Resolved", "Closed", "Low", "Normal", "High", "Urgent", *(d.capitalize() for d in WEEKDAYS)}
     labels = {*KIND_LABELS.values(), *SERVICES.values(), *BROADCAST_KINDS.values(), *(label for _k, label in INCIDENT_PARTS),
               *CHART_TITLES.values()}  # English labels that Python puts on a page, shown through _()
-    others = set(CHAT_MESSAGES) | labels | dynamic
-    wanted = _template_messages() | {(None, message) for message in others}
+    others = set(CHAT_MESSAGES) | labels
+    codes = {(context, code) for context, values in CODES.items() for code in values}  # shown through |code(context)
+    wanted = _template_messages() | {(None, message) for message in others} | codes
     assert wanted - translated == set()
 
 

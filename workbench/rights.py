@@ -21,7 +21,7 @@ from bot.core.rights import fulfil
 from bot.core.rights.apps import acknowledge_notice, create_app, list_apps
 from bot.core.rights.intake import confirm_if_verified, export_file, open_on_behalf, request_page
 from bot.core.rights.queue import chart_svg, list_queue, monthly_report
-from bot.core.rights.requests import DENIAL_REASONS, GROUNDS, KINDS, change_status, get_request
+from bot.core.rights.requests import CLOSED, DENIAL_REASONS, GROUNDS, KINDS, OPEN, change_status, get_request
 from bot.core.storage.db import transaction
 from bot.core.storage.tenancy import org_transaction
 from bot.web import CTX, sign_until, unsign_fresh
@@ -54,7 +54,8 @@ async def queue_page(request: web.Request) -> web.Response:
     async with agent_session(request) as session:
         rows = await list_queue(session=session, settings=ctx.settings, org_id=member_org_id(agent), status=status,
                                 kind=kind if kind in KINDS else "", mine=mine)
-    return render(request, "workbench/rights_queue.html", rows=rows, status=status, kind=kind, kinds=KINDS)
+    return render(request, "workbench/rights_queue.html", rows=rows, status=status, kind=kind, kinds=KINDS,
+                  statuses=OPEN + CLOSED)
 
 
 @agent_page

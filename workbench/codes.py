@@ -1,0 +1,77 @@
+"""The codes the workbench shows (a status, a type, a state, an audit action...), by the catalogue context each is
+translated under: a page writes `{{ order.status|code("work order status") }}` (bot/pages.py `code_filter`) and
+shows `pgettext("work order status", code)`, the code with its underscores as spaces where the catalogue has none.
+
+Each set is the domain's own where it has one. What is written in many places — the audit log's actions, actor
+and subject types — is listed here; tests/workbench/test_codes_i18n.py reads bot/ and workbench/ for every value
+written to the audit log and fails on one missing here, and tests/test_i18n.py on a code without a Chinese text.
+"""
+
+from __future__ import annotations
+
+from bot.core.business_time import WEEKDAYS
+from bot.core.certification.applications import ORG_STATES
+from bot.core.certification.applications import STATES as APPLICATION_STATES
+from bot.core.notices.broadcasts import KINDS as BROADCAST_KINDS
+from bot.core.notices.broadcasts import STATES as BROADCAST_STATES
+from bot.core.orgs.permissions import Role
+from bot.core.rights.apps import NOTICE_STATES
+from bot.core.rights.fulfil import EXPORT_STATES
+from bot.core.rights.requests import CLOSED, DENIAL_REASONS, GROUNDS, KINDS, OPEN, TIMELINE_ACTIONS
+from bot.core.triage import PRIORITIES
+from bot.core.work_orders.services import EVENT_KINDS, STATUSES
+from workbench.inbox import STATUSES as CONVERSATION_STATUSES
+
+# Who did it: the audit log's actor_type, which work-order and rights timelines show too.
+ACTORS = ("agent", "customer", "system", "anonymous", "platform", "platform_admin")
+
+# What the audit log names as the subject of an event (subject_type; "" when there is none).
+AUDIT_SUBJECTS = (
+    "agent", "attachment", "broadcast", "certification", "channel_identity", "conversation", "customer", "grant",
+    "invitation", "organization", "policy_version", "rights_request", "verification_destination", "verification_lock",
+    "work_order",
+)
+
+# Every action the audit log records: the fixed names, then the two families written as a prefix and a code.
+AUDIT_ACTIONS = (
+    # sign-in, account and team
+    "login", "login_failed", "login_totp_failed", "password_reset_requested", "password_reset", "change_password",
+    "enable_totp", "disable_totp", "reset_totp", "sign_up", "invite_agent", "accept_invitation", "change_role",
+    "transfer_main_admin", "deactivate_agent", "reactivate_agent",
+    # the organization and the platform
+    "update_profile", "update_logo", "update_settings", "update_business_hours", "certification_submitted",
+    "certification_approved", "certification_rejected", "view_license", "grant_platform_access",
+    "revoke_platform_access", "platform_view_conversation", "policy_published", "broadcast_created",
+    "broadcast_started", "broadcast_done", "retention.run",
+    # conversations and customers
+    "view_inbox", "view_conversation", "reply", "note", "assign", "set_status", "view_file", "edit_customer", "search",
+    "ask_to_verify", "identity_verified", "verification_locked", "view_verification_locks", "unlock_verification",
+    "customer_merged", "view_work_orders", "view_work_order", "view_reports", "view_audit_log", "export_audit_log",
+    # privacy rights
+    "view_rights_request", "download_export", "rights_erased", "app_authorized", "app_revoked",
+    "deletion_notice_acknowledged",
+    *(f"work_order_{kind}" for kind in EVENT_KINDS),  # bot/core/work_orders/services.py log_event
+    *(f"rights_{action}" for action in TIMELINE_ACTIONS),  # bot/core/rights/requests.py _timeline
+)
+
+CODES: dict[str, tuple[str, ...]] = {
+    "conversation status": CONVERSATION_STATUSES,
+    "priority": PRIORITIES,
+    "weekday": WEEKDAYS,
+    "work order status": STATUSES,
+    "work order event": EVENT_KINDS,
+    "rights request type": KINDS,
+    "rights request status": OPEN + CLOSED,
+    "rights timeline": TIMELINE_ACTIONS,
+    "deletion ground": GROUNDS,
+    "denial reason": DENIAL_REASONS,
+    "export state": EXPORT_STATES,
+    "deletion notice state": NOTICE_STATES,
+    "certification state": tuple(dict.fromkeys(APPLICATION_STATES + ORG_STATES)),
+    "broadcast kind": BROADCAST_KINDS,
+    "broadcast state": BROADCAST_STATES,
+    "role": tuple(role.value for role in Role),
+    "actor": ACTORS,
+    "audit action": AUDIT_ACTIONS,
+    "audit subject": AUDIT_SUBJECTS,
+}
