@@ -5,6 +5,7 @@ one-by-one path wrote (each inbound message followed by its replies, ids ascendi
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections import Counter
 from collections.abc import Iterator
@@ -298,6 +299,61 @@ async def test_a_batch_s_statements_on_each_backend_whatever_its_size(server: Se
         assert many == {"UPDATE conversations SET"}, many
         inserts = by_verb["INSERT INTO messages"]
         assert {sql.count("), (") + 1 for sql in inserts} == {2, 5, 9}, inserts  # one VALUES row a message
+
+
+async def test_on_postgresql_the_preload_probes_a_chat_s_messages_by_both_columns_whatever_the_statistics(
+    server: Server, demo: OrgWithAdmin
+) -> None:
+    """asyncpg prepares the preload once per connection and PostgreSQL may keep a generic plan made while the tables
+    were small (a new database: nothing analyzed yet). Joined, the messages were then probed on one column of their
+    unique (identity_id, platform_message_id) index and filtered on the other, so each probe read all of a chat's
+    messages (in bench_postgres's first round the preload went from 1.6 to 11 ms a batch). As a correlated subquery
+    both columns are its parameters: the probe is one index entry, whatever the planner knows."""
+    if server.ctx.engine.dialect.name != "postgresql":
+        pytest.skip("prepared statements' generic plans are PostgreSQL's (SQLite plans each statement on its own)")
+    org = demo.org.id
+    sent: list[tuple[str, Any]] = []
+
+    def record(_conn: Any, _cursor: Any, sql: str, params: Any, *_: Any) -> None:
+        task = asyncio.current_task()
+        if task is not None and task.get_name() == "ingest-writer" and sql.lstrip().startswith("SELECT channel_identities"):
+            sent.append((sql, params))
+
+    engine = server.ctx.engine.sync_engine
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        results = await together(server, [chat(org, "a", "one", "p1"), chat(org, "b", "two", "p2")])
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+    assert not any(r.duplicate for r in results)
+    [(sql, params)] = [(s, p) for s, p in sent if "unnest" in s]
+    async with server.ctx.engine.connect() as conn:
+        raw = (await conn.get_raw_connection()).driver_connection
+        assert raw is not None
+        rollback = raw.transaction()  # the catalogue as a new database has it, for this transaction only
+        await rollback.start()
+        try:
+            await raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            await raw.execute("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE relnamespace = current_schema()::regnamespace")
+            await raw.execute("DELETE FROM pg_statistic WHERE starelid IN "
+                              "(SELECT oid FROM pg_class WHERE relnamespace = current_schema()::regnamespace)")
+            explained = await raw.fetchval(f"EXPLAIN (FORMAT JSON) {sql}", *params)  # decoded by SQLAlchemy's codec
+            plan = (json.loads(explained) if isinstance(explained, str) else explained)[0]["Plan"]
+        finally:
+            await rollback.rollback()
+    probes: list[dict[str, Any]] = []
+
+    def walk(node: dict[str, Any]) -> None:
+        if node.get("Relation Name") == "messages":
+            probes.append(node)
+        for child in node.get("Plans", []):
+            walk(child)
+
+    walk(plan)
+    assert probes, plan
+    for node in probes:
+        cond = node.get("Index Cond", "")
+        assert "identity_id" in cond and "platform_message_id" in cond, node
 
 
 async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(

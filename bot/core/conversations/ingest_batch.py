@@ -150,18 +150,27 @@ def _statements(facts: tuple[PreloadedFact, ...], arrays: bool) -> tuple[Any, An
             .where(ChannelIdentity.org_id == bindparam("org_id"), ChannelIdentity.channel == bindparam("channel"), external_ids)
             .order_by(Conversation.id)
         )
-        with_seen = base.add_columns(Message.platform_message_id)
         if arrays:
             pairs = (
                 func.unnest(bindparam("seen_external_ids", type_=_TEXTS), bindparam("seen_platform_ids", type_=_TEXTS))
                 .table_valued("external_id", "platform_id").render_derived(name="seen")
             )
-            with_seen = with_seen.outerjoin(pairs, pairs.c.external_id == ChannelIdentity.external_id).outerjoin(
-                Message, and_(Message.identity_id == ChannelIdentity.id, Message.platform_message_id == pairs.c.platform_id)
+            # A correlated probe, not a join: both columns of the unique index are then the subquery's parameters,
+            # whatever the statistics. As a join, a generic plan made while `messages` was small (a new database,
+            # asyncpg's prepared statement) matched the index on platform_message_id alone and filtered the identity
+            # afterwards, so each probe read the whole index: 1.6 -> 11 ms a batch within 20,000 messages.
+            stored = (
+                select(Message.platform_message_id)
+                .where(Message.identity_id == ChannelIdentity.id, Message.platform_message_id == pairs.c.platform_id)
+                .correlate_except(Message)
+                .scalar_subquery()
             )
+            with_seen = base.add_columns(stored).outerjoin(pairs, pairs.c.external_id == ChannelIdentity.external_id)
         else:
             platform_ids = Message.platform_message_id.in_(bindparam("platform_ids", expanding=True))
-            with_seen = with_seen.outerjoin(Message, and_(Message.identity_id == ChannelIdentity.id, platform_ids))
+            with_seen = base.add_columns(Message.platform_message_id).outerjoin(
+                Message, and_(Message.identity_id == ChannelIdentity.id, platform_ids)
+            )
         made = _STATEMENTS[key] = (base.add_columns(null()), with_seen)
     return made
 
