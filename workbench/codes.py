@@ -9,18 +9,18 @@ written to the audit log and fails on one missing here, and tests/test_i18n.py o
 
 from __future__ import annotations
 
+from bot.config import PRIORITIES
 from bot.core.business_time import WEEKDAYS
 from bot.core.certification.applications import ORG_STATES
 from bot.core.certification.applications import STATES as APPLICATION_STATES
+from bot.core.conversations.threads import STATUSES as CONVERSATION_STATUSES
 from bot.core.notices.broadcasts import KINDS as BROADCAST_KINDS
 from bot.core.notices.broadcasts import STATES as BROADCAST_STATES
 from bot.core.orgs.permissions import Role
 from bot.core.rights.apps import NOTICE_STATES
 from bot.core.rights.fulfil import EXPORT_STATES
 from bot.core.rights.requests import CLOSED, DENIAL_REASONS, GROUNDS, KINDS, OPEN, TIMELINE_ACTIONS
-from bot.core.triage import PRIORITIES
 from bot.core.work_orders.services import EVENT_KINDS, STATUSES
-from workbench.inbox import STATUSES as CONVERSATION_STATUSES
 
 # Who did it: the audit log's actor_type, which work-order and rights timelines show too.
 ACTORS = ("agent", "customer", "system", "anonymous", "platform", "platform_admin")

@@ -7,6 +7,7 @@ from typing import Any
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import PRIORITIES
 from bot.core.canned_replies import fill, list_canned
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
@@ -34,7 +35,7 @@ from bot.core.orgs.organizations import get_organization
 from bot.core.orgs.permissions import member_org_id
 from bot.core.rights.apps import app_states
 from bot.core.rights.requests import GROUNDS, KINDS
-from bot.core.triage import PRIORITIES, get_triage
+from bot.core.triage import get_triage
 from bot.core.work_orders.clocks import sync_conversation_clock
 from bot.core.work_orders.csat import ask_conversation_csat
 from bot.core.work_orders.services import conversation_work_orders

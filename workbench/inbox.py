@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from bot.core.conversations.threads import list_inbox
+from bot.core.conversations.threads import STATUSES, list_inbox
 from bot.core.inbox import get_inbox_row
 from bot.core.orgs.agents import agent_names
 from bot.core.orgs.audit import record
@@ -16,8 +16,6 @@ from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.params import path_id
 from workbench.render import render
 from workbench.sla_view import countdown, server_now
-
-STATUSES = ("open", "pending", "resolved")
 
 
 @agent_page

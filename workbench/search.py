@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.core.common.errors import InvalidInput
+from bot.core.conversations.threads import STATUSES
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
 from bot.core.orgs.permissions import member_org_id
@@ -17,7 +18,6 @@ from workbench.params import path_id
 from workbench.render import render
 
 CHANNELS = ("webchat", "telegram", "slack")
-STATUSES = ("open", "pending", "resolved")
 FIELDS = ("q", "channel", "status", "assignee", "unread", "verified", "label")
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from bot.config import PRIORITIES
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput, NotFound
 from bot.core.conversations.customers import get_customer
@@ -35,8 +36,6 @@ from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.params import MAX_ID, path_id
 from workbench.render import render
 from workbench.sla_view import countdown, server_now
-
-PRIORITIES = ("low", "normal", "high", "urgent")
 
 
 def _filter(request: web.Request) -> ListFilter:

@@ -14,6 +14,7 @@ from bot.core.conversations.models import ChannelIdentity, Conversation, Custome
 from bot.core.orgs.models import Agent
 
 OPEN_STATES = ("open", "pending")
+STATUSES = (*OPEN_STATES, "resolved")  # what an agent may set; the inbox and search filter by them
 REOPEN_WINDOW = timedelta(days=7)
 PREVIEW_LEN = 140
 
@@ -207,7 +208,7 @@ async def assign(*, session: AsyncSession, conversation: Conversation, assignee_
 
 
 async def set_status(*, session: AsyncSession, conversation: Conversation, status: str) -> None:
-    if status not in ("open", "pending", "resolved"):
+    if status not in STATUSES:
         raise InvalidInput("status: open, pending or resolved")
     conversation.status = status
     conversation.resolved_at = now() if status == "resolved" else None

@@ -13,12 +13,12 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.config import PRIORITIES
 from bot.core.common.clock import now
 from bot.core.common.errors import InvalidInput
 from bot.core.conversations.models import Conversation
 from bot.core.triage.models import ConversationLabel, ConversationTriage
 
-PRIORITIES = ("low", "normal", "high", "urgent")
 LABEL = re.compile(r"^[\w\- ]{1,40}$", re.UNICODE)
 MAX_LABELS = 20
 
