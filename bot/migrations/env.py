@@ -32,6 +32,11 @@ def _run(connection: Connection) -> None:
         include_name=include_name,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # Several processes started at once on one database: one migrates, the others wait here, then read the
+            # version it committed and have nothing left to do (PostgreSQL's DDL is transactional; SQLite has one
+            # process).
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7330, 1)")
         context.run_migrations()
 
 
