@@ -95,6 +95,34 @@ async def test_a_burst_reaches_the_other_process_in_order() -> None:
         await b.stop()
 
 
+async def test_a_process_decodes_only_other_processes_events_on_topics_its_sockets_listen_to(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every process hears every message: its own (already delivered here) is passed over, and of another's only
+    the events on topics its sockets listen to are decoded. Shown with events whose JSON is broken: those passed
+    over cost no warning, the one decoded does, and the events after it in the same message still arrive."""
+    import redis.asyncio as aioredis
+
+    namespace = f"t{secrets.token_hex(4)}"
+    hub = RedisHub(REDIS_URL, namespace)
+    await hub.start()
+    raw = aioredis.from_url(REDIS_URL)
+    try:
+        here = hub.subscribe("conv:1")
+        other = "f" * 32
+        await raw.publish(hub.CHANNEL, f"{hub._origin}\nconv:1 not json")  # its own: delivered when published
+        await raw.publish(hub.CHANNEL, f"{other}\nconv:2 not json\nconv:1 " + '{"text": "for conv:1"}')  # nobody here on conv:2
+        assert (await _get(here))["text"] == "for conv:1"
+        assert here.queue.empty()
+        assert not [r for r in caplog.records if "not ours" in r.getMessage()]
+        await raw.publish(hub.CHANNEL, f"{other}\nconv:1 not json\nconv:1 " + '{"text": "after"}')
+        assert (await _get(here))["text"] == "after"
+        assert len([r for r in caplog.records if "not ours" in r.getMessage()]) == 1
+    finally:
+        await raw.aclose()
+        await hub.stop()
+
+
 async def test_publishing_never_waits_on_redis_and_local_sockets_get_the_event_while_it_is_away() -> None:
     """The publisher (the ingest writer, between batches) is not held up by Redis: with Redis unreachable the event
     still reaches this process's sockets at once and publish returns (it used to raise the connection error)."""
