@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from bot.core.common.errors import InvalidInput
+from bot.core.conversations.models import CHANNELS
 from bot.core.conversations.threads import STATUSES
 from bot.core.orgs.agents import list_agents
 from bot.core.orgs.audit import record
@@ -17,7 +18,6 @@ from workbench.auth import AGENT, agent_page, agent_transaction
 from workbench.params import path_id
 from workbench.render import render
 
-CHANNELS = ("webchat", "telegram", "slack")
 FIELDS = ("q", "channel", "status", "assignee", "unread", "verified", "label")
 
 

@@ -23,6 +23,12 @@ from bot.core.common.clock import now
 from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
+# The channels a customer writes on: a channel identity's, its conversations' and their work orders' `channel`.
+CHANNELS = ("webchat", "telegram", "slack")
+# A message's `delivery_state`: received (the customer's), pending (in the outbox), then sent or failed; internal
+# (a note or the pre-chat form, never sent).
+DELIVERY_STATES = ("received", "pending", "sent", "failed", "internal")
+
 
 class Customer(OrgScoped, Base):
     __tablename__ = "customers"

@@ -19,6 +19,8 @@ from bot.core.common.clock import now
 from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
+STATES = ("pending", "sending", "sent", "failed")  # an outbox item's: waiting, claimed by a sender, then done or given up
+
 
 class OutboxItem(OrgScoped, Base):
     __tablename__ = "outbox"
@@ -34,7 +36,7 @@ class OutboxItem(OrgScoped, Base):
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     idempotency_key: Mapped[str] = mapped_column(String(120), unique=True)
     message_id: Mapped[int | None] = mapped_column(ForeignKey("messages.id"), nullable=True)
-    state: Mapped[str] = mapped_column(String(10), default="pending")  # pending|sending|sent|failed
+    state: Mapped[str] = mapped_column(String(10), default="pending")  # one of STATES
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=now)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)

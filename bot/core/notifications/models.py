@@ -20,6 +20,9 @@ from bot.core.common.clock import now
 from bot.core.storage.base import Base, Id
 from bot.core.storage.tenancy import OrgScoped
 
+# A push's `state` (see NotificationPush); the notifications page shows a queued push's outbox state instead.
+PUSH_STATES = ("queued", "delivered", "held", "digested", "read")
+
 
 class NotificationEvent(OrgScoped, Base):
     """Something admins should know. `dedup_key` makes raising the same fact twice a no-op."""
@@ -46,7 +49,7 @@ class NotificationPush(OrgScoped, Base):
 
     target_kind workbench: address is the agent id and the row itself is the list entry.
     state: queued (in the outbox; its state is the outbox item's) | delivered | held (quiet hours or
-    rate limit: goes out in the digest) | read.
+    rate limit: goes out in the digest) | digested (gone out in the digest) | read.
     """
 
     __tablename__ = "notification_pushes"

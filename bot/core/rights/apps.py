@@ -26,6 +26,7 @@ from bot.core.rights.models import AppAuthorization, DeletionNotice, RightsReque
 from bot.core.rights.requests import request_number
 
 NOTICE_STATES = ("sent", "acknowledged")  # a deletion notice's, until the app acknowledges it
+NOTICE_CHANNELS = ("webhook", "email")  # the outbox channel a deletion notice goes by (`via`): the app's webhook, else its email
 
 
 async def create_app(
