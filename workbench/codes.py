@@ -2,6 +2,9 @@
 translated under: a page writes `{{ order.status|code("work order status") }}` (bot/pages.py `code_filter`) and
 shows `pgettext("work order status", code)`, the code with its underscores as spaces where the catalogue has none.
 
+The English catalogue leaves a code's text empty (the code shows as its words), but where English needs other
+words than the code: a channel's name ("webchat" is "Web chat", "telegram" "Telegram").
+
 Each set is the domain's own where it has one. What is written in many places — the audit log's actions, actor
 and subject types — is listed here; tests/workbench/test_codes_i18n.py reads bot/ and workbench/ for every value
 written to the audit log and fails on one missing here, and tests/test_i18n.py on a code without a Chinese text.
@@ -13,11 +16,12 @@ from bot.config import PRIORITIES
 from bot.core.business_time import WEEKDAYS
 from bot.core.certification.applications import ORG_STATES
 from bot.core.certification.applications import STATES as APPLICATION_STATES
+from bot.core.conversations.models import CHANNELS, DELIVERY_STATES
 from bot.core.conversations.threads import STATUSES as CONVERSATION_STATUSES
 from bot.core.notices.broadcasts import KINDS as BROADCAST_KINDS
 from bot.core.notices.broadcasts import STATES as BROADCAST_STATES
 from bot.core.orgs.permissions import Role
-from bot.core.rights.apps import NOTICE_STATES
+from bot.core.rights.apps import NOTICE_CHANNELS, NOTICE_STATES
 from bot.core.rights.fulfil import EXPORT_STATES
 from bot.core.rights.requests import CLOSED, DENIAL_REASONS, GROUNDS, KINDS, OPEN, TIMELINE_ACTIONS
 from bot.core.work_orders.services import EVENT_KINDS, STATUSES
@@ -57,6 +61,8 @@ AUDIT_ACTIONS = (
 CODES: dict[str, tuple[str, ...]] = {
     "conversation status": CONVERSATION_STATUSES,
     "priority": PRIORITIES,
+    "channel": CHANNELS + NOTICE_CHANNELS,  # named in the English catalogue too: "webchat" is "Web chat"
+    "delivery state": DELIVERY_STATES,  # a message's; also words on <body> for workbench.js (base.html)
     "weekday": WEEKDAYS,
     "work order status": STATUSES,
     "work order event": EVENT_KINDS,

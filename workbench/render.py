@@ -1,5 +1,5 @@
-"""Workbench pages: the shared per-locale renderer (bot/pages.py) with the CSRF token, the signed-in agent
-and the optional pages' links in every template."""
+"""Workbench pages: the shared per-locale renderer (bot/pages.py) with the CSRF token, the signed-in agent,
+the optional pages' links and the message delivery states (their words for the page's script) in every template."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from weakref import ReferenceType, ref
 
 from aiohttp import web
 
+from bot.core.conversations.models import DELIVERY_STATES
 from bot.core.orgs.permissions import Permission, may
 from bot.pages import render_page
 
@@ -31,6 +32,7 @@ def render(request: web.Request, template: str, http_status: int = 200, **contex
 
     context.setdefault("agent", request.get(AGENT))
     context.setdefault("csrf_token", request.get(CSRF, ""))
+    context.setdefault("delivery_states", DELIVERY_STATES)  # base.html: their words for workbench.js
     context.setdefault("has_telegram", _has_route(request, "/workbench/telegram"))
     context.setdefault("has", lambda path: _has_route(request, path))
     signed_in = context["agent"]

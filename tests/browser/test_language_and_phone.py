@@ -1,5 +1,5 @@
-"""Defects of issue 14 in a real browser: the chat and workbench in the customer's / agent's language, phones,
-the notifications page and the lockouts link."""
+"""Defects of issue 14 in a real browser: the chat and workbench in the customer's / agent's language (the words
+the workbench's script draws too), phones, the notifications page and the lockouts link."""
 
 from __future__ import annotations
 
@@ -42,6 +42,22 @@ async def test_workbench_in_chinese_for_a_chinese_browser(browser: Browser, web_
     await agent.click("#inbox a[href^='/workbench/conversations/']")
     await expect(agent.get_by_label("回复客户")).to_have_id("reply-text")
     await expect(agent.locator("#messages time").first).to_have_text("现在")
+
+
+async def test_chinese_workbench_names_the_channel_and_the_delivery_state_the_script_draws(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    customer = await customer_page(browser, web_server.url, "你好", locale="zh-CN")
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email, locale="zh-CN")
+    await expect(agent.locator("#inbox .channel-webchat").first).to_have_text("网页聊天")
+    await agent.click("#inbox a[href^='/workbench/conversations/']")
+    await expect(agent.locator(".identities .channel-webchat")).to_have_text("网页聊天")
+    await agent.fill("#reply-text", "您好")
+    await agent.click("#reply-send")
+    await expect(customer.locator(".chat-log")).to_contain_text("您好")
+    state = agent.locator("#messages .msg-out .state").last  # drawn by workbench.js (the reply's answer, then the socket)
+    await expect(state).to_have_attribute("data-state", "sent")
+    await expect(state).to_have_text("已发送")
 
 
 async def test_workbench_fits_a_390px_phone(browser: Browser, web_server: Server, web_demo: OrgWithAdmin) -> None:

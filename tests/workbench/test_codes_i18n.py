@@ -1,6 +1,7 @@
 """Stored codes show in the page's language: every action, actor and subject type written to the audit log is one
 workbench/codes.py lists (so it has a translation), every context a template names is listed there, and a Chinese
-page shows the Chinese word for a status, a type and an audit action, not the code."""
+page shows the Chinese word for a status, a type, an audit action, a channel and a message's delivery state (also the
+words the page gives its script), not the code."""
 
 from __future__ import annotations
 
@@ -186,6 +187,19 @@ def test_a_code_shows_in_the_page_language_and_falls_back_to_readable_words() ->
     assert environment("en").from_string(template).render() == "in progress|no such code|"
 
 
+def test_channels_have_english_names_and_delivery_states_show_in_the_page_language() -> None:
+    channels = '{{ "webchat"|code("channel") }}|{{ "telegram"|code("channel") }}|{{ "email"|code("channel") }}'
+    assert environment("en").from_string(channels).render() == "Web chat|Telegram|Email"  # the English catalogue names them
+    assert environment("zh").from_string(channels).render() == "网页聊天|Telegram|电子邮件"
+    notice = '{{ _("%(app)s by %(via)s:", app="CRM", via="webhook"|code("channel")) }}'
+    assert environment("zh").from_string(notice).render() == "CRM（通过 Webhook）："
+    message = {"id": 7, "direction": "out", "author": "agent", "agent_name": "Bo", "created_at": datetime(2026, 3, 2, 9, 0),
+               "text": "hi", "latitude": None, "delivery_state": "failed"}
+    shown = {locale: environment(locale).get_template("workbench/_message.html").render(m=message) for locale in ("en", "zh")}
+    assert '<div class="state" data-state="failed">发送失败</div>' in shown["zh"]  # the attribute keeps the code
+    assert '<div class="state" data-state="failed">failed</div>' in shown["en"]
+
+
 async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: str, tmp_path: Path,
                                                                          http: aiohttp.ClientSession) -> None:
     clock.set_clock(lambda: datetime(2026, 3, 2, 9, 0))
@@ -215,6 +229,17 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
 
         order = await page("work-orders/1", ZH)
         assert ">新建</span>" in order and "已创建（billing，普通）" in order  # the heading; the timeline's priority
+        assert "<dt>渠道</dt><dd>网页聊天</dd>" in order and "<dd>Web chat</dd>" in await page("work-orders/1")
+
+        async with http.get(f"{server.url}/workbench", headers=ZH) as resp:
+            inbox = await resp.text()
+        assert '<span class="channel channel-webchat">网页聊天</span>' in inbox
+        thread = await page(f"conversations/{conversation.id}", ZH)
+        assert '<span class="channel channel-webchat">网页聊天</span>' in thread  # the customer's channels
+        assert 'data-t-delivery-sent="已发送"' in thread and 'data-t-delivery-failed="发送失败"' in thread  # for workbench.js
+        assert 'data-t-delivery-sent="sent"' in await page(f"conversations/{conversation.id}")
+        search = await page("search", ZH)
+        assert '<option value="webchat" >网页聊天</option>' in search and '<option value="slack" >Slack</option>' in search
 
         queue = await page("rights?status=all", ZH)
         assert "<td>撤回同意</td><td>已收到</td>" in queue and '<option value="awaiting_customer">等待客户回复</option>' in queue

@@ -6,6 +6,14 @@
   var inbox = document.getElementById("inbox");
   var list = document.getElementById("messages");
 
+  // A message's delivery state in the page's language: the words are on <body> (data-t-delivery-<state>, base.html),
+  // as countdown.js's are; a state without one shows as its words, like the server's |code filter.
+  var words = document.body.dataset;
+  function deliveryWord(state) {
+    state = String(state || "");
+    return words["tDelivery" + state.charAt(0).toUpperCase() + state.slice(1)] || state.replace(/_/g, " ");
+  }
+
   function el(tag, cls, text) {
     var node = document.createElement(tag);
     if (cls) node.className = cls;
@@ -33,7 +41,7 @@
       li.appendChild(el("div", "location", "📍 " + m.latitude.toFixed(5) + ", " + m.longitude.toFixed(5)));
     }
     if (m.direction === "out") {
-      var s = el("div", "state", m.delivery_state);
+      var s = el("div", "state", deliveryWord(m.delivery_state));
       s.dataset.state = m.delivery_state;
       li.appendChild(s);
     }
@@ -74,7 +82,7 @@
     var li = list.querySelector('[data-id="' + ev.message_id + '"]');
     if (!li) return;
     var s = li.querySelector(".state");
-    if (s) { s.textContent = ev.state; s.dataset.state = ev.state; }
+    if (s) { s.textContent = deliveryWord(ev.state); s.dataset.state = ev.state; }
   }
 
   function markEdited(m) {
