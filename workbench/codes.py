@@ -18,8 +18,10 @@ from bot.core.certification.applications import ORG_STATES
 from bot.core.certification.applications import STATES as APPLICATION_STATES
 from bot.core.conversations.models import CHANNELS, DELIVERY_STATES
 from bot.core.conversations.threads import STATUSES as CONVERSATION_STATUSES
+from bot.core.delivery.models import STATES as OUTBOX_STATES
 from bot.core.notices.broadcasts import KINDS as BROADCAST_KINDS
 from bot.core.notices.broadcasts import STATES as BROADCAST_STATES
+from bot.core.notifications.models import PUSH_STATES
 from bot.core.orgs.permissions import Role
 from bot.core.rights.apps import NOTICE_CHANNELS, NOTICE_STATES
 from bot.core.rights.fulfil import EXPORT_STATES
@@ -63,6 +65,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "priority": PRIORITIES,
     "channel": CHANNELS + NOTICE_CHANNELS,  # named in the English catalogue too: "webchat" is "Web chat"
     "delivery state": DELIVERY_STATES,  # a message's; also words on <body> for workbench.js (base.html)
+    "notification delivery state": PUSH_STATES + OUTBOX_STATES,  # a queued push shows its outbox item's
     "weekday": WEEKDAYS,
     "work order status": STATUSES,
     "work order event": EVENT_KINDS,

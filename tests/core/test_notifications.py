@@ -159,7 +159,10 @@ async def test_one_event_reaches_each_target_once_across_a_restart(
             await wait_until(all_sent)
             async with http.get(f"{second.url}/workbench/notifications") as resp:
                 page = await resp.text()
-            assert "WO-7 &lt;urgent&gt; &amp; late" in page and "telegram: sent" in page
+            assert "WO-7 &lt;urgent&gt; &amp; late" in page and 'class="delivery delivery-sent" title="">Telegram: sent<' in page
+            async with http.get(f"{second.url}/workbench/notifications", headers={"Accept-Language": "zh"}) as resp:
+                chinese = await resp.text()
+            assert ">Telegram: 已发送<" in chinese and 'class="delivery delivery-sent" title="">邮箱: 已发送<' in chinese  # class: the code
     finally:
         await second.stop()
 
