@@ -19,6 +19,7 @@ from bot.core.certification.applications import STATES as APPLICATION_STATES
 from bot.core.conversations.models import CHANNELS, DELIVERY_STATES
 from bot.core.conversations.threads import STATUSES as CONVERSATION_STATUSES
 from bot.core.delivery.models import STATES as OUTBOX_STATES
+from bot.core.identity.codes import METHODS as VERIFICATION_METHODS
 from bot.core.notices.broadcasts import KINDS as BROADCAST_KINDS
 from bot.core.notices.broadcasts import STATES as BROADCAST_STATES
 from bot.core.notifications.models import PUSH_STATES
@@ -66,6 +67,7 @@ CODES: dict[str, tuple[str, ...]] = {
     "channel": CHANNELS + NOTICE_CHANNELS,  # named in the English catalogue too: "webchat" is "Web chat"
     "delivery state": DELIVERY_STATES,  # a message's; also words on <body> for workbench.js (base.html)
     "notification delivery state": PUSH_STATES + OUTBOX_STATES,  # a queued push shows its outbox item's
+    "verification method": VERIFICATION_METHODS,  # a customer's; "verified by %(method)s" (conversation.html)
     "weekday": WEEKDAYS,
     "work order status": STATUSES,
     "work order event": EVENT_KINDS,

@@ -1,7 +1,7 @@
 """Stored codes show in the page's language: every action, actor and subject type written to the audit log is one
 workbench/codes.py lists (so it has a translation), every context a template names is listed there, and a Chinese
-page shows the Chinese word for a status, a type, an audit action, a channel and a message's delivery state (also the
-words the page gives its script), not the code."""
+page shows the Chinese word for a status, a type, an audit action, a channel, a message's delivery state (also the
+words the page gives its script), the agent's role and a customer's verification method, not the code."""
 
 from __future__ import annotations
 
@@ -14,8 +14,10 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from sqlalchemy import update
 
 from bot.core.common import clock
+from bot.core.conversations.models import Customer
 from bot.core.rights.requests import open_request
 from bot.core.storage.db import transaction
 from bot.pages import environment
@@ -210,6 +212,8 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
         async with transaction(server.ctx.factory) as session:
             await open_request(session=session, settings=server.ctx.settings, org_id=demo.org.id, customer_id=customer.id,
                                identity_id=None, kind="withdraw_consent")
+            await session.execute(update(Customer).where(Customer.id == customer.id)
+                                  .values(verified_at=datetime(2026, 3, 2, 8, 0), verification_method="sms"))
         csrf = await login(http, server.url, demo.admin.email)
         async with http.post(f"{server.url}/workbench/conversations/{conversation.id}/work-orders",
                              data={"csrf_token": csrf, "category": "billing", "description": "Refund"}, allow_redirects=False) as resp:
@@ -237,7 +241,12 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
         thread = await page(f"conversations/{conversation.id}", ZH)
         assert '<span class="channel channel-webchat">网页聊天</span>' in thread  # the customer's channels
         assert 'data-t-delivery-sent="已发送"' in thread and 'data-t-delivery-failed="发送失败"' in thread  # for workbench.js
-        assert 'data-t-delivery-sent="sent"' in await page(f"conversations/{conversation.id}")
+        assert '<span class="badge ok">已通过短信验证</span>' in thread  # "verified by sms": the method in Chinese
+        assert f'<span class="who">{demo.admin.name} · 主管理员</span>' in thread  # the top bar: the agent's role
+        english_thread = await page(f"conversations/{conversation.id}")
+        assert 'data-t-delivery-sent="sent"' in english_thread
+        assert '<span class="badge ok">verified by SMS</span>' in english_thread
+        assert f'<span class="who">{demo.admin.name} · main admin</span>' in english_thread
         search = await page("search", ZH)
         assert '<option value="webchat" >网页聊天</option>' in search and '<option value="slack" >Slack</option>' in search
 

@@ -8,11 +8,13 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Literal, Protocol, get_args
 
 from bot.core.common.errors import InvalidInput
 
 Kind = Literal["email", "sms"]
+# How a customer can be verified: a code by email or by SMS (a challenge's kind; the customer's verification_method).
+METHODS: tuple[str, ...] = get_args(Kind)
 CODE_DIGITS = 6
 _EMAIL = re.compile(
     r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$"
