@@ -60,6 +60,27 @@ async def test_chinese_workbench_names_the_channel_and_the_delivery_state_the_sc
     await expect(state).to_have_text("已发送")
 
 
+async def test_chinese_workbench_script_draws_a_live_message_with_the_pages_words(
+    browser: Browser, web_server: Server, web_demo: OrgWithAdmin
+) -> None:
+    customer = await customer_page(browser, web_server.url, "你好", locale="zh-CN")
+    agent = await agent_page(browser, web_server.url, web_demo.admin.email, locale="zh-CN")
+    await agent.click("#inbox a[href^='/workbench/conversations/']")
+    await expect(agent.locator("#messages .author-customer").first).to_contain_text("客户")  # drawn by the server
+    await agent.evaluate("window.stayed = true")  # gone if the page reloads: what follows is drawn by workbench.js
+    await customer.fill("#chat-input", "第二条")
+    await customer.click("#chat-send")
+    second = agent.locator("#messages .author-customer", has_text="第二条")
+    await expect(second.locator(".meta")).to_contain_text("客户 · ")
+    await agent.evaluate("""() => fetch(document.querySelector(".note").action, {
+        method: "POST", credentials: "same-origin", body: new URLSearchParams({text: "内部看"}),
+        headers: {"Accept": "application/json", "X-CSRF-Token": document.body.dataset.csrf}})""")
+    note = agent.locator("#messages .msg-note", has_text="内部看").locator(".meta")  # came by the socket
+    await expect(note).to_contain_text(" · 内部备注")
+    await expect(note).not_to_contain_text("internal note")
+    assert await agent.evaluate("window.stayed === true")
+
+
 async def test_workbench_fits_a_390px_phone(browser: Browser, web_server: Server, web_demo: OrgWithAdmin) -> None:
     await customer_page(browser, web_server.url, "A long first message " * 8)
     agent = await agent_page(browser, web_server.url, web_demo.admin.email, **PHONE)

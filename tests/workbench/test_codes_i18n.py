@@ -243,8 +243,9 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
         assert 'data-t-delivery-sent="已发送"' in thread and 'data-t-delivery-failed="发送失败"' in thread  # for workbench.js
         assert '<span class="badge ok">已通过短信验证</span>' in thread  # "verified by sms": the method in Chinese
         assert f'<span class="who">{demo.admin.name} · 主管理员</span>' in thread  # the top bar: the agent's role
+        assert 'data-t-internal-note="内部备注"' in thread and 'data-t-customer="客户"' in thread  # for workbench.js
         english_thread = await page(f"conversations/{conversation.id}")
-        assert 'data-t-delivery-sent="sent"' in english_thread
+        assert 'data-t-delivery-sent="sent"' in english_thread and 'data-t-internal-note="internal note"' in english_thread
         assert '<span class="badge ok">verified by SMS</span>' in english_thread
         assert f'<span class="who">{demo.admin.name} · main admin</span>' in english_thread
         search = await page("search", ZH)

@@ -6,9 +6,11 @@
   var inbox = document.getElementById("inbox");
   var list = document.getElementById("messages");
 
-  // A message's delivery state in the page's language: the words are on <body> (data-t-delivery-<state>, base.html),
-  // as countdown.js's are; a state without one shows as its words, like the server's |code filter.
+  // A message's words in the page's language: they are on <body> (data-t-*, base.html), as countdown.js's are, the
+  // same catalogue texts _message.html shows when the server draws a message; English if a page has none.
   var words = document.body.dataset;
+  function word(name, english) { return words["t" + name] || english; }
+  // A delivery state (data-t-delivery-<state>); a state without one shows as its words, like the server's |code filter.
   function deliveryWord(state) {
     state = String(state || "");
     return words["tDelivery" + state.charAt(0).toUpperCase() + state.slice(1)] || state.replace(/_/g, " ");
@@ -25,10 +27,11 @@
     if (!list || list.querySelector('[data-id="' + m.id + '"]')) return;
     var li = el("li", "msg msg-" + m.direction + " author-" + m.author);
     li.dataset.id = m.id;
-    var who = m.author === "agent" ? (m.agent_name || "Agent") : (m.author === "bot" ? "Bot" : "Customer");
+    var who = m.author === "agent" ? (m.agent_name || word("Agent", "Agent"))
+      : (m.author === "bot" ? word("Bot", "Bot") : word("Customer", "Customer"));
     var meta = el("div", "meta", who + " · ");
     meta.appendChild(window.incsTimes.tag(m.created_at));
-    if (m.direction === "note") meta.appendChild(document.createTextNode(" · internal note"));
+    if (m.direction === "note") meta.appendChild(document.createTextNode(" · " + word("InternalNote", "internal note")));
     li.appendChild(meta);
     if (m.attachment_id && !m.filename && m.author === "customer") m.filename = m.text;
     if (m.text && !(m.attachment_id && m.text === m.filename)) li.appendChild(el("div", "text", m.text));
@@ -60,18 +63,18 @@
     player.controls = true;
     player.preload = "none";
     player.src = "/workbench/files/" + m.attachment_id;
-    player.setAttribute("aria-label", m.filename || kind);
+    player.setAttribute("aria-label", m.filename || word("File", "file"));
     return player;
   }
 
   function fileLink(m) {
-    var a = el("a", "file", "📎 " + (m.filename || "file"));
+    var a = el("a", "file", "📎 " + (m.filename || word("File", "file")));
     a.href = "/workbench/files/" + m.attachment_id;
     a.target = "_blank"; a.rel = "noopener";
     var image = m.mime_type ? m.mime_type.indexOf("image/") === 0 && m.mime_type !== "image/svg+xml" : m.kind === "photo";
     if (image) {
       var img = el("img", "thumb");
-      img.src = a.href; img.alt = m.filename || "photo";
+      img.src = a.href; img.alt = m.filename || word("Photo", "photo");
       a.appendChild(img);
     }
     return a;
@@ -94,10 +97,17 @@
     if (m.deleted) {
       var file = li.querySelector(".file");
       if (file) file.remove();
-      if (!li.querySelector(".deleted")) li.querySelector(".meta").appendChild(el("span", "deleted", " · deleted by the customer"));
+      if (!li.querySelector(".deleted")) addMark(li, "deleted", word("Deleted", "deleted by the customer"));
       return;
     }
-    if (!li.querySelector(".edited")) li.querySelector(".meta").appendChild(el("span", "edited", " · edited"));
+    if (!li.querySelector(".edited")) addMark(li, "edited", word("Edited", "edited"));
+  }
+
+  // " · <span class=edited>edited</span>" after the message's meta line, as _message.html writes it.
+  function addMark(li, cls, text) {
+    var meta = li.querySelector(".meta");
+    meta.appendChild(document.createTextNode(" · "));
+    meta.appendChild(el("span", cls, text));
   }
 
   function connect() {
