@@ -78,6 +78,16 @@ async def test_chinese_workbench_script_draws_a_live_message_with_the_pages_word
     note = agent.locator("#messages .msg-note", has_text="内部看").locator(".meta")  # came by the socket
     await expect(note).to_contain_text(" · 内部备注")
     await expect(note).not_to_contain_text("internal note")
+    # A customer's edit, then deletion, as the channels publish them (bot/channels/telegram, slack): the marks too.
+    message_id = int(await second.get_attribute("data-id") or 0)
+    conversation_id = int(agent.url.rstrip("/").rsplit("/", 1)[-1])
+    edited = {"id": message_id, "text": "第二条（改）", "edited": True}
+    await web_server.ctx.hub.publish(f"conv:{conversation_id}", {"type": "message_edited", "message": edited})
+    await expect(second.locator(".text")).to_have_text("第二条（改）")
+    await expect(second.locator(".meta")).to_contain_text(" · 已编辑")
+    deleted = {**edited, "deleted": True}
+    await web_server.ctx.hub.publish(f"conv:{conversation_id}", {"type": "message_edited", "message": deleted})
+    await expect(second.locator(".meta .deleted")).to_have_text("客户已删除")
     assert await agent.evaluate("window.stayed === true")
 
 
