@@ -19,7 +19,7 @@ async def test_note_assign_resolve_reopen(server: Server, demo: OrgWithAdmin, ht
     base = f"{server.url}/workbench/conversations/{conversation_id}"
     async with http.get(f"{server.url}/workbench") as resp:
         inbox = await resp.text()
-    assert 'class="unread"' in inbox and "I need help" in inbox and "webchat" in inbox
+    assert 'class="unread"' in inbox and "I need help" in inbox and 'class="channel channel-webchat">Web chat<' in inbox
     async with http.post(f"{base}/note", data={"text": "VIP customer, be kind", "csrf_token": csrf}) as resp:
         assert resp.status == 200
     async with http.post(f"{base}/assign", data={"assignee_id": str(demo.admin.id), "csrf_token": csrf}) as resp:
