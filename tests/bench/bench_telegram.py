@@ -21,6 +21,10 @@ starts them does not run under the next round's measurements.
 Then latency in an open loop at half of our median warm capacity, 3 alternating rounds too (bare, warm, first contact;
 the load generator's garbage collector held off, the servers idle before each round), and idle RSS with Telegram on.
 Targets: warm >= 0.8x bare, first contact >= 0.6x bare, p99 < 50 ms at half load, idle RSS < 150 MB.
+
+BENCH_TELEGRAM_POSTGRES_URL (e.g. postgresql+asyncpg://postgres@127.0.0.1/bench_telegram) runs both servers on
+PostgreSQL instead: that database (emptied) and one beside it named with "_limited" (created if missing, emptied).
+The targets are the issue's for SQLite; on PostgreSQL the figures are for comparison.
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "40"))  # Telegram's default webhook max_connections
 OPEN_SECONDS = 4.0
+PG_URL = os.environ.get("BENCH_TELEGRAM_POSTGRES_URL", "")
 
 
 class Updates:
@@ -152,8 +157,11 @@ async def run() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp)
             (data / "limited").mkdir()
-            db_url = f"sqlite+aiosqlite:///{data / 'incs.db'}"
-            limited_url = f"sqlite+aiosqlite:///{data / 'limited' / 'incs.db'}"
+            if PG_URL:
+                db_url, limited_url = PG_URL, await beside(PG_URL, "_limited")
+            else:
+                db_url = f"sqlite+aiosqlite:///{data / 'incs.db'}"
+                limited_url = f"sqlite+aiosqlite:///{data / 'limited' / 'incs.db'}"
             await prepare_db(db_url)
             await prepare_db(limited_url)
             server = start_server(data, db_url, fake.url, UNTHROTTLED)
@@ -221,12 +229,29 @@ async def run() -> None:
     print(f"greetings still queued on the server at Telegram's limits when it stopped: {queued:,} (sent at 30/s)")
 
 
+async def beside(db_url: str, suffix: str) -> str:
+    """The URL of a database next to db_url's, its name with `suffix`, created if it does not exist."""
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    url = make_url(db_url)
+    name = f"{url.database}{suffix}"
+    engine = create_async_engine(db_url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as conn:
+            if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                await conn.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
+
+
 def report(rates: dict[str, list[float]], p99s: dict[str, list[float]], cpu_ms: dict[str, list[float]],
            loops: tuple[float, float, dict[str, list[list[float]]], str], memory: tuple[tuple[float, float], float]) -> None:
     half, first_half, opened, open_load = loops
     idle, busy_rss = memory
     print(f"capacity: {UPDATES:,} webhook updates over {CONCURRENCY} connections, {ROUNDS} alternating rounds, "
-          "min / median / max; INCS on SQLite; separate processes (fake Bot API, server, bare echo, load)")
+          f"min / median / max; INCS on {'PostgreSQL' if PG_URL else 'SQLite'}; separate processes (fake Bot API, server, bare echo, load)")
     names = {"bare": "bare aiogram echo", "warm": "INCS warm (50 chats)", "first": "INCS first contact",
              "first_all": "INCS first, unthrottled"}
     for key, name in names.items():
