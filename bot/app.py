@@ -39,6 +39,8 @@ from bot.core.retention.sweeps import install as install_retention
 from bot.core.rights.sweeps import install as install_rights
 from bot.core.storage.db import SessionFactory, checkpoint_loop, create_engine, is_sqlite, ping, session_factory, transaction
 from bot.core.storage.files import private_dir
+from bot.core.storage.planner_stats import EVERY_SECONDS as PLANNER_STATS_SECONDS
+from bot.core.storage.planner_stats import PlannerStats
 from bot.core.triage.sweep import install as install_snooze_sweep
 from bot.core.work_orders.sweeps import install as install_sla
 from bot.flows.default import default_runner
@@ -96,6 +98,8 @@ def build_context(settings: Settings) -> AppContext:
     install_retention(ctx)
     if is_sqlite(settings.database_url):
         _background(ctx, lambda: checkpoint_loop(engine), "sqlite-checkpoint")
+    else:
+        scheduler.every("storage.planner_stats", PLANNER_STATS_SECONDS, PlannerStats(engine).run)
     return ctx
 
 
