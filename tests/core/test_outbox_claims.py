@@ -99,11 +99,7 @@ async def test_on_postgresql_a_candidate_s_chat_is_checked_by_its_target_whateve
     try:
         stamp = clock.now()
         async with transaction(session_factory(engine)) as session:
-            await session.execute(OutboxItem.__table__.insert(), [
-                {"channel": "telegram", "target": str(n % 200), "payload": {"text": "hi"}, "idempotency_key": f"s{n}",
-                 "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
-                for n in range(2000)
-            ])
+            await session.execute(OutboxItem.__table__.insert(), _pending(stamp, 2000, chats=200, key="s"))
             await session.execute(text("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = 'outbox'::regclass"))
             await session.execute(text("DELETE FROM pg_statistic WHERE starelid = 'outbox'::regclass"))
             compiled = due_query("telegram", stamp, 50, exclude=[1, 2]).compile(
@@ -116,16 +112,21 @@ async def test_on_postgresql_a_candidate_s_chat_is_checked_by_its_target_whateve
         await engine.dispose()
 
 
+def _pending(stamp: datetime, count: int, *, chats: int, key: str) -> list[dict[str, Any]]:
+    """`count` pending Telegram items spread over `chats` chats, due at `stamp`."""
+    return [
+        {"channel": "telegram", "target": str(n % chats), "payload": {"text": "hi"}, "idempotency_key": f"{key}{n}",
+         "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
+        for n in range(count)
+    ]
+
+
 async def _backlog(engine: Any) -> datetime:
     """A backlog of 100 chats, five pending items each (PostgreSQL's statistics brought up to date); returns their
     due time."""
     stamp = clock.now()
     async with transaction(session_factory(engine)) as session:
-        await session.execute(OutboxItem.__table__.insert(), [
-            {"channel": "telegram", "target": str(n % 100), "payload": {"text": "hi"}, "idempotency_key": f"b{n}",
-             "state": "pending", "attempts": 0, "next_attempt_at": stamp, "created_at": stamp, "sends": 0}
-            for n in range(500)
-        ])
+        await session.execute(OutboxItem.__table__.insert(), _pending(stamp, 500, chats=100, key="b"))
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE outbox"))
