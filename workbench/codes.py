@@ -26,7 +26,7 @@ from bot.core.notifications.models import PUSH_STATES
 from bot.core.orgs.permissions import Role
 from bot.core.rights.apps import NOTICE_CHANNELS, NOTICE_STATES
 from bot.core.rights.fulfil import EXPORT_STATES
-from bot.core.rights.requests import CLOSED, DENIAL_REASONS, GROUNDS, KINDS, OPEN, TIMELINE_ACTIONS
+from bot.core.rights.requests import CLOSED, CORRECTABLE, DENIAL_REASONS, DETAIL_KEYS, GROUNDS, KINDS, OPEN, TIMELINE_ACTIONS
 from bot.core.work_orders.services import EVENT_KINDS, STATUSES
 
 # Who did it: the audit log's actor_type, which work-order and rights timelines show too.
@@ -74,6 +74,8 @@ CODES: dict[str, tuple[str, ...]] = {
     "rights request type": KINDS,
     "rights request status": OPEN + CLOSED,
     "rights timeline": TIMELINE_ACTIONS,
+    "rights request detail": DETAIL_KEYS,  # a request's details: the keys, and a correction's field
+    "customer field": CORRECTABLE,
     "deletion ground": GROUNDS,
     "denial reason": DENIAL_REASONS,
     "export state": EXPORT_STATES,

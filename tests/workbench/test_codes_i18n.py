@@ -212,6 +212,8 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
         async with transaction(server.ctx.factory) as session:
             await open_request(session=session, settings=server.ctx.settings, org_id=demo.org.id, customer_id=customer.id,
                                identity_id=None, kind="withdraw_consent")
+            await open_request(session=session, settings=server.ctx.settings, org_id=demo.org.id, customer_id=customer.id,
+                               identity_id=None, kind="correct", details={"field": "phone", "value": "+86 138 0000 0000"})
             await session.execute(update(Customer).where(Customer.id == customer.id)
                                   .values(verified_at=datetime(2026, 3, 2, 8, 0), verification_method="sms"))
         csrf = await login(http, server.url, demo.admin.email)
@@ -256,6 +258,9 @@ async def test_chinese_pages_show_statuses_types_and_actions_in_chinese(db_url: 
         assert "<td>withdraw consent</td><td>received</td>" in await page("rights?status=all")
         request_page = await page("rights/1", ZH)
         assert "客户 #" in request_page and "收到请求 → 已收到" in request_page  # the timeline: actor, action, status
+        correction = await page("rights/2", ZH)  # what was asked: the keys and the field in Chinese, the value as given
+        assert "<dt>请求内容</dt><dd>字段: 电话 新值: +86 138 0000 0000 </dd>" in correction, correction
+        assert "<dd>field: phone value: +86 138 0000 0000 </dd>" in await page("rights/2")
 
         audit = await page("audit", ZH)
         events = audit[audit.index("<tbody>"):]

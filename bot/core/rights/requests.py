@@ -30,6 +30,8 @@ GROUNDS = ("unlawful", "no_consent", "breach", "purpose_done", "service_ended")
 # Policy 四.6: why a request may be refused.
 DENIAL_REASONS = ("repeated", "excessive_means", "others_rights", "impractical", "unrelated")
 CORRECTABLE = ("name", "email", "phone", "locale")
+# What a request's details hold: the customer's words ("text"), or for a correction the field and its new value.
+DETAIL_KEYS = ("text", "field", "value")
 OPEN = ("received", "verified", "in_progress", "awaiting_customer")
 CLOSED = ("fulfilled", "denied", "withdrawn")
 # The actions of a request's timeline row (`_timeline`), each audited as rights_<action>.
