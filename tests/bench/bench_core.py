@@ -4,8 +4,13 @@ Pipeline: a visitor's websocket frame -> validate -> group-committed store (mess
 flow, outbox) -> ack to the visitor -> fan-out to an agent's socket watching the conversation.
 Latency is measured from the visitor's send to the agent socket receiving the message.
 The server is `incs run` in its own process; this process is the load generator. Saturation (closed loop)
-and an open loop at 1,500 msg/s offered alternate for 3 rounds, reported as min / median / max with the load.
+and an open loop at 1,500 msg/s offered alternate for 3 rounds, reported as min / median / max with the load
+and the server's CPU per message.
 Targets: >= 3,000 msg/s at saturation, p99 < 50 ms at 1,500 msg/s offered.
+
+The anchor, in the same run and alternating with it: `tests.bench.procs bare-webchat`, the same frames over the same
+aiohttp websockets with nothing stored, in its own process and driven by the same load generator. The targets are
+absolute, so the anchor is what tells a slower machine from a slower pipeline.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from pathlib import Path
 
 import aiohttp
 
-from tests.bench.common import ServerProcess, connect_sqlite, load, percentile, prepare_db, spread
+from tests.bench.common import Child, ServerProcess, connect_sqlite, cpu_seconds, load, percentile, prepare_db, spread
 from tests.utils.factories import login
 
 VISITORS = int(os.environ.get("BENCH_VISITORS", "50"))
@@ -42,6 +47,7 @@ class Figures:
     p50: float  # ms, send -> agent socket
     p99: float
     load: str
+    cpu_ms: float  # the server's CPU (user + system) per message while measured
 
 
 async def _visitor(
@@ -86,13 +92,15 @@ async def _until_ack(ws: aiohttp.ClientWebSocketResponse, client_id: str) -> Non
             return
 
 
-async def pipeline(base: str, offered: float | None = None, *, quiet: bool = False) -> Figures:
-    """offered None: saturation (closed loop). Else an open loop offering `offered` messages per second in all."""
+async def pipeline(base: str, pid: int, offered: float | None = None, *, bare: bool = False, quiet: bool = False) -> Figures:
+    """offered None: saturation (closed loop). Else an open loop offering `offered` messages per second in all.
+    `pid` is the server's process, whose CPU is read; `bare`: the anchor, which has no login."""
     sent: dict[str, float] = {}
     latencies: list[float] = []
     start = asyncio.Event()
     async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as agent_http:
-        await login(agent_http, base, "agent@bench.example.com")
+        if not bare:
+            await login(agent_http, base, "agent@bench.example.com")
         per_visitor = offered / VISITORS if offered else None
         visitors = [asyncio.create_task(_visitor(base, i, start, sent, per_visitor)) for i in range(VISITORS)]
         async with agent_http.ws_connect(f"{base}/workbench/ws") as agent_ws:
@@ -105,7 +113,7 @@ async def pipeline(base: str, offered: float | None = None, *, quiet: bool = Fal
                     await agent_ws.send_json({"type": "watch", "conversation_id": event["conversation_id"]})
             await asyncio.sleep(1.0)
             expected = VISITORS * MESSAGES_PER_VISITOR
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), cpu_seconds(pid)
             start.set()
             while len(latencies) < expected:
                 event = await agent_ws.receive_json(timeout=60)
@@ -113,18 +121,24 @@ async def pipeline(base: str, offered: float | None = None, *, quiet: bool = Fal
                     key = event["message"]["text"]
                     if key in sent:
                         latencies.append(time.perf_counter() - sent[key])
-            elapsed = time.perf_counter() - began
+            elapsed, cpu = time.perf_counter() - began, cpu_seconds(pid) - cpu
         await asyncio.gather(*visitors)
-    figures = Figures(len(latencies) / elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, load())
+    figures = Figures(len(latencies) / elapsed, percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, load(),
+                      cpu * 1000 / len(latencies))
     if not quiet:
-        mode = f"{offered:,.0f} msg/s offered" if offered else "saturation"
-        print(f"    {mode}: {figures.rate:,.0f} msg/s, p50 {figures.p50:.1f} ms, p99 {figures.p99:.1f} ms ({figures.load})", flush=True)
+        mode = ("bare " if bare else "") + (f"{offered:,.0f} msg/s offered" if offered else "saturation")
+        print(f"    {mode}: {figures.rate:,.0f} msg/s, p50 {figures.p50:.1f} ms, p99 {figures.p99:.1f} ms, "
+              f"server CPU {figures.cpu_ms:.3f} ms/msg ({figures.load})", flush=True)
     return figures
 
 
-def report(name: str, figures: list[Figures]) -> str:
-    rates, p99s = [f.rate for f in figures], [f.p99 for f in figures]
-    return f"  {name:<34} {spread(rates)} msg/s   p99 {spread(p99s, '{:.1f}')} ms"
+def report(name: str, figures: list[Figures], anchor: list[Figures] | None = None) -> str:
+    rates, p99s, cpus = [f.rate for f in figures], [f.p99 for f in figures], [f.cpu_ms for f in figures]
+    ratio = ""
+    if anchor:
+        ratio = f"   {sorted(rates)[len(rates) // 2] / sorted(f.rate for f in anchor)[len(anchor) // 2]:.2f}x bare"
+    return (f"  {name:<34} {spread(rates)} msg/s   p99 {spread(p99s, '{:.1f}')} ms   "
+            f"CPU {spread(cpus, '{:.3f}')} ms/msg{ratio}")
 
 
 def _load_inbox_data(db_path: Path) -> None:
@@ -211,21 +225,30 @@ async def main() -> None:
         db_url = f"sqlite+aiosqlite:///{db_path}"
         await prepare_db(db_url)
         server = ServerProcess(data, db_url)
+        bare = Child("bare-webchat")
         saturated: list[Figures] = []
         offered: list[Figures] = []
+        bare_saturated: list[Figures] = []
+        bare_offered: list[Figures] = []
         try:
             await server.wait_ready()
             for round_no in range(1, ROUNDS + 1):
                 print(f"  round {round_no}", flush=True)
-                saturated.append(await pipeline(server.url))
-                offered.append(await pipeline(server.url, offered=OFFERED))
+                bare_saturated.append(await pipeline(bare.url, bare.pid, bare=True))
+                saturated.append(await pipeline(server.url, server.pid))
+                bare_offered.append(await pipeline(bare.url, bare.pid, offered=OFFERED, bare=True))
+                offered.append(await pipeline(server.url, server.pid, offered=OFFERED))
         finally:
             server.stop()
+            bare.stop()
             slow = [line for line in (data / "server.log").read_text().splitlines() if "slow" in line]
             print(f"  server: {len(slow)} slow ingest batches" + "".join(f"\n    {line}" for line in slow[:5]))
-        print(f"web chat pipeline on SQLite, {VISITORS} visitors x {MESSAGES_PER_VISITOR} messages, {ROUNDS} rounds, min / median / max:")
-        print(report("saturation (closed loop)", saturated) + "   (target >= 3,000 msg/s)")
-        print(report(f"{OFFERED:,.0f} msg/s offered (open loop)", offered) + "   (target p99 < 50 ms)")
+        print(f"web chat pipeline on SQLite, {VISITORS} visitors x {MESSAGES_PER_VISITOR} messages, {ROUNDS} alternating rounds, "
+              "min / median / max:")
+        print(report("bare websockets, saturation", bare_saturated) + "   (the anchor: nothing stored)")
+        print(report("INCS saturation (closed loop)", saturated, bare_saturated) + "   (target >= 3,000 msg/s)")
+        print(report(f"bare websockets, {OFFERED:,.0f} msg/s offered", bare_offered))
+        print(report(f"INCS {OFFERED:,.0f} msg/s offered (open loop)", offered) + "   (target p99 < 50 ms)")
         if not INBOX:
             return
         began = time.perf_counter()
