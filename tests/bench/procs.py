@@ -38,6 +38,18 @@ async def _until_stopped() -> None:
     await stop.wait()
 
 
+async def _serve(app: web.Application, path: str = "") -> None:
+    """Serves `app` on a free port of 127.0.0.1, prints "READY <url><path>" and runs until terminated."""
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    print(f"READY http://127.0.0.1:{port}{path}", flush=True)
+    await _until_stopped()
+    await runner.cleanup()
+
+
 async def fake_telegram() -> None:
     fake = await FakeTelegram().start()
     print(f"READY {fake.url}", flush=True)
@@ -55,14 +67,7 @@ async def bare_echo(api: str) -> None:
 
     app = web.Application()
     SimpleRequestHandler(dp, bot, handle_in_background=False, secret_token=SECRET).register(app, path=PATH)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"READY http://127.0.0.1:{port}{PATH}", flush=True)
-    await _until_stopped()
-    await runner.cleanup()
+    await _serve(app, PATH)
     await bot.session.close()
 
 
@@ -124,14 +129,7 @@ async def bare_webchat() -> None:
     app.router.add_get("/chat", chat)
     app.router.add_get("/chat/ws", visitor)
     app.router.add_get("/workbench/ws", agent)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    print(f"READY http://127.0.0.1:{port}", flush=True)
-    await _until_stopped()
-    await runner.cleanup()
+    await _serve(app)
 
 
 def main(argv: list[str]) -> None:
