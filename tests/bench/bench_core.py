@@ -19,6 +19,7 @@ import asyncio
 import gc
 import os
 import random
+import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -136,7 +137,7 @@ def report(name: str, figures: list[Figures], anchor: list[Figures] | None = Non
     rates, p99s, cpus = [f.rate for f in figures], [f.p99 for f in figures], [f.cpu_ms for f in figures]
     ratio = ""
     if anchor:
-        ratio = f"   {sorted(rates)[len(rates) // 2] / sorted(f.rate for f in anchor)[len(anchor) // 2]:.2f}x bare"
+        ratio = f"   {statistics.median(rates) / statistics.median(f.rate for f in anchor):.2f}x bare"
     return (f"  {name:<34} {spread(rates)} msg/s   p99 {spread(p99s, '{:.1f}')} ms   "
             f"CPU {spread(cpus, '{:.3f}')} ms/msg{ratio}")
 

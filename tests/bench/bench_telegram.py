@@ -39,10 +39,12 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from sqlalchemy import make_url
 
 from tests.bench.common import Child, ServerProcess, clocks_started, cpu_seconds, load, outbox_backlog, prepare_db, rss_mb, settled, spread
 from tests.bench.procs import PATH, SECRET
 from tests.fakes.telegram_api import TOKEN
+from tests.utils.db import ensure_database
 
 USERS = 50
 UPDATES = int(os.environ.get("BENCH_UPDATES", "5000"))
@@ -231,18 +233,9 @@ async def run() -> None:
 
 async def beside(db_url: str, suffix: str) -> str:
     """The URL of a database next to db_url's, its name with `suffix`, created if it does not exist."""
-    from sqlalchemy import make_url, text
-    from sqlalchemy.ext.asyncio import create_async_engine
-
     url = make_url(db_url)
     name = f"{url.database}{suffix}"
-    engine = create_async_engine(db_url, isolation_level="AUTOCOMMIT")
-    try:
-        async with engine.connect() as conn:
-            if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
-                await conn.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await engine.dispose()
+    await ensure_database(db_url, name)
     return url.set(database=name).render_as_string(hide_password=False)
 
 

@@ -47,7 +47,7 @@ async def _insert(conn: Any, first: int, last: int, changed: int) -> None:
         await asyncio.sleep(0.01)
 
 
-@pytest.mark.skipif(not PG_URL, reason="PostgreSQL's planner statistics (INCS_TEST_DATABASE_URL)")
+@pytest.mark.skipif(not PG_URL, reason="needs INCS_TEST_DATABASE_URL (PostgreSQL; .ci/run sets it)")
 async def test_a_table_past_autovacuum_s_rule_is_analyzed_once_and_not_again_until_it_changes_enough(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -54,9 +54,14 @@ async def sqlite_db(tmp_path: Path, cache_dir: Path) -> str:
 
 
 async def _create_worker_database() -> None:
-    """The worker's own database, made through the given one (CREATE DATABASE cannot run in a transaction)."""
-    name = make_url(PG_URL).database
-    conn = await asyncpg.connect(_asyncpg_dsn(BASE_PG_URL))
+    """The worker's own database, made through the given one."""
+    await ensure_database(BASE_PG_URL, str(make_url(PG_URL).database))
+
+
+async def ensure_database(url: str, name: str) -> None:
+    """Database `name` on the server of `url`, created through `url` if it does not exist (CREATE DATABASE cannot
+    run in a transaction)."""
+    conn = await asyncpg.connect(_asyncpg_dsn(url))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             try:
