@@ -6,8 +6,9 @@ The English catalogue leaves a code's text empty (the code shows as its words), 
 words than the code: a channel's name ("webchat" is "Web chat", "telegram" "Telegram").
 
 Each set is the domain's own where it has one. What is written in many places — the audit log's actions, actor
-and subject types — is listed here; tests/workbench/test_codes_i18n.py reads bot/ and workbench/ for every value
-written to the audit log and fails on one missing here, and tests/test_i18n.py on a code without a Chinese text.
+and subject types, and the keys of its events' detail — is listed here; tests/workbench/test_codes_i18n.py reads
+bot/ and workbench/ for every value and detail key written to the audit log and fails on one missing here, and
+tests/test_i18n.py on a code without a Chinese text.
 """
 
 from __future__ import annotations
@@ -61,6 +62,23 @@ AUDIT_ACTIONS = (
     *(f"rights_{action}" for action in TIMELINE_ACTIONS),  # bot/core/rights/requests.py _timeline
 )
 
+# The keys of an audit event's detail (shown as "key: value" on the audit log page; the CSV keeps the JSON), by who
+# writes them: every `record(..., detail={...})` in bot/ and workbench/, and the keyword arguments handed on to it
+# by bot/core/orgs/team.py `_audit` and bot/core/work_orders/services.py `log_event` (all but a reply's "text").
+AUDIT_DETAIL_KEYS = (
+    # sign-in, account and team
+    "ip", "totp", "via", "role", "by", "before", "after",
+    # the organization, the platform and retention
+    "fields", "changes", "timezone", "hours", "holiday_country", "reason", "grant_id", "kind", "recipients",
+    "version", "major", "removed", "seconds", "moment",
+    # conversations, customers and identity
+    "conversation_id", "message_id", "assignee_id", "status", "rows", "filter", "filters", "words", "since", "until",
+    "merged_customer_id", "moved", "category", "scope", "identity_id", "locked_until", "lock_count", "method",
+    "channel", "merged_from", "work_order",
+    # work orders and privacy rights
+    "number", "priority", "rating", "from", "to", "request_id", "app_id", "cancel",
+)
+
 CODES: dict[str, tuple[str, ...]] = {
     "conversation status": CONVERSATION_STATUSES,
     "priority": PRIORITIES,
@@ -87,4 +105,5 @@ CODES: dict[str, tuple[str, ...]] = {
     "actor": ACTORS,
     "audit action": AUDIT_ACTIONS,
     "audit subject": AUDIT_SUBJECTS,
+    "audit detail": AUDIT_DETAIL_KEYS,  # named in the English catalogue where the key is terse ("ip": "IP address")
 }

@@ -1,5 +1,6 @@
 """The audit log viewer: admins only, filters by actor, customer, action and time, CSV export of the
-same rows; status changes, replies, notes and setting changes are audited; reading the log is audited."""
+same rows; status changes, replies, notes and setting changes are audited; reading the log is audited; an event's
+detail shows as its keys and values in the page's language (the CSV keeps the JSON)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from sqlalchemy import select
 from bot.core.common import clock
 from bot.core.conversations.models import Conversation
 from bot.core.orgs.agents import create_agent
-from bot.core.orgs.audit import verify_chain
+from bot.core.orgs.audit import record, verify_chain
 from bot.core.orgs.models import AuditEvent
 from bot.core.storage.db import transaction
 from tests.conftest import Server
@@ -81,3 +82,35 @@ async def test_the_viewer_shows_only_the_own_organizations_events(server: Server
     await login(http, server.url, demo.admin.email)
     rows = await _rows(http, server)
     assert rows and all(r["actor_id"] in ("", str(demo.admin.id)) for r in rows)
+
+
+async def test_the_detail_shows_as_keys_and_values_in_the_page_language(server: Server, demo: OrgWithAdmin,
+                                                                        http: aiohttp.ClientSession) -> None:
+    async with transaction(server.ctx.factory) as session:
+        await record(session=session, org_id=demo.org.id, actor_type="agent", actor_id=demo.admin.id, action="edit_customer",
+                     subject_type="customer", subject_id=7,
+                     detail={"ip": "203.0.113.9", "fields": ["name", "phone"], "totp": True, "assignee_id": None,
+                             "changes": {"note": "<b>vip</b>"}})
+        await record(session=session, org_id=demo.org.id, actor_type="agent", actor_id=demo.admin.id, action="view_license")
+    await login(http, server.url, demo.admin.email)
+
+    async def events(headers: dict[str, str] | None = None) -> str:
+        async with http.get(f"{server.url}/workbench/audit", headers=headers or {}) as resp:
+            assert resp.status == 200
+            html = await resp.text()
+        return html[html.index("<tbody>"):html.index("</tbody>")]
+
+    english, chinese = await events(), await events({"Accept-Language": "zh-CN,zh;q=0.9"})
+    for html, shown in ((english, ("IP address", "fields", "two-factor code", "yes", "assignee ID", "changes")),
+                        (chinese, ("IP 地址", "字段", "两步验证码", "是", "处理人 ID", "变更"))):
+        row = html[html.index('data-action="edit_customer"'):]
+        row = row[:row.index("</tr>")]
+        ip, fields, totp, yes, assignee, changes = shown
+        assert (f'<dl class="audit-detail"><div><dt>{ip}</dt><dd>203.0.113.9</dd></div><div><dt>{fields}</dt><dd>name, phone</dd></div>'
+                f'<div><dt>{totp}</dt><dd>{yes}</dd></div><div><dt>{assignee}</dt><dd>—</dd></div>'
+                f'<div><dt>{changes}</dt><dd><code>{{"note": "\\u003cb\\u003evip\\u003c/b\\u003e"}}</code></dd></div></dl>') in row, row
+        assert '{"ip":' not in html and "<b>vip" not in html  # not the raw JSON; the values stay escaped
+        empty = html[html.index('data-action="view_license"'):]
+        assert empty[:empty.index("</tr>")].endswith("<td></td>")  # no detail: nothing
+    rows = await _rows(http, server, action="edit_customer")  # the CSV keeps the JSON
+    assert len(rows) == 1 and '"ip": "203.0.113.9"' in rows[0]["detail"] and '"fields": ["name", "phone"]' in rows[0]["detail"]

@@ -25,7 +25,7 @@ from bot.paths import ROOT
 from tests.conftest import start_server
 from tests.utils.factories import login, make_org
 from tests.utils.work_orders import make_customer, sla_settings
-from workbench.codes import AUDIT_ACTIONS, AUDIT_SUBJECTS, CODES
+from workbench.codes import AUDIT_ACTIONS, AUDIT_DETAIL_KEYS, AUDIT_SUBJECTS, CODES
 
 ZH = {"Accept-Language": "zh-CN,zh;q=0.9"}
 
@@ -175,6 +175,36 @@ def test_every_audit_action_written_is_listed() -> None:
 def test_every_actor_and_subject_type_written_is_listed(column: str) -> None:
     found, _unread = _written(column)  # some come from a variable (`actor[0]`); each such value is a literal elsewhere
     assert found and found - set(AUDITED[column]) - {""} == set()
+
+
+def _detail_keys() -> set[str]:
+    """The keys bot/ and workbench/ write to an audit event's detail: those of a dict literal handed to `record`
+    (`detail={"ip": ...}`), and the keyword arguments of a call to a function that hands its own `**detail` on to it
+    (bot/core/orgs/team.py `_audit(..., before=..., after=...)`, the work orders' `log_event(..., rating=...)`)."""
+    sources = list(_sources())
+    found: set[str] = set()
+    forwarders: dict[str, set[str]] = {}  # a function handing its **kwargs on: its named parameters, not detail keys
+    for _path, tree in sources:
+        for inside, call in _calls(tree):
+            detail = next((k.value for k in call.keywords if k.arg == "detail"), None) if _name(call) == "record" else None
+            if detail is None:
+                continue
+            if isinstance(detail, ast.Dict):
+                found |= {key.value for key in detail.keys if isinstance(key, ast.Constant) and isinstance(key.value, str)}
+            kwargs = inside.args.kwarg if inside is not None else None
+            if inside is not None and kwargs is not None and any(isinstance(n, ast.Name) and n.id == kwargs.arg for n in ast.walk(detail)):
+                forwarders[inside.name] = set(_params(inside))
+    for _path, tree in sources:
+        for _inside, call in _calls(tree):
+            if _name(call) in forwarders:
+                found |= {k.arg for k in call.keywords if k.arg is not None and k.arg not in forwarders[_name(call)]}
+    return found
+
+
+def test_every_audit_detail_key_written_is_listed() -> None:
+    found = _detail_keys()
+    assert {"ip", "fields", "before", "rating", "number"} <= found  # a literal; handed on by _audit, by log_event
+    assert found - set(AUDIT_DETAIL_KEYS) == {"text"}  # log_event leaves a reply's or a note's text out of the log
 
 
 def test_every_context_a_template_names_is_registered() -> None:
