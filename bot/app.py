@@ -62,7 +62,7 @@ def build_context(settings: Settings) -> AppContext:
     db = settings.database
     engine = create_engine(
         settings.database_url, echo=db.echo, pool_size=db.pool_size, synchronous_commit=db.synchronous_commit,
-        pool_pre_ping=db.pool_pre_ping, statement_cache_size=db.statement_cache_size,
+        pool_pre_ping=db.pool_pre_ping, statement_cache_size=db.statement_cache_size, sqlite_synchronous=db.sqlite_synchronous,
     )
     factory = session_factory(engine)
     hub = make_hub(settings.redis.url, settings.redis.namespace)

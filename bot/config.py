@@ -47,6 +47,9 @@ class DatabaseConfig(Section):
     pool_size: int = Field(10, ge=1)
     # PostgreSQL only (README "PostgreSQL tuning"): commit durability, a ping per checkout, the prepared statement cache.
     synchronous_commit: Literal["on", "off", "local", "remote_write", "remote_apply"] = "on"
+    # SQLite only: "full" syncs the WAL at every commit (an acknowledged message survives a power loss), "normal" leaves
+    # it to the next checkpoint (it survives a crash of the process, not of the machine). README "Durability".
+    sqlite_synchronous: Literal["full", "normal"] = "full"
     pool_pre_ping: bool = False
     statement_cache_size: int = Field(500, ge=0)
 

@@ -15,7 +15,9 @@ import aiosqlite
 import pytest
 from sqlalchemy import text
 
+from bot.config import ConfigError, load_settings
 from bot.core.storage.db import SessionFactory, create_engine, session_factory, transaction
+from tests.conftest import make_settings, start_server
 from tests.utils.waits import until
 
 
@@ -73,16 +75,30 @@ async def test_an_open_transaction_is_still_rolled_back(factory: SessionFactory,
     assert await count(factory) == 0
 
 
-async def test_an_inline_transaction_makes_no_trip_to_the_database_thread(factory: SessionFactory, trips: list[str]) -> None:
-    async with transaction(factory, inline=True) as session:
-        await session.execute(text("INSERT INTO t VALUES (4)"))
-        assert await session.scalar(text("SELECT count(*) FROM t")) == 1
-    with pytest.raises(RuntimeError):
+@pytest.mark.parametrize("synchronous", ["full", "normal"])
+async def test_an_inline_transaction_sends_the_database_thread_only_a_commit_that_syncs(
+    tmp_path: Path, trips: list[str], synchronous: str,
+) -> None:
+    """Its statements run on the event loop's thread; a commit that waits for the disk (`synchronous` FULL, the
+    default: the WAL's fsync) goes to the database thread, so the event loop does not wait on it."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'inline.db'}", sqlite_synchronous=synchronous)
+    factory = session_factory(engine)
+    try:
+        async with transaction(factory) as session:
+            await session.execute(text("CREATE TABLE t (a INTEGER)"))
+            assert await session.scalar(text("PRAGMA synchronous")) == {"full": 2, "normal": 1}[synchronous]
+        trips.clear()
         async with transaction(factory, inline=True) as session:
-            await session.execute(text("INSERT INTO t VALUES (5)"))
-            raise RuntimeError("the unit of work fails")
-    assert trips == []
-    assert await count(factory) == 1  # committed, and rolled back, all the same
+            await session.execute(text("INSERT INTO t VALUES (4)"))
+            assert await session.scalar(text("SELECT count(*) FROM t")) == 1
+        with pytest.raises(RuntimeError):
+            async with transaction(factory, inline=True) as session:
+                await session.execute(text("INSERT INTO t VALUES (5)"))
+                raise RuntimeError("the unit of work fails")
+        assert trips == (["commit"] if synchronous == "full" else [])
+        assert await count(factory) == 1  # committed, and rolled back, all the same
+    finally:
+        await engine.dispose()
 
 
 async def test_an_inline_statement_that_finds_the_database_locked_waits_on_the_database_thread(
@@ -118,3 +134,19 @@ async def test_an_inline_statement_that_finds_the_database_locked_waits_on_the_d
     assert await count(factory) == 2
     async with factory() as session:  # the connection's busy timeout is back for its next statements
         assert await session.scalar(text("PRAGMA busy_timeout")) == 30000
+
+
+async def test_the_server_syncs_each_commit_unless_told_otherwise(tmp_path: Path) -> None:
+    """`database.sqlite_synchronous`: "full" by default (what is acknowledged survives a power loss), "normal" when
+    configured; a bad value names its key."""
+    with pytest.raises(ConfigError, match=r"^database\.sqlite_synchronous:"):
+        load_settings(None, {"INCS_DATA_DIR": str(tmp_path), "INCS_CONFIG": str(tmp_path / "none.yaml"),
+                             "INCS_DATABASE__SQLITE_SYNCHRONOUS": "sometimes"})
+    for name, configured, expected in (("a", {}, 2), ("b", {"sqlite_synchronous": "normal"}, 1)):
+        url = f"sqlite+aiosqlite:///{tmp_path / f'{name}.db'}"
+        server = await start_server(make_settings(url, tmp_path / name, database={"url": url, **configured}))
+        try:
+            async with server.ctx.engine.connect() as conn:
+                assert await conn.scalar(text("PRAGMA synchronous")) == expected
+        finally:
+            await server.stop()

@@ -59,10 +59,12 @@ def create_engine(
     synchronous_commit: str = "on",
     pool_pre_ping: bool = False,
     statement_cache_size: int = 500,
+    sqlite_synchronous: str = "full",
 ) -> AsyncEngine:
     """PostgreSQL options (README "PostgreSQL tuning"): `synchronous_commit` is set on every connection;
     `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch); the pool is
     last-in-first-out;
+    SQLite: `sqlite_synchronous` is its `PRAGMA synchronous` ("full": the WAL synced at every commit);
     `statement_cache_size` is asyncpg's prepared statements per connection, large enough for the batch
     statements' shapes (a multi-row INSERT has one per row count) so they are prepared once, not per batch."""
     kwargs: dict[str, Any] = {"echo": echo}
@@ -84,14 +86,18 @@ def create_engine(
             )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        synchronous = {"full": "FULL", "normal": "NORMAL"}[sqlite_synchronous]
+        event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, record, synchronous))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "FULL") -> None:
+    """WAL journal; `synchronous` FULL syncs the WAL at every commit, so what was committed (and acknowledged)
+    survives a power loss or an OS crash, as PostgreSQL's `synchronous_commit = on` does; NORMAL syncs it only at
+    checkpoints (a commit survives a crash of the process, not of the machine)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Checkpoints run in the background (see checkpoint_loop); this is only the fallback bound on the WAL.

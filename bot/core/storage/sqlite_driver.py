@@ -13,7 +13,8 @@ event loop, and the two threads taking turns with the GIL) cost more CPU than a 
 third of the ingest writer's CPU. It is for short transactions that hold the write turn (no writer of this process
 waits for them); SQLite's busy handler is off for them (it would sleep on the event loop's thread, where whatever
 holds the lock, if it is in this process, could never finish): a statement that finds the database locked goes to
-the database thread after all, and waits there as any other.
+the database thread after all, and waits there as any other. Their commit goes to the database thread too when it
+syncs the WAL (`PRAGMA synchronous = FULL`, the default): the event loop does not wait on the disk.
 
 Every connection also gets the SQL function the full-text search triggers call for CJK text.
 """
@@ -115,6 +116,7 @@ class OneTripCursor:
 class OneTripConnection(aiosqlite.Connection):
     _inline = False
     _busy_ms = 0  # the connection's busy timeout, off while it runs inline
+    _durable: bool | None = None  # PRAGMA synchronous is FULL or EXTRA: a commit syncs the WAL (read once)
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
@@ -132,6 +134,8 @@ class OneTripConnection(aiosqlite.Connection):
         if on == self._inline or conn is None:
             return
         if on:
+            if self._durable is None:
+                self._durable = int(conn.execute("PRAGMA synchronous").fetchone()[0]) >= 2
             self._busy_ms = int(conn.execute("PRAGMA busy_timeout").fetchone()[0])
             conn.execute("PRAGMA busy_timeout=0")
         else:
@@ -162,6 +166,11 @@ class OneTripConnection(aiosqlite.Connection):
     # and for every read-only transaction. Nothing else uses the connection meanwhile: SQLAlchemy awaits each call.
     async def commit(self) -> None:
         if self._idle():
+            return
+        if self._inline and self._durable:
+            # A durable commit waits for the disk (the WAL's fsync): on the database thread, so the event loop
+            # goes on meanwhile (sqlite3 lets go of the GIL while SQLite works).
+            await self._execute(self._conn.commit)  # type: ignore[no-untyped-call]
             return
         await self.call(self._conn.commit)
 
