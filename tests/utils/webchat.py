@@ -56,14 +56,15 @@ class Visitor:
                 msg = await self.ws.receive()
                 if msg.type != aiohttp.WSMsgType.TEXT:
                     raise AssertionError(f"socket closed: {msg}")
-                event = msg.json()
-                if match(event):
-                    return event
-                self.events.append(event)
+                received: dict[str, Any] = msg.json()
+                if match(received):
+                    return received
+                self.events.append(received)
 
     async def wait_message(self, predicate: Callable[[dict[str, Any]], bool], timeout: float = WAIT) -> dict[str, Any]:
         event = await self.wait(lambda e: e["type"] == "message" and predicate(e["message"]), timeout)
-        return event["message"]
+        message: dict[str, Any] = event["message"]
+        return message
 
     async def upload(self, filename: str, content: bytes, mime: str) -> tuple[int, dict[str, Any]]:
         form = aiohttp.FormData()
