@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import weakref
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine, event, make_url, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -59,7 +60,7 @@ def create_engine(
     synchronous_commit: str = "on",
     pool_pre_ping: bool = False,
     statement_cache_size: int = 500,
-    sqlite_synchronous: str = "full",
+    sqlite_synchronous: Literal["full", "normal"] = "full",
 ) -> AsyncEngine:
     """PostgreSQL options (README "PostgreSQL tuning"): `synchronous_commit` is set on every connection;
     `pool_pre_ping` costs a round trip per checkout (the ingest writer checks out once per batch); the pool is
@@ -86,18 +87,17 @@ def create_engine(
             )
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
-        synchronous = {"full": "FULL", "normal": "NORMAL"}[sqlite_synchronous]
-        event.listen(engine.sync_engine, "connect", lambda conn, record: _sqlite_pragmas(conn, record, synchronous))
+        event.listen(engine.sync_engine, "connect", functools.partial(_sqlite_pragmas, synchronous=sqlite_synchronous))
     return engine
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any, synchronous: str = "FULL") -> None:
-    """WAL journal; `synchronous` FULL syncs the WAL at every commit, so what was committed (and acknowledged)
-    survives a power loss or an OS crash, as PostgreSQL's `synchronous_commit = on` does; NORMAL syncs it only at
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any, *, synchronous: Literal["full", "normal"]) -> None:
+    """WAL journal; `synchronous` full syncs the WAL at every commit, so what was committed (and acknowledged)
+    survives a power loss or an OS crash, as PostgreSQL's `synchronous_commit = on` does; normal syncs it only at
     checkpoints (a commit survives a crash of the process, not of the machine)."""
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA synchronous={synchronous}")
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     # Checkpoints run in the background (see checkpoint_loop); this is only the fallback bound on the WAL.
