@@ -92,8 +92,9 @@ def _error_argument(path: Path, tree: ast.Module) -> list[tuple[ast.expr, int]]:
     """The text argument of every error raised in a module (what path_id is handed counts as one)."""
     found: list[tuple[ast.expr, int]] = []
     for cls in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef) and n.name in KEYLESS):
-        for call in (n for n in ast.walk(cls) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)):
-            if call.func.attr == "__init__" and ast.unparse(call.func.value) == "super()" and call.args:
+        for call in (n for n in ast.walk(cls) if isinstance(n, ast.Call)):
+            func = call.func
+            if isinstance(func, ast.Attribute) and func.attr == "__init__" and ast.unparse(func.value) == "super()" and call.args:
                 found.append((call.args[0], call.lineno))
     for call in (n for n in ast.walk(tree) if isinstance(n, ast.Call)):
         name = call.func.id if isinstance(call.func, ast.Name) else getattr(call.func, "attr", "")

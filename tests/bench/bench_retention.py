@@ -124,7 +124,7 @@ async def _round(template: Path, work: Path) -> Round:
     try:
         await server.wait_ready()
         ready = time.perf_counter()
-        stop, timings = asyncio.Event(), []
+        stop, timings = asyncio.Event(), list[tuple[float, float]]()
         visitor = asyncio.create_task(_visitor(server.url, stop, timings))
         while (detail := _finished(work / "incs.db")) is None:  # noqa: ASYNC110 - polling another process's database
             if server.proc.poll() is not None or visitor.done():

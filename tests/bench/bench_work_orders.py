@@ -23,6 +23,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -94,7 +95,8 @@ def _load(db_path: Path) -> None:
     conn.executemany("INSERT INTO conversation_clocks (org_id, conversation_id, kind, priority, started_at, target_minutes,"
                      " due_at, risk_at, next_alert_at, risk_notified, breach_notified, queue_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                      clocks)
-    orders, number = [], 0
+    orders: list[tuple[Any, ...]] = []
+    number = 0
     counts: dict[tuple[str, str, int, int], list[int]] = {}  # what rollup.py keeps as work orders resolve
 
     def bump(week: str, metric: str, agent: int, bucket: int, met: int, total: int) -> None:

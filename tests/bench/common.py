@@ -278,6 +278,6 @@ def connect_sqlite(database: str | Path, **kwargs: Any) -> sqlite3.Connection:
     triggers call it: bot/core/common/cjk.py)."""
     from bot.core.common import cjk
 
-    conn = sqlite3.connect(database, **kwargs)
+    conn: sqlite3.Connection = sqlite3.connect(database, **kwargs)
     conn.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)
     return conn

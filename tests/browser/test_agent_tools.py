@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from playwright.async_api import Browser, expect
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from bot.core.common.clock import now, set_clock
 from bot.core.conversations.models import Conversation, Customer
@@ -80,7 +80,7 @@ async def test_slash_inserts_a_canned_reply_with_the_customers_name(browser: Bro
     await agent.goto(web_server.url + "/workbench")
     await agent.click("#inbox a[href^='/workbench/conversations/']")
     async with transaction(web_server.ctx.factory) as session:
-        await session.execute(Customer.__table__.update().values(name="Ada"))
+        await session.execute(update(Customer).values(name="Ada"))
     await agent.reload()
     box = agent.locator("#reply-text")
     await box.press_sequentially("/tha")

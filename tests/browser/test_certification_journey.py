@@ -3,7 +3,7 @@ platform admin approves, and the customer's chat shows the certified badge in th
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+from playwright.async_api import Browser, FilePayload, expect
 
 from tests.conftest import Server
 from tests.utils.factories import PASSWORD, make_platform_admin
@@ -26,7 +26,7 @@ async def test_sign_up_apply_approve_and_the_badge_in_the_chat(browser: Browser,
     await owner.fill("#certification-form input[name=legal_name]", "Blue Harbor Trading Co., Ltd.")
     await owner.fill("#certification-form input[name=address]", "88 Harbor Road")
     await owner.set_input_files("#certification-form input[name=license]",
-                                files=[{"name": "license.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 license"}])
+                                files=[FilePayload(name="license.pdf", mimeType="application/pdf", buffer=b"%PDF-1.4 license")])
     await owner.click("#certification-form button[type=submit]")
     await expect(owner.locator("#certification-state")).to_have_text("State: submitted")
 

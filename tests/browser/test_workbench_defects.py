@@ -103,6 +103,6 @@ async def test_times_are_relative_local_and_exact_on_hover(browser: Browser, web
     title = await meta.get_attribute("title")
     iso = await meta.get_attribute("datetime")
     expected = await agent.evaluate("iso => new Date(iso).toLocaleString('en', {dateStyle: 'medium', timeStyle: 'medium'})", iso)
-    assert title == expected and "UTC" not in title  # the exact time, in the viewer's own timezone
+    assert title is not None and title == expected and "UTC" not in title  # the exact time, in the viewer's own timezone
     body = await agent.locator("main").inner_text()
     assert not ISO.search(body)

@@ -82,7 +82,7 @@ async def test_major_policy_broadcast_reaches_each_customer_once_across_a_kill(d
         second = await start_server(settings)
 
         async def finished() -> bool:
-            async with second.ctx.factory() as session:  # type: ignore[union-attr]
+            async with second.ctx.factory() as session:
                 state = await session.scalar(select(Broadcast.state))
                 open_items = await session.scalar(select(func.count()).select_from(OutboxItem).where(OutboxItem.state != "sent"))
             return state == "done" and open_items == 0

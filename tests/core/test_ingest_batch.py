@@ -18,10 +18,11 @@ from sqlalchemy import event, func, select
 from sqlalchemy.pool import QueuePool
 
 from bot.core.common.errors import DomainError, ServiceUnavailable
-from bot.core.conversations import ingest
+from bot.core.conversations import ingest, ingest_batch, ingest_writes
 from bot.core.conversations.events import InboundEvent, Reply
 from bot.core.conversations.ingest_batch import InFlight, IngestResult, Item
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
+from bot.core.delivery import outbox
 from bot.core.delivery.models import OutboxItem
 from bot.core.notices.policy import publish
 from bot.core.storage.batch import forget
@@ -84,7 +85,8 @@ async def assert_each_chat_in_order(server: Server, chats: list[str], results: l
             mine = [r for r in results if r.message["text"].startswith(f"{who} ")]
             assert [r.message["id"] for r in mine] == sorted(r.message["id"] for r in mine), who
             conversation = await session.get(Conversation, mine[0].conversation_id)
-            assert conversation is not None and conversation.unread_count == unread, (who, conversation.unread_count)
+            assert conversation is not None, who
+            assert conversation.unread_count == unread, (who, conversation.unread_count)
             assert conversation.last_message_preview == mine[-1].message["text"]
 
 
@@ -372,7 +374,7 @@ async def test_batches_in_flight_keep_each_chat_in_order_and_lose_no_update(
         overlapped.append(previous is not None and previous.task is not None and not previous.task.done())
         return take(waiting, previous, limit)
 
-    take = ingest.next_batch
+    take = ingest_batch.next_batch
     monkeypatch.setattr(ingest, "next_batch", next_batch)
     org = demo.org.id
     chats = [f"w{n}" for n in range(12)]
@@ -402,13 +404,13 @@ async def test_a_batch_sharing_a_customer_with_the_batch_in_flight_is_read_after
         assert other is not None
         other.customer_id = first.customer_id
     loads: list[int] = []
-    load = ingest.Preloaded.load
+    load = ingest_batch.Preloaded.load
 
     async def counted(session: Any, events: list[InboundEvent]) -> Any:
         loads.append(len(events))
         return await load(session, events)
 
-    monkeypatch.setattr(ingest.Preloaded, "load", counted)
+    monkeypatch.setattr(ingest_batch.Preloaded, "load", counted)
     one, two = await together(server, [chat(org, "m1", "again"), chat(org, "m2", "again")])
     assert one.customer_id == two.customer_id == first.customer_id and not one.duplicate and not two.duplicate
     assert two.message["id"] > one.message["id"]
@@ -434,7 +436,7 @@ async def test_a_batch_that_moved_rows_between_customers_is_committed_before_the
 
     monkeypatch.setattr(flows, "run", merging)
     overlapped: list[tuple[str, bool]] = []
-    take = ingest.next_batch
+    take = ingest_batch.next_batch
 
     def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
         batch, rest = take(waiting, previous, limit)
@@ -522,7 +524,7 @@ async def test_a_batch_whose_write_fails_is_written_again_event_by_event(
     the others are stored once, their conversations touched once."""
     org = demo.org.id
     await together(server, [chat(org, "f1", "hi"), chat(org, "f2", "hi")])
-    make_row = ingest.message_row
+    make_row = ingest_writes.message_row
 
     def breaking(**values: Any) -> dict[str, Any]:
         row = make_row(**values)
@@ -552,7 +554,7 @@ async def test_a_batch_whose_write_committed_itself_is_done_before_the_next_is_b
     turn, each paying a batch's fixed costs."""
     monkeypatch.setattr(ingest, "MAX_BATCH", 12)
     overlapped: list[bool] = []
-    take = ingest.next_batch
+    take = ingest_batch.next_batch
 
     def next_batch(waiting: list[Item], previous: InFlight | None, limit: int) -> tuple[list[Item], list[Item]]:
         batch, rest = take(waiting, previous, limit)
@@ -582,7 +584,7 @@ async def test_a_failure_after_the_batch_is_stored_answers_every_caller_and_stor
     step that follows it) used to leave the callers waiting forever. Each is answered now that its message is
     stored (once). On SQLite the same failure comes before the commit: rolled back, and the caller told so."""
     await together(server, [chat(demo.org.id, "after-1", "hello")])  # the chat exists: the next message is one write
-    real, failures = ingest.queued_channels, [1]
+    real, failures = outbox.queued_channels, [1]
 
     def failing_once(session: Any) -> Any:
         if failures:

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import delete, func, select
 
 from bot.core.common.errors import DomainError
-from bot.core.conversations import ingest
+from bot.core.conversations import ingest, ingest_batch, ingest_writes
 from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.events import InboundEvent
 from bot.core.conversations.models import ChannelIdentity, Conversation, Customer, Message
@@ -29,7 +29,7 @@ def event(org_id: int, who: str, text: str) -> InboundEvent:
 def after_the_preload_once(monkeypatch: pytest.MonkeyPatch, meanwhile: Any) -> list[int]:
     """Runs `meanwhile()` (in a transaction of its own, committed) between the ingest's preload and its writes, the
     first time only; returns the list it counts the calls in."""
-    real, calls = ingest.create_first_contacts, []
+    real, calls = ingest_writes.create_first_contacts, []
 
     async def stale(**kwargs: Any) -> Any:
         calls.append(1)
@@ -105,20 +105,20 @@ async def test_a_write_that_fails_again_after_reading_again_is_answered_with_an_
     org_id = demo.org.id
     async with server.ctx.factory() as session, session.begin():
         await resolve_identity(session=session, org_id=org_id, channel="slack", external_id="U-again")
-    real_load, creates = ingest.Preloaded.load, []
+    real_load, creates = ingest_batch.Preloaded.load, []
 
     async def blind_load(session: Any, events: list[InboundEvent]) -> Any:  # never sees the chat: it looks new each time
         known = await real_load(session, events)
         known.identities.clear()
         return known
 
-    real_create = ingest.create_first_contacts
+    real_create = ingest_writes.create_first_contacts
 
     async def counted(**kwargs: Any) -> Any:
         creates.append(1)
         return await real_create(**kwargs)
 
-    monkeypatch.setattr(ingest.Preloaded, "load", staticmethod(blind_load))
+    monkeypatch.setattr(ingest_batch.Preloaded, "load", staticmethod(blind_load))
     monkeypatch.setattr(ingest, "create_first_contacts", counted)
     with pytest.raises(DomainError) as answer:
         await server.ctx.ingestor.submit(event(org_id, "U-again", "hello again"))

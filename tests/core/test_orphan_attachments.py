@@ -121,4 +121,4 @@ def test_the_sweep_is_scheduled_with_the_others(tmp_path: Path) -> None:
 
     settings: Settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'x.db'}", tmp_path / "data")
     ctx = build_context(settings)
-    assert SWEEP_JOB in ctx.services["scheduler"].job_names  # type: ignore[attr-defined]
+    assert SWEEP_JOB in ctx.services["scheduler"].job_names

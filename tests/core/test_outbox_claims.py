@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import event, select, text
+from sqlalchemy import Table, event, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.config import ConfigError, load_settings
@@ -22,6 +22,8 @@ from bot.core.delivery.outbox import enqueue
 from bot.core.delivery.recorder import Outcome, apply
 from bot.core.storage.db import create_engine, session_factory, transaction
 from tests.conftest import make_settings, start_server
+
+OUTBOX = cast(Table, OutboxItem.__table__)
 
 
 async def test_a_claim_skips_the_rows_another_claim_holds_instead_of_waiting(db_url: str) -> None:
@@ -99,7 +101,7 @@ async def test_on_postgresql_a_candidate_s_chat_is_checked_by_its_target_whateve
     try:
         stamp = clock.now()
         async with transaction(session_factory(engine)) as session:
-            await session.execute(OutboxItem.__table__.insert(), _pending(stamp, 2000, chats=200, key="s"))
+            await session.execute(OUTBOX.insert(), _pending(stamp, 2000, chats=200, key="s"))
             await session.execute(text("UPDATE pg_class SET reltuples = -1, relpages = 0 WHERE oid = 'outbox'::regclass"))
             await session.execute(text("DELETE FROM pg_statistic WHERE starelid = 'outbox'::regclass"))
             compiled = due_query("telegram", stamp, 50, exclude=[1, 2]).compile(
@@ -126,7 +128,7 @@ async def _backlog(engine: Any) -> datetime:
     due time."""
     stamp = clock.now()
     async with transaction(session_factory(engine)) as session:
-        await session.execute(OutboxItem.__table__.insert(), _pending(stamp, 500, chats=100, key="b"))
+        await session.execute(OUTBOX.insert(), _pending(stamp, 500, chats=100, key="b"))
     if engine.dialect.name == "postgresql":
         async with engine.begin() as conn:
             await conn.execute(text("ANALYZE outbox"))

@@ -86,5 +86,5 @@ async def test_a_table_past_autovacuum_s_rule_is_analyzed_once_and_not_again_unt
 
 
 async def test_the_server_sweeps_planner_statistics_on_postgresql_only(server: Server) -> None:
-    jobs = server.ctx.services["scheduler"].job_names  # type: ignore[attr-defined]
+    jobs = server.ctx.services["scheduler"].job_names
     assert ("storage.planner_stats" in jobs) is (server.ctx.engine.dialect.name == "postgresql")

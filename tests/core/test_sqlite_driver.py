@@ -10,6 +10,7 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Literal
 
 import aiosqlite
 import pytest
@@ -77,7 +78,7 @@ async def test_an_open_transaction_is_still_rolled_back(factory: SessionFactory,
 
 @pytest.mark.parametrize("synchronous", ["full", "normal"])
 async def test_an_inline_transaction_sends_the_database_thread_only_a_commit_that_syncs(
-    tmp_path: Path, trips: list[str], synchronous: str,
+    tmp_path: Path, trips: list[str], synchronous: Literal["full", "normal"],
 ) -> None:
     """Its statements run on the event loop's thread; a commit that waits for the disk (`synchronous` FULL, the
     default: the WAL's fsync) goes to the database thread, so the event loop does not wait on it."""

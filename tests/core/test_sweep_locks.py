@@ -29,7 +29,7 @@ async def _only_one_runs(first: Scheduler, second: Scheduler) -> None:
     async def quick() -> None:
         runs.append("second")
 
-    holder = asyncio.create_task(first.guarded("notifications.waiting", slow)())
+    holder: asyncio.Future[None] = asyncio.ensure_future(first.guarded("notifications.waiting", slow)())
     await inside.wait()
     await second.guarded("notifications.waiting", quick)()
     assert runs == ["first"] and second.skipped == {"notifications.waiting": 1}

@@ -72,7 +72,7 @@ async def _issue(factory: SessionFactory, identity: ChannelIdentity, address: st
 async def _check(factory: SessionFactory, identity: ChannelIdentity, code: str, config: VerificationConfig = CONFIG) -> object:
     """Runs check_code in its own transaction; returns the result or the domain error raised (the transaction still commits)."""
     async with transaction(factory) as session:
-        identity = await session.get(ChannelIdentity, identity.id)
+        identity = await session.get_one(ChannelIdentity, identity.id)
         try:
             return await check_code(session=session, config=config, secret_key=SECRET, identity=identity, code_text=code)
         except (InvalidInput, Locked, NoActiveCode, CodeExpired, WrongCode) as exc:

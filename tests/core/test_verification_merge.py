@@ -32,7 +32,7 @@ async def _identity_with_history(factory: SessionFactory, org_id: int, channel: 
 
 async def _verify(factory: SessionFactory, identity: ChannelIdentity, address: str) -> int:
     async with transaction(factory) as session:
-        identity = await session.get(ChannelIdentity, identity.id)
+        identity = await session.get_one(ChannelIdentity, identity.id)
         issued = await issue_code(
             session=session, config=CONFIG, secret_key=SECRET, identity=identity, destination=parse_destination(address)
         )

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
 from bot.config import Settings
@@ -122,7 +122,7 @@ async def test_the_database_refuses_update_and_delete_except_erasure(factory: Se
     org_id, ids = await _chain(factory)
     for statement in (update(AuditEvent).where(AuditEvent.id == ids[0]).values(action="login"),
                       update(AuditEvent).where(AuditEvent.id == ids[0]).values(detail={}),
-                      AuditEvent.__table__.delete().where(AuditEvent.id == ids[-1])):
+                      delete(AuditEvent).where(AuditEvent.id == ids[-1])):
         with pytest.raises(DBAPIError, match="append-only"):
             async with transaction(factory) as session:
                 await session.execute(statement)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,6 +56,6 @@ async def one_row_per_table(session: AsyncSession, org_id: int, tag: str) -> dic
             else:
                 values[column.name] = _value(column, tag)
         result = await session.execute(sa.insert(table).values(**values))
-        key = result.inserted_primary_key
+        key = cast("sa.CursorResult[Any]", result).inserted_primary_key
         ids[table.name] = int(key[0]) if key and key[0] is not None else 0
     return ids

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,10 @@ from tests.utils.factories import PASSWORD, login, make_org
 from tests.utils.work_orders import make_customer, sla_settings
 
 T0 = datetime(2026, 3, 2, 9, 0)  # Monday; every resolution below falls in this week
+
+
+def _at(moment: datetime) -> Callable[[], datetime]:
+    return lambda: moment
 WEEK = date(2026, 3, 2)
 
 
@@ -37,7 +42,7 @@ async def _resolve(server: Server, agent_id: int, minutes: list[int]) -> list[in
     settings = server.ctx.settings
     async with server.ctx.factory() as session:
         admin = await session.get(Agent, agent_id)
-    assert admin is not None
+    assert admin is not None and admin.org_id is not None
     customer, conversation = await make_customer(server.ctx.factory, admin.org_id, external_id=f"c{agent_id}")
     ids = []
     for m in minutes:
@@ -47,9 +52,9 @@ async def _resolve(server: Server, agent_id: int, minutes: list[int]) -> list[in
                                           description=f"takes {m} min", conversation=conversation)
             await assign_work_order(session=session, order=order, assignee_id=agent_id, agent=admin)
             ids.append(order.id)
-        clock.set_clock(lambda m=m: T0 + timedelta(minutes=m))
+        clock.set_clock(_at(T0 + timedelta(minutes=m)))
         async with transaction(server.ctx.factory) as session:
-            order = await session.get(WorkOrder, ids[-1])
+            order = await session.get_one(WorkOrder, ids[-1])
             assert order is not None
             await change_status(session=session, settings=settings, order=order, status="resolved", agent=admin)
     return ids

@@ -51,7 +51,7 @@ async def test_work_orders_switched_off_stop_in_chat_and_workbench(server: Serve
         await bot_says(visitor, "")
         await press(visitor, "ticket:cat:billing")
         await bot_says(visitor, "describe the problem")
-        first = LABEL.search((await _ticket(visitor, "Refund order 77"))["text"])
+        first = LABEL.search(str((await _ticket(visitor, "Refund order 77"))["text"]))
         assert first
         await visitor.say("ticket")  # a second ticket under way when the switch goes off
         await press(visitor, "ticket:cat:billing")

@@ -71,7 +71,7 @@ class SlackPoster:
         verifier = SignatureVerifier(secret) if secret else self.verifier
         signed = {
             "X-Slack-Request-Timestamp": stamp,
-            "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body),
+            "X-Slack-Signature": verifier.generate_signature(timestamp=stamp, body=body) or "",
             "Content-Type": content_type,
             **(headers or {}),
         }

@@ -207,7 +207,7 @@ async def test_socket_envelopes_of_an_unexpected_shape_are_refused_with_one_line
     from tests.utils.checks import no_tracebacks, stored
 
     ws = await fake_slack.wait_socket()
-    acked_bad = {
+    acked_bad: dict[str, dict[str, Any]] = {
         "Ebad1": {"envelope_id": "Ebad1", "type": "events_api", "payload": [1, 2, 3]},
         "Ebad2": {"envelope_id": "Ebad2", "type": "events_api", "payload": {"type": "event_callback", "event": [1]}},
         "Ebad3": {"envelope_id": "Ebad3", "type": "events_api",

@@ -60,7 +60,8 @@ async def tg_start(db_url: str, tmp_path: Path, fake: FakeTelegram) -> AsyncIter
 
 @pytest.fixture
 async def tg(tg_start: Callable[..., Any]) -> Server:
-    return await tg_start()
+    server: Server = await tg_start()
+    return server
 
 
 @pytest.fixture

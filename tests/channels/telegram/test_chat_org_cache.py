@@ -145,7 +145,7 @@ async def test_a_chat_that_chose_an_organization_on_one_process_talks_to_it_on_e
             rows = await wait_rows(a, select(Message).where(Message.text == text))
             assert rows, text
             async with a.ctx.factory() as session:
-                return int(await session.scalar(select(Message.org_id).where(Message.id == rows[0].id)))
+                return int(await session.scalar(select(Message.org_id).where(Message.id == rows[0].id)) or 0)
 
         caches = [a.app[TG].chat_orgs, b.app[TG].chat_orgs]
         await deliver(b, "hello before choosing")

@@ -125,9 +125,9 @@ async def test_500_replies_to_20_chats_under_429_and_5xx_arrive_in_order_once_wi
     # Measured at arrival, where a busy machine delays one request more than the next: two sends may *arrive*
     # closer than they left. So check spans of several sends (jitter only moves their two ends), not single gaps.
     span, tolerance = 5, 0.1
-    for chat, times in per_chat.items():
+    for target, times in per_chat.items():
         spans = [b - a for a, b in zip(times, times[span:], strict=False)]
-        assert min(spans) >= span / SCALED["rate_per_chat"] - tolerance, f"chat {chat} got {span} sends in {min(spans):.3f}s"
+        assert min(spans) >= span / SCALED["rate_per_chat"] - tolerance, f"chat {target} got {span} sends in {min(spans):.3f}s"
     stamps = sorted(c.at for c in attempts)
     window = 1.0
     worst = max(sum(1 for t in stamps[i:] if t < start + window) for i, start in enumerate(stamps))

@@ -115,7 +115,7 @@ async def test_webhook_refuses_wrong_secret_and_survives_junk(tg_start: object, 
             async with http.post(url, json=text, headers=good) as resp:
                 assert resp.status == 200
         edit = fake.message(77, "only once, edited")
-        edit["message"]["message_id"] = text["message"]["message_id"]  # type: ignore[index]
+        edit["message"]["message_id"] = text["message"]["message_id"]
         async with http.post(url, json={"update_id": 6, "edited_message": edit["message"]}, headers=good) as resp:
             assert resp.status == 200
     rows = await wait_rows(server, inbound(77))

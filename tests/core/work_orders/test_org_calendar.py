@@ -79,6 +79,7 @@ async def test_a_change_of_hours_applies_from_then_on(db_url: str, tmp_path: Pat
         await _set(server, demo.admin, "Asia/Shanghai")
         old = await _urgent_order(server, demo.org.id, "c1")
         old_due = old.due_at
+        assert old_due is not None
         await _set(server, demo.admin, "Asia/Shanghai", {**WEEKDAYS_9_TO_18, "mon": "08:00-20:00", "tue": "08:00-20:00"})
         new = await _urgent_order(server, demo.org.id, "c2")
         assert new.due_at == _utc(datetime(2026, 3, 3, 9, 0), "Asia/Shanghai")  # 3 h Monday until 20:00, 1 h from 08:00
