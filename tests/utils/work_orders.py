@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from bot.config import Settings
+from bot.core.common import clock
 from bot.core.conversations.customers import resolve_identity
 from bot.core.conversations.models import Conversation, Customer
 from bot.core.conversations.threads import open_conversation_for
 from bot.core.storage.db import SessionFactory, transaction
 
 ALWAYS_OPEN = {day: ["00:00-24:00"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+
+
+def at(moment: datetime) -> None:
+    """The clock stands at `moment` until it is set again."""
+    clock.set_clock(lambda: moment)
 
 
 def sla_settings(db_url: str, data_dir: Path, **sla: object) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -22,13 +21,9 @@ from bot.core.work_orders.rollup import bucket_of, bucket_value
 from bot.core.work_orders.services import open_work_order
 from tests.conftest import Server, start_server
 from tests.utils.factories import PASSWORD, login, make_org
-from tests.utils.work_orders import make_customer, sla_settings
+from tests.utils.work_orders import at, make_customer, sla_settings
 
 T0 = datetime(2026, 3, 2, 9, 0)  # Monday; every resolution below falls in this week
-
-
-def _at(moment: datetime) -> Callable[[], datetime]:
-    return lambda: moment
 WEEK = date(2026, 3, 2)
 
 
@@ -52,7 +47,7 @@ async def _resolve(server: Server, agent_id: int, minutes: list[int]) -> list[in
                                           description=f"takes {m} min", conversation=conversation)
             await assign_work_order(session=session, order=order, assignee_id=agent_id, agent=admin)
             ids.append(order.id)
-        clock.set_clock(_at(T0 + timedelta(minutes=m)))
+        at(T0 + timedelta(minutes=m))
         async with transaction(server.ctx.factory) as session:
             order = await session.get_one(WorkOrder, ids[-1])
             assert order is not None

@@ -29,13 +29,9 @@ from bot.core.work_orders.services import open_work_order
 from bot.core.work_orders.sweeps import sweep_sla
 from tests.conftest import make_settings, start_server
 from tests.utils.factories import make_org
-from tests.utils.work_orders import make_customer, sla_settings
+from tests.utils.work_orders import at, make_customer, sla_settings
 
 MONDAY_9 = datetime(2026, 3, 2, 1, 0)  # 09:00 in Shanghai
-
-
-def at(moment: datetime) -> None:
-    clock.set_clock(lambda: moment)
 
 
 async def test_pending_pauses_by_exactly_the_paused_business_time(db_url: str, tmp_path: Path) -> None:

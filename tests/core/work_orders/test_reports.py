@@ -3,7 +3,6 @@ read from 5% buckets, CSAT answers count once; the report reads counters only.""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,13 +17,9 @@ from bot.core.work_orders.reports import build_report
 from bot.core.work_orders.services import open_work_order
 from tests.conftest import start_server
 from tests.utils.factories import make_org
-from tests.utils.work_orders import make_customer, sla_settings
+from tests.utils.work_orders import at, make_customer, sla_settings
 
 T0 = datetime(2026, 3, 2, 9, 0)  # Monday
-
-
-def _at(moment: datetime) -> Callable[[], datetime]:
-    return lambda: moment
 
 
 async def _get(session: AsyncSession, order_id: int) -> WorkOrder:
@@ -46,7 +41,7 @@ async def test_resolve_reopen_and_rate_are_counted_once(db_url: str, tmp_path: P
             await assign_work_order(session=session, order=orders[0], assignee_id=demo.admin.id, agent=demo.admin)
             ids = [o.id for o in orders]
         for n, minutes in enumerate((60, 120, 3000)):  # normal target 1440: the third misses it
-            clock.set_clock(_at(T0 + timedelta(minutes=minutes)))
+            at(T0 + timedelta(minutes=minutes))
             async with transaction(server.ctx.factory) as session:
                 await change_status(session=session, settings=settings, order=await _get(session, ids[n]), status="resolved",
                                     agent=demo.admin)
