@@ -171,7 +171,7 @@ async def test_every_filter_of_the_channel_is_a_coroutine_so_no_update_hops_to_a
     channel = server.ctx.services["telegram"]
     filters = [
         f
-        for router in channel.dp.chain_tail
+        for router in channel.router.chain_tail
         for observer in router.observers.values()
         for handler in observer.handlers
         for f in handler.filters or []
