@@ -1,4 +1,4 @@
-"""The running Telegram channel: bot, dispatcher, limiter, health, and the two ways updates arrive.
+"""The running Telegram channel: bot, router, limiter, health, and the two ways updates arrive.
 
 Polling is our own loop over getUpdates rather than aiogram's start_polling: the offset (Telegram's
 acknowledgement) advances only after every update of the batch is committed, so a crash loses nothing.
