@@ -1,7 +1,8 @@
 """The SQLite driver's trips to the database thread: commit and rollback make none when no transaction is open
 (the pool's reset after every commit, read-only transactions), and still end a transaction that is open. An inline
 transaction (the hot paths': ingest batches, outbox claims and outcomes) makes none at all, and a statement of
-it that finds the database locked waits on the database thread, never on the event loop's."""
+it that finds the database locked waits on the database thread, never on the event loop's. A result
+for an event loop that has closed is dropped, and the database thread goes on."""
 
 from __future__ import annotations
 
@@ -151,3 +152,37 @@ async def test_the_server_syncs_each_commit_unless_told_otherwise(tmp_path: Path
                 assert await conn.scalar(text("PRAGMA synchronous")) == expected
         finally:
             await server.stop()
+
+
+def test_a_result_for_a_closed_event_loop_is_dropped_and_the_database_thread_goes_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A statement still running when its task is cancelled and its event loop closes (a server stopped mid-write),
+    then the connection stopped by the garbage collector with no loop running: aiosqlite's thread raised "Event loop
+    is closed" there, and pytest failed whichever test ran next (CI of 2026-12-02)."""
+    from bot.core.storage.sqlite_driver import OneTripConnection, connect
+
+    raised: list[BaseException | None] = []
+    monkeypatch.setattr(threading, "excepthook", lambda args: raised.append(args.exc_value))
+    started, gate = threading.Event(), threading.Event()
+
+    def slow(conn: sqlite3.Connection) -> int:
+        started.set()
+        gate.wait(30)
+        return int(conn.execute("SELECT 1").fetchone()[0])
+
+    loop = asyncio.new_event_loop()
+    try:
+        connection = loop.run_until_complete(connect(str(tmp_path / "closed.db")))
+        assert isinstance(connection, OneTripConnection)
+        running = loop.create_task(connection.call(slow, connection._conn))
+        loop.run_until_complete(loop.run_in_executor(None, started.wait, 30))
+        running.cancel()
+        loop.run_until_complete(asyncio.gather(running, return_exceptions=True))
+    finally:
+        loop.close()
+    gate.set()  # the statement ends now, for a loop that is closed
+    assert connection.stop() is None  # no event loop runs here: nothing to await
+    connection._thread.join(30)
+    assert not connection._thread.is_alive() and connection._connection is None  # it went on to the stop
+    assert raised == []

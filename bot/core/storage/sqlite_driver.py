@@ -17,15 +17,23 @@ the database thread after all, and waits there as any other. Their commit goes t
 syncs the WAL (`PRAGMA synchronous = FULL`, the default): the event loop does not wait on the disk.
 
 Every connection also gets the SQL function the full-text search triggers call for CJK text.
+
+The database thread hands each result back to the event loop that asked for it. When that loop has closed meanwhile
+(a statement still running when its task was cancelled and the loop shut down, or a connection the garbage collector
+stops after its loop is gone), nobody waits for the result: it is dropped. aiosqlite's own thread raised there
+("Event loop is closed") and died, leaving what was queued behind it undone.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import aiosqlite
+from aiosqlite.core import _STOP_RUNNING_SENTINEL, set_exception, set_result
 
 from bot.core.common import cjk
 
@@ -113,10 +121,55 @@ class OneTripCursor:
         return self._done.lastrowid if self._done else None
 
 
+def _settle(future: asyncio.Future[Any] | None, settle: Callable[..., None], value: Any) -> None:
+    if future is None:
+        return
+    try:
+        future.get_loop().call_soon_threadsafe(settle, future, value)
+    except RuntimeError:  # its event loop has closed: nobody waits for this any more
+        pass
+
+
+def _database_thread(tx: Any) -> None:
+    """aiosqlite's worker loop, except that a result for a closed event loop is dropped (see the module's docstring)."""
+    while True:
+        future, function = tx.get()
+        try:
+            result = function()
+        except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits it, as aiosqlite does
+            _settle(future, set_exception, exc)
+            continue
+        _settle(future, set_result, result)
+        if result is _STOP_RUNNING_SENTINEL:
+            return
+
+
 class OneTripConnection(aiosqlite.Connection):
     _inline = False
     _busy_ms = 0  # the connection's busy timeout, off while it runs inline
     _durable: bool | None = None  # PRAGMA synchronous is FULL or EXTRA: a commit syncs the WAL (read once)
+
+    def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
+        super().__init__(connector, iter_chunk_size)
+        self._thread = threading.Thread(target=_database_thread, args=(self._tx,), daemon=True)
+
+    def stop(self) -> asyncio.Future[Any] | None:
+        """Stop the database thread after what is queued. aiosqlite's asked `asyncio.get_event_loop()` for the future
+        it returns: called by the garbage collector between two tests, that could be the loop just closed."""
+        self._running = False
+
+        def close_and_stop() -> object:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+            return _STOP_RUNNING_SENTINEL
+
+        try:
+            future: asyncio.Future[Any] | None = asyncio.get_running_loop().create_future()
+        except RuntimeError:  # no event loop running here: nobody can await the future
+            future = None
+        self._tx.put_nowait((future, close_and_stop))
+        return future
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
@@ -194,6 +247,4 @@ def connect(database: str, *, iter_chunk_size: int = 64, **kwargs: Any) -> OneTr
         connection.create_function(cjk.SQL_FUNCTION, 1, cjk.index_text, deterministic=True)
         return connection
 
-    connection = OneTripConnection(connector, iter_chunk_size)
-    connection._thread.daemon = True
-    return connection
+    return OneTripConnection(connector, iter_chunk_size)
