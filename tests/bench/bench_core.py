@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -84,6 +85,16 @@ async def _visitor(
             await reader
 
 
+async def _next(ws: aiohttp.ClientWebSocketResponse, progress: str) -> dict[str, Any]:
+    """The agent socket's next event; a minute without one stops the run with how far it got. (receive_json's own
+    timeout starts again at each of the server's heartbeat pings, so with it a lost event hung the run for good.)"""
+    try:
+        event: dict[str, Any] = await asyncio.wait_for(ws.receive_json(), 60)
+    except TimeoutError:
+        raise RuntimeError(f"no event on the agent's socket for 60 s: {progress}") from None
+    return event
+
+
 async def _until_ack(ws: aiohttp.ClientWebSocketResponse, client_id: str) -> None:
     while True:
         event = await ws.receive_json()
@@ -105,19 +116,24 @@ async def pipeline(base: str, pid: int, offered: float | None = None, *, bare: b
         per_visitor = offered / VISITORS if offered else None
         visitors = [asyncio.create_task(_visitor(base, i, start, sent, per_visitor)) for i in range(VISITORS)]
         async with agent_http.ws_connect(f"{base}/workbench/ws") as agent_ws:
-            # Warm-up messages open one conversation per visitor; the agent watches them all.
+            # Warm-up messages open one conversation per visitor; the agent watches them all, and the load starts
+            # once the server has confirmed every watch: a message stored before its watch took hold would never
+            # reach the agent (a server slowed down, under py-spy say, took more than the second this used to wait).
             watched: set[int] = set()
-            while len(watched) < VISITORS:
-                event = await agent_ws.receive_json(timeout=60)
+            confirmed: set[int] = set()
+            while len(confirmed) < VISITORS:
+                event = await _next(agent_ws, f"{len(confirmed)} of {VISITORS} watches confirmed")
                 if event.get("type") == "inbox" and event["conversation_id"] not in watched:
                     watched.add(event["conversation_id"])
                     await agent_ws.send_json({"type": "watch", "conversation_id": event["conversation_id"]})
-            await asyncio.sleep(1.0)
+                elif event.get("type") == "watching":
+                    confirmed.add(event["conversation_id"])
+            await asyncio.sleep(1.0)  # the warm-up's greetings and their deliveries settle before the measured window
             expected = VISITORS * MESSAGES_PER_VISITOR
             began, cpu = time.perf_counter(), cpu_seconds(pid)
             start.set()
             while len(latencies) < expected:
-                event = await agent_ws.receive_json(timeout=60)
+                event = await _next(agent_ws, f"{len(latencies):,} of {expected:,} messages seen by the agent")
                 if event.get("type") == "message" and event["message"]["direction"] == "in":
                     key = event["message"]["text"]
                     if key in sent:

@@ -119,6 +119,7 @@ async def bare_webchat() -> None:
                 frame = json.loads(msg.data)
                 if frame.get("type") == "watch":
                     watching.setdefault(int(frame["conversation_id"]), set()).add(ws)
+                    await ws.send_json({"type": "watching", "conversation_id": int(frame["conversation_id"])})  # as INCS
         finally:
             agents.discard(ws)
             for watchers in watching.values():
