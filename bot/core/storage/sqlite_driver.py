@@ -20,7 +20,8 @@ Every connection also gets the SQL function the full-text search triggers call f
 
 The database thread hands each result back to the event loop that asked for it. When that loop has closed meanwhile
 (a statement still running when its task was cancelled and the loop shut down, or a connection the garbage collector
-stops after its loop is gone), nobody waits for the result: it is dropped. aiosqlite's own thread raised there
+stops, whose stop aiosqlite tied to `asyncio.get_event_loop()`, possibly the loop just closed), nobody waits for the
+result: it is dropped. aiosqlite's own thread raised there
 ("Event loop is closed") and died, leaving what was queued behind it undone.
 """
 
@@ -152,24 +153,6 @@ class OneTripConnection(aiosqlite.Connection):
     def __init__(self, connector: Callable[[], sqlite3.Connection], iter_chunk_size: int) -> None:
         super().__init__(connector, iter_chunk_size)
         self._thread = threading.Thread(target=_database_thread, args=(self._tx,), daemon=True)
-
-    def stop(self) -> asyncio.Future[Any] | None:
-        """Stop the database thread after what is queued. aiosqlite's asked `asyncio.get_event_loop()` for the future
-        it returns: called by the garbage collector between two tests, that could be the loop just closed."""
-        self._running = False
-
-        def close_and_stop() -> object:
-            if self._connection is not None:
-                self._connection.close()
-                self._connection = None
-            return _STOP_RUNNING_SENTINEL
-
-        try:
-            future: asyncio.Future[Any] | None = asyncio.get_running_loop().create_future()
-        except RuntimeError:  # no event loop running here: nobody can await the future
-            future = None
-        self._tx.put_nowait((future, close_and_stop))
-        return future
 
     def cursor(self) -> OneTripCursor:  # type: ignore[override]
         return OneTripCursor(self)
